@@ -1,0 +1,150 @@
+"""A process-local store whose units of work copy on begin and swap on commit."""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import Self
+
+import attrs
+
+from domain.queries import TaskCounts, TaskQuery
+from domain.tasks import Task
+from domain.types import TaskId, UserId
+from domain.users import User
+
+
+@attrs.define
+class _State:
+    tasks: dict[TaskId, Task] = attrs.Factory(dict)
+    users: dict[UserId, User] = attrs.Factory(dict)
+    last_id: int = 0
+
+    def copy(self) -> _State:
+        return _State(tasks=dict(self.tasks), users=dict(self.users), last_id=self.last_id)
+
+
+class MemoryStore:
+    """The shared state behind every in-memory unit of work; one per app or test."""
+
+    def __init__(self) -> None:
+        self.state = _State()
+        # Serialises units of work, as a database serialises conflicting transactions.
+        self.lock = asyncio.Lock()
+
+    def __call__(self) -> MemoryUnitOfWork:
+        """A new unit of work on this store (the store is a UnitOfWorkFactory)."""
+        return MemoryUnitOfWork(self)
+
+
+class MemoryTaskRepository:
+    """Tasks in a unit of work's private copy of the state."""
+
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    async def add(self, task: Task) -> Task:
+        """Store a new task with the next id."""
+        self._state.last_id += 1
+        stored = attrs.evolve(task, id=TaskId(self._state.last_id))
+        self._state.tasks[stored.id] = stored
+        return stored
+
+    async def get(self, user_id: UserId, task_id: TaskId) -> Task | None:
+        """The task if it exists and is the user's."""
+        task = self._state.tasks.get(task_id)
+        return task if task is not None and task.user_id == user_id else None
+
+    async def replace(self, task: Task, expected_version: int) -> bool:
+        """Store `task` if the stored one is still at `expected_version`."""
+        current = await self.get(task.user_id, task.id)
+        if current is None or current.version != expected_version:
+            return False
+        self._state.tasks[task.id] = task
+        return True
+
+    async def remove(self, task: Task) -> bool:
+        """Delete `task` if the stored one is still at its version."""
+        current = await self.get(task.user_id, task.id)
+        if current is None or current.version != task.version:
+            return False
+        del self._state.tasks[task.id]
+        return True
+
+    async def page(self, user_id: UserId, query: TaskQuery) -> list[Task]:
+        """The user's matching tasks in order, after the query's position."""
+        sort = query.sort
+        rows = sorted(
+            (
+                t
+                for t in self._state.tasks.values()
+                if t.user_id == user_id and query.filter.matches(t)
+            ),
+            key=sort.key_of,
+            reverse=sort.descending,
+        )
+        if query.after is not None:
+            after = query.after
+            rows = [
+                t
+                for t in rows
+                if (sort.key_of(t) < after if sort.descending else sort.key_of(t) > after)
+            ]
+        return rows[: query.limit]
+
+    async def counts(self, user_id: UserId) -> TaskCounts:
+        """How many of the user's tasks are pending and completed."""
+        mine = [t for t in self._state.tasks.values() if t.user_id == user_id]
+        done = sum(t.completed for t in mine)
+        return TaskCounts(pending=len(mine) - done, completed=done)
+
+
+class MemoryUserRepository:
+    """Users in a unit of work's private copy of the state."""
+
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    async def get(self, user_id: UserId) -> User | None:
+        """The user, if known."""
+        return self._state.users.get(user_id)
+
+    async def ensure(self, user: User) -> None:
+        """Store the user unless one with its id exists."""
+        self._state.users.setdefault(user.id, user)
+
+
+class MemoryUnitOfWork:
+    """Works on a copy of the store's state and publishes it on commit, all or nothing."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._state = _State()
+
+    @property
+    def tasks(self) -> MemoryTaskRepository:
+        """The task repository of this unit of work."""
+        return MemoryTaskRepository(self._state)
+
+    @property
+    def users(self) -> MemoryUserRepository:
+        """The user repository of this unit of work."""
+        return MemoryUserRepository(self._state)
+
+    async def __aenter__(self) -> Self:
+        await self._store.lock.acquire()
+        self._state = self._store.state.copy()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._store.lock.release()
+
+    async def commit(self) -> None:
+        """Publish this unit of work's state."""
+        self._store.state = self._state
+        self._state = self._state.copy()

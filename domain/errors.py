@@ -1,0 +1,82 @@
+"""Errors the domain raises; each maps to one HTTP status in the driving adapters."""
+
+from __future__ import annotations
+
+import attrs
+
+
+class DomainError(Exception):
+    """Base class of every error the core raises on purpose."""
+
+    message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+
+@attrs.frozen(kw_only=True)
+class FieldError:
+    """One broken rule of one field or query parameter."""
+
+    field: str
+    code: str
+    message: str
+
+
+class ValidationFailed(DomainError):
+    """Input broke one or more rules; `details` lists every one."""
+
+    message = "The request has invalid fields."
+
+    def __init__(self, details: list[FieldError], message: str | None = None) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+class NotFound(DomainError):
+    """The thing does not exist or belongs to someone else (the two are indistinguishable)."""
+
+    message = "Not found."
+
+
+class Forbidden(DomainError):
+    """The caller may not act on this resource at all."""
+
+    message = "You may not access this resource."
+
+
+class PreconditionFailed(DomainError):
+    """The caller's expected version is not the current one; nothing was written."""
+
+    message = "The task has changed since you read it."
+
+
+class Conflict(DomainError):
+    """The write collides with existing state (a registered e-mail, a key in flight)."""
+
+    message = "The request conflicts with the current state."
+
+
+class InvalidToken(DomainError):
+    """A bearer token is missing, malformed, badly signed, expired or not for us."""
+
+    message = "The access token is invalid."
+
+
+class MissingToken(InvalidToken):
+    """No bearer token was sent at all."""
+
+    message = "An access token is required."
+
+
+class InvalidCredentials(DomainError):
+    """Sign-in with an unknown e-mail or a wrong password (one answer for both)."""
+
+    message = "The e-mail or password is incorrect."
+
+
+class StorageUnavailable(DomainError):
+    """The database cannot be reached right now; a retry later may succeed."""
+
+    message = "The service is temporarily unavailable."

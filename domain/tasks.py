@@ -1,0 +1,287 @@
+"""The task: its fields, the rules every value obeys, and how a change is applied."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Final, Literal
+
+import attrs
+
+from domain.errors import FieldError, ValidationFailed
+from domain.types import TaskId, UserId
+
+TITLE_MAX: Final = 200
+DESCRIPTION_MAX: Final = 1000
+TAGS_MAX: Final = 20
+TAG_MAX: Final = 50
+
+WRITABLE_FIELDS: Final = frozenset(
+    {"title", "description", "completed", "priority", "due_date", "due_at", "tags"}
+)
+READ_ONLY_FIELDS: Final = frozenset({"id", "user_id", "version", "created_at", "updated_at"})
+# completed_at is server-managed too; a client echoing a whole task back must not be refused.
+IGNORED_FIELDS: Final = READ_ONLY_FIELDS | {"completed_at"}
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_DATETIME = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
+class Priority(enum.Enum):
+    """How urgent a task is; the rank orders none < low < medium < high."""
+
+    NONE = "none"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        """The position of this priority in the order none < low < medium < high."""
+        return _PRIORITY_RANK[self]
+
+    @classmethod
+    def from_rank(cls, rank: int) -> Priority:
+        """The priority at `rank`."""
+        return _PRIORITIES_BY_RANK[rank]
+
+
+_PRIORITIES_BY_RANK: Final = tuple(Priority)
+_PRIORITY_RANK: Final = {p: i for i, p in enumerate(_PRIORITIES_BY_RANK)}
+
+
+class _Unset(enum.Enum):
+    UNSET = enum.auto()
+
+
+UNSET: Final = _Unset.UNSET
+"""Marks a field the client left out, as opposed to one it set to null."""
+
+Mode = Literal["create", "replace", "patch"]
+
+
+@attrs.frozen(kw_only=True)
+class TaskChanges:
+    """Validated values for the writable fields; UNSET means "leave as it is"."""
+
+    title: str | _Unset = UNSET
+    description: str | _Unset | None = UNSET
+    completed: bool | _Unset = UNSET
+    priority: Priority | _Unset = UNSET
+    due_date: date | _Unset | None = UNSET
+    due_at: datetime | _Unset | None = UNSET
+    tags: tuple[str, ...] | _Unset = UNSET
+
+
+@attrs.frozen(kw_only=True)
+class Task:
+    """A user's to-do item as stored; `version` grows by one with every real change."""
+
+    id: TaskId
+    user_id: UserId
+    title: str
+    description: str | None = None
+    completed: bool = False
+    completed_at: datetime | None = None
+    priority: Priority = Priority.NONE
+    due_date: date | None = None
+    due_at: datetime | None = None
+    tags: tuple[str, ...] = ()
+    version: int = 1
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def etag(self) -> str:
+        """The strong entity tag of this version."""
+        return f'"{self.version}"'
+
+    @classmethod
+    def create(cls, *, user_id: UserId, changes: TaskChanges, now: datetime) -> Task:
+        """A new, unsaved task at version 1 (id 0 until the repository assigns one)."""
+        if isinstance(changes.title, _Unset):
+            raise ValidationFailed(
+                [FieldError(field="title", code="required", message="A title is required.")]
+            )
+        blank = cls(
+            id=TaskId(0), user_id=user_id, title=changes.title, created_at=now, updated_at=now
+        )
+        return attrs.evolve(blank.apply(changes, now), version=1, updated_at=now)
+
+    def apply(self, changes: TaskChanges, now: datetime) -> Task:
+        """This task with `changes` applied; itself, unchanged, when nothing would differ."""
+        values: dict[str, object] = {
+            name: value
+            for name, value in attrs.asdict(changes, recurse=False).items()
+            if value is not UNSET
+        }
+        if values.get("due_date") is not None:
+            values["due_at"] = None
+        if values.get("due_at") is not None:
+            values["due_date"] = None
+        completed = values.get("completed", self.completed)
+        if completed != self.completed:
+            values["completed_at"] = now if completed else None
+        if all(getattr(self, name) == value for name, value in values.items()):
+            return self
+        return attrs.evolve(self, **values, version=self.version + 1, updated_at=now)  # type: ignore[arg-type]
+
+
+def parse_changes(data: Mapping[str, object], mode: Mode) -> TaskChanges:
+    """Validate a JSON object of task fields; raise ValidationFailed listing every broken rule."""
+    errors: list[FieldError] = []
+    values: dict[str, object] = {}
+    for name in sorted(set(data) - WRITABLE_FIELDS - IGNORED_FIELDS):
+        errors.append(
+            FieldError(field=name, code="unknown_field", message=f"Unknown field {name!r}.")
+        )
+    for name in (n for n in data if n in WRITABLE_FIELDS):
+        raw = data[name]
+        if raw is None and name in _NOT_NULLABLE:
+            errors.append(FieldError(field=name, code="null", message=f"{name} cannot be null."))
+            continue
+        try:
+            values[name] = None if raw is None else _PARSERS[name](raw)
+        except _Invalid as exc:
+            errors.append(FieldError(field=name, code=exc.code, message=exc.message))
+    if mode != "patch" and "title" not in data:
+        errors.append(FieldError(field="title", code="required", message="A title is required."))
+    if values.get("due_date") is not None and values.get("due_at") is not None:
+        errors.append(
+            FieldError(
+                field="due_at",
+                code="conflict",
+                message="Set either due_date or due_at, not both.",
+            )
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    if "description" in values and values["description"] == "":
+        values["description"] = None
+    return TaskChanges(**values)  # type: ignore[arg-type]
+
+
+class _Invalid(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def is_control(char: str) -> bool:
+    """Whether `char` is a C0 or C1 control character or DEL."""
+    code = ord(char)
+    return code < 0x20 or 0x7F <= code <= 0x9F
+
+
+def _string(raw: object, field: str) -> str:
+    if not isinstance(raw, str):
+        raise _Invalid("invalid_type", f"{field} must be a string.")
+    return raw
+
+
+def parse_title(raw: object) -> str:
+    """A trimmed title of 1–200 characters without control characters."""
+    title = _string(raw, "title").strip()
+    if not title:
+        raise _Invalid("blank", "The title cannot be empty.")
+    if len(title) > TITLE_MAX:
+        raise _Invalid("too_long", f"The title must be at most {TITLE_MAX} characters.")
+    if any(is_control(c) for c in title):
+        raise _Invalid("control_character", "The title cannot contain control characters.")
+    return title
+
+
+def parse_description(raw: object) -> str:
+    """A description of at most 1000 characters; tab, CR and LF are the only controls allowed."""
+    text = _string(raw, "description")
+    if len(text) > DESCRIPTION_MAX:
+        raise _Invalid("too_long", f"The description must be at most {DESCRIPTION_MAX} characters.")
+    if any(is_control(c) and c not in "\t\n\r" for c in text):
+        raise _Invalid(
+            "control_character",
+            "The description cannot contain control characters other than tab and line breaks.",
+        )
+    return text
+
+
+def _completed(raw: object) -> bool:
+    if not isinstance(raw, bool):
+        raise _Invalid("invalid_type", "completed must be true or false.")
+    return raw
+
+
+def _priority(raw: object) -> Priority:
+    try:
+        return Priority(_string(raw, "priority"))
+    except ValueError:
+        raise _Invalid("invalid_choice", "priority must be none, low, medium or high.") from None
+
+
+def parse_due_date(raw: object) -> date:
+    """An all-day date written YYYY-MM-DD."""
+    text = _string(raw, "due_date")
+    try:
+        if _DATE.fullmatch(text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise _Invalid("invalid_date", "due_date must be a date written YYYY-MM-DD.")
+
+
+def parse_due_at(raw: object) -> datetime:
+    """An RFC 3339 date-time with an offset, converted to UTC."""
+    text = _string(raw, "due_at")
+    match = _DATETIME.fullmatch(text)
+    try:
+        if match:
+            day, clock, fraction, offset = match.groups()
+            micro = (fraction or "")[:6].ljust(6, "0")
+            zone = "+00:00" if offset in "Zz" else offset
+            return datetime.fromisoformat(f"{day}T{clock}.{micro}{zone}").astimezone(UTC)
+    except (ValueError, OverflowError):
+        pass
+    raise _Invalid(
+        "invalid_datetime",
+        "due_at must be an RFC 3339 date-time with an offset, e.g. 2030-01-31T09:00:00Z.",
+    )
+
+
+def normalise_tag(raw: object) -> str:
+    """A trimmed, lower-cased tag of 1–50 letters, digits, spaces, hyphens or underscores."""
+    tag = _string(raw, "tags").strip().lower()
+    if not tag:
+        raise _Invalid("blank", "A tag cannot be empty.")
+    if len(tag) > TAG_MAX:
+        raise _Invalid("too_long", f"A tag must be at most {TAG_MAX} characters.")
+    if not all(c.isalpha() or c.isdecimal() or c in " -_" for c in tag):
+        raise _Invalid(
+            "invalid_character", "Tags may hold letters, digits, spaces, hyphens and underscores."
+        )
+    return tag
+
+
+def parse_tags(raw: object) -> tuple[str, ...]:
+    """Normalised tags, duplicates dropped, first occurrence's order kept, at most 20."""
+    if not isinstance(raw, list):
+        raise _Invalid("invalid_type", "tags must be an array of strings.")
+    tags = tuple(dict.fromkeys(normalise_tag(item) for item in raw))
+    if len(tags) > TAGS_MAX:
+        raise _Invalid("too_many", f"A task can have at most {TAGS_MAX} tags.")
+    return tags
+
+
+_PARSERS: Final = {
+    "title": parse_title,
+    "description": parse_description,
+    "completed": _completed,
+    "priority": _priority,
+    "due_date": parse_due_date,
+    "due_at": parse_due_at,
+    "tags": parse_tags,
+}
+_NOT_NULLABLE: Final = frozenset({"title", "completed", "priority", "tags"})

@@ -1,0 +1,36 @@
+"""Users and the ownership policy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from domain.errors import Forbidden
+from domain.types import UserId
+
+USER_ID_MAX = 255
+
+
+@attrs.frozen(kw_only=True)
+class User:
+    """Someone who owns tasks: a local account or an identity from a trusted token."""
+
+    id: UserId
+    email: str | None = None
+    name: str | None = None
+    created_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class Principal:
+    """The authenticated caller of a request, as its verified token describes it."""
+
+    user_id: UserId
+    email: str | None = None
+
+
+def ensure_owner(principal: Principal, owner: UserId) -> None:
+    """Refuse access to `owner`'s data by anyone but `owner`."""
+    if principal.user_id != owner:
+        raise Forbidden("You may only access your own tasks.")

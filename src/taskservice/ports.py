@@ -1,0 +1,95 @@
+"""What the application needs from the outside world, as structural protocols."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from domain.queries import TaskCounts, TaskQuery
+from domain.tasks import Task
+from domain.types import TaskId, UserId
+from domain.users import Principal, User
+
+
+class TaskRepository(Protocol):
+    """A user's tasks inside one unit of work."""
+
+    async def add(self, task: Task) -> Task:
+        """Store a new task and return it with its assigned id."""
+
+    async def get(self, user_id: UserId, task_id: TaskId) -> Task | None:
+        """The task `task_id` if it exists and belongs to `user_id`."""
+
+    async def replace(self, task: Task, expected_version: int) -> bool:
+        """Store `task` if the stored row is still at `expected_version`; whether it was."""
+
+    async def remove(self, task: Task) -> bool:
+        """Delete `task` if the stored row is still at `task.version`; whether it was."""
+
+    async def page(self, user_id: UserId, query: TaskQuery) -> list[Task]:
+        """At most `query.limit` of the user's tasks matching the query, after its position."""
+
+    async def counts(self, user_id: UserId) -> TaskCounts:
+        """The user's pending and completed task counts."""
+
+
+class UserRepository(Protocol):
+    """Users inside one unit of work."""
+
+    async def get(self, user_id: UserId) -> User | None:
+        """The user `user_id`, if known."""
+
+    async def ensure(self, user: User) -> None:
+        """Store `user` unless a user with its id exists; safe under concurrent first requests."""
+
+
+class UnitOfWork(Protocol):
+    """One atomic conversation with storage: everything commits together or not at all."""
+
+    @property
+    def tasks(self) -> TaskRepository:
+        """The task repository bound to this unit of work."""
+
+    @property
+    def users(self) -> UserRepository:
+        """The user repository bound to this unit of work."""
+
+    async def commit(self) -> None:
+        """Make every write of this unit of work durable."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    """Opens a fresh unit of work; never shared between concurrent requests."""
+
+    def __call__(self) -> UnitOfWork: ...
+
+
+class TokenVerifier(Protocol):
+    """Turns a bearer token into the principal it proves, or raises InvalidToken."""
+
+    async def verify(self, token: str) -> Principal:
+        """The principal of a valid token; InvalidToken for anything else."""
+
+
+class Clock(Protocol):
+    """The current time; replaceable in tests."""
+
+    def now(self) -> datetime:
+        """The current moment, timezone-aware in UTC."""
+
+
+class Readiness(Protocol):
+    """Whether storage answers and its schema is current."""
+
+    async def is_ready(self) -> bool:
+        """True when requests can be served."""
