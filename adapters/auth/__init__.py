@@ -1,0 +1,18 @@
+"""Bearer tokens (shared secret and Better Auth JWKS), token issuing and password hashing."""
+
+from adapters.auth.composite import CompositeVerifier
+from adapters.auth.jwks import JwksVerifier
+from adapters.auth.passwords import Argon2Hasher, meets_owasp_minimum
+from adapters.auth.secret import SecretIssuer, SecretVerifier
+from adapters.auth.tokens import MAX_TOKEN_LENGTH, MIN_SECRET_BYTES
+
+__all__ = [
+    "MAX_TOKEN_LENGTH",
+    "MIN_SECRET_BYTES",
+    "Argon2Hasher",
+    "CompositeVerifier",
+    "JwksVerifier",
+    "SecretIssuer",
+    "SecretVerifier",
+    "meets_owasp_minimum",
+]

@@ -1,0 +1,27 @@
+"""Routes a bearer token to the verifier of its algorithm family."""
+
+from __future__ import annotations
+
+from adapters.auth.jwks import JwksVerifier
+from adapters.auth.secret import SecretVerifier
+from adapters.auth.tokens import HMAC_ALGORITHM, JWKS_ALGORITHMS, read_header
+from domain.errors import InvalidToken
+from domain.users import Principal
+
+
+class CompositeVerifier:
+    """Sends HS256 tokens to the shared-secret verifier and asymmetric ones to the JWKS verifier."""
+
+    def __init__(self, secret: SecretVerifier | None, jwks: JwksVerifier | None) -> None:
+        self._secret = secret
+        self._jwks = jwks
+
+    async def verify(self, token: str) -> Principal:
+        """The principal proven by `token`; InvalidToken for any other algorithm or failure."""
+        # The header only routes; each verifier checks `alg` again against its own keys.
+        alg = read_header(token)["alg"]
+        if alg == HMAC_ALGORITHM and self._secret is not None:
+            return await self._secret.verify(token)
+        if alg in JWKS_ALGORITHMS and self._jwks is not None:
+            return await self._jwks.verify(token)
+        raise InvalidToken()

@@ -1,0 +1,176 @@
+"""Shared JWT mechanics: a guarded header read, verification with one pinned key, claim rules."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+import attrs
+from joserfc import jwt
+from joserfc.errors import InvalidKeyCurveError
+from joserfc.jwa import JWS_ALGORITHMS, JWSAlgModel
+from joserfc.jwk import Key, OctKey
+from joserfc.jws import JWSRegistry
+from joserfc.util import urlsafe_b64decode
+
+from domain.accounts import EMAIL_MAX
+from domain.errors import InvalidToken
+from domain.tasks import is_control
+from domain.types import UserId
+from domain.users import USER_ID_MAX, Principal
+
+MAX_TOKEN_LENGTH: Final = 8 * 1024
+MIN_SECRET_BYTES: Final = 32
+DEFAULT_LEEWAY: Final = 30
+HMAC_ALGORITHM: Final = "HS256"
+JWKS_ALGORITHMS: Final = frozenset({"EdDSA", "ES256", "ES512", "RS256", "PS256"})
+
+# We implement no JWS extension, so every critical one must be refused (RFC 7515 §4.1.11);
+# `b64` (RFC 7797) would change what the signature covers.
+_REFUSED_HEADERS: Final = frozenset({"crit", "b64"})
+
+EpochClock = Callable[[], float]
+
+
+class _EdDSAWithEd25519(JWSAlgModel):
+    """The algorithm name "EdDSA" pinned to Ed25519 keys, the curve Better Auth signs with."""
+
+    # RFC 9864 deprecates the polymorphic name "EdDSA" (joserfc warns on every use of it), but
+    # Better Auth still writes it; delegating to the fully specified Ed25519 keeps one meaning.
+    name = "EdDSA"
+    description = "EdDSA using Ed25519"
+    key_type = "OKP"
+    _ed25519: Final = next(alg for alg in JWS_ALGORITHMS if alg.name == "Ed25519")
+
+    def check_key(self, key: Any) -> None:
+        """Refuse anything but an Ed25519 OKP key meant for signatures."""
+        super().check_key(key)
+        if key.curve_name != "Ed25519":
+            raise InvalidKeyCurveError("EdDSA tokens must be signed with Ed25519")
+
+    def sign(self, msg: bytes, key: Any) -> bytes:
+        """Sign with an Ed25519 private key."""
+        return self._ed25519.sign(msg, key)
+
+    def verify(self, msg: bytes, sig: bytes, key: Any) -> bool:
+        """Whether `sig` is an Ed25519 signature of `msg` by `key`."""
+        return self._ed25519.verify(msg, sig, key)
+
+
+class _OurRegistry(JWSRegistry):
+    """A JWS registry that knows only the algorithms this service accepts."""
+
+    algorithms: dict[str, JWSAlgModel] = {  # noqa: RUF012 - overrides joserfc's class table
+        **{
+            alg.name: alg
+            for alg in JWS_ALGORITHMS
+            if alg.name in JWKS_ALGORITHMS | {HMAC_ALGORITHM} and alg.name != "EdDSA"
+        },
+        "EdDSA": _EdDSAWithEd25519(),
+    }
+
+
+# One registry per algorithm pins the algorithm a key may be used with; unknown non-critical
+# header parameters are ignored as RFC 7515 asks.
+_REGISTRIES: Final = {
+    name: _OurRegistry(algorithms=[name], strict_check_header=False)
+    for name in JWKS_ALGORITHMS | {HMAC_ALGORITHM}
+}
+
+
+def registry_for(alg: str) -> JWSRegistry:
+    """The JWS registry that allows exactly `alg`."""
+    return _REGISTRIES[alg]
+
+
+def secret_key(secret: bytes) -> OctKey:
+    """The HMAC key for the shared secret; ValueError when it is too short to be safe."""
+    if not isinstance(secret, bytes) or len(secret) < MIN_SECRET_BYTES:
+        raise ValueError(f"The shared secret must be at least {MIN_SECRET_BYTES} bytes.")
+    return OctKey.import_key(secret)
+
+
+def read_header(token: str) -> dict[str, Any]:
+    """The token's JOSE header after the size and shape checks; InvalidToken if unreadable."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        raise InvalidToken()
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise InvalidToken()
+    try:
+        header = json.loads(urlsafe_b64decode(parts[0].encode("ascii")))
+    except (ValueError, RecursionError) as exc:
+        raise InvalidToken() from exc
+    if not isinstance(header, dict) or not isinstance(header.get("alg"), str):
+        raise InvalidToken()
+    if header.keys() & _REFUSED_HEADERS:
+        raise InvalidToken()
+    return header
+
+
+def normalise_issuer(issuer: str | None) -> str | None:
+    """`issuer` without a trailing slash, which comparisons ignore."""
+    return issuer.rstrip("/") if issuer else None
+
+
+@attrs.frozen(kw_only=True)
+class ClaimRules:
+    """What a verified token's claims must say: timing, subject and, when set, issuer/audience."""
+
+    issuer: str | None = attrs.field(converter=normalise_issuer)
+    issuer_required: bool
+    leeway: int = DEFAULT_LEEWAY
+    clock: EpochClock = time.time
+
+    def verify(self, token: str, key: Key, alg: str) -> Principal:
+        """The principal of `token` signed by `key` with `alg`; InvalidToken for anything wrong."""
+        try:
+            claims = jwt.decode(token, key, registry=registry_for(alg)).claims
+            self._registry().validate(claims)
+        # A verifier fails closed: whatever a hostile token makes the parser raise is
+        # just an invalid token, never a server error.
+        except Exception as exc:
+            raise InvalidToken() from exc
+        self._check_issuer(claims)
+        return _principal(claims)
+
+    def _registry(self) -> jwt.JWTClaimsRegistry:
+        return jwt.JWTClaimsRegistry(
+            now=int(self.clock()),
+            leeway=self.leeway,
+            exp={"essential": True},
+            sub={"essential": True},
+        )
+
+    def _check_issuer(self, claims: dict[str, Any]) -> None:
+        if self.issuer is None:
+            return
+        iss, aud = claims.get("iss"), claims.get("aud")
+        if self.issuer_required and (iss is None or aud is None):
+            raise InvalidToken()
+        if iss is not None and (not isinstance(iss, str) or normalise_issuer(iss) != self.issuer):
+            raise InvalidToken()
+        if aud is not None and self.issuer not in _audiences(aud):
+            raise InvalidToken()
+
+
+def _audiences(aud: object) -> set[str | None]:
+    values = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    return {normalise_issuer(value) for value in values if isinstance(value, str)}
+
+
+def _principal(claims: dict[str, Any]) -> Principal:
+    sub = claims["sub"]
+    # A control character cannot be stored or put in a path, so such a subject names nobody.
+    if not isinstance(sub, str) or not 1 <= len(sub) <= USER_ID_MAX or _has_control(sub):
+        raise InvalidToken()
+    email = claims.get("email")
+    # The e-mail is for display only: keep it when it is storable, drop it otherwise.
+    usable = isinstance(email, str) and len(email) <= EMAIL_MAX and not _has_control(email)
+    return Principal(user_id=UserId(sub), email=email if usable else None)
+
+
+def _has_control(text: str) -> bool:
+    return any(is_control(c) for c in text)
