@@ -80,3 +80,19 @@ class StorageUnavailable(DomainError):
     """The database cannot be reached right now; a retry later may succeed."""
 
     message = "The service is temporarily unavailable."
+
+
+class RateLimited(DomainError):
+    """Too many attempts from this address or for this account; retry after `retry_after` s."""
+
+    message = "Too many attempts; try again later."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+
+class SignUpClosed(Forbidden):
+    """Sign-up is turned off on this deployment."""
+
+    message = "Sign-up is closed on this service."

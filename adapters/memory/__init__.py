@@ -1,5 +1,5 @@
 """In-memory repositories and unit of work with the same behaviour as the SQL ones."""
 
-from adapters.memory.store import MemoryStore, MemoryUnitOfWork
+from adapters.memory.store import AlwaysReady, MemoryStore, MemoryUnitOfWork
 
-__all__ = ["MemoryStore", "MemoryUnitOfWork"]
+__all__ = ["AlwaysReady", "MemoryStore", "MemoryUnitOfWork"]

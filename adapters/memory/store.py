@@ -8,6 +8,8 @@ from typing import Self
 
 import attrs
 
+from domain.accounts import Account
+from domain.errors import Conflict
 from domain.queries import TaskCounts, TaskQuery
 from domain.tasks import Task
 from domain.types import TaskId, UserId
@@ -18,10 +20,16 @@ from domain.users import User
 class _State:
     tasks: dict[TaskId, Task] = attrs.Factory(dict)
     users: dict[UserId, User] = attrs.Factory(dict)
+    accounts: dict[str, Account] = attrs.Factory(dict)
     last_id: int = 0
 
     def copy(self) -> _State:
-        return _State(tasks=dict(self.tasks), users=dict(self.users), last_id=self.last_id)
+        return _State(
+            tasks=dict(self.tasks),
+            users=dict(self.users),
+            accounts=dict(self.accounts),
+            last_id=self.last_id,
+        )
 
 
 class MemoryStore:
@@ -113,6 +121,17 @@ class MemoryUserRepository:
         """Store the user unless one with its id exists."""
         self._state.users.setdefault(user.id, user)
 
+    async def account_by_email(self, email_key: str) -> Account | None:
+        """The local account with this lower-cased e-mail."""
+        return self._state.accounts.get(email_key)
+
+    async def add_account(self, account: Account, email_key: str) -> None:
+        """Store a new local account; Conflict if the e-mail or id is taken."""
+        if email_key in self._state.accounts or account.user.id in self._state.users:
+            raise Conflict("An account with this e-mail already exists.")
+        self._state.accounts[email_key] = account
+        self._state.users[account.user.id] = account.user
+
 
 class MemoryUnitOfWork:
     """Works on a copy of the store's state and publishes it on commit, all or nothing."""
@@ -148,3 +167,11 @@ class MemoryUnitOfWork:
         """Publish this unit of work's state."""
         self._store.state = self._state
         self._state = self._state.copy()
+
+
+class AlwaysReady:
+    """Readiness of in-memory storage, which is always there."""
+
+    async def is_ready(self) -> bool:
+        """Always true."""
+        return True

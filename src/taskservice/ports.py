@@ -6,8 +6,12 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+import attrs
+
+from domain.accounts import Account
 from domain.queries import TaskCounts, TaskQuery
 from domain.tasks import Task
+from domain.throttling import Bucket
 from domain.types import TaskId, UserId
 from domain.users import Principal, User
 
@@ -42,6 +46,12 @@ class UserRepository(Protocol):
 
     async def ensure(self, user: User) -> None:
         """Store `user` unless a user with its id exists; safe under concurrent first requests."""
+
+    async def account_by_email(self, email_key: str) -> Account | None:
+        """The local account whose lower-cased e-mail is `email_key`."""
+
+    async def add_account(self, account: Account, email_key: str) -> None:
+        """Store a new local account; Conflict if the e-mail (case-insensitively) is taken."""
 
 
 class UnitOfWork(Protocol):
@@ -93,3 +103,38 @@ class Readiness(Protocol):
 
     async def is_ready(self) -> bool:
         """True when requests can be served."""
+
+
+@attrs.frozen(kw_only=True)
+class IssuedToken:
+    """A bearer token the service signed, and when it stops being valid."""
+
+    token: str
+    expires_at: datetime
+
+
+class TokenIssuer(Protocol):
+    """Signs the service's own bearer tokens for its local accounts."""
+
+    def issue(self, user: User, now: datetime) -> IssuedToken:
+        """A token whose subject is `user`, valid from `now`."""
+
+
+class PasswordHasher(Protocol):
+    """Hashes and checks passwords without blocking the event loop."""
+
+    async def hash(self, password: str) -> str:
+        """A salted hash of `password` to store."""
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """Whether `password` matches; with no hash, spends the same time and returns False."""
+
+
+class Throttle(Protocol):
+    """Counts attempts per bucket and key, shared by every process of the service."""
+
+    async def hit(self, bucket: Bucket, key: str) -> None:
+        """Count one attempt; RateLimited when it is over the bucket's limit."""
+
+    async def check(self, bucket: Bucket, key: str) -> None:
+        """RateLimited when `key` has no attempts left in `bucket`, counting nothing."""

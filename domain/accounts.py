@@ -1,0 +1,152 @@
+"""Local accounts: the rules for e-mail addresses, passwords and display names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Final
+
+import attrs
+
+from domain.errors import FieldError, ValidationFailed
+from domain.tasks import is_control
+from domain.users import User
+
+_Rule = Callable[[str], "str | FieldError"]
+
+EMAIL_MAX: Final = 254
+PASSWORD_MIN: Final = 8
+PASSWORD_MAX: Final = 128
+NAME_MAX: Final = 100
+
+# Deliberately plain: one @, a local part without spaces, and a dotted domain of letters, digits
+# and hyphens (Unicode letters allowed for internationalised domains).
+_LOCAL = re.compile(r"[^\s@\"(),:;<>\[\]\\]{1,64}")
+_LABEL = re.compile(r"[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?")
+
+
+@attrs.frozen(kw_only=True)
+class Account:
+    """A local user with the hash of their password."""
+
+    user: User
+    password_hash: str
+
+
+@attrs.frozen(kw_only=True)
+class Credentials:
+    """A validated e-mail and password (and, for sign-up, an optional display name)."""
+
+    email: str
+    password: str = attrs.field(repr=False)
+    name: str | None = None
+
+    @property
+    def email_key(self) -> str:
+        """The case-insensitive identity of the e-mail among local accounts."""
+        return email_key(self.email)
+
+
+def email_key(email: str) -> str:
+    """The form under which an e-mail is unique: trimmed and lower-cased."""
+    return email.strip().lower()
+
+
+def parse_credentials(data: Mapping[str, object], *, with_name: bool) -> Credentials:
+    """Validate a sign-up (`with_name`) or sign-in body; ValidationFailed lists every broken rule."""
+    allowed = {"email", "password", "name"} if with_name else {"email", "password"}
+    errors = [
+        FieldError(field=k, code="unknown_field", message=f"Unknown field {k!r}.")
+        for k in sorted(set(data) - allowed)
+    ]
+    email = _check(errors, "email", data.get("email"), _email)
+    password = _check(errors, "password", data.get("password"), _password)
+    name = _check(errors, "name", data.get("name"), _name) if data.get("name") is not None else None
+    if errors:
+        raise ValidationFailed(errors)
+    assert email is not None
+    assert password is not None
+    return Credentials(email=email, password=password, name=name or None)
+
+
+def _check(errors: list[FieldError], field: str, raw: object, rule: _Rule) -> str | None:
+    if raw is None:
+        errors.append(FieldError(field=field, code="required", message=f"{field} is required."))
+        return None
+    if not isinstance(raw, str):
+        errors.append(
+            FieldError(field=field, code="invalid_type", message=f"{field} must be a string.")
+        )
+        return None
+    problem = rule(raw)
+    if isinstance(problem, FieldError):
+        errors.append(problem)
+        return None
+    return problem
+
+
+def _email(raw: str) -> str | FieldError:
+    email = raw.strip()
+    if len(email) > EMAIL_MAX:
+        return FieldError(
+            field="email",
+            code="too_long",
+            message=f"The e-mail must be at most {EMAIL_MAX} characters.",
+        )
+    local, at, domain = email.rpartition("@")
+    labels = domain.split(".")
+    if not (
+        at
+        and _LOCAL.fullmatch(local)
+        and len(labels) > 1
+        and all(_LABEL.fullmatch(x) for x in labels)
+    ):
+        return FieldError(
+            field="email", code="invalid_email", message="This is not a valid e-mail address."
+        )
+    return email
+
+
+def _password(raw: str) -> str | FieldError:
+    if not PASSWORD_MIN <= len(raw) <= PASSWORD_MAX:
+        return FieldError(
+            field="password",
+            code="invalid_length",
+            message=f"The password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters.",
+        )
+    return raw
+
+
+def _name(raw: str) -> str | FieldError:
+    name = raw.strip()
+    if len(name) > NAME_MAX:
+        return FieldError(
+            field="name",
+            code="too_long",
+            message=f"The name must be at most {NAME_MAX} characters.",
+        )
+    if any(is_control(c) for c in name):
+        return FieldError(
+            field="name",
+            code="control_character",
+            message="The name cannot contain control characters.",
+        )
+    return name
+
+
+def parse_sign_in(data: Mapping[str, object]) -> tuple[str, str]:
+    """The e-mail and password of a sign-in body; only their presence and types are checked."""
+    errors = [
+        FieldError(field=k, code="unknown_field", message=f"Unknown field {k!r}.")
+        for k in sorted(set(data) - {"email", "password"})
+    ]
+    for field in ("email", "password"):
+        value = data.get(field)
+        if not isinstance(value, str) or not value:
+            code = "required" if value in (None, "") else "invalid_type"
+            errors.append(
+                FieldError(field=field, code=code, message=f"{field} is required as a string.")
+            )
+    if errors:
+        raise ValidationFailed(errors)
+    return str(data["email"]), str(data["password"])

@@ -1,0 +1,28 @@
+"""The use cases: one async function per operation, dependencies as parameters."""
+
+from taskservice.services.accounts import Session, current_user, sign_in, sign_up
+from taskservice.services.tasks import (
+    ExpectedVersions,
+    TaskPage,
+    create_task,
+    delete_task,
+    get_task,
+    list_tasks,
+    set_completion,
+    update_task,
+)
+
+__all__ = [
+    "ExpectedVersions",
+    "Session",
+    "TaskPage",
+    "create_task",
+    "current_user",
+    "delete_task",
+    "get_task",
+    "list_tasks",
+    "set_completion",
+    "sign_in",
+    "sign_up",
+    "update_task",
+]

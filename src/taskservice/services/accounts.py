@@ -1,0 +1,101 @@
+"""Account use cases: sign up, sign in, and who am I."""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import suppress
+from datetime import datetime
+
+import attrs
+
+from domain.accounts import Account, Credentials, email_key
+from domain.errors import InvalidCredentials, RateLimited, SignUpClosed
+from domain.throttling import Bucket
+from domain.types import UserId
+from domain.users import Principal, User
+from taskservice.ports import Clock, PasswordHasher, Throttle, TokenIssuer, UnitOfWorkFactory
+
+
+@attrs.frozen(kw_only=True)
+class Session:
+    """A signed-in user and the bearer token that proves it."""
+
+    user: User
+    token: str
+    expires_at: datetime
+
+
+async def sign_up(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    *,
+    hasher: PasswordHasher,
+    issuer: TokenIssuer,
+    throttle: Throttle,
+    credentials: Credentials,
+    address: str,
+    allow_signup: bool,
+) -> Session:
+    """Create a local account (e-mail unique case-insensitively) and sign it in."""
+    if not allow_signup:
+        raise SignUpClosed()
+    await throttle.hit(Bucket.AUTH_PER_ADDRESS, address)
+    password_hash = await hasher.hash(credentials.password)
+    now = clock.now()
+    user = User(
+        id=UserId(uuid.uuid4().hex),
+        email=credentials.email,
+        name=credentials.name,
+        created_at=now,
+    )
+    async with uow_factory() as uow:
+        await uow.users.add_account(
+            Account(user=user, password_hash=password_hash), credentials.email_key
+        )
+        await uow.commit()
+    return _session(issuer, user, now)
+
+
+async def sign_in(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    *,
+    hasher: PasswordHasher,
+    issuer: TokenIssuer,
+    throttle: Throttle,
+    email: str,
+    password: str,
+    address: str,
+) -> Session:
+    """A session for the account with this e-mail and password; one answer for every failure."""
+    key = email_key(email)
+    await throttle.hit(Bucket.AUTH_PER_ADDRESS, address)
+    await throttle.check(Bucket.FAILED_SIGN_IN_PER_EMAIL, key)
+    async with uow_factory() as uow:
+        account = await uow.users.account_by_email(key)
+    # An unknown e-mail is checked against a dummy hash so that both failures take as long.
+    if not await hasher.verify(account.password_hash if account else None, password):
+        with suppress(RateLimited):
+            await throttle.hit(Bucket.FAILED_SIGN_IN_PER_EMAIL, key)
+        raise InvalidCredentials()
+    assert account is not None
+    return _session(issuer, account.user, clock.now())
+
+
+async def current_user(uow_factory: UnitOfWorkFactory, clock: Clock, principal: Principal) -> User:
+    """The caller's user record, provisioned on first sight from a trusted token."""
+    async with uow_factory() as uow:
+        user = await uow.users.get(principal.user_id)
+        if user is None:
+            await uow.users.ensure(
+                User(id=principal.user_id, email=principal.email, created_at=clock.now())
+            )
+            await uow.commit()
+            user = await uow.users.get(principal.user_id)
+    assert user is not None
+    return user
+
+
+def _session(issuer: TokenIssuer, user: User, now: datetime) -> Session:
+    issued = issuer.issue(user, now)
+    return Session(user=user, token=issued.token, expires_at=issued.expires_at)
