@@ -1,0 +1,24 @@
+"""Driven adapter: SQLAlchemy Core tables, repositories and unit of work on PostgreSQL or SQLite."""
+
+from adapters.persistence.engine import create_engine, create_migration_engine
+from adapters.persistence.migrations import downgrade_to_base, head_revision, upgrade_to_head
+from adapters.persistence.readiness import SqlReadiness
+from adapters.persistence.repositories import SqlTaskRepository, SqlUserRepository
+from adapters.persistence.tables import metadata
+from adapters.persistence.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
+from adapters.persistence.urls import async_database_url
+
+__all__ = [
+    "SqlReadiness",
+    "SqlTaskRepository",
+    "SqlUnitOfWork",
+    "SqlUnitOfWorkFactory",
+    "SqlUserRepository",
+    "async_database_url",
+    "create_engine",
+    "create_migration_engine",
+    "downgrade_to_base",
+    "head_revision",
+    "metadata",
+    "upgrade_to_head",
+]

@@ -1,0 +1,104 @@
+"""Async engines for PostgreSQL (asyncpg) and SQLite (aiosqlite), tuned for the service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
+
+from adapters.persistence.urls import async_database_url
+
+CONNECT_TIMEOUT_S: Final = 5.0
+READ_ONLY: Final = "taskservice_read_only"
+"""Execution option for checks that only read: on SQLite they begin without the write lock."""
+SQLITE_BUSY_TIMEOUT_MS: Final = 5000
+# Client-side margin over the server's statement_timeout, so the server cancels first and
+# the connection stays usable.
+_COMMAND_TIMEOUT_MARGIN_S: Final = 2.0
+
+
+def create_engine(
+    raw_url: str,
+    *,
+    pool_size: int = 10,
+    pool_timeout: float = 5.0,
+    statement_timeout_ms: int = 10_000,
+) -> AsyncEngine:
+    """The service's engine for a PostgreSQL or SQLite URL as the user wrote it."""
+    url, connect_args = async_database_url(raw_url)
+    # max_overflow=0: pool_size is the most connections the service ever opens.
+    pool: dict[str, Any] = {
+        "pool_size": pool_size,
+        "max_overflow": 0,
+        "pool_timeout": pool_timeout,
+    }
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, connect_args, foreign_keys=True, **pool)
+    connect_args |= {
+        "timeout": CONNECT_TIMEOUT_S,
+        "command_timeout": statement_timeout_ms / 1000 + _COMMAND_TIMEOUT_MARGIN_S,
+        "server_settings": {
+            "statement_timeout": str(statement_timeout_ms),
+            "application_name": "taskservice",
+        },
+    }
+    return create_async_engine(url, connect_args=connect_args, pool_pre_ping=True, **pool)
+
+
+def create_migration_engine(raw_url: str) -> AsyncEngine:
+    """An engine for Alembic: no pool, no statement timeout, foreign keys off on SQLite."""
+    url, connect_args = async_database_url(raw_url)
+    if url.get_backend_name() == "sqlite":
+        # Batch migrations rebuild tables; with foreign keys on, dropping the old copy of a
+        # referenced table would run ON DELETE CASCADE against its children.
+        return _sqlite_engine(url, connect_args, foreign_keys=False, poolclass=NullPool)
+    connect_args |= {
+        "timeout": CONNECT_TIMEOUT_S,
+        "server_settings": {"application_name": "alembic"},
+    }
+    return create_async_engine(url, connect_args=connect_args, poolclass=NullPool)
+
+
+def _sqlite_engine(
+    url: URL, connect_args: dict[str, object], *, foreign_keys: bool, **pool: Any
+) -> AsyncEngine:
+    _ensure_parent_directory(url)
+    engine = create_async_engine(url, connect_args=connect_args, **pool)
+    pragmas = (
+        "PRAGMA journal_mode=WAL",
+        f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}",
+        f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+    )
+
+    def on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Take BEGIN away from the driver so that _begin below decides how to begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in pragmas:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    event.listen(engine.sync_engine, "connect", on_connect)
+    event.listen(engine.sync_engine, "begin", _begin)
+    return engine
+
+
+def _begin(connection: Connection) -> None:
+    # Taking the write lock up front makes a writer wait (busy_timeout) instead of failing
+    # with "database is locked" when it upgrades a read transaction that another writer beat.
+    # Read-only checks need no lock at all: in WAL mode readers never wait for writers.
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+
+
+def _ensure_parent_directory(url: URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    Path(database).parent.mkdir(parents=True, exist_ok=True)

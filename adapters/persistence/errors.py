@@ -1,0 +1,37 @@
+"""The one place where driver and pool failures become the domain's StorageUnavailable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Final
+
+from sqlalchemy import exc
+
+from domain.errors import StorageUnavailable
+
+# SQLSTATE classes meaning "not now": 08 connection exception, 53 insufficient resources
+# (too many connections), 57 operator intervention (statement timeout, admin shutdown).
+_UNAVAILABLE_SQLSTATE_CLASSES: Final = frozenset({"08", "53", "57"})
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Re-raise connection, pool and timeout failures as StorageUnavailable; others as they are."""
+    try:
+        yield
+    except exc.DBAPIError as error:
+        if not _is_unavailable(error):
+            raise
+        raise StorageUnavailable() from error
+    except (exc.TimeoutError, OSError, TimeoutError) as error:
+        raise StorageUnavailable() from error
+
+
+def _is_unavailable(error: exc.DBAPIError) -> bool:
+    if error.connection_invalidated:
+        return True
+    if isinstance(error, exc.OperationalError | exc.InterfaceError):
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES

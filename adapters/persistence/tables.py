@@ -1,0 +1,117 @@
+"""The schema as SQLAlchemy Core tables; migrations/ creates it, the repositories query it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Final
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+NAMING_CONVENTION: Final = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware in UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert to UTC first: SQLite stores the wall-clock digits and drops the offset."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass a timezone-aware one")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC to the naive values SQLite returns; normalise PostgreSQL's to UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("email", String(254), nullable=True),
+    Column("name", String(255), nullable=True),
+    Column("password_hash", Text, nullable=True),
+    # Set for local accounts only, so that token-provisioned users never claim an e-mail.
+    Column("email_key", String(254), nullable=True, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    # INTEGER PRIMARY KEY on SQLite makes the id the rowid; AUTOINCREMENT keeps deleted ids
+    # from being handed out again, as on PostgreSQL and in the memory adapter.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), Identity(), primary_key=True),
+    Column(
+        "user_id",
+        String(255),
+        ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # Code-point order, as Python's str ordering: "C" on PostgreSQL, SQLite's BINARY by default.
+    Column(
+        "title",
+        String(200).with_variant(String(200, collation="C"), "postgresql"),
+        nullable=False,
+    ),
+    Column("description", String(1000), nullable=True),
+    Column("completed", Boolean, nullable=False),
+    Column("completed_at", UtcDateTime, nullable=True),
+    Column("priority", SmallInteger, nullable=False),
+    Column("due_date", Date, nullable=True),
+    Column("due_at", UtcDateTime, nullable=True),
+    Column("tags", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # length() counts characters on both backends, as the domain's rules do.
+    CheckConstraint("length(title) BETWEEN 1 AND 200", name="title_length"),
+    CheckConstraint("length(description) <= 1000", name="description_length"),
+    CheckConstraint("priority BETWEEN 0 AND 3", name="priority_rank"),
+    CheckConstraint("NOT (due_date IS NOT NULL AND due_at IS NOT NULL)", name="one_due"),
+    CheckConstraint("version >= 1", name="version_positive"),
+    CheckConstraint("completed = (completed_at IS NOT NULL)", name="completed_at_iff_completed"),
+    Index("ix_tasks_user_id_created_at_id", "user_id", "created_at", "id"),
+    Index("ix_tasks_user_id_updated_at_id", "user_id", "updated_at", "id"),
+    Index("ix_tasks_user_id_priority_id", "user_id", "priority", "id"),
+    Index("ix_tasks_user_id_title_id", "user_id", "title", "id"),
+    Index("ix_tasks_user_id_completed", "user_id", "completed"),
+    sqlite_autoincrement=True,
+)

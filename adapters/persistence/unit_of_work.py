@@ -1,0 +1,88 @@
+"""A unit of work is one pooled connection and its transaction; nothing is shared between them."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.persistence.errors import storage_errors
+from adapters.persistence.repositories import SqlTaskRepository, SqlUserRepository
+from domain.errors import StorageUnavailable
+
+
+class SqlUnitOfWork:
+    """Holds one connection from enter to exit; writes are kept only if `commit` is called."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+        self._tasks: SqlTaskRepository | None = None
+        self._users: SqlUserRepository | None = None
+
+    @property
+    def tasks(self) -> SqlTaskRepository:
+        """The task repository of this unit of work."""
+        if self._tasks is None:
+            raise RuntimeError("Use the unit of work in `async with` before its repositories.")
+        return self._tasks
+
+    @property
+    def users(self) -> SqlUserRepository:
+        """The user repository of this unit of work."""
+        if self._users is None:
+            raise RuntimeError("Use the unit of work in `async with` before its repositories.")
+        return self._users
+
+    async def __aenter__(self) -> Self:
+        with storage_errors():
+            connection = await self._engine.connect()
+            try:
+                await connection.begin()
+            except BaseException:
+                await connection.close()
+                raise
+        self._connection = connection
+        self._tasks = SqlTaskRepository(connection)
+        self._users = SqlUserRepository(connection)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection, self._connection = self._connection, None
+        self._tasks = self._users = None
+        if connection is None:
+            return
+        try:
+            with storage_errors():
+                try:
+                    await connection.rollback()
+                finally:
+                    await connection.close()
+        except StorageUnavailable:
+            # The exception already on its way out tells the real story.
+            if exc is None:
+                raise
+
+    async def commit(self) -> None:
+        """Commit the writes so far; the unit of work stays usable in a new transaction."""
+        if self._connection is None:
+            raise RuntimeError("Use the unit of work in `async with` before committing.")
+        with storage_errors():
+            await self._connection.commit()
+
+
+class SqlUnitOfWorkFactory:
+    """Opens a new SqlUnitOfWork on the engine's pool for each call."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    def __call__(self) -> SqlUnitOfWork:
+        """A fresh unit of work, to be used in `async with`."""
+        return SqlUnitOfWork(self._engine)

@@ -1,0 +1,50 @@
+"""Fixtures shared by every ring of tests: a PostgreSQL database of this run's own."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+PG_ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+async def _admin() -> asyncpg.Connection:
+    try:
+        return await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI and is not reachable: {exc}")
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_DSN}: {exc}")
+
+
+async def create_database() -> str:
+    """A new, empty PostgreSQL database; returns its plain postgresql:// URL."""
+    name = f"taskservice_test_{uuid.uuid4().hex[:12]}"
+    admin = await _admin()
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def drop_database(url: str) -> None:
+    """Drop a database made by `create_database`, cutting any connection still open."""
+    name = url.rsplit("/", 1)[1]
+    admin = await _admin()
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def postgres_url() -> AsyncIterator[str]:
+    """An empty PostgreSQL database for this test session, dropped at its end."""
+    url = await create_database()
+    yield url
+    await drop_database(url)

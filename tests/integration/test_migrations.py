@@ -1,0 +1,169 @@
+"""Alembic migrations: they round-trip, match tables.py, and their constraints bite."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, insert, inspect, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import Executable
+
+from adapters.persistence import downgrade_to_base, head_revision, metadata, upgrade_to_head
+from adapters.persistence.migrations import ROOT
+from adapters.persistence.tables import tasks, users
+from tests.integration.sql_backends import engine_for, fresh_postgres, sqlite_url
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+async def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The URL of an empty database of the backend under test."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+    else:
+        async with fresh_postgres() as url:
+            yield url
+
+
+async def version_of(url: str) -> list[str]:
+    """The revisions recorded in alembic_version."""
+    async with engine_for(url) as engine, engine.connect() as connection:
+        result = await connection.execute(text("SELECT version_num FROM alembic_version"))
+        return [str(v) for v in result.scalars()]
+
+
+async def table_names(url: str) -> set[str]:
+    """The tables in the database."""
+    async with engine_for(url) as engine, engine.connect() as connection:
+        names: list[str] = await connection.run_sync(lambda c: inspect(c).get_table_names())
+        return set(names)
+
+
+def schema_drift(connection: Connection) -> list[Any]:
+    """What autogenerate would change to make the database match tables.py."""
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, metadata))
+
+
+async def test_upgrade_downgrade_upgrade_round_trip(empty_url: str) -> None:
+    await asyncio.to_thread(upgrade_to_head, empty_url)
+    assert await version_of(empty_url) == [head_revision()]
+    assert await table_names(empty_url) == {"alembic_version", "users", "tasks"}
+
+    await asyncio.to_thread(downgrade_to_base, empty_url)
+    assert await table_names(empty_url) == {"alembic_version"}
+    assert await version_of(empty_url) == []
+
+    await asyncio.to_thread(upgrade_to_head, empty_url)
+    assert await version_of(empty_url) == [head_revision()]
+
+
+async def test_the_migrated_schema_matches_the_tables_module(empty_url: str) -> None:
+    await asyncio.to_thread(upgrade_to_head, empty_url)
+    async with engine_for(empty_url) as engine, engine.connect() as connection:
+        assert await connection.run_sync(schema_drift) == []
+
+
+def good_task(**overrides: object) -> dict[str, object]:
+    """A valid tasks row, with some columns overridden."""
+    row: dict[str, object] = {
+        "user_id": "owner",
+        "title": "ok",
+        "description": None,
+        "completed": False,
+        "completed_at": None,
+        "priority": 0,
+        "due_date": None,
+        "due_at": None,
+        "tags": [],
+        "version": 1,
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    return row | overrides
+
+
+BAD_TASKS = {
+    "priority above high": good_task(priority=7),
+    "negative priority": good_task(priority=-1),
+    "both due forms": good_task(due_date=NOW.date(), due_at=NOW),
+    "completed without completed_at": good_task(completed=True),
+    "completed_at without completed": good_task(completed_at=NOW),
+    "version zero": good_task(version=0),
+    "empty title": good_task(title=""),
+    "unknown owner": good_task(user_id="nobody"),
+    "null title": good_task(title=None),
+}
+
+
+async def test_the_constraints_reject_bad_rows(empty_url: str) -> None:
+    await asyncio.to_thread(upgrade_to_head, empty_url)
+    async with engine_for(empty_url) as engine:
+        async with engine.begin() as connection:
+            await connection.execute(insert(users).values(id="owner", created_at=NOW))
+            await connection.execute(
+                insert(users).values(id="local", email_key="a@example.com", created_at=NOW)
+            )
+            # The limits count characters, not bytes.
+            await connection.execute(
+                insert(tasks).values(good_task(title="é" * 200, description="ü" * 1000))
+            )
+        bad_users = {"duplicate e-mail key": {"id": "other", "email_key": "a@example.com"}}
+        cases = [(name, insert(tasks).values(row)) for name, row in BAD_TASKS.items()] + [
+            (name, insert(users).values(created_at=NOW, **row)) for name, row in bad_users.items()
+        ]
+        rejected = [name for name, statement in cases if await refused(engine, statement)]
+        assert rejected == [name for name, _ in cases]
+        # Over-long text is refused too: by the CHECK on SQLite, by VARCHAR(n) on PostgreSQL.
+        too_long = [good_task(title="é" * 201), good_task(description="ü" * 1001)]
+        for row in too_long:
+            assert await refused(engine, insert(tasks).values(row), DBAPIError)
+
+
+async def refused(
+    engine: AsyncEngine, statement: Executable, error: type[DBAPIError] = IntegrityError
+) -> bool:
+    """Whether the database refuses `statement` with `error` (it is rolled back either way)."""
+    async with engine.connect() as connection:
+        try:
+            await connection.execute(statement)
+        except error:
+            return True
+        finally:
+            await connection.rollback()
+    return False
+
+
+async def test_alembic_upgrade_head_from_the_repository_root(empty_url: str) -> None:
+    env = {**os.environ, "DATABASE_URL": empty_url}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "alembic",
+        "upgrade",
+        "head",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
+    assert await version_of(empty_url) == [head_revision()]
+
+
+async def test_migrating_from_inside_the_event_loop_says_to_use_a_thread(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="to_thread"):
+        upgrade_to_head(sqlite_url(tmp_path))

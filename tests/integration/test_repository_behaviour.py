@@ -1,0 +1,368 @@
+"""One behaviour suite for every UnitOfWorkFactory: in memory, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+
+import attrs
+import pytest
+
+from adapters.memory import MemoryStore
+from adapters.persistence import SqlUnitOfWorkFactory
+from domain.accounts import Account
+from domain.errors import Conflict
+from domain.queries import Sort, SortField, Status, TaskFilter, TaskQuery
+from domain.tasks import Task, parse_changes
+from domain.types import TaskId, UserId
+from domain.users import User
+from taskservice.ports import UnitOfWorkFactory
+from tests.integration.sql_backends import engine_for, migrated_postgres, migrated_sqlite
+
+NOW = datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+ORDERS = [Sort(field=f, descending=d) for f in SortField for d in (False, True)]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+async def uow(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[UnitOfWorkFactory]:
+    """A unit-of-work factory on an empty store of the backend under test."""
+    if request.param == "memory":
+        yield MemoryStore()
+    elif request.param == "sqlite":
+        url = await migrated_sqlite(tmp_path_factory.mktemp("sqlite"))
+        async with engine_for(url) as engine:
+            yield SqlUnitOfWorkFactory(engine)
+    else:
+        async with migrated_postgres() as url, engine_for(url) as engine:
+            yield SqlUnitOfWorkFactory(engine)
+
+
+def new_user(email: str | None = None) -> User:
+    """A user nobody else in the run has."""
+    return User(id=UserId(f"user-{uuid.uuid4().hex[:12]}"), email=email, created_at=NOW)
+
+
+def make_task(user_id: UserId, now: datetime = NOW, **fields: object) -> Task:
+    """An unsaved task built the way the use cases build one."""
+    changes = parse_changes({"title": "a task", **fields}, "create")
+    return Task.create(user_id=user_id, changes=changes, now=now)
+
+
+async def stored_user(uow: UnitOfWorkFactory) -> UserId:
+    """A new user, committed."""
+    user = new_user()
+    async with uow() as work:
+        await work.users.ensure(user)
+        await work.commit()
+    return user.id
+
+
+async def store(uow: UnitOfWorkFactory, *tasks: Task) -> list[Task]:
+    """Add `tasks` in one committed unit of work; the stored tasks, with their ids."""
+    async with uow() as work:
+        stored = [await work.tasks.add(t) for t in tasks]
+        await work.commit()
+    return stored
+
+
+async def fetch(uow: UnitOfWorkFactory, user_id: UserId, task_id: TaskId) -> Task | None:
+    """The task as a new unit of work sees it."""
+    async with uow() as work:
+        return await work.tasks.get(user_id, task_id)
+
+
+async def test_add_then_get_preserves_every_field(uow: UnitOfWorkFactory) -> None:
+    user_id = await stored_user(uow)
+    rich = make_task(
+        user_id,
+        title="Café ☕ — naïve 🚀 日本語",
+        description="line one\nline two\ttabbed 🙂",
+        completed=True,
+        priority="high",
+        due_at="2030-03-04T05:06:07.123456+02:00",
+        tags=["zeta", "älpha", "b c", "1-2_3"],
+    )
+    plain = make_task(user_id, title="plain", due_date="2030-12-31")
+    stored = await store(uow, rich, plain)
+
+    assert all(t.id > 0 for t in stored)
+    assert len({t.id for t in stored}) == 2
+    assert [attrs.evolve(t, id=TaskId(0)) for t in stored] == [rich, plain]
+    for task in stored:
+        got = await fetch(uow, user_id, task.id)
+        assert got == task
+        assert got is not None
+        for moment in (got.created_at, got.updated_at, got.completed_at, got.due_at):
+            assert moment is None or moment.utcoffset() == timedelta(0)
+    first = await fetch(uow, user_id, stored[0].id)
+    assert first is not None
+    assert first.due_at == datetime(2030, 3, 4, 3, 6, 7, 123456, tzinfo=UTC)
+    assert first.tags == ("zeta", "älpha", "b c", "1-2_3")
+    second = await fetch(uow, user_id, stored[1].id)
+    assert second is not None
+    assert (second.description, second.due_date, second.tags) == (None, date(2030, 12, 31), ())
+
+
+async def test_get_of_another_users_task_is_none(uow: UnitOfWorkFactory) -> None:
+    owner, other = await stored_user(uow), await stored_user(uow)
+    [task] = await store(uow, make_task(owner))
+    assert await fetch(uow, other, task.id) is None
+    assert await fetch(uow, owner, TaskId(task.id + 1_000_000)) is None
+
+
+async def test_ids_grow_and_are_never_reused(uow: UnitOfWorkFactory) -> None:
+    user_id = await stored_user(uow)
+    [first] = await store(uow, make_task(user_id))
+    async with uow() as work:
+        assert await work.tasks.remove(first)
+        await work.commit()
+    [second] = await store(uow, make_task(user_id))
+    assert second.id > first.id
+
+
+async def test_replace_applies_only_at_the_expected_version(uow: UnitOfWorkFactory) -> None:
+    user_id = await stored_user(uow)
+    [task] = await store(uow, make_task(user_id))
+    later = NOW + timedelta(hours=1)
+    changed = task.apply(parse_changes({"title": "renamed", "tags": ["x"]}, "patch"), later)
+
+    async with uow() as work:
+        assert not await work.tasks.replace(changed, expected_version=task.version + 1)
+        assert await work.tasks.replace(changed, expected_version=task.version)
+        await work.commit()
+
+    assert await fetch(uow, user_id, task.id) == changed
+    async with uow() as work:
+        assert not await work.tasks.replace(changed, expected_version=task.version)
+
+
+async def test_replace_of_another_users_task_changes_nothing(uow: UnitOfWorkFactory) -> None:
+    owner, other = await stored_user(uow), await stored_user(uow)
+    [task] = await store(uow, make_task(owner))
+    async with uow() as work:
+        stolen = attrs.evolve(task, user_id=other, title="stolen", version=2)
+        assert not await work.tasks.replace(stolen, expected_version=task.version)
+        await work.commit()
+    assert await fetch(uow, owner, task.id) == task
+
+
+async def test_remove_needs_the_current_version(uow: UnitOfWorkFactory) -> None:
+    owner, other = await stored_user(uow), await stored_user(uow)
+    [task] = await store(uow, make_task(owner))
+    async with uow() as work:
+        assert not await work.tasks.remove(attrs.evolve(task, version=task.version + 1))
+        assert not await work.tasks.remove(attrs.evolve(task, user_id=other))
+        await work.commit()
+    assert await fetch(uow, owner, task.id) == task
+
+    async with uow() as work:
+        assert await work.tasks.remove(task)
+        await work.commit()
+    assert await fetch(uow, owner, task.id) is None
+
+
+async def test_nothing_persists_without_commit(uow: UnitOfWorkFactory) -> None:
+    user_id = await stored_user(uow)
+    async with uow() as work:
+        task = await work.tasks.add(make_task(user_id))
+        await work.users.ensure(new_user())
+    assert await fetch(uow, user_id, task.id) is None
+
+
+async def test_nothing_persists_when_the_work_raises(uow: UnitOfWorkFactory) -> None:
+    user_id = await stored_user(uow)
+    added: list[Task] = []
+
+    async def commit_one_then_fail() -> None:
+        async with uow() as work:
+            added.append(await work.tasks.add(make_task(user_id)))
+            await work.commit()
+            added.append(await work.tasks.add(make_task(user_id)))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await commit_one_then_fail()
+    assert await fetch(uow, user_id, added[0].id) == added[0]
+    assert await fetch(uow, user_id, added[1].id) is None
+
+
+async def test_work_goes_on_after_a_commit(uow: UnitOfWorkFactory) -> None:
+    user = new_user()
+    async with uow() as work:
+        await work.users.ensure(user)
+        await work.commit()
+        assert await work.users.get(user.id) == user
+        first = await work.tasks.add(make_task(user.id))
+        await work.commit()
+        unsaved = await work.tasks.add(make_task(user.id))
+    assert await fetch(uow, user.id, first.id) == first
+    assert await fetch(uow, user.id, unsaved.id) is None
+
+
+async def test_counts_split_pending_and_completed(uow: UnitOfWorkFactory) -> None:
+    user_id, other = await stored_user(uow), await stored_user(uow)
+    await store(
+        uow,
+        *(make_task(user_id, completed=i < 2) for i in range(5)),
+        make_task(other, completed=True),
+    )
+    async with uow() as work:
+        counts = await work.tasks.counts(user_id)
+        nobody = await work.tasks.counts(UserId("nobody-at-all"))
+    assert (counts.pending, counts.completed) == (3, 2)
+    assert (nobody.pending, nobody.completed) == (0, 0)
+
+
+async def test_ensure_is_idempotent_and_keeps_the_first(uow: UnitOfWorkFactory) -> None:
+    first = new_user(email="first@example.com")
+    second = attrs.evolve(first, email="second@example.com", name="Second")
+    async with uow() as work:
+        assert await work.users.get(first.id) is None
+        await work.users.ensure(first)
+        await work.users.ensure(second)
+        await work.commit()
+    async with uow() as work:
+        await work.users.ensure(second)
+        await work.commit()
+    async with uow() as work:
+        assert await work.users.get(first.id) == first
+
+
+async def test_accounts_are_unique_by_email_key(uow: UnitOfWorkFactory) -> None:
+    key = f"{uuid.uuid4().hex[:8]}@example.com"
+    account = Account(user=new_user(email=key.upper()), password_hash="hash-1")
+    async with uow() as work:
+        assert await work.users.account_by_email(key) is None
+        await work.users.add_account(account, key)
+        await work.commit()
+
+    same_email = Account(user=new_user(email=key), password_hash="hash-2")
+    same_id = Account(user=attrs.evolve(account.user, email="x@example.com"), password_hash="h")
+    async with uow() as work:
+        with pytest.raises(Conflict):
+            await work.users.add_account(same_email, key)
+        with pytest.raises(Conflict):
+            await work.users.add_account(same_id, "x@example.com")
+        # A refused account leaves the unit of work usable.
+        await work.users.ensure(token_user := new_user(email=key))
+        await work.commit()
+
+    async with uow() as work:
+        assert await work.users.account_by_email(key) == account
+        assert await work.users.get(account.user.id) == account.user
+        assert await work.users.get(same_email.user.id) is None
+        assert await work.users.get(token_user.id) == token_user
+        assert await work.users.account_by_email("x@example.com") is None
+
+
+@pytest.fixture(scope="module")
+async def listed(uow: UnitOfWorkFactory) -> tuple[UserId, list[Task]]:
+    """A user with 30 tasks whose sort values repeat, plus another user's tasks."""
+    user_id, other = await stored_user(uow), await stored_user(uow)
+    titles = ["b", "B", "a", "É", "e", "Zebra", "zebra", "éclair", "😀 party", "10", "2", "a"]
+    moments = [NOW, NOW + timedelta(microseconds=1), NOW - timedelta(days=400), NOW]
+    priorities = ["none", "low", "medium", "high"]
+    tasks = [
+        attrs.evolve(
+            make_task(
+                user_id,
+                now=moments[i % 4],
+                title=titles[(i * 7) % len(titles)],
+                priority=priorities[(i // 3) % 4],
+                completed=i % 3 == 0,
+            ),
+            updated_at=moments[(i * 3) % 4] + timedelta(seconds=i % 2),
+        )
+        for i in range(30)
+    ]
+    stored = await store(uow, *tasks, *(make_task(other, title="a") for _ in range(3)))
+    return user_id, stored[:30]
+
+
+def expected(tasks: list[Task], sort: Sort, status: Status = Status.ALL) -> list[TaskId]:
+    """The ids in the order Python sorts them, which every backend must reproduce."""
+    chosen = [t for t in tasks if TaskFilter(status=status).matches(t)]
+    return [t.id for t in sorted(chosen, key=sort.key_of, reverse=sort.descending)]
+
+
+async def page_ids(uow: UnitOfWorkFactory, user_id: UserId, query: TaskQuery) -> list[TaskId]:
+    """The ids of one page."""
+    async with uow() as work:
+        return [t.id for t in await work.tasks.page(user_id, query)]
+
+
+@pytest.mark.parametrize("sort", ORDERS, ids=str)
+async def test_page_orders_by_the_field_then_id(
+    uow: UnitOfWorkFactory, listed: tuple[UserId, list[Task]], sort: Sort
+) -> None:
+    user_id, tasks = listed
+    ids = await page_ids(uow, user_id, TaskQuery(sort=sort, limit=100))
+    assert ids == expected(tasks, sort)
+
+
+@pytest.mark.parametrize("status", list(Status), ids=lambda s: s.value)
+async def test_page_filters_by_status(
+    uow: UnitOfWorkFactory, listed: tuple[UserId, list[Task]], status: Status
+) -> None:
+    user_id, tasks = listed
+    query = TaskQuery(filter=TaskFilter(status=status), limit=100)
+    ids = await page_ids(uow, user_id, query)
+    assert ids == expected(tasks, query.sort, status)
+    assert ids
+
+
+@pytest.mark.parametrize("sort", ORDERS, ids=str)
+@pytest.mark.parametrize("status", [Status.ALL, Status.PENDING], ids=lambda s: s.value)
+async def test_keyset_pages_cover_everything_once_in_order(
+    uow: UnitOfWorkFactory, listed: tuple[UserId, list[Task]], sort: Sort, status: Status
+) -> None:
+    user_id, tasks = listed
+    seen: list[TaskId] = []
+    query = TaskQuery(filter=TaskFilter(status=status), sort=sort, limit=4)
+    async with uow() as work:
+        while page := await work.tasks.page(user_id, query):
+            seen.extend(t.id for t in page)
+            query = attrs.evolve(query, after=sort.key_of(page[-1]))
+    whole = await page_ids(uow, user_id, attrs.evolve(query, after=None, limit=100))
+    assert seen == whole == expected(tasks, sort, status)
+
+
+async def test_concurrent_replaces_at_one_version_let_exactly_one_win(
+    uow: UnitOfWorkFactory,
+) -> None:
+    user_id = await stored_user(uow)
+    [task] = await store(uow, make_task(user_id))
+
+    async def rename(title: str) -> bool:
+        async with uow() as work:
+            changed = task.apply(parse_changes({"title": title}, "patch"), NOW)
+            won = await work.tasks.replace(changed, expected_version=task.version)
+            # Hold the transaction open so that the two writers overlap.
+            await asyncio.sleep(0.05)
+            await work.commit()
+            return won
+
+    results = await asyncio.gather(rename("left"), rename("right"))
+    assert sorted(results) == [False, True]
+    final = await fetch(uow, user_id, task.id)
+    assert final is not None
+    assert final.version == task.version + 1
+    assert final.title == ("left" if results[0] else "right")
+
+
+async def test_concurrent_writers_all_succeed(uow: UnitOfWorkFactory) -> None:
+    user_id = await stored_user(uow)
+
+    async def add_one(n: int) -> Task:
+        [task] = await store(uow, make_task(user_id, title=f"task {n}"))
+        return task
+
+    added = await asyncio.gather(*(add_one(n) for n in range(25)))
+    assert len({t.id for t in added}) == 25
+    async with uow() as work:
+        assert (await work.tasks.counts(user_id)).pending == 25
