@@ -1,0 +1,5 @@
+"""The JSON API on Starlette: routes, request parsing, the envelope and error mapping."""
+
+from adapters.http.app import ApiDependencies, create_app
+
+__all__ = ["ApiDependencies", "create_app"]

@@ -1,0 +1,104 @@
+"""The account endpoints of SPEC §4: sign-up, sign-in, me."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from adapters.http import parsing
+from adapters.http.envelope import success
+from adapters.http.routing import by_method
+from domain.accounts import parse_credentials, parse_sign_in
+from domain.users import User
+from taskservice import services
+from taskservice.ports import (
+    Clock,
+    PasswordHasher,
+    Throttle,
+    TokenIssuer,
+    TokenVerifier,
+    UnitOfWorkFactory,
+)
+
+
+def user_json(user: User) -> dict[str, Any]:
+    """The public fields of a user."""
+    return {"id": user.id, "email": user.email, "name": user.name, "created_at": user.created_at}
+
+
+def session_json(session: services.Session) -> dict[str, Any]:
+    """A signed-in user with the token and its expiry."""
+    return {
+        "user": user_json(session.user),
+        "token": session.token,
+        "expires_at": session.expires_at,
+    }
+
+
+def client_address(request: Request) -> str:
+    """The connection's peer; uvicorn has already applied X-Forwarded-For from trusted proxies."""
+    return request.client.host if request.client else "unknown"
+
+
+@attrs.frozen(kw_only=True)
+class AccountApi:
+    """The account endpoints, bound to the ports they use."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    verifier: TokenVerifier
+    hasher: PasswordHasher
+    issuer: TokenIssuer
+    throttle: Throttle
+    allow_signup: bool
+
+    def routes(self) -> list[Route]:
+        """The routes of the account API."""
+        return [
+            by_method("/api/auth/sign-up", POST=self.sign_up),
+            by_method("/api/auth/sign-in", POST=self.sign_in),
+            by_method("/api/auth/me", GET=self.me),
+        ]
+
+    async def sign_up(self, request: Request) -> Response:
+        """POST /api/auth/sign-up: a new local account, signed in."""
+        body = await parsing.json_object(request) or {}
+        session = await services.sign_up(
+            self.uow,
+            self.clock,
+            hasher=self.hasher,
+            issuer=self.issuer,
+            throttle=self.throttle,
+            credentials=parse_credentials(body, with_name=True),
+            address=client_address(request),
+            allow_signup=self.allow_signup,
+        )
+        request.state.user_id = session.user.id
+        return success(session_json(session), "Account created.", status=201)
+
+    async def sign_in(self, request: Request) -> Response:
+        """POST /api/auth/sign-in: a token for the right e-mail and password."""
+        email, password = parse_sign_in(await parsing.json_object(request) or {})
+        session = await services.sign_in(
+            self.uow,
+            self.clock,
+            hasher=self.hasher,
+            issuer=self.issuer,
+            throttle=self.throttle,
+            email=email,
+            password=password,
+            address=client_address(request),
+        )
+        request.state.user_id = session.user.id
+        return success(session_json(session), "Signed in.")
+
+    async def me(self, request: Request) -> Response:
+        """GET /api/auth/me: the caller's user."""
+        principal = await self.verifier.verify(parsing.bearer_token(request))
+        request.state.user_id = principal.user_id
+        user = await services.current_user(self.uow, self.clock, principal)
+        return success(user_json(user), "You are signed in.")

@@ -1,0 +1,82 @@
+"""Assembles the Starlette application of the JSON API."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+from starlette.types import Lifespan
+
+from adapters.http.accounts import AccountApi
+from adapters.http.docs import docs_routes
+from adapters.http.errors import exception_handlers
+from adapters.http.health import HealthApi
+from adapters.http.metrics import Metrics, PoolStats
+from adapters.http.middleware import RequestContextMiddleware, cors
+from adapters.http.tasks import TaskApi
+from taskservice.ports import (
+    Clock,
+    PasswordHasher,
+    Readiness,
+    Throttle,
+    TokenIssuer,
+    TokenVerifier,
+    UnitOfWorkFactory,
+)
+
+
+@attrs.frozen(kw_only=True)
+class ApiDependencies:
+    """The ports the JSON API drives."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    verifier: TokenVerifier
+    readiness: Readiness
+    hasher: PasswordHasher
+    issuer: TokenIssuer
+    throttle: Throttle
+    allow_signup: bool = True
+    pool_stats: PoolStats | None = None
+
+
+def create_app(
+    deps: ApiDependencies,
+    *,
+    extra_routes: Sequence[BaseRoute] = (),
+    extra_middleware: Sequence[Middleware] = (),
+    cors_origins: Sequence[str] = (),
+    lifespan: Lifespan[Starlette] | None = None,
+) -> Starlette:
+    """The whole ASGI app: API routes, probes, and whatever other driving adapters add."""
+    metrics = Metrics(deps.pool_stats)
+    routes: list[BaseRoute] = [
+        *TaskApi(uow=deps.uow, clock=deps.clock, verifier=deps.verifier).routes(),
+        *AccountApi(
+            uow=deps.uow,
+            clock=deps.clock,
+            verifier=deps.verifier,
+            hasher=deps.hasher,
+            issuer=deps.issuer,
+            throttle=deps.throttle,
+            allow_signup=deps.allow_signup,
+        ).routes(),
+        *HealthApi(readiness=deps.readiness).routes(),
+        metrics.route(),
+        *docs_routes(),
+        *extra_routes,
+    ]
+    middleware = [Middleware(RequestContextMiddleware, metrics=metrics)]
+    if cors_origins:
+        middleware.append(cors(cors_origins))
+    app = Starlette(
+        routes=routes,
+        middleware=[*middleware, *extra_middleware],
+        exception_handlers=exception_handlers(),
+        lifespan=lifespan,
+    )
+    app.router.redirect_slashes = False
+    return app

@@ -1,0 +1,128 @@
+"""Every error becomes exactly one status and code of SPEC §1, here and nowhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Final
+
+import attrs
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from adapters.http.envelope import failure
+from domain import errors
+
+RETRY_AFTER_SECONDS: Final = "5"
+
+
+class ApiError(Exception):
+    """An HTTP-level refusal that has no domain meaning (bad JSON, wrong media type, too large)."""
+
+    status = 400
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(ApiError):
+    """The body is not a JSON object in UTF-8."""
+
+
+class PayloadTooLarge(ApiError):
+    """The body is over the limit."""
+
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class UnsupportedMediaType(ApiError):
+    """The body is not of a media type this route accepts."""
+
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+@attrs.frozen
+class _Mapping:
+    status: int
+    code: str
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+
+
+_DOMAIN: Final[dict[type[errors.DomainError], _Mapping]] = {
+    errors.ValidationFailed: _Mapping(422, "VALIDATION_ERROR"),
+    errors.NotFound: _Mapping(404, "NOT_FOUND"),
+    errors.Forbidden: _Mapping(403, "FORBIDDEN"),
+    errors.PreconditionFailed: _Mapping(412, "PRECONDITION_FAILED"),
+    errors.Conflict: _Mapping(409, "CONFLICT"),
+    errors.InvalidToken: _Mapping(
+        401, "UNAUTHORIZED", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    ),
+    errors.MissingToken: _Mapping(401, "UNAUTHORIZED", {"WWW-Authenticate": "Bearer"}),
+    errors.InvalidCredentials: _Mapping(401, "INVALID_CREDENTIALS"),
+    errors.StorageUnavailable: _Mapping(
+        503, "SERVICE_UNAVAILABLE", {"Retry-After": RETRY_AFTER_SECONDS}
+    ),
+}
+
+_HTTP_CODES: Final = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+_HTTP_MESSAGES: Final = {
+    404: "No such resource.",
+    405: "This method is not allowed on this resource.",
+}
+
+
+def _domain_handler(mapping: _Mapping) -> Callable[[Request, Exception], Response]:
+    def handle(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, errors.DomainError)
+        details = None
+        if isinstance(exc, errors.ValidationFailed):
+            details = [attrs.asdict(d) for d in exc.details]
+        return failure(
+            mapping.status, mapping.code, exc.message, headers=mapping.headers, details=details
+        )
+
+    return handle
+
+
+def _rate_limited(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.RateLimited)
+    headers = {"Retry-After": str(exc.retry_after)}
+    return failure(429, "RATE_LIMITED", exc.message, headers=headers)
+
+
+def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return failure(exc.status, exc.code, exc.message)
+
+
+def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "BAD_REQUEST")
+    message = _HTTP_MESSAGES.get(exc.status_code, exc.detail)
+    return failure(exc.status_code, code, message, headers=exc.headers)
+
+
+def exception_handlers() -> dict[type[Exception], Callable[[Request, Exception], Response]]:
+    """One handler per error class, looked up by Starlette along the exception's MRO."""
+    handlers: dict[type[Exception], Callable[[Request, Exception], Response]] = {
+        cls: _domain_handler(mapping) for cls, mapping in _DOMAIN.items()
+    }
+    handlers[errors.RateLimited] = _rate_limited
+    handlers[ApiError] = _api_error
+    handlers[HTTPException] = _http_exception
+    return handlers
+
+
+def internal_error() -> Response:
+    """The 500 answer: it says nothing about internals."""
+    return failure(500, "INTERNAL_ERROR", "Something went wrong on our side; it has been logged.")

@@ -1,0 +1,97 @@
+"""Pure-ASGI middleware: request ids, one log line and metrics per request, and a 500 for bugs."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Sequence
+
+import structlog
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from adapters.http.errors import internal_error
+from adapters.http.metrics import Metrics
+
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}", re.ASCII)
+log = structlog.stdlib.get_logger("taskservice.http")
+
+
+class RequestContextMiddleware:
+    """Adds X-Request-ID (and no-store on /api), logs and measures, and turns crashes into 500s."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started_at = time.perf_counter()
+        sent = Headers(scope=scope).get("x-request-id", "")
+        request_id = sent if _SANE_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        no_store = scope["path"].startswith("/api/")
+        status = 500
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
+                if no_store:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            log.exception("unhandled error", request_id=request_id, path=scope["path"])
+            if started:
+                raise
+            await internal_error()(scope, receive, send_with_headers)
+        finally:
+            self._record(scope, status, time.perf_counter() - started_at)
+
+    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", None) or "<unmatched>"
+        state = scope["state"]
+        log.info(
+            "request",
+            method=scope["method"],
+            route=route,
+            status=status,
+            duration_ms=round(seconds * 1000, 2),
+            request_id=state["request_id"],
+            user_id=state.get("user_id"),
+        )
+        if self.metrics is not None:
+            self.metrics.observe(scope["method"], route, status, seconds)
+
+
+def cors(origins: Sequence[str]) -> Middleware:
+    """CORS for exactly these origins, with credentials; never a wildcard."""
+    return Middleware(
+        CORSMiddleware,
+        allow_origins=list(origins),
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "If-Match",
+            "If-None-Match",
+            "Idempotency-Key",
+            "X-Request-ID",
+        ],
+        expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
+        max_age=600,
+    )

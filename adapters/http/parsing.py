@@ -1,0 +1,111 @@
+"""Reading requests: bearer tokens, JSON bodies, path ids and preconditions."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+import orjson
+from starlette.requests import Request
+
+from adapters.http.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from domain.errors import InvalidToken, MissingToken, NotFound
+from domain.types import MAX_TASK_ID, TaskId
+
+MAX_BODY: Final = 64 * 1024
+MAX_TOKEN: Final = 8 * 1024
+JSON: Final = frozenset({"application/json"})
+JSON_OR_MERGE_PATCH: Final = frozenset({"application/json", "application/merge-patch+json"})
+
+_TASK_ID = re.compile(r"[1-9][0-9]{0,18}", re.ASCII)
+_STRONG_ETAG = re.compile(r'"([1-9][0-9]{0,9})"', re.ASCII)
+_ANY_ETAG = re.compile(r'(?:W/)?"([1-9][0-9]{0,9})"', re.ASCII)
+
+
+def bearer_token(request: Request) -> str:
+    """The token of `Authorization: Bearer …` (scheme case-insensitive)."""
+    header = request.headers.get("authorization")
+    if header is None:
+        raise MissingToken()
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise InvalidToken("The Authorization header must be 'Bearer <token>'.")
+    if len(token) > MAX_TOKEN:
+        raise InvalidToken("The access token is too large.")
+    return token
+
+
+def task_id(text: str) -> TaskId:
+    """A path id that is a positive 64-bit integer; anything else names no task."""
+    if _TASK_ID.fullmatch(text) and int(text) <= MAX_TASK_ID:
+        return TaskId(int(text))
+    raise NotFound("No such task.")
+
+
+async def json_object(
+    request: Request, media_types: frozenset[str] = JSON, *, optional: bool = False
+) -> dict[str, Any] | None:
+    """The body as a JSON object; None for an absent body when `optional`."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise PayloadTooLarge(f"The body must be at most {MAX_BODY} bytes.")
+    body = await _read_body(request)
+    if optional and not body:
+        return None
+    _check_media_type(request, media_types)
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadRequest("The body is not valid JSON in UTF-8.") from None
+    if not isinstance(parsed, dict):
+        raise BadRequest("The body must be a JSON object.")
+    return parsed
+
+
+def _check_media_type(request: Request, accepted: frozenset[str]) -> None:
+    media_type, *params = request.headers.get("content-type", "").split(";")
+    charset = next(
+        (
+            v.strip().strip('"').lower()
+            for k, _, v in (p.partition("=") for p in params)
+            if k.strip().lower() == "charset"
+        ),
+        "utf-8",
+    )
+    if media_type.strip().lower() not in accepted or charset != "utf-8":
+        raise UnsupportedMediaType(f"The body must be {' or '.join(sorted(accepted))} in UTF-8.")
+
+
+async def _read_body(request: Request) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise PayloadTooLarge(f"The body must be at most {MAX_BODY} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def if_match(request: Request) -> frozenset[int] | None:
+    """The versions an If-Match header accepts (strong comparison); None without one or for `*`."""
+    header = request.headers.get("if-match")
+    if header is None or header.strip() == "*":
+        return None
+    return frozenset(
+        int(m[1]) for part in header.split(",") if (m := _STRONG_ETAG.fullmatch(part.strip()))
+    )
+
+
+def if_none_match(request: Request, version: int) -> bool:
+    """Whether If-None-Match names `version` (weak comparison) or is `*`."""
+    header = request.headers.get("if-none-match")
+    if header is None:
+        return False
+    if header.strip() == "*":
+        return True
+    return any(
+        (m := _ANY_ETAG.fullmatch(part.strip())) and int(m[1]) == version
+        for part in header.split(",")
+    )

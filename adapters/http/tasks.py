@@ -1,0 +1,165 @@
+"""The task endpoints of SPEC §3.1."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import attrs
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from adapters.http import parsing
+from adapters.http.envelope import success
+from adapters.http.representation import list_query, task_json
+from adapters.http.routing import by_method
+from domain.errors import FieldError, ValidationFailed
+from domain.tasks import Task, parse_changes
+from domain.types import UserId
+from domain.users import Principal, ensure_owner
+from taskservice import services
+from taskservice.ports import Clock, TokenVerifier, UnitOfWorkFactory
+
+
+@attrs.frozen(kw_only=True)
+class TaskApi:
+    """The task endpoints, bound to the ports they use."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    verifier: TokenVerifier
+
+    def routes(self) -> list[Route]:
+        """The routes of the task API."""
+        return [
+            by_method("/api/{user_id}/tasks", GET=self.index, POST=self.create),
+            by_method(
+                "/api/{user_id}/tasks/{id}",
+                GET=self.show,
+                PUT=self.replace,
+                PATCH=self.patch,
+                DELETE=self.delete,
+            ),
+            by_method("/api/{user_id}/tasks/{id}/complete", PATCH=self.complete),
+        ]
+
+    async def _caller(self, request: Request) -> tuple[Principal, UserId]:
+        principal = await self.verifier.verify(parsing.bearer_token(request))
+        request.state.user_id = principal.user_id
+        owner = UserId(request.path_params["user_id"])
+        ensure_owner(principal, owner)
+        return principal, owner
+
+    async def index(self, request: Request) -> Response:
+        """GET /api/{user_id}/tasks: one page of the user's tasks."""
+        principal, owner = await self._caller(request)
+        query, cursor = list_query(request.query_params)
+        page = await services.list_tasks(
+            self.uow, principal=principal, owner=owner, query=query, cursor=cursor
+        )
+        meta = {
+            "limit": query.limit,
+            "next_cursor": page.next_cursor,
+            "counts": {"pending": page.counts.pending, "completed": page.counts.completed},
+        }
+        return success([task_json(t) for t in page.tasks], f"{len(page.tasks)} task(s).", meta=meta)
+
+    async def create(self, request: Request) -> Response:
+        """POST /api/{user_id}/tasks: a new task."""
+        principal, owner = await self._caller(request)
+        body = await parsing.json_object(request)
+        changes = parse_changes(body or {}, "create")
+        task = await services.create_task(
+            self.uow, self.clock, principal=principal, owner=owner, changes=changes
+        )
+        location = f"/api/{quote(owner, safe='')}/tasks/{task.id}"
+        return _task_response(task, "Task created.", status=201, location=location)
+
+    async def show(self, request: Request) -> Response:
+        """GET /api/{user_id}/tasks/{id}: one task, or 304 when the client's copy is current."""
+        principal, owner = await self._caller(request)
+        task_id = parsing.task_id(request.path_params["id"])
+        task = await services.get_task(self.uow, principal=principal, owner=owner, task_id=task_id)
+        if parsing.if_none_match(request, task.version):
+            return Response(status_code=304, headers={"ETag": task.etag})
+        return _task_response(task, "Task found.")
+
+    async def replace(self, request: Request) -> Response:
+        """PUT /api/{user_id}/tasks/{id}: title required, left-out fields keep their value."""
+        return await self._update(request, "replace", parsing.JSON)
+
+    async def patch(self, request: Request) -> Response:
+        """PATCH /api/{user_id}/tasks/{id}: a JSON merge patch."""
+        return await self._update(request, "patch", parsing.JSON_OR_MERGE_PATCH)
+
+    async def _update(self, request: Request, mode: str, media_types: frozenset[str]) -> Response:
+        principal, owner = await self._caller(request)
+        task_id = parsing.task_id(request.path_params["id"])
+        body = await parsing.json_object(request, media_types)
+        changes = parse_changes(body or {}, "replace" if mode == "replace" else "patch")
+        task = await services.update_task(
+            self.uow,
+            self.clock,
+            principal=principal,
+            owner=owner,
+            task_id=task_id,
+            changes=changes,
+            expected=parsing.if_match(request),
+        )
+        return _task_response(task, "Task updated.")
+
+    async def delete(self, request: Request) -> Response:
+        """DELETE /api/{user_id}/tasks/{id}: returns the deleted task so a client can offer undo."""
+        principal, owner = await self._caller(request)
+        task_id = parsing.task_id(request.path_params["id"])
+        task = await services.delete_task(
+            self.uow,
+            principal=principal,
+            owner=owner,
+            task_id=task_id,
+            expected=parsing.if_match(request),
+        )
+        return success(task_json(task), "Task deleted.")
+
+    async def complete(self, request: Request) -> Response:
+        """PATCH …/complete: set completion; no body or `{}` means true, never a toggle."""
+        principal, owner = await self._caller(request)
+        task_id = parsing.task_id(request.path_params["id"])
+        body = await parsing.json_object(request, parsing.JSON_OR_MERGE_PATCH, optional=True)
+        task = await services.set_completion(
+            self.uow,
+            self.clock,
+            principal=principal,
+            owner=owner,
+            task_id=task_id,
+            completed=_completed(body or {}),
+            expected=parsing.if_match(request),
+        )
+        return _task_response(task, "Task completed." if task.completed else "Task reopened.")
+
+
+def _completed(body: dict[str, object]) -> bool:
+    unknown = sorted(set(body) - {"completed"})
+    errors = [
+        FieldError(field=name, code="unknown_field", message=f"Unknown field {name!r}.")
+        for name in unknown
+    ]
+    value = body.get("completed", True)
+    if not isinstance(value, bool):
+        errors.append(
+            FieldError(
+                field="completed", code="invalid_type", message="completed must be true or false."
+            )
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    return bool(value)
+
+
+def _task_response(
+    task: Task, message: str, *, status: int = 200, location: str | None = None
+) -> Response:
+    headers = {"ETag": task.etag}
+    if location is not None:
+        headers["Location"] = location
+    return success(task_json(task), message, status=status, headers=headers)

@@ -1,0 +1,118 @@
+"""The composition root: the only module that picks concrete adapters and reads settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import attrs
+from starlette.applications import Starlette
+
+from adapters.auth import (
+    Argon2Hasher,
+    CompositeVerifier,
+    JwksVerifier,
+    SecretIssuer,
+    SecretVerifier,
+)
+from adapters.http import ApiDependencies, create_app
+from adapters.persistence import SqlReadiness, SqlUnitOfWorkFactory, create_engine, head_revision
+from adapters.throttle import LimitsThrottle
+from domain.throttling import Bucket
+from taskservice.clock import SystemClock
+from taskservice.ports import (
+    Clock,
+    PasswordHasher,
+    Readiness,
+    Throttle,
+    TokenIssuer,
+    TokenVerifier,
+    UnitOfWorkFactory,
+)
+from taskservice.settings import Settings
+
+Closer = Callable[[], Awaitable[None]]
+
+
+@attrs.frozen(kw_only=True)
+class Adapters:
+    """The driven adapters an app runs on, and how to release them at shutdown."""
+
+    uow: UnitOfWorkFactory
+    readiness: Readiness
+    verifier: TokenVerifier
+    issuer: TokenIssuer
+    hasher: PasswordHasher
+    throttle: Throttle
+    clock: Clock = attrs.field(factory=SystemClock)
+    closers: tuple[Closer, ...] = ()
+
+
+def build_verifier(settings: Settings) -> tuple[TokenVerifier, tuple[Closer, ...]]:
+    """The token verifier for the configured identity sources (shared secret, Better Auth JWKS)."""
+    issuer = settings.better_auth_url
+    secret = SecretVerifier(settings.secret, issuer=issuer)
+    jwks_url = settings.better_auth_jwks_url or (
+        f"{issuer.rstrip('/')}/api/auth/jwks" if issuer else None
+    )
+    if jwks_url is None:
+        return CompositeVerifier(secret, None), ()
+    jwks = JwksVerifier(jwks_url, issuer=issuer)
+    return CompositeVerifier(secret, jwks), (jwks.aclose,)
+
+
+def build_identity(settings: Settings) -> tuple[TokenIssuer, PasswordHasher, LimitsThrottle]:
+    """What local accounts need: the token issuer, the password hasher and the throttle."""
+    issuer = SecretIssuer(settings.secret, issuer=settings.better_auth_url)
+    throttle = LimitsThrottle(
+        {
+            Bucket.AUTH_PER_ADDRESS: settings.rate_limit_auth_per_address,
+            Bucket.FAILED_SIGN_IN_PER_EMAIL: settings.rate_limit_failed_sign_in_per_email,
+        },
+        settings.rate_limit_storage,
+    )
+    return issuer, Argon2Hasher(), throttle
+
+
+def build_adapters(settings: Settings) -> Adapters:
+    """Real adapters for the configured database and identity sources."""
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.pool_size,
+        pool_timeout=settings.pool_timeout,
+        statement_timeout_ms=settings.statement_timeout_ms,
+    )
+    verifier, verifier_closers = build_verifier(settings)
+    issuer, hasher, throttle = build_identity(settings)
+    return Adapters(
+        uow=SqlUnitOfWorkFactory(engine),
+        readiness=SqlReadiness(engine, head_revision()),
+        verifier=verifier,
+        issuer=issuer,
+        hasher=hasher,
+        throttle=throttle,
+        closers=(*verifier_closers, throttle.aclose, engine.dispose),
+    )
+
+
+def build_app(settings: Settings, adapters: Adapters | None = None) -> Starlette:
+    """The whole service as an ASGI app, on real adapters unless others are given."""
+    chosen = adapters or build_adapters(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        for close in chosen.closers:
+            await close()
+
+    deps = ApiDependencies(
+        uow=chosen.uow,
+        clock=chosen.clock,
+        verifier=chosen.verifier,
+        readiness=chosen.readiness,
+        hasher=chosen.hasher,
+        issuer=chosen.issuer,
+        throttle=chosen.throttle,
+        allow_signup=settings.allow_signup,
+    )
+    return create_app(deps, cors_origins=settings.cors_origins, lifespan=lifespan)

@@ -1,0 +1,48 @@
+"""The `taskservice` command: `serve` the app, or `migrate` the database to the latest schema."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import uvicorn
+
+from adapters.persistence import upgrade_to_head
+from taskservice.logs import configure_logging
+from taskservice.settings import ConfigurationError, Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    parser = argparse.ArgumentParser(prog="taskservice", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the API and the web UI")
+    serve.add_argument("--host", help="interface to bind (default: HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default: PORT or 8000)")
+    commands.add_parser("migrate", help="upgrade the database schema to the latest migration")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.load()
+    except ConfigurationError as exc:
+        print(f"taskservice: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    if args.command == "migrate":
+        upgrade_to_head(settings.database_url)
+        return 0
+    uvicorn.run(
+        "taskservice.asgi:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_graceful_shutdown=int(settings.shutdown_timeout),
+        log_config=None,
+        access_log=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""Configuration from the environment and an optional `.env` file in the working directory."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+from dotenv import dotenv_values
+
+MIN_SECRET_BYTES = 32
+log = logging.getLogger("taskservice.settings")
+
+
+class ConfigurationError(Exception):
+    """The configuration cannot work; the message says what to set."""
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """Everything the composition root needs to build the service."""
+
+    env: str = "development"
+    database_url: str
+    data_dir: Path = Path("data")
+    secret: bytes = attrs.field(repr=False)
+    better_auth_url: str | None = None
+    better_auth_jwks_url: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    allow_signup: bool = True
+    cookie_secure: bool = True
+    forwarded_allow_ips: str = "127.0.0.1"
+    log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    shutdown_timeout: float = 20.0
+    pool_size: int = 10
+    pool_timeout: float = 5.0
+    statement_timeout_ms: int = 10_000
+    rate_limit_storage: str = "memory://"
+    rate_limit_auth_per_address: str = "30/minute"
+    rate_limit_failed_sign_in_per_email: str = "10/15 minutes"
+
+    @property
+    def production(self) -> bool:
+        """Whether this is a production deployment (stricter start-up checks)."""
+        return self.env == "production"
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
+        """Settings from `environ` (default: the process environment) over `<cwd>/.env`."""
+        dotenv = {
+            k: v for k, v in dotenv_values((cwd or Path.cwd()) / ".env").items() if v is not None
+        }
+        env = {**dotenv, **(os.environ if environ is None else environ)}
+        try:
+            return _from(env)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+
+
+def _from(env: Mapping[str, str]) -> Settings:
+    get = env.get
+    mode = get("ENV", "development").strip().lower()
+    data_dir = Path(get("DATA_DIR") or "data")
+    return Settings(
+        env=mode,
+        database_url=get("DATABASE_URL") or f"sqlite:///{data_dir / 'tasks.db'}",
+        data_dir=data_dir,
+        secret=_secret(get("BETTER_AUTH_SECRET"), data_dir, production=mode == "production"),
+        better_auth_url=get("BETTER_AUTH_URL") or None,
+        better_auth_jwks_url=get("BETTER_AUTH_JWKS_URL") or None,
+        cors_origins=_origins(get("CORS_ORIGINS", "")),
+        allow_signup=_flag(env, "ALLOW_SIGNUP", default=True),
+        cookie_secure=_flag(env, "COOKIE_SECURE", default=True),
+        forwarded_allow_ips=get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        log_level=get("LOG_LEVEL", "INFO").upper(),
+        host=get("HOST", "127.0.0.1"),
+        port=_number(env, "PORT", 8000),
+        shutdown_timeout=float(_number(env, "SHUTDOWN_TIMEOUT", 20)),
+        pool_size=_number(env, "DB_POOL_SIZE", 10),
+        pool_timeout=float(_number(env, "DB_POOL_TIMEOUT", 5)),
+        statement_timeout_ms=_number(env, "DB_STATEMENT_TIMEOUT_MS", 10_000),
+        rate_limit_storage=get("RATE_LIMIT_STORAGE") or "memory://",
+        rate_limit_auth_per_address=get("RATE_LIMIT_AUTH_PER_ADDRESS") or "30/minute",
+        rate_limit_failed_sign_in_per_email=get("RATE_LIMIT_FAILED_SIGN_IN_PER_EMAIL")
+        or "10/15 minutes",
+    )
+
+
+def _secret(value: str | None, data_dir: Path, *, production: bool) -> bytes:
+    if value:
+        secret = value.encode()
+        if len(secret) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"BETTER_AUTH_SECRET must be at least {MIN_SECRET_BYTES} bytes; "
+                "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return secret
+    if production:
+        raise ValueError(
+            "BETTER_AUTH_SECRET is not set. In production (ENV=production) set it to a random "
+            f"string of at least {MIN_SECRET_BYTES} bytes, the same one your Better Auth frontend "
+            "uses, e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    return _local_secret(data_dir)
+
+
+def _local_secret(data_dir: Path) -> bytes:
+    # Development only: one random secret, kept so that issued tokens survive a restart.
+    path = data_dir / "secret"
+    if path.exists():
+        return path.read_bytes().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(secret)
+    log.warning("BETTER_AUTH_SECRET is not set; generated a development secret in %s", path)
+    return secret
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    if "*" in origins:
+        raise ValueError(
+            "CORS_ORIGINS must list exact origins; '*' is not allowed with credentials."
+        )
+    return origins
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    value = str(raw).strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name} must be true or false, not {raw!r}.")
+
+
+def _number(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(str(raw))
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}.") from None

@@ -1,0 +1,88 @@
+"""The whole app over HTTP (httpx + ASGITransport) on a migrated PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from adapters.persistence import upgrade_to_head
+from taskservice.bootstrap import build_app
+from taskservice.settings import Settings
+from tests.tokens import SECRET, hs256
+
+
+def settings_for(database_url: str, tmp: Path, **overrides: object) -> Settings:
+    """Test settings: the given database, a fixed secret, data in a temp folder, loose limits."""
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "secret": SECRET,
+        "data_dir": tmp,
+        "rate_limit_auth_per_address": "10000/minute",
+        "rate_limit_failed_sign_in_per_email": "10000/minute",
+        **overrides,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+async def migrated_postgres_url(postgres_url: str) -> str:
+    """This session's PostgreSQL database at the latest migration."""
+    await asyncio.to_thread(upgrade_to_head, postgres_url)
+    return postgres_url
+
+
+@pytest.fixture(scope="session")
+async def app(
+    migrated_postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Starlette]:
+    """The service on PostgreSQL, started and shut down through its lifespan."""
+    application = build_app(settings_for(migrated_postgres_url, tmp_path_factory.mktemp("data")))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in-process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def user() -> str:
+    """A fresh user id, so tests never see each other's tasks."""
+    return f"user-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def auth(user: str) -> dict[str, str]:
+    """Headers authenticating as `user`."""
+    return {"Authorization": f"Bearer {hs256(user)}"}
+
+
+@pytest.fixture
+def tasks_url(user: str) -> str:
+    """The collection URL of `user`'s tasks."""
+    return f"/api/{user}/tasks"
+
+
+@pytest.fixture
+def make_task(
+    client: httpx.AsyncClient, tasks_url: str, auth: dict[str, str]
+) -> Callable[..., object]:
+    """Creates a task through the API and returns its JSON."""
+
+    async def make(**fields: object) -> dict[str, object]:
+        response = await client.post(tasks_url, json={"title": "a task", **fields}, headers=auth)
+        assert response.status_code == 201, response.text
+        data: dict[str, object] = response.json()["data"]
+        return data
+
+    return make

@@ -1,0 +1,118 @@
+"""A Next.js + Better Auth frontend's tokens, end to end: JWKS (EdDSA) and the shared secret."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from taskservice.bootstrap import build_app
+from tests.better_auth import BASE, SigningKey, ed25519_key, serving
+from tests.e2e.conftest import settings_for
+from tests.tokens import hs256
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def signing_key() -> SigningKey:
+    return ed25519_key("ba-key-1")
+
+
+@pytest.fixture
+async def client(
+    migrated_postgres_url: str, tmp_path: Path, signing_key: SigningKey
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app configured like a Better Auth deployment: BETTER_AUTH_URL plus its JWKS."""
+    async with serving({"keys": [signing_key.jwk]}) as jwks:
+        settings = settings_for(
+            migrated_postgres_url, tmp_path, better_auth_url=BASE, better_auth_jwks_url=jwks.url
+        )
+        app = build_app(settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                yield c
+
+
+async def test_both_kinds_of_token_reach_their_owners_tasks_and_nothing_else(
+    client: httpx.AsyncClient, signing_key: SigningKey
+) -> None:
+    jwks_user = f"ba_{uuid.uuid4().hex[:8]}"
+    secret_user = f"hs_{uuid.uuid4().hex[:8]}"
+    jwks_auth = {"Authorization": f"Bearer {signing_key.token(sub=jwks_user)}"}
+    secret_auth = {"Authorization": f"Bearer {hs256(secret_user, iss=BASE, aud=BASE)}"}
+
+    mine = await client.post(
+        f"/api/{jwks_user}/tasks", json={"title": "from next.js"}, headers=jwks_auth
+    )
+    theirs = await client.post(
+        f"/api/{secret_user}/tasks", json={"title": "hs256"}, headers=secret_auth
+    )
+    assert mine.status_code == theirs.status_code == 201
+
+    listing = await client.get(f"/api/{jwks_user}/tasks", headers=jwks_auth)
+    assert [t["title"] for t in listing.json()["data"]] == ["from next.js"]
+    cross = await client.get(f"/api/{secret_user}/tasks", headers=jwks_auth)
+    assert cross.status_code == 403
+    peek = await client.get(
+        f"/api/{jwks_user}/tasks/{theirs.json()['data']['id']}", headers=jwks_auth
+    )
+    assert peek.status_code == 404
+
+
+async def test_wrong_issuer_or_audience_is_refused(
+    client: httpx.AsyncClient, signing_key: SigningKey
+) -> None:
+    for claims in ({"iss": "https://evil.example"}, {"aud": "https://evil.example"}, {"aud": None}):
+        token = signing_key.token(sub="ba_x", **claims)
+        response = await client.get("/api/ba_x/tasks", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, claims
+    hs = hs256("hs_x", iss="https://evil.example")
+    assert (
+        await client.get("/api/hs_x/tasks", headers={"Authorization": f"Bearer {hs}"})
+    ).status_code == 401
+
+
+async def test_first_seen_user_is_provisioned_once_under_concurrent_first_requests(
+    client: httpx.AsyncClient, signing_key: SigningKey, migrated_postgres_url: str
+) -> None:
+    user = f"ba_{uuid.uuid4().hex[:8]}"
+    auth = {"Authorization": f"Bearer {signing_key.token(sub=user, email='Ada@Example.com')}"}
+
+    responses = await asyncio.gather(
+        *(
+            client.post(f"/api/{user}/tasks", json={"title": f"t{i}"}, headers=auth)
+            for i in range(5)
+        )
+    )
+
+    assert [r.status_code for r in responses] == [201] * 5
+    conn = await asyncpg.connect(migrated_postgres_url)
+    try:
+        rows = await conn.fetch("SELECT email, password_hash FROM users WHERE id = $1", user)
+    finally:
+        await conn.close()
+    assert [(r["email"], r["password_hash"]) for r in rows] == [("Ada@Example.com", None)]
+    me = await client.get("/api/auth/me", headers=auth)
+    assert me.json()["data"]["id"] == user
+
+
+async def test_a_token_users_email_never_links_to_a_local_account(
+    client: httpx.AsyncClient, signing_key: SigningKey
+) -> None:
+    email = f"same-{uuid.uuid4().hex[:8]}@example.com"
+    local = await client.post("/api/auth/sign-up", json={"email": email, "password": "password123"})
+    assert local.status_code == 201
+    local_id = local.json()["data"]["user"]["id"]
+    outsider = f"ba_{uuid.uuid4().hex[:8]}"
+    auth = {"Authorization": f"Bearer {signing_key.token(sub=outsider, email=email)}"}
+
+    assert (await client.get(f"/api/{local_id}/tasks", headers=auth)).status_code == 403
+    me = await client.get("/api/auth/me", headers=auth)
+    assert me.json()["data"]["id"] == outsider

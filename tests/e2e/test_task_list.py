@@ -1,0 +1,166 @@
+"""Listing: status, sort, limit, keyset cursors and the footer counts (SPEC §3.1)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.postgres
+
+Client = httpx.AsyncClient
+
+
+async def _all_pages(
+    client: Client, url: str, auth: dict[str, str], **params: str
+) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        response = await client.get(url, params=query, headers=auth)
+        assert response.status_code == 200, response.text
+        seen += response.json()["data"]
+        cursor = response.json()["meta"]["next_cursor"]
+        if cursor is None:
+            return seen
+
+
+async def test_paging_through_250_tasks_returns_each_exactly_once(
+    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any
+) -> None:
+    created = [await make_task(title=f"task {i:03}") for i in range(250)]
+
+    seen = await _all_pages(client, tasks_url, auth, limit="37")
+
+    assert [t["id"] for t in seen] == [t["id"] for t in reversed(created)]
+    assert len({t["id"] for t in seen}) == 250
+
+
+@pytest.mark.parametrize(
+    "sort", ["created_at", "-updated_at", "priority", "-priority", "title", "-title"]
+)
+async def test_every_sort_pages_in_the_same_order_as_one_page(
+    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any, sort: str
+) -> None:
+    priorities = ["none", "low", "medium", "high"]
+    for i in range(23):
+        await make_task(title=f"t{i % 5}", priority=priorities[i % 4])
+
+    one_page = (
+        await client.get(tasks_url, params={"sort": sort, "limit": "100"}, headers=auth)
+    ).json()["data"]
+    paged = await _all_pages(client, tasks_url, auth, sort=sort, limit="4")
+
+    assert [t["id"] for t in paged] == [t["id"] for t in one_page]
+    field = sort.lstrip("-")
+    rank = {p: i for i, p in enumerate(priorities)}
+    key = (
+        (lambda t: (rank[t["priority"]], t["id"]))
+        if field == "priority"
+        else (lambda t: (t[field], t["id"]))
+    )
+    assert one_page == sorted(one_page, key=key, reverse=sort.startswith("-"))
+
+
+async def test_status_filter_and_counts(
+    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any
+) -> None:
+    tasks = [await make_task(title=f"t{i}") for i in range(5)]
+    for task in tasks[:2]:
+        await client.patch(f"{tasks_url}/{task['id']}/complete", headers=auth)
+
+    pending = (await client.get(tasks_url, params={"status": "pending"}, headers=auth)).json()
+    completed = (
+        await client.get(tasks_url, params={"status": "completed", "limit": "1"}, headers=auth)
+    ).json()
+
+    assert {t["id"] for t in pending["data"]} == {t["id"] for t in tasks[2:]}
+    assert len(completed["data"]) == 1
+    assert completed["data"][0]["completed"] is True
+    assert completed["meta"]["counts"] == {"pending": 3, "completed": 2}
+    assert completed["meta"]["limit"] == 1
+    assert completed["meta"]["next_cursor"] is not None
+    assert pending["meta"]["limit"] == 50
+    assert pending["meta"]["next_cursor"] is None
+
+
+async def test_counts_are_the_users_own(
+    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any
+) -> None:
+    response = await client.get(tasks_url, headers=auth)
+    assert response.json()["meta"]["counts"] == {"pending": 0, "completed": 0}
+    assert response.json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"limit": "101"}, "limit"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"status": "done"}, "status"),
+        ({"sort": "colour"}, "sort"),
+        ({"sort": "--title"}, "sort"),
+        ({"page": "2"}, "page"),
+        ({"cursor": "!!!"}, "cursor"),
+        ({"cursor": ""}, "cursor"),
+    ],
+)
+async def test_bad_query_parameters_are_422(
+    client: Client, tasks_url: str, auth: dict[str, str], params: dict[str, str], field: str
+) -> None:
+    response = await client.get(tasks_url, params=params, headers=auth)
+    assert response.status_code == 422
+    assert response.json()["error"] == "VALIDATION_ERROR"
+    assert field in {d["field"] for d in response.json()["details"]}
+
+
+async def test_repeated_parameter_is_422(
+    client: Client, tasks_url: str, auth: dict[str, str]
+) -> None:
+    response = await client.get(f"{tasks_url}?status=all&status=pending", headers=auth)
+    assert response.status_code == 422
+
+
+async def test_a_cursor_is_bound_to_its_filter_and_sort_but_not_its_limit(
+    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any
+) -> None:
+    for i in range(4):
+        await make_task(title=f"t{i}")
+    first = (
+        await client.get(tasks_url, params={"limit": "2", "sort": "title"}, headers=auth)
+    ).json()
+    cursor = first["meta"]["next_cursor"]
+
+    other_sort = await client.get(
+        tasks_url, params={"cursor": cursor, "sort": "-title"}, headers=auth
+    )
+    other_filter = await client.get(
+        tasks_url, params={"cursor": cursor, "sort": "title", "status": "pending"}, headers=auth
+    )
+    other_limit = await client.get(
+        tasks_url, params={"cursor": cursor, "sort": "title", "limit": "1"}, headers=auth
+    )
+
+    assert other_sort.status_code == 422
+    assert other_filter.status_code == 422
+    assert other_limit.status_code == 200
+    assert [t["title"] for t in other_limit.json()["data"]] == ["t2"]
+
+
+async def test_a_tampered_cursor_is_422(
+    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any
+) -> None:
+    for i in range(3):
+        await make_task(title=f"t{i}")
+    cursor = (await client.get(tasks_url, params={"limit": "1"}, headers=auth)).json()["meta"][
+        "next_cursor"
+    ]
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    tampered = base64.urlsafe_b64encode(raw.replace(b'",', b'x",', 1)).decode()
+
+    response = await client.get(tasks_url, params={"cursor": tampered, "limit": "1"}, headers=auth)
+    assert response.status_code == 422
