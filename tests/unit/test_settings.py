@@ -1,0 +1,72 @@
+"""Configuration from the environment and `.env` (SPEC §6)."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from taskservice.settings import ConfigurationError, Settings
+
+GOOD_SECRET = "s" * 32
+
+
+def test_defaults_are_the_embedded_database_and_a_generated_secret(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    settings = Settings.load({"DATA_DIR": str(data)}, cwd=tmp_path)
+
+    assert settings.database_url == f"sqlite:///{data / 'tasks.db'}"
+    secret_file = data / "secret"
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    assert settings.secret == secret_file.read_bytes()
+    assert len(settings.secret) >= 32
+    again = Settings.load({"DATA_DIR": str(data)}, cwd=tmp_path)
+    assert again.secret == settings.secret
+
+
+def test_production_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="BETTER_AUTH_SECRET"):
+        Settings.load({"ENV": "production", "DATA_DIR": str(tmp_path)}, cwd=tmp_path)
+    assert not (tmp_path / "secret").exists()
+
+
+def test_a_short_secret_is_refused_everywhere(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="at least 32 bytes"):
+        Settings.load({"BETTER_AUTH_SECRET": "s" * 31}, cwd=tmp_path)
+
+
+def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        f"BETTER_AUTH_SECRET={GOOD_SECRET}\nPORT=9000\nALLOW_SIGNUP=false\nDATABASE_URL=sqlite:///x.db\n"
+    )
+    settings = Settings.load({"PORT": "9100"}, cwd=tmp_path)
+
+    assert settings.secret == GOOD_SECRET.encode()
+    assert settings.port == 9100
+    assert settings.allow_signup is False
+    assert settings.database_url == "sqlite:///x.db"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CORS_ORIGINS": "*"}, "CORS_ORIGINS"),
+        ({"ALLOW_SIGNUP": "maybe"}, "ALLOW_SIGNUP"),
+        ({"PORT": "eighty"}, "PORT"),
+    ],
+)
+def test_bad_values_are_explained(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Settings.load({"BETTER_AUTH_SECRET": GOOD_SECRET, **env}, cwd=tmp_path)
+
+
+def test_cors_origins_are_exact(tmp_path: Path) -> None:
+    settings = Settings.load(
+        {
+            "BETTER_AUTH_SECRET": GOOD_SECRET,
+            "CORS_ORIGINS": "https://a.example/, http://localhost:3000",
+        },
+        cwd=tmp_path,
+    )
+    assert settings.cors_origins == ("https://a.example", "http://localhost:3000")
