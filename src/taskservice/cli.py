@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="port to bind (default: PORT or 8000)")
     commands.add_parser("migrate", help="upgrade the database schema to the latest migration")
     args = parser.parse_args(argv)
+    # Logging first, so that even what settings say while loading comes out as JSON.
+    configure_logging("INFO")
     try:
         settings = Settings.load()
     except ConfigurationError as exc:

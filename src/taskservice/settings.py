@@ -77,7 +77,7 @@ def _from(env: Mapping[str, str]) -> Settings:
         allow_signup=_flag(env, "ALLOW_SIGNUP", default=True),
         cookie_secure=_flag(env, "COOKIE_SECURE", default=True),
         forwarded_allow_ips=get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
-        log_level=get("LOG_LEVEL", "INFO").upper(),
+        log_level=_log_level(get("LOG_LEVEL") or "INFO"),
         host=get("HOST", "127.0.0.1"),
         port=_number(env, "PORT", 8000),
         shutdown_timeout=float(_number(env, "SHUTDOWN_TIMEOUT", 20)),
@@ -152,3 +152,10 @@ def _number(env: Mapping[str, str], name: str, default: int) -> int:
         return int(str(raw))
     except ValueError:
         raise ValueError(f"{name} must be a whole number, not {raw!r}.") from None
+
+
+def _log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ValueError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {raw!r}.")
+    return level

@@ -54,6 +54,7 @@ def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
         ({"CORS_ORIGINS": "*"}, "CORS_ORIGINS"),
         ({"ALLOW_SIGNUP": "maybe"}, "ALLOW_SIGNUP"),
         ({"PORT": "eighty"}, "PORT"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
     ],
 )
 def test_bad_values_are_explained(tmp_path: Path, env: dict[str, str], message: str) -> None:
