@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import attrs
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from adapters.auth import (
     Argon2Hasher,
@@ -18,6 +19,7 @@ from adapters.auth import (
 from adapters.http import ApiDependencies, create_app
 from adapters.persistence import SqlReadiness, SqlUnitOfWorkFactory, create_engine, head_revision
 from adapters.throttle import LimitsThrottle
+from adapters.web import WebDependencies, WebSecurityHeaders, web_routes
 from domain.throttling import Bucket
 from taskservice.clock import SystemClock
 from taskservice.ports import (
@@ -115,4 +117,21 @@ def build_app(settings: Settings, adapters: Adapters | None = None) -> Starlette
         throttle=chosen.throttle,
         allow_signup=settings.allow_signup,
     )
-    return create_app(deps, cors_origins=settings.cors_origins, lifespan=lifespan)
+    web = WebDependencies(
+        uow=chosen.uow,
+        clock=chosen.clock,
+        verifier=chosen.verifier,
+        hasher=chosen.hasher,
+        issuer=chosen.issuer,
+        throttle=chosen.throttle,
+        allow_signup=settings.allow_signup,
+        cookie_secure=settings.cookie_secure,
+        csrf_secret=settings.secret,
+    )
+    return create_app(
+        deps,
+        extra_routes=web_routes(web),
+        extra_middleware=[Middleware(WebSecurityHeaders)],
+        cors_origins=settings.cors_origins,
+        lifespan=lifespan,
+    )

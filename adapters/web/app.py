@@ -1,0 +1,22 @@
+"""The routes of the web UI, ready to be added to the service's app."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Mount
+
+from adapters.web.account_pages import AccountPages
+from adapters.web.dependencies import WebDependencies
+from adapters.web.kit import Kit
+from adapters.web.rendering import STATIC_DIR
+from adapters.web.static_files import VersionedStaticFiles
+from adapters.web.task_pages import TaskPages
+
+
+def web_routes(deps: WebDependencies) -> list[BaseRoute]:
+    """Every page of the browser UI, and its stylesheet and script under /static."""
+    kit = Kit.build(deps)
+    return [
+        *AccountPages(kit).routes(),
+        *TaskPages(kit).routes(),
+        Mount("/static", VersionedStaticFiles(directory=STATIC_DIR), name="static"),
+    ]

@@ -1,0 +1,34 @@
+"""What the web UI needs from the composition root."""
+
+from __future__ import annotations
+
+import attrs
+
+from taskservice.ports import (
+    Clock,
+    PasswordHasher,
+    Throttle,
+    TokenIssuer,
+    TokenVerifier,
+    UnitOfWorkFactory,
+)
+
+
+@attrs.frozen(kw_only=True)
+class WebDependencies:
+    """The ports the browser UI drives, and its cookie and CSRF settings."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    verifier: TokenVerifier
+    hasher: PasswordHasher
+    issuer: TokenIssuer
+    throttle: Throttle
+    allow_signup: bool = True
+    cookie_secure: bool = True
+    csrf_secret: bytes = attrs.field(repr=False)
+
+    @csrf_secret.validator
+    def _long_enough(self, _: attrs.Attribute[bytes], value: bytes) -> None:
+        if len(value) < 32:
+            raise ValueError("csrf_secret must be at least 32 bytes")

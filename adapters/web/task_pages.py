@@ -1,0 +1,256 @@
+"""The task pages of SPEC §5: the list with its filters, create, edit, complete, delete, undo."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import attrs
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from adapters.web.forms import Form, field_errors, task_data, task_form
+from adapters.web.kit import Kit, redirect
+from adapters.web.listing import SORT_CHOICES, STATUS_CHOICES, ListView, back_to
+from adapters.web.routing import PageError, not_found, page_route
+from adapters.web.session import DEFAULT_NEXT, here, safe_next
+from domain.errors import PreconditionFailed, ValidationFailed
+from domain.tasks import Priority, Task, parse_changes
+from domain.types import MAX_TASK_ID, TaskId, UserId
+from domain.users import Principal
+from taskservice import services
+
+NOTICES: Final = {
+    "created": "Task added.",
+    "updated": "Task saved.",
+    "completed": "Task completed.",
+    "reopened": "Task reopened.",
+    "restored": "Task restored.",
+    "welcome": "Welcome! Your account is ready. Add your first task below.",
+    "undo_expired": "That task can no longer be restored.",
+}
+PRIORITIES: Final = tuple(p.value for p in Priority)
+
+
+@attrs.frozen
+class TaskPages:
+    """The task list and the forms that change tasks, bound to the web toolkit."""
+
+    kit: Kit
+
+    def routes(self) -> list[Route]:
+        """The routes of the task pages."""
+        on_error = self.kit.error_page
+        return [
+            page_route("/tasks", on_error, GET=self.index, POST=self.create),
+            page_route("/tasks/restore", on_error, POST=self.restore),
+            page_route("/tasks/{task_id}/edit", on_error, GET=self.edit_page, POST=self.edit),
+            page_route("/tasks/{task_id}/complete", on_error, POST=self.complete),
+            page_route("/tasks/{task_id}/delete", on_error, POST=self.delete),
+        ]
+
+    async def index(self, request: Request) -> Response:
+        """GET /tasks: one page of the list, with the notice of the last action."""
+        principal = await self.kit.principal(request, here(request))
+        params = request.query_params
+        notice = NOTICES.get(params.get("notice", ""))
+        undo = params.get("undo")
+        deleted = (
+            self.kit.undo.unseal(undo, principal.user_id, self.kit.deps.clock.now())
+            if undo
+            else None
+        )
+        return await self._list_page(
+            request,
+            principal,
+            ListView.from_params(params),
+            notice=notice,
+            undo={"token": undo, "title": deleted["title"]} if deleted else None,
+        )
+
+    async def create(self, request: Request) -> Response:
+        """POST /tasks: add a task, then back to the first page of the list."""
+        form, principal = await self.kit.session_form(request)
+        view = ListView.from_url(safe_next(form.get("next")) or DEFAULT_NEXT)
+        try:
+            changes = parse_changes(task_data(form), "create")
+        except ValidationFailed as exc:
+            errors = field_errors(exc.details)
+            return await self._list_page(
+                request, principal, view, status=422, form=form, errors=errors
+            )
+        deps = self.kit.deps
+        owner = principal.user_id
+        await services.create_task(
+            deps.uow, deps.clock, principal=principal, owner=owner, changes=changes
+        )
+        return redirect(back_to(view.url(cursor=None), "created"))
+
+    async def edit_page(self, request: Request) -> Response:
+        """GET /tasks/{id}/edit: the task's form."""
+        principal = await self.kit.principal(request, here(request))
+        task = await self._task(principal, request)
+        back = safe_next(request.query_params.get("next")) or DEFAULT_NEXT
+        return self._edit_page(request, task, task_form(task), back=back)
+
+    async def edit(self, request: Request) -> Response:
+        """POST /tasks/{id}/edit: save the form if the task has not changed in between."""
+        form, principal = await self.kit.session_form(request)
+        task = await self._task(principal, request)
+        back = safe_next(form.get("next")) or DEFAULT_NEXT
+        deps = self.kit.deps
+        try:
+            changes = parse_changes(task_data(form, current=task), "replace")
+            await services.update_task(
+                deps.uow,
+                deps.clock,
+                principal=principal,
+                owner=principal.user_id,
+                task_id=task.id,
+                changes=changes,
+                expected=_expected(form),
+            )
+        except ValidationFailed as exc:
+            errors = field_errors(exc.details)
+            return self._edit_page(request, task, form, back=back, status=422, errors=errors)
+        except PreconditionFailed:
+            latest = await self._task(principal, request)
+            problem = (
+                "Someone changed this task after you opened it. Check your changes and save "
+                "again to keep them."
+            )
+            return self._edit_page(request, latest, form, back=back, status=409, problem=problem)
+        return redirect(back_to(back, "updated"))
+
+    async def complete(self, request: Request) -> Response:
+        """POST /tasks/{id}/complete: mark the task completed (completed=true) or pending."""
+        form, principal = await self.kit.session_form(request)
+        completed = {"true": True, "false": False}.get(form.get("completed", "true"))
+        if completed is None:
+            raise PageError(400, "Bad request", "The form asked for an unknown state.")
+        deps = self.kit.deps
+        await services.set_completion(
+            deps.uow,
+            deps.clock,
+            principal=principal,
+            owner=principal.user_id,
+            task_id=_task_id(request),
+            completed=completed,
+        )
+        return redirect(back_to(form.get("next"), "completed" if completed else "reopened"))
+
+    async def delete(self, request: Request) -> Response:
+        """POST /tasks/{id}/delete: delete the task and offer to undo it."""
+        form, principal = await self.kit.session_form(request)
+        deleted = await services.delete_task(
+            self.kit.deps.uow,
+            principal=principal,
+            owner=principal.user_id,
+            task_id=_task_id(request),
+        )
+        undo = self.kit.undo.seal(deleted, self.kit.deps.clock.now())
+        return redirect(back_to(form.get("next"), "deleted", undo=undo))
+
+    async def restore(self, request: Request) -> Response:
+        """POST /tasks/restore: re-create a just-deleted task with the fields it had."""
+        form, principal = await self.kit.session_form(request)
+        deps = self.kit.deps
+        fields = self.kit.undo.unseal(form.get("undo", ""), principal.user_id, deps.clock.now())
+        if fields is None:
+            return redirect(back_to(form.get("next"), "undo_expired"))
+        changes = parse_changes(fields, "create")
+        await services.create_task(
+            deps.uow, deps.clock, principal=principal, owner=principal.user_id, changes=changes
+        )
+        return redirect(back_to(form.get("next"), "restored"))
+
+    async def _task(self, principal: Principal, request: Request) -> Task:
+        return await services.get_task(
+            self.kit.deps.uow,
+            principal=principal,
+            owner=principal.user_id,
+            task_id=_task_id(request),
+        )
+
+    async def _list_page(
+        self,
+        request: Request,
+        principal: Principal,
+        view: ListView,
+        *,
+        status: int = 200,
+        **context: Any,
+    ) -> Response:
+        try:
+            page = await services.list_tasks(
+                self.kit.deps.uow,
+                principal=principal,
+                owner=UserId(principal.user_id),
+                query=view.query(),
+                cursor=view.cursor,
+            )
+        except ValidationFailed:
+            raise PageError(
+                400,
+                "This page link is out of date",
+                "The list changed its filters or order since this link was made. "
+                "Start again from the first page.",
+            ) from None
+        values = {
+            "form": task_form(),
+            "errors": {},
+            "notice": None,
+            "undo": None,
+        } | context
+        return self.kit.page(
+            request,
+            "tasks.html",
+            status=status,
+            page=page,
+            view=view,
+            return_to=view.url(),
+            sort_choices=SORT_CHOICES,
+            status_choices=STATUS_CHOICES,
+            priorities=PRIORITIES,
+            **values,
+        )
+
+    def _edit_page(
+        self,
+        request: Request,
+        task: Task,
+        form: Form,
+        *,
+        back: str,
+        status: int = 200,
+        **context: Any,
+    ) -> Response:
+        values = {"errors": {}, "problem": None} | context
+        return self.kit.page(
+            request,
+            "edit.html",
+            status=status,
+            task=task,
+            form=form,
+            back=back,
+            priorities=PRIORITIES,
+            **values,
+        )
+
+
+def _task_id(request: Request) -> TaskId:
+    """The task id in the path; a 404 page for anything that is not a positive 64-bit integer."""
+    text: str = request.path_params["task_id"]
+    if not (
+        text.isascii() and text.isdecimal() and len(text) <= 19 and 0 < int(text) <= MAX_TASK_ID
+    ):
+        raise not_found()
+    return TaskId(int(text))
+
+
+def _expected(form: Form) -> frozenset[int] | None:
+    """The version the edit form was opened at, if it carries one."""
+    version = form.get("version", "")
+    if version.isascii() and version.isdecimal() and len(version) <= 19:
+        return frozenset({int(version)})
+    return None

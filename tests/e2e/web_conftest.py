@@ -1,0 +1,162 @@
+"""The browser UI for tests: its routes and headers on swappable storage, and an HTML reader."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Final
+
+import attrs
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
+from adapters.auth import Argon2Hasher, SecretIssuer, SecretVerifier
+from adapters.memory import MemoryStore
+from adapters.throttle import LimitsThrottle
+from adapters.web import WebDependencies, WebSecurityHeaders, web_routes
+from domain.throttling import Bucket
+from taskservice.clock import SystemClock
+from taskservice.ports import Clock, Throttle, UnitOfWorkFactory
+from tests.tokens import SECRET
+
+CSRF_SECRET: Final = b"csrf-secret-of-the-web-tests-0123456789abcdef"
+PASSWORD: Final = "correct horse battery"
+LOOSE_LIMITS: Final = {
+    Bucket.AUTH_PER_ADDRESS: "1000/minute",
+    Bucket.FAILED_SIGN_IN_PER_EMAIL: "1000/minute",
+}
+
+
+def storage() -> UnitOfWorkFactory:
+    """The storage the web tests run on (swap for SqlUnitOfWorkFactory to run on PostgreSQL)."""
+    return MemoryStore()
+
+
+def web_app(
+    uow: UnitOfWorkFactory | None = None,
+    *,
+    clock: Clock | None = None,
+    throttle: Throttle | None = None,
+    cookie_secure: bool = True,
+    allow_signup: bool = True,
+    closers: Sequence[Callable[[], Awaitable[None]]] = (),
+) -> Starlette:
+    """The web UI's routes behind its security headers, on real auth adapters.
+
+    `closers` run at the end of the app's lifespan, inside the loop that served it (e.g. the
+    `dispose` of a SQL engine, whose connections belong to that loop).
+    """
+    deps = WebDependencies(
+        uow=uow or storage(),
+        clock=clock or SystemClock(),
+        verifier=SecretVerifier(SECRET),
+        hasher=Argon2Hasher(),
+        issuer=SecretIssuer(SECRET, issuer=None),
+        throttle=throttle or LimitsThrottle(LOOSE_LIMITS),
+        allow_signup=allow_signup,
+        cookie_secure=cookie_secure,
+        csrf_secret=CSRF_SECRET,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        for close in closers:
+            await close()
+
+    return Starlette(
+        routes=web_routes(deps), middleware=[Middleware(WebSecurityHeaders)], lifespan=lifespan
+    )
+
+
+def new_email() -> str:
+    """An e-mail address no test has used."""
+    return f"person.{uuid.uuid4().hex[:10]}@example.com"
+
+
+@attrs.define
+class ManualClock:
+    """A clock that moves only when told to."""
+
+    moment: datetime = attrs.field(factory=lambda: datetime.now(UTC))
+
+    def now(self) -> datetime:
+        """The clock's current moment."""
+        return self.moment
+
+
+_VOID: Final = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+)
+
+
+@attrs.define
+class _Open:
+    tag: str
+    attributes: dict[str, str]
+    text: list[str] = attrs.Factory(list)
+
+
+class Html(HTMLParser):
+    """What the tests read from a page: text by element id, inputs by name, links by text."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.texts: dict[str, str] = {}
+        self.elements: list[tuple[str, dict[str, str], str]] = []
+        self.inputs: dict[str, list[dict[str, str]]] = {}
+        self.links: list[tuple[str, str]] = []
+        self.tags: list[tuple[str, dict[str, str]]] = []
+        self._open: list[_Open] = []
+        self.feed(markup)
+        self.close()
+
+    def handle_starttag(self, tag: str, attributes: list[tuple[str, str | None]]) -> None:
+        """Record the element and keep it open for its text."""
+        values = {k: v or "" for k, v in attributes}
+        self.tags.append((tag, values))
+        if tag == "input" and "name" in values:
+            self.inputs.setdefault(values["name"], []).append(values)
+        if tag not in _VOID:
+            self._open.append(_Open(tag, values))
+
+    def handle_endtag(self, tag: str) -> None:
+        """Close the innermost element of this tag and file its text."""
+        while self._open:
+            element = self._open.pop()
+            text = " ".join("".join(element.text).split())
+            self.elements.append((element.tag, element.attributes, text))
+            if "id" in element.attributes:
+                self.texts[element.attributes["id"]] = text
+            if element.tag == "a":
+                self.links.append((text, element.attributes.get("href", "")))
+            if element.tag == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        """Add text to every open element."""
+        for element in self._open:
+            element.text.append(data)
+
+    def value(self, name: str) -> str:
+        """The value of the first input called `name`."""
+        return self.inputs[name][0].get("value", "")
+
+    def link(self, text: str) -> str:
+        """The href of the first link whose text is `text`."""
+        return next(href for label, href in self.links if label == text)
+
+    def has_link(self, text: str) -> bool:
+        """Whether a link with this text exists."""
+        return any(label == text for label, _ in self.links)
+
+    def by_class(self, css_class: str) -> list[str]:
+        """The texts of the elements carrying `css_class`, in document order of their ends."""
+        return [t for _, a, t in self.elements if css_class in a.get("class", "").split()]
+
+    def count(self, tag: str, css_class: str) -> int:
+        """How many `tag` elements carry `css_class`."""
+        return sum(1 for t, a in self.tags if t == tag and css_class in a.get("class", "").split())
