@@ -6,6 +6,7 @@ import re
 import time
 import uuid
 from collections.abc import Sequence
+from typing import Final
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
@@ -17,11 +18,18 @@ from adapters.http.errors import internal_error
 from adapters.http.metrics import Metrics
 
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}", re.ASCII)
+# JSON is never a page: nothing in it may load, frame or be sniffed into HTML.
+_API_SECURITY_HEADERS: Final = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
 log = structlog.stdlib.get_logger("taskservice.http")
 
 
 class RequestContextMiddleware:
-    """Adds X-Request-ID (and no-store on /api), logs and measures, and turns crashes into 500s."""
+    """Adds X-Request-ID (and no-store, security headers on /api), logs, measures, 500s on crashes."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
         self.app = app
@@ -36,7 +44,7 @@ class RequestContextMiddleware:
         request_id = sent if _SANE_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
-        no_store = scope["path"].startswith("/api/")
+        api = scope["path"].startswith("/api/")
         status = 500
         started = False
 
@@ -47,8 +55,11 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers["X-Request-ID"] = request_id
-                if no_store:
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                if api:
                     headers["Cache-Control"] = "no-store"
+                    for name, value in _API_SECURITY_HEADERS.items():
+                        headers.setdefault(name, value)
             await send(message)
 
         try:
@@ -77,10 +88,23 @@ class RequestContextMiddleware:
             self.metrics.observe(scope["method"], route, status, seconds)
 
 
+class ExactOriginCors(CORSMiddleware):
+    """Starlette's CORS, except that an origin not listed gets no CORS header at all."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass requests from unlisted origins straight to the app, as if CORS were off."""
+        if scope["type"] == "http":
+            origin = Headers(scope=scope).get("origin")
+            if origin is not None and not self.is_allowed_origin(origin):
+                await self.app(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def cors(origins: Sequence[str]) -> Middleware:
     """CORS for exactly these origins, with credentials; never a wildcard."""
     return Middleware(
-        CORSMiddleware,
+        ExactOriginCors,
         allow_origins=list(origins),
         allow_credentials=True,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],

@@ -10,6 +10,7 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
+from adapters.persistence.liveness import check_connections
 from adapters.persistence.urls import async_database_url
 
 CONNECT_TIMEOUT_S: Final = 5.0
@@ -27,26 +28,32 @@ def create_engine(
     pool_size: int = 10,
     pool_timeout: float = 5.0,
     statement_timeout_ms: int = 10_000,
+    connect_timeout: float = CONNECT_TIMEOUT_S,
 ) -> AsyncEngine:
     """The service's engine for a PostgreSQL or SQLite URL as the user wrote it."""
     url, connect_args = async_database_url(raw_url)
     # max_overflow=0: pool_size is the most connections the service ever opens.
-    pool: dict[str, Any] = {
+    # hide_parameters: statement values (e-mails, password hashes) never reach error messages,
+    # so they cannot reach the logs either.
+    options: dict[str, Any] = {
         "pool_size": pool_size,
         "max_overflow": 0,
         "pool_timeout": pool_timeout,
+        "hide_parameters": True,
     }
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, connect_args, foreign_keys=True, **pool)
+        return _sqlite_engine(url, connect_args, foreign_keys=True, **options)
     connect_args |= {
-        "timeout": CONNECT_TIMEOUT_S,
+        "timeout": connect_timeout,
         "command_timeout": statement_timeout_ms / 1000 + _COMMAND_TIMEOUT_MARGIN_S,
         "server_settings": {
             "statement_timeout": str(statement_timeout_ms),
             "application_name": "taskservice",
         },
     }
-    return create_async_engine(url, connect_args=connect_args, pool_pre_ping=True, **pool)
+    engine = create_async_engine(url, connect_args=connect_args, **options)
+    check_connections(engine, timeout=connect_timeout)
+    return engine
 
 
 def create_migration_engine(raw_url: str) -> AsyncEngine:
@@ -64,10 +71,10 @@ def create_migration_engine(raw_url: str) -> AsyncEngine:
 
 
 def _sqlite_engine(
-    url: URL, connect_args: dict[str, object], *, foreign_keys: bool, **pool: Any
+    url: URL, connect_args: dict[str, object], *, foreign_keys: bool, **options: Any
 ) -> AsyncEngine:
     _ensure_parent_directory(url)
-    engine = create_async_engine(url, connect_args=connect_args, **pool)
+    engine = create_async_engine(url, connect_args=connect_args, **options)
     pragmas = (
         "PRAGMA journal_mode=WAL",
         f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}",

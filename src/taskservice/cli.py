@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
+import signal
 import sys
+from types import FrameType
 
 import uvicorn
 
@@ -32,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         upgrade_to_head(settings.database_url)
         return 0
+    # uvicorn re-raises SIGTERM after its graceful shutdown; under the default handler the process
+    # would then die by the signal, which supervisors report as a failure rather than a clean stop.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         "taskservice.asgi:create_app",
         factory=True,
@@ -39,11 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port or settings.port,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
-        timeout_graceful_shutdown=int(settings.shutdown_timeout),
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),
         log_config=None,
         access_log=False,
     )
     return 0
+
+
+def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,26 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any, Final
 
 import orjson
 import structlog
+
+# Keys whose values are credentials; nothing logs them on purpose, and this keeps it so by accident.
+_SECRET_KEYS: Final = frozenset(
+    {"authorization", "cookie", "set-cookie", "password", "token", "secret", "csrf_token"}
+)
+
+
+def _scrub(
+    _logger: object, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    # uvicorn adds an ANSI-coloured copy of its message, which is noise in JSON.
+    event.pop("color_message", None)
+    for key in event.keys() & _SECRET_KEYS:
+        event[key] = "[redacted]"
+    return event
 
 
 def _dumps(obj: object, default: object = None) -> str:
@@ -32,6 +49,7 @@ def configure_logging(level: str = "INFO") -> None:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            _scrub,
             structlog.processors.JSONRenderer(serializer=_dumps),
         ],
     )

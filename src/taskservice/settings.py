@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import attrs
 from dotenv import dotenv_values
 
 MIN_SECRET_BYTES = 32
+# An origin is a scheme, a host and an optional port: no path, no credentials, no wildcard.
+_ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[^/\s?#@:\[\]]+)(:[0-9]{1,5})?")
 log = logging.getLogger("taskservice.settings")
 
 
@@ -40,6 +44,7 @@ class Settings:
     pool_size: int = 10
     pool_timeout: float = 5.0
     statement_timeout_ms: int = 10_000
+    connect_timeout: float = 5.0
     rate_limit_storage: str = "memory://"
     rate_limit_auth_per_address: str = "30/minute"
     rate_limit_failed_sign_in_per_email: str = "10/15 minutes"
@@ -48,6 +53,26 @@ class Settings:
     def production(self) -> bool:
         """Whether this is a production deployment (stricter start-up checks)."""
         return self.env == "production"
+
+    def summary(self) -> dict[str, object]:
+        """What the start-up log line tells operators: no secrets, no passwords, no user names."""
+        return {
+            "env": self.env,
+            "database": _describe_url(self.database_url),
+            "better_auth_url": self.better_auth_url,
+            "better_auth_jwks_url": self.better_auth_jwks_url,
+            "cors_origins": list(self.cors_origins),
+            "allow_signup": self.allow_signup,
+            "cookie_secure": self.cookie_secure,
+            "forwarded_allow_ips": self.forwarded_allow_ips,
+            "log_level": self.log_level,
+            "pool_size": self.pool_size,
+            "pool_timeout_s": self.pool_timeout,
+            "statement_timeout_ms": self.statement_timeout_ms,
+            "connect_timeout_s": self.connect_timeout,
+            "shutdown_timeout_s": self.shutdown_timeout,
+            "rate_limit_storage": _describe_url(self.rate_limit_storage),
+        }
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
@@ -80,10 +105,11 @@ def _from(env: Mapping[str, str]) -> Settings:
         log_level=_log_level(get("LOG_LEVEL") or "INFO"),
         host=get("HOST", "127.0.0.1"),
         port=_number(env, "PORT", 8000),
-        shutdown_timeout=float(_number(env, "SHUTDOWN_TIMEOUT", 20)),
+        shutdown_timeout=_seconds(env, "SHUTDOWN_TIMEOUT", 20),
         pool_size=_number(env, "DB_POOL_SIZE", 10),
-        pool_timeout=float(_number(env, "DB_POOL_TIMEOUT", 5)),
+        pool_timeout=_seconds(env, "DB_POOL_TIMEOUT", 5),
         statement_timeout_ms=_number(env, "DB_STATEMENT_TIMEOUT_MS", 10_000),
+        connect_timeout=_seconds(env, "DB_CONNECT_TIMEOUT", 5),
         rate_limit_storage=get("RATE_LIMIT_STORAGE") or "memory://",
         rate_limit_auth_per_address=get("RATE_LIMIT_AUTH_PER_ADDRESS") or "30/minute",
         rate_limit_failed_sign_in_per_email=get("RATE_LIMIT_FAILED_SIGN_IN_PER_EMAIL")
@@ -123,12 +149,34 @@ def _local_secret(data_dir: Path) -> bytes:
     return secret
 
 
+def _describe_url(raw: str) -> dict[str, object]:
+    # Scheme, host, port and database only: credentials and query options stay out of logs.
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        return {"backend": "unparseable"}
+    if parts.scheme.startswith("sqlite"):
+        return {"backend": "sqlite", "path": parts.path.removeprefix("/")}
+    return {
+        "backend": parts.scheme,
+        "host": parts.hostname,
+        "port": port,
+        "database": parts.path.removeprefix("/") or None,
+    }
+
+
 def _origins(raw: str) -> tuple[str, ...]:
     origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
-    if "*" in origins:
-        raise ValueError(
-            "CORS_ORIGINS must list exact origins; '*' is not allowed with credentials."
-        )
+    for origin in origins:
+        if "*" in origin:
+            raise ValueError(
+                "CORS_ORIGINS must list exact origins; '*' is not allowed with credentials."
+            )
+        if not _ORIGIN.fullmatch(origin):
+            raise ValueError(
+                f"CORS_ORIGINS entry {origin!r} is not an origin such as https://app.example.com"
+            )
     return origins
 
 
@@ -159,3 +207,16 @@ def _log_level(raw: str) -> str:
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ValueError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {raw!r}.")
     return level
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return float(default)
+    try:
+        value = float(str(raw))
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError(f"{name} must be a positive number of seconds, not {raw!r}.")
+    return value
