@@ -1,0 +1,1 @@
+"""Load benchmark: the service against a bare reference app on the same stack (`make bench`)."""

@@ -1,0 +1,471 @@
+"""The ceiling of this stack: bare Starlette routes on a raw asyncpg pool, with the service's SQL.
+
+Run by the benchmark as `uvicorn --factory bench.reference:create_app` with `BENCH_DATABASE_URL`
+(a plain `postgresql://` DSN) and `BETTER_AUTH_SECRET`. It answers exactly the requests the
+benchmark sends, with the same envelope, headers, JWT check (HS256 through joserfc) and the same
+SQL statements as the service's SQLAlchemy adapter compiles them, and nothing else: no domain
+objects, no SQLAlchemy, no logging, no middleware beyond Starlette's own two. Reads run outside a
+transaction (in READ COMMITTED a BEGIN/ROLLBACK around them buys nothing), writes inside one, and
+the pool skips asyncpg's reset query on release because no request leaves session state behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import asyncpg
+import orjson
+from joserfc import jwt
+from joserfc.jwk import OctKey
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+POOL_SIZE: Final = 10  # the service's default DB_POOL_SIZE
+LIMIT_DEFAULT: Final = 50
+LIMIT_MAX: Final = 100
+LEEWAY_S: Final = 30
+MAX_TOKEN: Final = 8 * 1024
+PRIORITIES: Final = ("none", "low", "medium", "high")
+_RANKS: Final = {name: rank for rank, name in enumerate(PRIORITIES)}
+_JSON_OPTIONS: Final = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
+
+_COLUMNS: Final = (
+    "tasks.id, tasks.user_id, tasks.title, tasks.description, tasks.completed, "
+    "tasks.completed_at, tasks.priority, tasks.due_date, tasks.due_at, tasks.tags, "
+    "tasks.version, tasks.created_at, tasks.updated_at"
+)
+PAGE_FIRST: Final = (
+    f"SELECT {_COLUMNS} FROM tasks WHERE tasks.user_id = $1::VARCHAR "
+    "ORDER BY tasks.created_at DESC, tasks.id DESC LIMIT $2::INTEGER"
+)
+PAGE_AFTER: Final = (
+    f"SELECT {_COLUMNS} FROM tasks WHERE tasks.user_id = $1::VARCHAR "
+    "AND (tasks.created_at, tasks.id) < ($2::TIMESTAMP WITH TIME ZONE, $3::BIGINT) "
+    "ORDER BY tasks.created_at DESC, tasks.id DESC LIMIT $4::INTEGER"
+)
+COUNTS: Final = (
+    "SELECT tasks.completed, count(*) AS n FROM tasks "
+    "WHERE tasks.user_id = $1::VARCHAR GROUP BY tasks.completed"
+)
+GET_ONE: Final = (
+    f"SELECT {_COLUMNS} FROM tasks WHERE tasks.id = $1::BIGINT AND tasks.user_id = $2::VARCHAR"
+)
+ENSURE_USER: Final = (
+    "INSERT INTO users (id, email, name, created_at) VALUES ($1::VARCHAR, $2::VARCHAR, "
+    "$3::VARCHAR, $4::TIMESTAMP WITH TIME ZONE) ON CONFLICT (id) DO NOTHING"
+)
+# What the service writes on insert and update, in its order, with the casts it compiles to.
+_TIMESTAMP: Final = "TIMESTAMP WITH TIME ZONE"
+WRITTEN: Final[tuple[tuple[str, str], ...]] = (
+    ("title", "VARCHAR"),
+    ("description", "VARCHAR"),
+    ("completed", "BOOLEAN"),
+    ("completed_at", _TIMESTAMP),
+    ("priority", "SMALLINT"),
+    ("due_date", "DATE"),
+    ("due_at", _TIMESTAMP),
+    ("tags", "JSONB"),
+    ("version", "INTEGER"),
+    ("created_at", _TIMESTAMP),
+    ("updated_at", _TIMESTAMP),
+)
+SEARCH_TEXT: Final = ("search_text", "VARCHAR")
+"""Written too when migration 0002's folded search column exists."""
+
+
+def insert_sql(written: tuple[tuple[str, str], ...]) -> str:
+    """INSERT of a task, as SQLAlchemy compiles the service's `add`."""
+    columns = (("user_id", "VARCHAR"), *written)
+    names = ", ".join(name for name, _ in columns)
+    values = ", ".join(f"${i}::{kind}" for i, (_, kind) in enumerate(columns, 1))
+    return f"INSERT INTO tasks ({names}) VALUES ({values}) RETURNING tasks.id"
+
+
+def update_sql(written: tuple[tuple[str, str], ...]) -> str:
+    """Conditional UPDATE of every written column, as the service's `replace`."""
+    sets = ", ".join(f"{name}=${i}::{kind}" for i, (name, kind) in enumerate(written, 1))
+    n = len(written)
+    return (
+        f"UPDATE tasks SET {sets} WHERE tasks.id = ${n + 1}::BIGINT "
+        f"AND tasks.user_id = ${n + 2}::VARCHAR AND tasks.version = ${n + 3}::INTEGER"
+    )
+
+
+def search_text(title: str, description: str | None) -> str:
+    """The folded search text (domain.queries.search_text's rule)."""
+    return title.casefold() + "\x1f" + (description or "").casefold()
+
+
+_WRITABLE: Final = ("title", "description", "completed", "priority", "due_date", "due_at", "tags")
+
+
+class Failure(Exception):
+    """An error answer in the service's envelope."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+_UNAUTHORIZED: Final = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+def _json_response(
+    body: Mapping[str, Any], status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    all_headers = {"X-Request-ID": uuid.uuid4().hex, "Cache-Control": "no-store"}
+    all_headers.update(headers or {})
+    return Response(
+        orjson.dumps(body, option=_JSON_OPTIONS), status, all_headers, "application/json"
+    )
+
+
+def _success(
+    data: Any,
+    message: str,
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> Response:
+    body: dict[str, Any] = {"data": data, "error": None, "message": message}
+    if meta is not None:
+        body["meta"] = meta
+    return _json_response(body, status, headers)
+
+
+async def _failure(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Failure)
+    body = {"data": None, "error": exc.code, "message": exc.message}
+    return _json_response(body, exc.status, exc.headers)
+
+
+class Verifier:
+    """The service's HS256 check: signature, `exp` and `sub` required, 30 s leeway."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._key = OctKey.import_key(secret)
+
+    def principal(self, request: Request) -> tuple[str, str | None]:
+        """The token's subject and e-mail; Failure(401) for a missing or invalid token."""
+        header = request.headers.get("authorization")
+        if header is None:
+            raise Failure(401, "UNAUTHORIZED", "Missing token.", {"WWW-Authenticate": "Bearer"})
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN:
+            raise Failure(401, "UNAUTHORIZED", "Invalid token.", _UNAUTHORIZED)
+        try:
+            claims = jwt.decode(token, self._key, algorithms=["HS256"]).claims
+            jwt.JWTClaimsRegistry(
+                now=int(time.time()),
+                leeway=LEEWAY_S,
+                exp={"essential": True},
+                sub={"essential": True},
+            ).validate(claims)
+        except Exception:
+            raise Failure(401, "UNAUTHORIZED", "Invalid token.", _UNAUTHORIZED) from None
+        sub, email = claims["sub"], claims.get("email")
+        if not isinstance(sub, str) or not 1 <= len(sub) <= 255:
+            raise Failure(401, "UNAUTHORIZED", "Invalid token.", _UNAUTHORIZED)
+        return sub, email if isinstance(email, str) else None
+
+    def owner(self, request: Request) -> tuple[str, str | None]:
+        """The caller, who must be the `{user_id}` of the path; Failure(403) otherwise."""
+        user, email = self.principal(request)
+        if request.path_params["user_id"] != user:
+            raise Failure(403, "FORBIDDEN", "This is not your task list.")
+        return user, email
+
+
+def task_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The wire form of a task row (datetimes are rendered by orjson)."""
+    return {
+        "id": row["id"],
+        "user_id": row["user_id"],
+        "title": row["title"],
+        "description": row["description"],
+        "completed": row["completed"],
+        "completed_at": row["completed_at"],
+        "priority": PRIORITIES[row["priority"]],
+        "due_date": row["due_date"],
+        "due_at": row["due_at"],
+        "tags": row["tags"],
+        "version": row["version"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def encode_cursor(row: Mapping[str, Any]) -> str:
+    """An opaque cursor after `row` in the default order."""
+    raw = orjson.dumps([row["created_at"].isoformat(), row["id"]])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """The keyset position inside a cursor; Failure(422) if it is not one of ours."""
+    try:
+        moment, task_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(moment), int(task_id)
+    except (ValueError, TypeError):
+        raise Failure(422, "VALIDATION_ERROR", "The cursor is malformed.") from None
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None:
+        return LIMIT_DEFAULT
+    if raw.isdigit() and 1 <= int(raw) <= LIMIT_MAX:
+        return int(raw)
+    raise Failure(422, "VALIDATION_ERROR", "limit must be an integer from 1 to 100.")
+
+
+def _task_id(request: Request) -> int:
+    text = request.path_params["task_id"]
+    if text.isdigit() and 0 < int(text) < 2**63:
+        return int(text)
+    raise Failure(404, "NOT_FOUND", "No such task.")
+
+
+def _if_match(request: Request) -> int | None:
+    header = request.headers.get("if-match")
+    if header is None or header.strip() == "*":
+        return None
+    try:
+        return int(header.strip().strip('"'))
+    except ValueError:
+        return -1
+
+
+async def _json_body(request: Request, *, optional: bool = False) -> dict[str, Any]:
+    body = await request.body()
+    if optional and not body:
+        return {}
+    if request.headers.get("content-type", "").split(";")[0].strip() not in (
+        "application/json",
+        "application/merge-patch+json",
+    ):
+        raise Failure(415, "UNSUPPORTED_MEDIA_TYPE", "The body must be application/json.")
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise Failure(400, "BAD_REQUEST", "The body is not valid JSON.") from None
+    if not isinstance(parsed, dict):
+        raise Failure(400, "BAD_REQUEST", "The body must be a JSON object.")
+    return parsed
+
+
+def _changes(body: Mapping[str, Any], *, title_required: bool) -> dict[str, Any]:
+    """The writable fields of a body, lightly checked (the service's full rules are its cost)."""
+    changes: dict[str, Any] = {}
+    title = body.get("title")
+    if isinstance(title, str) and 1 <= len(title.strip()) <= 200:
+        changes["title"] = title.strip()
+    elif title is not None or title_required:
+        raise Failure(422, "VALIDATION_ERROR", "A title of 1 to 200 characters is required.")
+    if "description" in body:
+        changes["description"] = body["description"] or None
+    if "priority" in body:
+        if body["priority"] not in _RANKS:
+            raise Failure(422, "VALIDATION_ERROR", "Unknown priority.")
+        changes["priority"] = _RANKS[body["priority"]]
+    if "tags" in body:
+        tags = body["tags"]
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise Failure(422, "VALIDATION_ERROR", "tags must be a list of strings.")
+        changes["tags"] = list(dict.fromkeys(t.strip().lower() for t in tags))
+    return changes
+
+
+class TaskEndpoints:
+    """The benchmarked endpoints on one pool and one verifier."""
+
+    def __init__(self, verifier: Verifier) -> None:
+        self.verifier = verifier
+        self.pool: Any = None
+        self.written: tuple[tuple[str, str], ...] = WRITTEN
+        self.insert = insert_sql(WRITTEN)
+        self.update = update_sql(WRITTEN)
+
+    async def open(self, dsn: str) -> None:
+        """Open the pool and write what the schema holds (search_text once 0002 is in)."""
+        self.pool = await asyncpg.create_pool(
+            dsn, min_size=POOL_SIZE, max_size=POOL_SIZE, init=_init_connection, reset=_no_reset
+        )
+        has_search_text = await self.pool.fetchval(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_name = 'tasks' AND column_name = 'search_text'"
+        )
+        if has_search_text:
+            self.written = (*WRITTEN, SEARCH_TEXT)
+            self.insert, self.update = insert_sql(self.written), update_sql(self.written)
+
+    def values(self, task: Mapping[str, Any]) -> list[Any]:
+        """The task's values for the written columns, in order."""
+        values = [task[name] for name, _ in WRITTEN]
+        if len(self.written) > len(WRITTEN):
+            values.append(search_text(task["title"], task["description"]))
+        return values
+
+    async def list_or_create(self, request: Request) -> Response:
+        """GET or POST /api/{user_id}/tasks."""
+        if request.method == "POST":
+            return await self.create(request)
+        return await self.index(request)
+
+    async def index(self, request: Request) -> Response:
+        """One keyset page, newest first, with the user's counts."""
+        user, _ = self.verifier.owner(request)
+        params = request.query_params
+        limit = _limit(params.get("limit"))
+        cursor = params.get("cursor")
+        async with self.pool.acquire() as conn:
+            if cursor:
+                moment, after_id = decode_cursor(cursor)
+                rows = await conn.fetch(PAGE_AFTER, user, moment, after_id, limit + 1)
+            else:
+                rows = await conn.fetch(PAGE_FIRST, user, limit + 1)
+            counts = {row["completed"]: row["n"] for row in await conn.fetch(COUNTS, user)}
+        page = rows[:limit]
+        meta = {
+            "limit": limit,
+            "next_cursor": encode_cursor(page[-1]) if len(rows) > limit else None,
+            "counts": {"pending": counts.get(False, 0), "completed": counts.get(True, 0)},
+        }
+        return _success([task_json(r) for r in page], f"{len(page)} task(s).", meta=meta)
+
+    async def create(self, request: Request) -> Response:
+        """A new task, provisioning the user in the same transaction."""
+        user, email = self.verifier.owner(request)
+        changes = _changes(await _json_body(request), title_required=True)
+        now = datetime.now(UTC)
+        row = {
+            "user_id": user,
+            "title": changes["title"],
+            "description": changes.get("description"),
+            "completed": False,
+            "completed_at": None,
+            "priority": changes.get("priority", 0),
+            "due_date": None,
+            "due_at": None,
+            "tags": changes.get("tags", []),
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(ENSURE_USER, user, email, None, now)
+            row["id"] = await conn.fetchval(self.insert, user, *self.values(row))
+        headers = {"ETag": '"1"', "Location": f"/api/{user}/tasks/{row['id']}"}
+        return _success(task_json(row), "Task created.", status=201, headers=headers)
+
+    async def show_or_replace(self, request: Request) -> Response:
+        """GET or PUT /api/{user_id}/tasks/{id}."""
+        if request.method == "PUT":
+            body = await _json_body(request)
+            return await self.write(request, _changes(body, title_required=True), "Task updated.")
+        return await self.show(request)
+
+    async def show(self, request: Request) -> Response:
+        """One task."""
+        user, _ = self.verifier.owner(request)
+        task_id = _task_id(request)
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(GET_ONE, task_id, user)
+        if row is None:
+            raise Failure(404, "NOT_FOUND", "No such task.")
+        etag = f'"{row["version"]}"'
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers={"ETag": etag})
+        return _success(task_json(row), "Task found.", headers={"ETag": etag})
+
+    async def complete(self, request: Request) -> Response:
+        """PATCH …/complete: set completion (true when the body is empty)."""
+        body = await _json_body(request, optional=True)
+        completed = body.get("completed", True)
+        if not isinstance(completed, bool):
+            raise Failure(422, "VALIDATION_ERROR", "completed must be true or false.")
+        message = "Task completed." if completed else "Task reopened."
+        return await self.write(request, {"completed": completed}, message)
+
+    async def write(self, request: Request, changes: dict[str, Any], message: str) -> Response:
+        """Read, check If-Match, apply and conditionally update, in one transaction."""
+        user, _ = self.verifier.owner(request)
+        task_id = _task_id(request)
+        expected = _if_match(request)
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(GET_ONE, task_id, user)
+            if row is None:
+                raise Failure(404, "NOT_FOUND", "No such task.")
+            if expected is not None and row["version"] != expected:
+                raise Failure(412, "PRECONDITION_FAILED", "The task has changed.")
+            task = _applied(dict(row), changes)
+            if task != dict(row):
+                status = await conn.execute(
+                    self.update, *self.values(task), task_id, user, row["version"]
+                )
+                if status != "UPDATE 1":
+                    raise Failure(412, "PRECONDITION_FAILED", "The task has changed.")
+        return _success(task_json(task), message, headers={"ETag": f'"{task["version"]}"'})
+
+
+def _applied(row: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The row with `changes`; the same dict values when nothing would differ."""
+    task = row | {k: v for k, v in changes.items() if k in _WRITABLE}
+    if "completed" in changes and changes["completed"] != row["completed"]:
+        task["completed_at"] = datetime.now(UTC) if changes["completed"] else None
+    if task != row:
+        task["version"] = row["version"] + 1
+        task["updated_at"] = datetime.now(UTC)
+    return task
+
+
+async def _init_connection(conn: Any) -> None:
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=lambda value: orjson.dumps(value).decode(),
+        decoder=orjson.loads,
+        schema="pg_catalog",
+    )
+
+
+async def _no_reset(_conn: Any) -> None:
+    """Skip asyncpg's reset query on release: no request leaves session state behind."""
+
+
+def create_app() -> Starlette:
+    """The reference app, configured from BENCH_DATABASE_URL and BETTER_AUTH_SECRET."""
+    dsn = os.environ["BENCH_DATABASE_URL"]
+    endpoints = TaskEndpoints(Verifier(os.environ["BETTER_AUTH_SECRET"].encode()))
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await endpoints.open(dsn)
+        try:
+            yield
+        finally:
+            await endpoints.pool.close()
+
+    async def healthz(_request: Request) -> Response:
+        return _success(None, "ok")
+
+    routes = [
+        Route("/healthz", healthz),
+        Route("/api/{user_id}/tasks", endpoints.list_or_create, methods=["GET", "POST"]),
+        Route("/api/{user_id}/tasks/{task_id}", endpoints.show_or_replace, methods=["GET", "PUT"]),
+        Route("/api/{user_id}/tasks/{task_id}/complete", endpoints.complete, methods=["PATCH"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={Failure: _failure}, lifespan=lifespan)

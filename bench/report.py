@@ -1,0 +1,203 @@
+"""Medians over rounds, the printed table, the issue's targets and the JSON results file."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+
+from bench.scenarios import Scenario
+from bench.wrk import WrkResult
+
+P99_TARGET_MS: Final = 25.0
+LIST_RATIO_TARGET: Final = 0.70
+CREATE_RATIO_TARGET: Final = 0.60
+DEEP_TOLERANCE: Final = 0.15
+RSS_TARGET_MB: Final = 120.0
+
+
+@attrs.frozen(kw_only=True)
+class Summary:
+    """Medians of one app's rounds in one scenario, and the errors of all its rounds."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    cpu_us: float
+    errors: int
+
+    @classmethod
+    def of(cls, runs: Sequence[WrkResult], expected: int) -> Summary:
+        """The median round (errors are summed: one error anywhere counts)."""
+        return cls(
+            rps=statistics.median(r.rps for r in runs),
+            p50_ms=statistics.median(r.p50_ms for r in runs),
+            p99_ms=statistics.median(r.p99_ms for r in runs),
+            cpu_us=statistics.median(r.cpu_us for r in runs),
+            errors=sum(r.errors(expected) for r in runs),
+        )
+
+
+@attrs.define(kw_only=True)
+class ScenarioResult:
+    """Every round of one scenario on both apps, and the service's memory afterwards."""
+
+    scenario: Scenario
+    service_runs: list[WrkResult] = attrs.Factory(list)
+    reference_runs: list[WrkResult] = attrs.Factory(list)
+    service_rss_mb: float | None = None
+    reference_rss_mb: float | None = None
+
+    @property
+    def service(self) -> Summary:
+        """The service's medians."""
+        return Summary.of(self.service_runs, self.scenario.expected)
+
+    @property
+    def reference(self) -> Summary:
+        """The reference's medians."""
+        return Summary.of(self.reference_runs, self.scenario.expected)
+
+    @property
+    def ratio(self) -> float:
+        """Service req/s over reference req/s, medians of the same run."""
+        return self.service.rps / self.reference.rps if self.reference.rps else 0.0
+
+    @property
+    def cpu_ratio(self) -> float:
+        """Reference CPU per request over the service's: the same ratio, measured by CPU."""
+        return self.reference.cpu_us / self.service.cpu_us if self.service.cpu_us else 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        """Plain data for the results file."""
+        expected = self.scenario.expected
+        return {
+            "key": self.scenario.key,
+            "title": self.scenario.title,
+            "expected_status": expected,
+            "service": attrs.asdict(self.service),
+            "reference": attrs.asdict(self.reference),
+            "ratio": round(self.ratio, 3),
+            "cpu_ratio": round(self.cpu_ratio, 3),
+            "service_rss_mb": self.service_rss_mb,
+            "reference_rss_mb": self.reference_rss_mb,
+            "service_rounds": [r.as_json(expected) for r in self.service_runs],
+            "reference_rounds": [r.as_json(expected) for r in self.reference_runs],
+        }
+
+
+_HEADER: Final = (
+    f"{'scenario':<33}{'svc req/s':>10}{'ref req/s':>10}{'ratio':>7}"
+    f"{'svc p50':>9}{'svc p99':>9}{'ref p50':>9}{'ref p99':>9}"
+    f"{'svc CPU':>9}{'ref CPU':>9}{'CPU ratio':>10}{'errors s/r':>12}{'RSS MB':>8}"
+)
+_UNITS: Final = (
+    f"{'':<33}{'':>10}{'':>10}{'':>7}{'ms':>9}{'ms':>9}{'ms':>9}{'ms':>9}"
+    f"{'us/req':>9}{'us/req':>9}{'':>10}{'':>12}{'':>8}"
+)
+
+
+def table(results: Sequence[ScenarioResult]) -> str:
+    """One line per scenario: medians of the rounds."""
+    lines = [_HEADER, _UNITS, "-" * len(_HEADER)]
+    for result in results:
+        s, r = result.service, result.reference
+        rss = f"{result.service_rss_mb:.0f}" if result.service_rss_mb else "-"
+        lines.append(
+            f"{result.scenario.title:<33}{s.rps:>10.0f}{r.rps:>10.0f}{result.ratio:>7.0%}"
+            f"{s.p50_ms:>9.1f}{s.p99_ms:>9.1f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}"
+            f"{s.cpu_us:>9.0f}{r.cpu_us:>9.0f}{result.cpu_ratio:>10.0%}"
+            f"{f'{s.errors}/{r.errors}':>12}{rss:>8}"
+        )
+    return "\n".join(lines)
+
+
+@attrs.frozen(kw_only=True)
+class Target:
+    """One of the issue's targets and whether this run meets it."""
+
+    name: str
+    measured: str
+    met: bool
+
+
+def targets(results: Sequence[ScenarioResult]) -> list[Target]:
+    """The issue's targets, for the scenarios this run measured."""
+    by_key = {r.scenario.key: r for r in results}
+    found: list[Target] = []
+    first = by_key.get("list_first")
+    if first is not None:
+        found += _list_targets(first, by_key)
+    create = by_key.get("create")
+    if create is not None:
+        found.append(
+            Target(
+                name=f"create >= {CREATE_RATIO_TARGET:.0%} of reference",
+                measured=f"{create.ratio:.0%} (by CPU per request: {create.cpu_ratio:.0%})",
+                met=create.ratio >= CREATE_RATIO_TARGET,
+            )
+        )
+    errors = sum(r.service.errors for r in results)
+    found.append(Target(name="no service errors", measured=str(errors), met=errors == 0))
+    rss = max((r.service_rss_mb or 0.0) for r in results)
+    found.append(
+        Target(
+            name=f"service RSS <= {RSS_TARGET_MB:.0f} MB",
+            measured=f"{rss:.0f} MB",
+            met=rss <= RSS_TARGET_MB,
+        )
+    )
+    return found
+
+
+def _list_targets(first: ScenarioResult, by_key: dict[str, ScenarioResult]) -> list[Target]:
+    found = [
+        Target(
+            name=f"list first page >= {LIST_RATIO_TARGET:.0%} of reference",
+            measured=f"{first.ratio:.0%} (by CPU per request: {first.cpu_ratio:.0%})",
+            met=first.ratio >= LIST_RATIO_TARGET,
+        ),
+        Target(
+            name=f"list first page p99 <= {P99_TARGET_MS:.0f} ms",
+            measured=f"{first.service.p99_ms:.1f} ms",
+            met=first.service.p99_ms <= P99_TARGET_MS,
+        ),
+    ]
+    for key in ("list_deep", "list_100k"):
+        other = by_key.get(key)
+        if other is None:
+            continue
+        share = other.service.rps / first.service.rps if first.service.rps else 0.0
+        found.append(
+            Target(
+                name=f"{other.scenario.title} within {DEEP_TOLERANCE:.0%} of first page",
+                measured=f"{share:.0%} of first page",
+                met=share >= 1 - DEEP_TOLERANCE,
+            )
+        )
+    return found
+
+
+def targets_text(found: Sequence[Target]) -> str:
+    """The targets as lines of text."""
+    return "\n".join(f"  [{'met' if t.met else 'MISSED'}] {t.name}: {t.measured}" for t in found)
+
+
+def write_json(
+    path: Path,
+    meta: dict[str, Any],
+    results: Sequence[ScenarioResult],
+    found: Sequence[Target],
+) -> None:
+    """The whole run as JSON (bench/results/ is git-ignored)."""
+    body = {
+        **meta,
+        "scenarios": [r.as_json() for r in results],
+        "targets": [attrs.asdict(t) for t in found],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(body, indent=2) + "\n")

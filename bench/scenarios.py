@@ -1,0 +1,172 @@
+"""The benchmark's scenarios and what each needs: paths, tokens, cursors and task slots."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+import httpx
+
+from bench import seed, tokens
+from bench.database import BenchDatabase, Fixture
+
+DEEP_AFTER: Final = 9000
+PAGE_FOR_PAGING: Final = 100
+SLOTS_PER_SCENARIO: Final = 128
+SERVICE: Final = "service"
+SERVICE_INFO: Final = "service_info"
+REFERENCE: Final = "reference"
+
+
+@attrs.frozen(kw_only=True)
+class Scenario:
+    """One kind of request, driven against the service and the reference alike."""
+
+    key: str
+    title: str
+    script: str
+    expected: int = 200
+    service: str = SERVICE
+    """Which service process answers: the quiet one, or the one logging every request."""
+
+
+SCENARIOS: Final = (
+    Scenario(key="list_first", title="list first page (50 of 10k)", script="static"),
+    Scenario(key="list_deep", title="list after 9,000 (cursor)", script="static"),
+    Scenario(key="list_100k", title="list first page, 100k user", script="static"),
+    Scenario(key="get_one", title="get one task", script="static"),
+    Scenario(key="create", title="create (POST)", script="create", expected=201),
+    Scenario(key="update", title="update (PUT + If-Match)", script="update"),
+    Scenario(key="complete", title="complete/reopen (PATCH)", script="complete"),
+    Scenario(key="bad_token", title="bad token (401)", script="static", expected=401),
+    Scenario(
+        key="list_first_info",
+        title="list first page, LOG_LEVEL=INFO",
+        script="static",
+        service=SERVICE_INFO,
+    ),
+)
+BY_KEY: Final = {s.key: s for s in SCENARIOS}
+
+
+class ParityError(RuntimeError):
+    """A server's answer contradicts the seeded data (e.g. counts the seeder did not keep)."""
+
+
+class Workload:
+    """Tokens, cursors and data files for the scenarios, over one seeded database."""
+
+    def __init__(self, database: BenchDatabase, fixture: Fixture, secret: str, workdir: Path):
+        self.database = database
+        self.fixture = fixture
+        self.workdir = workdir
+        users = [seed.USER_10K, seed.USER_100K, *(u for u, _ in fixture.writer_tasks)]
+        self.tokens = {user: tokens.mint(secret, user) for user in users}
+        self.bad_token = tokens.forged(seed.USER_10K)
+        self.cursors: dict[str, str] = {}
+        writers = fixture.writer_tasks
+        self._slot_tasks = {
+            "update": [t for _, t in writers[:SLOTS_PER_SCENARIO]],
+            "complete": [t for _, t in writers[SLOTS_PER_SCENARIO : 2 * SLOTS_PER_SCENARIO]],
+        }
+
+    def static_request(self, key: str, app: str) -> tuple[str, str, str]:
+        """(method, path, token) of a scenario that repeats one request."""
+        many, huge = seed.USER_10K, seed.USER_100K
+        token = self.tokens[many]
+        requests = {
+            "list_first": ("GET", f"/api/{many}/tasks", token),
+            "list_first_info": ("GET", f"/api/{many}/tasks", token),
+            "list_deep": ("GET", f"/api/{many}/tasks?cursor={self.cursors.get(app, '')}", token),
+            "list_100k": ("GET", f"/api/{huge}/tasks", self.tokens[huge]),
+            "get_one": ("GET", f"/api/{many}/tasks/{self.fixture.sample_task}", token),
+            "bad_token": ("GET", f"/api/{many}/tasks", self.bad_token),
+        }
+        return requests[key]
+
+    async def wrk_args(self, scenario: Scenario, app: str, threads: int) -> list[str]:
+        """The arguments after `--` for the scenario's Lua script, fresh for this run."""
+        if scenario.script == "static":
+            return list(self.static_request(scenario.key, app))
+        path = self.workdir / f"{scenario.key}.txt"
+        if scenario.script == "create":
+            users = [u for u, _ in self.fixture.writer_tasks]
+            _write_lines(path, (f"{u} {self.tokens[u]}" for u in users))
+        else:
+            await self._write_slots(self._slot_tasks[scenario.key], path)
+        return [str(path), str(threads)]
+
+    async def _write_slots(self, task_ids: list[int], path: Path) -> None:
+        """Each task's current version, read just before the run, so that If-Match holds."""
+        states = await self.database.settled_states(task_ids)
+        _write_lines(
+            path,
+            (
+                f"{s.user_id} {self.tokens[s.user_id]} {s.task_id} {s.version} {int(s.completed)}"
+                for s in states
+            ),
+        )
+
+    async def fetch_deep_cursor(self, app: str, base_url: str) -> None:
+        """Page through the 10,000-task user's list until 9,000 tasks are behind the cursor."""
+        headers = {"Authorization": f"Bearer {self.tokens[seed.USER_10K]}"}
+        params: dict[str, Any] = {"limit": PAGE_FOR_PAGING}
+        seen = 0
+        async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
+            while seen < DEEP_AFTER:
+                body = _ok(await client.get(f"/api/{seed.USER_10K}/tasks", params=params), app)
+                seen += len(body["data"])
+                params["cursor"] = body["meta"]["next_cursor"]
+                if params["cursor"] is None:
+                    raise ParityError(f"{app}: the list ended after {seen} tasks")
+        self.cursors[app] = str(params["cursor"])
+
+    async def first_answers(self, app: str, base_url: str) -> dict[str, Any]:
+        """The first list page and one task from `app`, checked against the seeded counts."""
+        headers = {"Authorization": f"Bearer {self.tokens[seed.USER_10K]}"}
+        async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
+            page = _ok(await client.get(f"/api/{seed.USER_10K}/tasks"), app)
+            one = _ok(
+                await client.get(f"/api/{seed.USER_10K}/tasks/{self.fixture.sample_task}"), app
+            )
+        pending, completed = self.fixture.counts[seed.USER_10K]
+        expected = {"pending": pending, "completed": completed}
+        if page["meta"]["counts"] != expected:
+            raise ParityError(
+                f"{app} reports counts {page['meta']['counts']}, the database holds {expected}: "
+                "the schema probably keeps per-user state (counters?) that bench/database.py "
+                "does not seed; teach the seeder to fill it"
+            )
+        return {"list": page["data"], "get": one["data"]}
+
+
+def _write_lines(path: Path, lines: Iterable[str]) -> None:
+    path.write_text("".join(f"{line}\n" for line in lines))
+
+
+def _ok(response: httpx.Response, app: str) -> dict[str, Any]:
+    if response.status_code != 200:
+        raise ParityError(
+            f"{app}: {response.request.method} {response.request.url} answered "
+            f"{response.status_code}: {response.text[:500]}"
+        )
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def differences(service: dict[str, Any], reference: dict[str, Any]) -> list[str]:
+    """Where the reference's answers differ from the service's (it must do the same work)."""
+    found: list[str] = []
+    for kind in ("list", "get"):
+        a, b = service[kind], reference[kind]
+        first_a = a[0] if isinstance(a, list) and a else a
+        first_b = b[0] if isinstance(b, list) and b else b
+        if a == b:
+            continue
+        keys = sorted(set(first_a) ^ set(first_b)) or sorted(
+            k for k in first_a if first_a.get(k) != first_b.get(k)
+        )
+        found.append(f"{kind}: fields differ: {', '.join(keys) or 'order or length'}")
+    return found
