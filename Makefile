@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run migrate test lint format lock bench clean
+.PHONY: install run migrate test lint compose-check format lock bench bench-profile clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,12 +30,24 @@ lint: install ## Lint, format check, strict types, import contracts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+compose-check: install ## Validate docker-compose.yml with Docker Compose v2 (no Docker engine needed)
+	bash .ci/compose-check
+
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-lock: ## Re-resolve requirements.lock from pyproject.toml (needs uv)
-	uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock
+bench: install ## Load benchmark against bench/reference.py (PostgreSQL on 127.0.0.1; wrk, installed if missing)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+SCENARIO ?= list_first
+bench-profile: install ## py-spy profile of one scenario, e.g. make bench-profile SCENARIO=create
+	$(BIN)/python -m bench --profile $(SCENARIO) $(BENCH_ARGS)
+
+lock: ## Re-resolve requirements.lock, and the image's requirements.runtime.lock, from pyproject.toml (needs uv)
+	uv pip compile pyproject.toml --extra dev --extra bench --generate-hashes --python-version 3.11 -o requirements.lock
+	uv pip compile pyproject.toml --generate-hashes --python-version 3.11 -c requirements.lock \
+	  --custom-compile-command "make lock" -o requirements.runtime.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

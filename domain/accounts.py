@@ -19,9 +19,9 @@ PASSWORD_MIN: Final = 8
 PASSWORD_MAX: Final = 128
 NAME_MAX: Final = 100
 
-# Deliberately plain: one @, a local part without spaces, and a dotted domain of letters, digits
-# and hyphens (Unicode letters allowed for internationalised domains).
-_LOCAL = re.compile(r"[^\s@\"(),:;<>\[\]\\]{1,64}")
+# Deliberately plain: one @, a local part without spaces or control characters, and a dotted
+# domain of letters, digits and hyphens (Unicode letters allowed for internationalised domains).
+_LOCAL = re.compile(r"[^\s\x00-\x1f\x7f-\x9f@\"(),:;<>\[\]\\]{1,64}")
 _LABEL = re.compile(r"[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?")
 
 

@@ -96,3 +96,9 @@ class SignUpClosed(Forbidden):
     """Sign-up is turned off on this deployment."""
 
     message = "Sign-up is closed on this service."
+
+
+class IdempotencyKeyReused(DomainError):
+    """An Idempotency-Key came back with a different request than the one it was first used for."""
+
+    message = "This Idempotency-Key was already used with a different request body."

@@ -26,9 +26,15 @@ READ_ONLY_FIELDS: Final = frozenset({"id", "user_id", "version", "created_at", "
 IGNORED_FIELDS: Final = READ_ONLY_FIELDS | {"completed_at"}
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+# RFC 3339 without leap seconds (Python has no 23:59:60); offsets within ±23:59.
 _DATETIME = re.compile(
-    r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+    r"(\d{4}-\d{2}-\d{2})[Tt]((?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d)(?:\.(\d+))?"
+    r"([Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)",
+    re.ASCII,
 )
+# Due days stop a day short of the calendar's ends, so that any offset can still reach UTC.
+DUE_FIRST: Final = date(1, 1, 2)
+DUE_LAST: Final = date(9999, 12, 30)
 
 
 class Priority(enum.Enum):
@@ -146,7 +152,7 @@ def parse_changes(data: Mapping[str, object], mode: Mode) -> TaskChanges:
             continue
         try:
             values[name] = None if raw is None else _PARSERS[name](raw)
-        except _Invalid as exc:
+        except InvalidValue as exc:
             errors.append(FieldError(field=name, code=exc.code, message=exc.message))
     if mode != "patch" and "title" not in data:
         errors.append(FieldError(field="title", code="required", message="A title is required."))
@@ -165,7 +171,9 @@ def parse_changes(data: Mapping[str, object], mode: Mode) -> TaskChanges:
     return TaskChanges(**values)  # type: ignore[arg-type]
 
 
-class _Invalid(Exception):
+class InvalidValue(ValueError):
+    """One value breaks one rule: a machine-readable code and a sentence for people."""
+
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
@@ -180,7 +188,7 @@ def is_control(char: str) -> bool:
 
 def _string(raw: object, field: str) -> str:
     if not isinstance(raw, str):
-        raise _Invalid("invalid_type", f"{field} must be a string.")
+        raise InvalidValue("invalid_type", f"{field} must be a string.")
     return raw
 
 
@@ -188,11 +196,11 @@ def parse_title(raw: object) -> str:
     """A trimmed title of 1–200 characters without control characters."""
     title = _string(raw, "title").strip()
     if not title:
-        raise _Invalid("blank", "The title cannot be empty.")
+        raise InvalidValue("blank", "The title cannot be empty.")
     if len(title) > TITLE_MAX:
-        raise _Invalid("too_long", f"The title must be at most {TITLE_MAX} characters.")
+        raise InvalidValue("too_long", f"The title must be at most {TITLE_MAX} characters.")
     if any(is_control(c) for c in title):
-        raise _Invalid("control_character", "The title cannot contain control characters.")
+        raise InvalidValue("control_character", "The title cannot contain control characters.")
     return title
 
 
@@ -200,9 +208,11 @@ def parse_description(raw: object) -> str:
     """A description of at most 1000 characters; tab, CR and LF are the only controls allowed."""
     text = _string(raw, "description")
     if len(text) > DESCRIPTION_MAX:
-        raise _Invalid("too_long", f"The description must be at most {DESCRIPTION_MAX} characters.")
+        raise InvalidValue(
+            "too_long", f"The description must be at most {DESCRIPTION_MAX} characters."
+        )
     if any(is_control(c) and c not in "\t\n\r" for c in text):
-        raise _Invalid(
+        raise InvalidValue(
             "control_character",
             "The description cannot contain control characters other than tab and line breaks.",
         )
@@ -211,7 +221,7 @@ def parse_description(raw: object) -> str:
 
 def _completed(raw: object) -> bool:
     if not isinstance(raw, bool):
-        raise _Invalid("invalid_type", "completed must be true or false.")
+        raise InvalidValue("invalid_type", "completed must be true or false.")
     return raw
 
 
@@ -219,60 +229,74 @@ def _priority(raw: object) -> Priority:
     try:
         return Priority(_string(raw, "priority"))
     except ValueError:
-        raise _Invalid("invalid_choice", "priority must be none, low, medium or high.") from None
+        raise InvalidValue(
+            "invalid_choice", "priority must be none, low, medium or high."
+        ) from None
 
 
 def parse_due_date(raw: object) -> date:
-    """An all-day date written YYYY-MM-DD."""
+    """An all-day date written YYYY-MM-DD, from 0001-01-02 to 9999-12-30."""
     text = _string(raw, "due_date")
     try:
-        if _DATE.fullmatch(text):
-            return date.fromisoformat(text)
+        day = date.fromisoformat(text) if _DATE.fullmatch(text) else None
     except ValueError:
-        pass
-    raise _Invalid("invalid_date", "due_date must be a date written YYYY-MM-DD.")
+        day = None
+    if day is None:
+        raise InvalidValue("invalid_date", "due_date must be a date written YYYY-MM-DD.")
+    _check_due_day(day, "due_date")
+    return day
 
 
 def parse_due_at(raw: object) -> datetime:
-    """An RFC 3339 date-time with an offset, converted to UTC."""
+    """An RFC 3339 date-time with an offset on a day from 0001-01-02 to 9999-12-30, in UTC."""
     text = _string(raw, "due_at")
     match = _DATETIME.fullmatch(text)
     try:
-        if match:
-            day, clock, fraction, offset = match.groups()
-            micro = (fraction or "")[:6].ljust(6, "0")
-            zone = "+00:00" if offset in "Zz" else offset
-            return datetime.fromisoformat(f"{day}T{clock}.{micro}{zone}").astimezone(UTC)
-    except (ValueError, OverflowError):
-        pass
-    raise _Invalid(
-        "invalid_datetime",
-        "due_at must be an RFC 3339 date-time with an offset, e.g. 2030-01-31T09:00:00Z.",
-    )
+        moment = _local_moment(*match.groups()) if match else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise InvalidValue(
+            "invalid_datetime",
+            "due_at must be an RFC 3339 date-time with an offset, e.g. 2030-01-31T09:00:00Z.",
+        )
+    _check_due_day(moment.date(), "due_at")
+    return moment.astimezone(UTC)
+
+
+def _local_moment(day: str, clock: str, fraction: str | None, offset: str) -> datetime:
+    micro = (fraction or "")[:6].ljust(6, "0")
+    zone = "+00:00" if offset in "Zz" else offset
+    return datetime.fromisoformat(f"{day}T{clock}.{micro}{zone}")
+
+
+def _check_due_day(day: date, field: str) -> None:
+    if not DUE_FIRST <= day <= DUE_LAST:
+        raise InvalidValue("out_of_range", f"{field} must fall between {DUE_FIRST} and {DUE_LAST}.")
 
 
 def normalise_tag(raw: object) -> str:
     """A trimmed, lower-cased tag of 1–50 letters, digits, spaces, hyphens or underscores."""
     tag = _string(raw, "tags").strip().lower()
     if not tag:
-        raise _Invalid("blank", "A tag cannot be empty.")
+        raise InvalidValue("blank", "A tag cannot be empty.")
     if len(tag) > TAG_MAX:
-        raise _Invalid("too_long", f"A tag must be at most {TAG_MAX} characters.")
+        raise InvalidValue("too_long", f"A tag must be at most {TAG_MAX} characters.")
     if not all(c.isalpha() or c.isdecimal() or c in " -_" for c in tag):
-        raise _Invalid(
+        raise InvalidValue(
             "invalid_character", "Tags may hold letters, digits, spaces, hyphens and underscores."
         )
     return tag
 
 
 def parse_tags(raw: object) -> tuple[str, ...]:
-    """Normalised tags, duplicates dropped, first occurrence's order kept, at most 20."""
+    """At most 20 tags, normalised, duplicates dropped, first occurrence's order kept."""
     if not isinstance(raw, list):
-        raise _Invalid("invalid_type", "tags must be an array of strings.")
-    tags = tuple(dict.fromkeys(normalise_tag(item) for item in raw))
-    if len(tags) > TAGS_MAX:
-        raise _Invalid("too_many", f"A task can have at most {TAGS_MAX} tags.")
-    return tags
+        raise InvalidValue("invalid_type", "tags must be an array of strings.")
+    # Counted as sent, before duplicates drop, so that the limit is one a schema can state.
+    if len(raw) > TAGS_MAX:
+        raise InvalidValue("too_many", f"A task can have at most {TAGS_MAX} tags.")
+    return tuple(dict.fromkeys(normalise_tag(item) for item in raw))
 
 
 _PARSERS: Final = {

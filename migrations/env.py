@@ -12,7 +12,7 @@ from dotenv import dotenv_values
 from sqlalchemy.engine import Connection
 
 from adapters.persistence.engine import create_migration_engine
-from adapters.persistence.tables import metadata
+from adapters.persistence.tables import in_schema_of, metadata
 from adapters.persistence.urls import async_database_url
 
 config = context.config
@@ -57,6 +57,8 @@ def do_run_migrations(connection: Connection) -> None:
         target_metadata=target_metadata,
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
+        # Autogenerate must not ask SQLite for the PostgreSQL-only indexes.
+        include_object=lambda _, name, kind, *__: in_schema_of(name, kind, connection.dialect.name),
         # The engine really BEGINs on SQLite too, so one failed step undoes the whole upgrade.
         transactional_ddl=True,
     )

@@ -16,6 +16,14 @@ def render(body: Mapping[str, Any]) -> bytes:
     return orjson.dumps(body, option=_JSON_OPTIONS)
 
 
+def success_body(data: Any, message: str, meta: Mapping[str, Any] | None = None) -> bytes:
+    """The bytes of a success envelope: `{"data": …, "error": null, "message": …}`, plus `meta`."""
+    body: dict[str, Any] = {"data": data, "error": None, "message": message}
+    if meta is not None:
+        body["meta"] = meta
+    return render(body)
+
+
 def success(
     data: Any,
     message: str,
@@ -25,10 +33,8 @@ def success(
     meta: Mapping[str, Any] | None = None,
 ) -> Response:
     """A success envelope: `{"data": …, "error": null, "message": …}`, plus `meta` on lists."""
-    body: dict[str, Any] = {"data": data, "error": None, "message": message}
-    if meta is not None:
-        body["meta"] = meta
-    return Response(render(body), status, headers, media_type="application/json")
+    body = success_body(data, message, meta)
+    return Response(body, status, headers, media_type="application/json")
 
 
 def failure(

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Final
 
 import attrs
+import structlog
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,6 +15,7 @@ from adapters.http.envelope import failure
 from domain import errors
 
 RETRY_AFTER_SECONDS: Final = "5"
+log = structlog.stdlib.get_logger("taskservice.http")
 
 
 class ApiError(Exception):
@@ -58,6 +60,7 @@ _DOMAIN: Final[dict[type[errors.DomainError], _Mapping]] = {
     errors.Forbidden: _Mapping(403, "FORBIDDEN"),
     errors.PreconditionFailed: _Mapping(412, "PRECONDITION_FAILED"),
     errors.Conflict: _Mapping(409, "CONFLICT"),
+    errors.IdempotencyKeyReused: _Mapping(422, "IDEMPOTENCY_KEY_REUSED"),
     errors.InvalidToken: _Mapping(
         401, "UNAUTHORIZED", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
     ),
@@ -94,6 +97,26 @@ def _domain_handler(mapping: _Mapping) -> Callable[[Request, Exception], Respons
     return handle
 
 
+def _storage_unavailable(request: Request, exc: Exception) -> Response:
+    # Class names only: driver messages may quote statements, and operators need the kind of
+    # failure (refused, timed out, pool exhausted), which the names tell.
+    log.warning(
+        "storage unavailable",
+        causes=[type(e).__name__ for e in _causes(exc)],
+        request_id=getattr(request.state, "request_id", None),
+    )
+    return _domain_handler(_DOMAIN[errors.StorageUnavailable])(request, exc)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and len(chain) < 5:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    return chain
+
+
 def _rate_limited(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.RateLimited)
     headers = {"Retry-After": str(exc.retry_after)}
@@ -118,6 +141,7 @@ def exception_handlers() -> dict[type[Exception], Callable[[Request, Exception],
         cls: _domain_handler(mapping) for cls, mapping in _DOMAIN.items()
     }
     handlers[errors.RateLimited] = _rate_limited
+    handlers[errors.StorageUnavailable] = _storage_unavailable
     handlers[ApiError] = _api_error
     handlers[HTTPException] = _http_exception
     return handlers

@@ -1,12 +1,21 @@
-"""The OpenAPI 3.1 document of the JSON API, written to match SPEC.md exactly."""
+"""The OpenAPI 3.1 document of the JSON API, written to match SPEC.md exactly.
+
+Where a rule of SPEC is more than a type and a length (trimming, control characters, Unicode
+letters), the schema spells it out as a pattern, so that what the document admits is exactly
+what the service accepts.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
 from typing import Any, Final
 
 from domain.accounts import EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
-from domain.queries import LIMIT_DEFAULT, LIMIT_MAX
-from domain.tasks import DESCRIPTION_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX
+from domain.idempotency import KEY_MAX
+from domain.queries import LIMIT_DEFAULT, LIMIT_MAX, TEXT_MAX, Due, SortField, time_zones
+from domain.tasks import DESCRIPTION_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX, Priority, is_control
+from domain.types import MAX_TASK_ID
 
 Schema = dict[str, Any]
 
@@ -27,6 +36,7 @@ ERROR_CODES: Final = [
     "INTERNAL_ERROR",
     "SERVICE_UNAVAILABLE",
 ]
+PRIORITIES: Final = [p.value for p in Priority]
 
 
 def ref(name: str) -> Schema:
@@ -38,72 +48,191 @@ def _nullable(schema: Schema) -> Schema:
     return {"oneOf": [schema, {"type": "null"}]}
 
 
-_UTC = {"type": "string", "format": "date-time"}
-_PRIORITY = {"type": "string", "enum": ["none", "low", "medium", "high"]}
-_TAG = {"type": "string", "minLength": 1, "maxLength": TAG_MAX}
-_WRITABLE: Final[Schema] = {
-    "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX},
-    "description": _nullable({"type": "string", "maxLength": DESCRIPTION_MAX}),
-    "completed": {"type": "boolean"},
-    "priority": _PRIORITY,
-    "due_date": _nullable({"type": "string", "format": "date"}),
-    "due_at": _nullable({"type": "string", "format": "date-time"}),
-    "tags": {"type": "array", "maxItems": TAGS_MAX, "items": _TAG},
+def _char_class(chars: Iterable[str]) -> str:
+    """A regex character class body (ranges of \\uXXXX escapes) for `chars`, all in the BMP."""
+    codes = sorted({ord(c) for c in chars})
+    ranges: list[tuple[int, int]] = []
+    for code in codes:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    return "".join(f"\\u{a:04X}" if a == b else f"\\u{a:04X}-\\u{b:04X}" for a, b in ranges)
+
+
+@functools.cache
+def _patterns() -> dict[str, str]:
+    """The patterns of SPEC's text rules, derived from the same predicates the service applies."""
+    bmp = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
+    # What str.strip() removes, and the controls SPEC forbids; every such character is in the BMP.
+    space = _char_class(c for c in bmp if c.isspace())
+    control = _char_class(c for c in bmp if is_control(c))
+    # Controls other than tab, line feed and carriage return.
+    bad_text = _char_class(c for c in bmp if is_control(c) and c not in "\t\n\r")
+    ends = f"[^{space}{control}]"
+    date = r"(?!0000-|0001-01-01|9999-12-31)[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    # Letters and decimal digits; U+0130 is a letter whose lower case is not one.
+    tag_char = r"[\p{L}\p{Nd}_-]"
+    tag_inner = r"[\p{L}\p{Nd}_ -]"
+    tag = f"[{space}]*{tag_char}(?:{tag_inner}{{0,{TAG_MAX - 2}}}{tag_char})?[{space}]*"
+    label = r"[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?"
+    local = f'[^{space}{control}@"(),:;<>\\[\\]\\\\]{{1,64}}'
+    return {
+        "title": f"^[{space}]*{ends}(?:[^{control}]{{0,{TITLE_MAX - 2}}}{ends})?[{space}]*$",
+        "text": f"^[^{bad_text}]*$",
+        "name": f"^[{space}]*(?:{ends}(?:[^{control}]{{0,{NAME_MAX - 2}}}{ends})?)?[{space}]*$",
+        "date": f"^{date}$",
+        "datetime": (
+            f"^{date}[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]+)?"
+            r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+        ),
+        "tag": f"^(?![^\\u0130]*\\u0130){tag}$",
+        # At most TAGS_MAX items: fewer than that many commas.
+        "tags": f"^(?![^\\u0130]*\\u0130)(?!(?:[^,]*,){{{TAGS_MAX}}}){tag}(?:,{tag})*$",
+        "priorities": f"^(?:{'|'.join(PRIORITIES)})(?:,(?:{'|'.join(PRIORITIES)}))*$",
+        "email": (
+            f"^[{space}]*(?=[^{space}]{{1,{EMAIL_MAX}}}[{space}]*$)"
+            f"{local}@{label}(?:\\.{label})+[{space}]*$"
+        ),
+        "key": f"^[A-Za-z0-9_.:-]{{1,{KEY_MAX}}}$",
+        "request_id": r"^[A-Za-z0-9._:/+=@-]{1,128}$",
+    }
+
+
+_UTC = {
+    "type": "string",
+    "format": "date-time",
+    "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z$",
 }
+_TASK_ID = {"type": "integer", "minimum": 1, "maximum": MAX_TASK_ID}
+
+
+def _writable() -> Schema:
+    pattern = _patterns()
+    return {
+        "title": {
+            "type": "string",
+            "pattern": pattern["title"],
+            "description": f"Trimmed, then 1–{TITLE_MAX} characters without control characters.",
+        },
+        "description": _nullable(
+            {
+                "type": "string",
+                "maxLength": DESCRIPTION_MAX,
+                "pattern": pattern["text"],
+                "description": "Tab, CR and LF are the only control characters allowed; "
+                '`""` is stored as null.',
+            }
+        ),
+        "completed": {"type": "boolean"},
+        "priority": {"type": "string", "enum": PRIORITIES},
+        "due_date": _nullable(
+            {
+                "type": "string",
+                "format": "date",
+                "pattern": pattern["date"],
+                "description": "An all-day date, 0001-01-02 to 9999-12-30.",
+            }
+        ),
+        "due_at": _nullable(
+            {
+                "type": "string",
+                "format": "date-time",
+                "pattern": pattern["datetime"],
+                "description": "RFC 3339 with an offset (no leap second), on a day from "
+                "0001-01-02 to 9999-12-30; returned in UTC. Setting it clears due_date.",
+            }
+        ),
+        "tags": {
+            "type": "array",
+            "maxItems": TAGS_MAX,
+            "items": {
+                "type": "string",
+                "pattern": pattern["tag"],
+                "description": f"Trimmed and lower-cased, then 1–{TAG_MAX} letters, digits, "
+                "spaces, `-` or `_`.",
+            },
+            "description": "Duplicates (after lower-casing) are dropped, first order kept.",
+        },
+    }
+
+
 _IGNORED: Final[Schema] = {
     name: {"description": "Read-only; sent back by a client, it is ignored."}
     for name in ("id", "user_id", "version", "created_at", "updated_at", "completed_at")
 }
-_READ_ONLY: Final[Schema] = {
-    "id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
-    "user_id": {"type": "string"},
-    "version": {"type": "integer", "minimum": 1},
-    "created_at": _UTC,
-    "updated_at": _UTC,
-    "completed_at": _nullable(_UTC),
+# Both due forms in one body are refused; one of them may be null.
+_ONE_DUE: Final[Schema] = {
+    "not": {
+        "required": ["due_date", "due_at"],
+        "properties": {"due_date": {"type": "string"}, "due_at": {"type": "string"}},
+    }
 }
 
 
-def _envelope(data: Schema, *, meta: bool = False) -> Schema:
-    properties: Schema = {"data": data, "error": {"type": "null"}, "message": {"type": "string"}}
-    required = ["data", "error", "message"]
-    if meta:
-        properties["meta"] = ref("ListMeta")
-        required.append("meta")
-    return {"type": "object", "properties": properties, "required": required}
+def _task() -> Schema:
+    properties: Schema = {
+        "id": _TASK_ID,
+        "user_id": {"type": "string", "minLength": 1},
+        "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX},
+        "description": _nullable({"type": "string", "minLength": 1, "maxLength": DESCRIPTION_MAX}),
+        "completed": {"type": "boolean"},
+        "completed_at": _nullable(_UTC),
+        "priority": {"type": "string", "enum": PRIORITIES},
+        "due_date": _nullable({"type": "string", "format": "date"}),
+        "due_at": _nullable(_UTC),
+        "tags": {
+            "type": "array",
+            "maxItems": TAGS_MAX,
+            "uniqueItems": True,
+            "items": {"type": "string", "minLength": 1, "maxLength": TAG_MAX},
+        },
+        "version": {"type": "integer", "minimum": 1},
+        "created_at": _UTC,
+        "updated_at": _UTC,
+    }
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+def _task_body(*, title_required: bool, description: str) -> Schema:
+    schema: Schema = {
+        "type": "object",
+        "properties": {**_writable(), **_IGNORED},
+        "additionalProperties": False,
+        "description": description,
+        **_ONE_DUE,
+    }
+    if title_required:
+        schema["required"] = ["title"]
+    return schema
 
 
 def _schemas() -> dict[str, Schema]:
-    task_properties = {**_READ_ONLY, **_WRITABLE}
+    pattern = _patterns()
     return {
-        "Task": {
-            "type": "object",
-            "properties": task_properties,
-            "required": list(task_properties),
-            "additionalProperties": False,
-        },
-        "TaskCreate": {
-            "type": "object",
-            "properties": {**_WRITABLE, **_IGNORED},
-            "required": ["title"],
-            "additionalProperties": False,
-            "description": "Read-only fields are accepted and ignored; any other unknown field is a 422.",
-        },
-        "TaskReplace": {
-            "type": "object",
-            "properties": {**_WRITABLE, **_IGNORED},
-            "required": ["title"],
-            "additionalProperties": False,
-        },
-        "TaskPatch": {
-            "type": "object",
-            "properties": {**_WRITABLE, **_IGNORED},
-            "additionalProperties": False,
-        },
+        "Task": _task(),
+        "TaskCreate": _task_body(
+            title_required=True,
+            description="Read-only fields are accepted and ignored; any other unknown field is a 422.",
+        ),
+        "TaskReplace": _task_body(
+            title_required=True,
+            description="Fields left out keep their value; null clears a nullable field.",
+        ),
+        "TaskPatch": _task_body(
+            title_required=False,
+            description="A JSON merge patch: null clears description, due_date and due_at.",
+        ),
         "Completion": {
             "type": "object",
             "properties": {"completed": {"type": "boolean"}},
             "additionalProperties": False,
+            "description": "No body, an empty body or `{}` means `completed: true`.",
         },
         "FieldError": {
             "type": "object",
@@ -113,22 +242,24 @@ def _schemas() -> dict[str, Schema]:
                 "message": {"type": "string"},
             },
             "required": ["field", "code", "message"],
+            "additionalProperties": False,
         },
         "Error": {
             "type": "object",
             "properties": {
                 "data": {"type": "null"},
                 "error": {"type": "string", "enum": ERROR_CODES},
-                "message": {"type": "string"},
-                "details": {"type": "array", "items": ref("FieldError")},
+                "message": {"type": "string", "minLength": 1},
+                "details": {"type": "array", "minItems": 1, "items": ref("FieldError")},
             },
             "required": ["data", "error", "message"],
+            "additionalProperties": False,
         },
         "ListMeta": {
             "type": "object",
             "properties": {
                 "limit": {"type": "integer", "minimum": 1, "maximum": LIMIT_MAX},
-                "next_cursor": _nullable({"type": "string"}),
+                "next_cursor": _nullable({"type": "string", "minLength": 1}),
                 "counts": {
                     "type": "object",
                     "properties": {
@@ -136,35 +267,55 @@ def _schemas() -> dict[str, Schema]:
                         "completed": {"type": "integer", "minimum": 0},
                     },
                     "required": ["pending", "completed"],
+                    "additionalProperties": False,
                 },
             },
             "required": ["limit", "next_cursor", "counts"],
+            "additionalProperties": False,
         },
         "User": {
             "type": "object",
             "properties": {
-                "id": {"type": "string"},
+                "id": {"type": "string", "minLength": 1},
                 "email": _nullable({"type": "string"}),
                 "name": _nullable({"type": "string"}),
                 "created_at": _UTC,
             },
             "required": ["id", "email", "name", "created_at"],
+            "additionalProperties": False,
         },
         "Session": {
             "type": "object",
-            "properties": {"user": ref("User"), "token": {"type": "string"}, "expires_at": _UTC},
+            "properties": {
+                "user": ref("User"),
+                "token": {"type": "string", "minLength": 1},
+                "expires_at": _UTC,
+            },
             "required": ["user", "token", "expires_at"],
+            "additionalProperties": False,
         },
         "SignUp": {
             "type": "object",
             "properties": {
-                "email": {"type": "string", "format": "email", "maxLength": EMAIL_MAX},
+                "email": {
+                    "type": "string",
+                    "pattern": pattern["email"],
+                    "description": f"Trimmed, then an address of at most {EMAIL_MAX} characters: "
+                    "a local part, `@`, and a dotted domain of letters, digits and hyphens.",
+                },
                 "password": {
                     "type": "string",
                     "minLength": PASSWORD_MIN,
                     "maxLength": PASSWORD_MAX,
                 },
-                "name": _nullable({"type": "string", "maxLength": NAME_MAX}),
+                "name": _nullable(
+                    {
+                        "type": "string",
+                        "pattern": pattern["name"],
+                        "description": f"Trimmed, then at most {NAME_MAX} characters without "
+                        "control characters; blank means none.",
+                    }
+                ),
             },
             "required": ["email", "password"],
             "additionalProperties": False,
@@ -180,67 +331,93 @@ def _schemas() -> dict[str, Schema]:
         },
         "Probe": {
             "type": "object",
-            "properties": {"status": {"type": "string"}},
+            "properties": {"status": {"type": "string", "enum": ["ok", "ready"]}},
             "required": ["status"],
+            "additionalProperties": False,
         },
     }
 
 
-_HEADERS: Final[Schema] = {
-    "ETag": {
-        "description": 'The task version as a strong tag, `"<version>"`.',
-        "schema": {"type": "string"},
-    },
-    "Location": {"description": "The URL of the created task.", "schema": {"type": "string"}},
-    "Retry-After": {
-        "description": "Seconds to wait before retrying.",
-        "schema": {"type": "string"},
-    },
-    "WWW-Authenticate": {"description": "The bearer challenge.", "schema": {"type": "string"}},
-    "Allow": {"description": "The methods this path allows.", "schema": {"type": "string"}},
-    "X-Request-ID": {
-        "description": "Echoed when sane, generated otherwise.",
-        "schema": {"type": "string"},
-    },
-    "Idempotent-Replayed": {
-        "description": "`true` when this answer replays an earlier request with the same key.",
-        "schema": {"type": "string", "enum": ["true"]},
-    },
-}
+def _headers() -> dict[str, Schema]:
+    return {
+        "ETag": {
+            "description": 'The task version as a strong tag, `"<version>"`.',
+            "required": True,
+            "schema": {"type": "string", "pattern": r'^"[1-9][0-9]*"$'},
+        },
+        "Location": {
+            "description": "The path of the created task.",
+            "required": True,
+            "schema": {"type": "string", "pattern": r"^/api/[^/]+/tasks/[1-9][0-9]*$"},
+        },
+        "Retry-After": {
+            "description": "Seconds to wait before retrying.",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^[1-9][0-9]*$"},
+        },
+        "WWW-Authenticate": {
+            "description": 'The bearer challenge: `Bearer`, or `Bearer error="invalid_token"`.',
+            "required": True,
+            "schema": {"type": "string", "pattern": "^Bearer"},
+        },
+        "Allow": {
+            "description": "The methods this path allows.",
+            "required": True,
+            "schema": {"type": "string"},
+        },
+        "X-Request-ID": {
+            "description": "The request id: the client's when it sent a sane one, else generated.",
+            "required": True,
+            "schema": {"type": "string", "pattern": _patterns()["request_id"]},
+        },
+        "Cache-Control": {
+            "description": "`no-store` on every /api response, which may carry user data.",
+            "required": True,
+            "schema": {"type": "string", "enum": ["no-store"]},
+        },
+        "Idempotent-Replayed": {
+            "description": "`true` when this answer replays an earlier request with the same key.",
+            "schema": {"type": "string", "enum": ["true"]},
+        },
+    }
+
+
 _ERRORS: Final = {
-    "400": ("BadRequest", "The body is not a JSON object in UTF-8, or is nested too deeply.", []),
-    "401": ("Unauthorized", "The bearer token is missing or invalid.", ["WWW-Authenticate"]),
-    "403": ("Forbidden", "The path's user is not the token's user.", []),
-    "404": ("NotFound", "No such route or task (another user's task answers the same).", []),
-    "405": ("MethodNotAllowed", "The method is not allowed on this path.", ["Allow"]),
-    "409": ("Conflict", "The request conflicts with the current state.", []),
-    "412": ("PreconditionFailed", "If-Match does not match the current ETag.", []),
-    "413": ("PayloadTooLarge", "The body is over 64 KiB.", []),
-    "415": ("UnsupportedMediaType", "The body is not application/json.", []),
+    "400": ("BadRequest", "The body is not a JSON object in UTF-8, or is nested too deeply.", ()),
+    "401": ("Unauthorized", "The bearer token is missing or invalid.", ("WWW-Authenticate",)),
+    "403": ("Forbidden", "The path's user is not the token's user.", ()),
+    "404": ("NotFound", "No such route or task (another user's task answers the same).", ()),
+    "405": ("MethodNotAllowed", "The method is not allowed on this path.", ("Allow",)),
+    "409": ("Conflict", "The request conflicts with the current state.", ()),
+    "412": ("PreconditionFailed", "If-Match does not match the current ETag.", ()),
+    "413": ("PayloadTooLarge", "The body is over 64 KiB.", ()),
+    "415": ("UnsupportedMediaType", "The body is not of a media type this route accepts.", ()),
     "422": (
         "ValidationError",
-        "A field or parameter breaks a rule; `details` lists every one.",
-        [],
+        "A field, parameter or header breaks a rule (`details` lists every one), or an "
+        "Idempotency-Key comes back with another body (IDEMPOTENCY_KEY_REUSED).",
+        (),
     ),
-    "429": ("RateLimited", "Too many attempts.", ["Retry-After"]),
-    "500": ("InternalError", "A bug; the log has the request id.", []),
+    "429": ("RateLimited", "Too many attempts.", ("Retry-After",)),
+    "500": ("InternalError", "A bug; the log has the request id.", ()),
     "503": (
         "ServiceUnavailable",
         "The database is unreachable or the pool is exhausted.",
-        ["Retry-After"],
+        ("Retry-After",),
     ),
 }
 
 
-def _headers(*names: str) -> Schema:
-    return {name: {"$ref": f"#/components/headers/{name}"} for name in ("X-Request-ID", *names)}
+def _response_headers(*names: str, api: bool = True) -> Schema:
+    always = ("X-Request-ID", "Cache-Control") if api else ("X-Request-ID",)
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in (*always, *names)}
 
 
 def _error_responses() -> dict[str, Schema]:
     return {
         name: {
             "description": text,
-            "headers": _headers(*headers),
+            "headers": _response_headers(*headers),
             "content": {"application/json": {"schema": ref("Error")}},
         }
         for name, text, headers in _ERRORS.values()
@@ -252,11 +429,36 @@ def _errors(*statuses: int) -> dict[str, Schema]:
     return {str(s): {"$ref": f"#/components/responses/{_ERRORS[str(s)][0]}"} for s in sorted(codes)}
 
 
-def _ok(status: int, description: str, data: Schema, *headers: str, meta: bool = False) -> Schema:
+def _envelope(data: Schema, *, meta: bool = False) -> Schema:
+    properties: Schema = {
+        "data": data,
+        "error": {"type": "null"},
+        "message": {"type": "string", "minLength": 1},
+    }
+    required = ["data", "error", "message"]
+    if meta:
+        properties["meta"] = ref("ListMeta")
+        required.append("meta")
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+
+
+def _ok(
+    status: int,
+    description: str,
+    data: Schema,
+    *headers: str,
+    meta: bool = False,
+    api: bool = True,
+) -> Schema:
     return {
         str(status): {
             "description": description,
-            "headers": _headers(*headers),
+            "headers": _response_headers(*headers, api=api),
             "content": {"application/json": {"schema": _envelope(data, meta=meta)}},
         }
     }
@@ -281,27 +483,56 @@ def _param(
     }
 
 
-_USER_ID = _param("user_id", "path", {"type": "string"}, "The token's user (`sub`).", required=True)
-_TASK_ID = _param(
-    "id",
-    "path",
-    {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
-    "The task id.",
-    required=True,
-)
-_IF_MATCH = _param(
-    "If-Match", "header", {"type": "string"}, 'Apply only if the task is at this ETag, e.g. `"3"`.'
-)
-_AUTH: list[dict[str, list[str]]] = [{"bearer": []}]
+def _parameters() -> dict[str, Schema]:
+    pattern = _patterns()
+    # Any value is read: entity tags that do not parse simply match nothing.
+    etags = {"type": "string"}
+    return {
+        "UserId": _param(
+            "user_id",
+            "path",
+            {"type": "string", "minLength": 1, "maxLength": 255},
+            "The token's user (`sub`); any other user is 403.",
+            required=True,
+        ),
+        "TaskId": _param("id", "path", _TASK_ID, "The task id.", required=True),
+        "IfMatch": _param(
+            "If-Match",
+            "header",
+            etags,
+            'Apply only if the task is at one of these ETags, e.g. `"3"` (`*`: any); else 412.',
+        ),
+        "IfNoneMatch": _param(
+            "If-None-Match",
+            "header",
+            etags,
+            "Answer 304 if the task is still at one of these ETags (`*`: any; weak tags match).",
+        ),
+        "IdempotencyKey": _param(
+            "Idempotency-Key",
+            "header",
+            {"type": "string", "pattern": pattern["key"]},
+            "Makes the create safe to retry: the same key and body within 24 h get the "
+            "first answer again (with `Idempotent-Replayed: true`) and create nothing; the "
+            "same key with another body is a 422 IDEMPOTENCY_KEY_REUSED. Keys are per user.",
+        ),
+        "XRequestId": _param(
+            "X-Request-ID",
+            "header",
+            {"type": "string"},
+            "Echoed in the answer when it is 1–128 characters of A–Z, a–z, 0–9 and `._:/+=@-`.",
+        ),
+    }
+
+
+def _use(*names: str) -> list[Schema]:
+    return [{"$ref": f"#/components/parameters/{name}"} for name in names]
 
 
 def list_parameters() -> list[Schema]:
     """The query parameters of the task list."""
-    sorts = [
-        f"{sign}{field}"
-        for field in ("created_at", "updated_at", "priority", "title")
-        for sign in ("", "-")
-    ]
+    pattern = _patterns()
+    sorts = [f"{sign}{field.value}" for field in SortField for sign in ("", "-")]
     return [
         _param(
             "status",
@@ -310,35 +541,103 @@ def list_parameters() -> list[Schema]:
             "Filter by completion.",
         ),
         _param(
+            "q",
+            "query",
+            {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": TEXT_MAX,
+                "pattern": pattern["text"],
+            },
+            "Case-insensitive (Unicode case folding) substring of the title or description.",
+        ),
+        _param(
+            "priority",
+            "query",
+            {"type": "string", "pattern": pattern["priorities"]},
+            "Comma-separated priorities; a task matches any of them.",
+        ),
+        _param(
+            "tag",
+            "query",
+            {"type": "string", "pattern": pattern["tags"]},
+            f"Comma-separated tags (at most {TAGS_MAX}, compared lower-cased); a task matches "
+            "if it has any of them.",
+        ),
+        _param(
+            "due",
+            "query",
+            {"type": "string", "enum": [d.value for d in Due]},
+            "`overdue` (pending, and due_at before now or due_date before today), `today`, "
+            "`next_7_days` (today and the 6 days after it), `none` (no due), `any` (has a due); "
+            "days are calendar days in `tz`.",
+        ),
+        _param(
+            "tz",
+            "query",
+            {"type": "string", "enum": sorted(time_zones()), "default": "UTC"},
+            "The IANA zone whose calendar days `due` and the `due` sort use.",
+        ),
+        _param(
             "sort",
             "query",
             {"type": "string", "enum": sorts, "default": "-created_at"},
-            "Order; `-` for descending; `id` breaks ties.",
+            "Order; `-` for descending; `id` breaks ties in the same direction. `priority` "
+            "ranks none < low < medium < high; `due` orders by due_at, or due_date at the "
+            "start of its day in `tz`, with tasks without a due last in both directions.",
         ),
         _param(
             "limit",
             "query",
             {"type": "integer", "minimum": 1, "maximum": LIMIT_MAX, "default": LIMIT_DEFAULT},
-            "Page size.",
+            "Page size (over the maximum is a 422, never a silent cap).",
         ),
         _param(
             "cursor",
             "query",
             {"type": "string", "minLength": 1},
-            "`meta.next_cursor` of the previous page.",
+            "`meta.next_cursor` of the previous page; valid only with the same filters, `tz` "
+            "and sort (else 422); `limit` may change.",
         ),
     ]
 
 
+_AUTH: Final[list[dict[str, list[str]]]] = [{"bearer": []}]
+_TASK_LINKS: Final = {
+    name: {
+        "operationId": operation,
+        "parameters": {"user_id": "$request.path.user_id", "id": "$response.body#/data/id"},
+    }
+    for name, operation in (
+        ("GetTask", "getTask"),
+        ("ReplaceTask", "replaceTask"),
+        ("PatchTask", "patchTask"),
+        ("DeleteTask", "deleteTask"),
+        ("SetTaskCompletion", "setTaskCompletion"),
+    )
+}
+
+
 def _task_paths() -> dict[str, Schema]:
     task = ref("Task")
-    item_errors = _errors(400, 401, 403, 404, 412, 413, 415, 422)
+    write_errors = _errors(400, 401, 403, 404, 412, 413, 415, 422)
+    created = _ok(
+        201,
+        "The created task (or, replayed, the first answer).",
+        task,
+        "ETag",
+        "Location",
+        "Idempotent-Replayed",
+    )
+    created["201"]["links"] = _TASK_LINKS
     return {
         "/api/{user_id}/tasks": {
-            "parameters": [_USER_ID],
+            "parameters": _use("UserId", "XRequestId"),
             "get": {
                 "operationId": "listTasks",
-                "summary": "List, filter, sort and page the user's tasks",
+                "summary": "List, filter, search, sort and page the user's tasks",
+                "description": "Every filter must hold. `meta.counts` are over all of the "
+                "user's tasks, unfiltered. Paging is keyset-based.",
                 "security": _AUTH,
                 "parameters": list_parameters(),
                 "responses": {
@@ -350,32 +649,23 @@ def _task_paths() -> dict[str, Schema]:
                 "operationId": "createTask",
                 "summary": "Create a task",
                 "security": _AUTH,
+                "parameters": _use("IdempotencyKey"),
                 "requestBody": _body("TaskCreate"),
-                "responses": {
-                    **_ok(201, "The created task.", task, "ETag", "Location"),
-                    **_errors(400, 401, 403, 413, 415, 422),
-                },
+                "responses": {**created, **_errors(400, 401, 403, 409, 413, 415, 422)},
             },
         },
         "/api/{user_id}/tasks/{id}": {
-            "parameters": [_USER_ID, _TASK_ID],
+            "parameters": _use("UserId", "TaskId", "XRequestId"),
             "get": {
                 "operationId": "getTask",
                 "summary": "Read one task",
                 "security": _AUTH,
-                "parameters": [
-                    _param(
-                        "If-None-Match",
-                        "header",
-                        {"type": "string"},
-                        "Answer 304 if the task is still at this ETag.",
-                    )
-                ],
+                "parameters": _use("IfNoneMatch"),
                 "responses": {
                     **_ok(200, "The task.", task, "ETag"),
                     "304": {
                         "description": "The client's copy is current.",
-                        "headers": _headers("ETag"),
+                        "headers": _response_headers("ETag"),
                     },
                     **_errors(401, 403, 404),
                 },
@@ -384,39 +674,39 @@ def _task_paths() -> dict[str, Schema]:
                 "operationId": "replaceTask",
                 "summary": "Update a task: title required, left-out fields keep their value",
                 "security": _AUTH,
-                "parameters": [_IF_MATCH],
+                "parameters": _use("IfMatch"),
                 "requestBody": _body("TaskReplace"),
-                "responses": {**_ok(200, "The updated task.", task, "ETag"), **item_errors},
+                "responses": {**_ok(200, "The updated task.", task, "ETag"), **write_errors},
             },
             "patch": {
                 "operationId": "patchTask",
                 "summary": "Partially update a task (JSON merge patch)",
                 "security": _AUTH,
-                "parameters": [_IF_MATCH],
+                "parameters": _use("IfMatch"),
                 "requestBody": _body(
                     "TaskPatch", "application/json", "application/merge-patch+json"
                 ),
-                "responses": {**_ok(200, "The updated task.", task, "ETag"), **item_errors},
+                "responses": {**_ok(200, "The updated task.", task, "ETag"), **write_errors},
             },
             "delete": {
                 "operationId": "deleteTask",
                 "summary": "Delete a task; the answer carries it so a client can offer undo",
                 "security": _AUTH,
-                "parameters": [_IF_MATCH],
+                "parameters": _use("IfMatch"),
                 "responses": {**_ok(200, "The deleted task.", task), **_errors(401, 403, 404, 412)},
             },
         },
         "/api/{user_id}/tasks/{id}/complete": {
-            "parameters": [_USER_ID, _TASK_ID],
+            "parameters": _use("UserId", "TaskId", "XRequestId"),
             "patch": {
                 "operationId": "setTaskCompletion",
                 "summary": "Set completion; no body or `{}` means true (never a toggle)",
                 "security": _AUTH,
-                "parameters": [_IF_MATCH],
+                "parameters": _use("IfMatch"),
                 "requestBody": _body(
                     "Completion", "application/json", "application/merge-patch+json", required=False
                 ),
-                "responses": {**_ok(200, "The task.", task, "ETag"), **item_errors},
+                "responses": {**_ok(200, "The task.", task, "ETag"), **write_errors},
             },
         },
     }
@@ -426,6 +716,7 @@ def _account_paths() -> dict[str, Schema]:
     session = ref("Session")
     return {
         "/api/auth/sign-up": {
+            "parameters": _use("XRequestId"),
             "post": {
                 "operationId": "signUp",
                 "summary": "Create a local account and sign it in",
@@ -434,9 +725,10 @@ def _account_paths() -> dict[str, Schema]:
                     **_ok(201, "The new account and its token.", session),
                     **_errors(400, 403, 409, 413, 415, 422, 429),
                 },
-            }
+            },
         },
         "/api/auth/sign-in": {
+            "parameters": _use("XRequestId"),
             "post": {
                 "operationId": "signIn",
                 "summary": "Sign in with e-mail and password",
@@ -445,20 +737,21 @@ def _account_paths() -> dict[str, Schema]:
                     **_ok(200, "The account and a token.", session),
                     "401": {
                         "description": "Unknown e-mail or wrong password (one answer for both).",
-                        "headers": _headers(),
+                        "headers": _response_headers(),
                         "content": {"application/json": {"schema": ref("Error")}},
                     },
                     **_errors(400, 413, 415, 422, 429),
                 },
-            }
+            },
         },
         "/api/auth/me": {
+            "parameters": _use("XRequestId"),
             "get": {
                 "operationId": "me",
                 "summary": "The signed-in user",
                 "security": _AUTH,
                 "responses": {**_ok(200, "The user.", ref("User")), **_errors(401)},
-            }
+            },
         },
     }
 
@@ -466,21 +759,27 @@ def _account_paths() -> dict[str, Schema]:
 def _probe_paths() -> dict[str, Schema]:
     return {
         "/healthz": {
+            "parameters": _use("XRequestId"),
             "get": {
                 "operationId": "healthz",
                 "summary": "Liveness: 200 while the process runs",
-                "responses": _ok(200, "Running.", ref("Probe")),
-            }
+                "responses": _ok(200, "Running.", ref("Probe"), api=False),
+            },
         },
         "/readyz": {
+            "parameters": _use("XRequestId"),
             "get": {
                 "operationId": "readyz",
                 "summary": "Readiness: the database answers at the latest migration",
                 "responses": {
-                    **_ok(200, "Ready.", ref("Probe")),
-                    "503": {"$ref": "#/components/responses/ServiceUnavailable"},
+                    **_ok(200, "Ready.", ref("Probe"), api=False),
+                    "503": {
+                        "description": "The database is unreachable or not migrated.",
+                        "headers": _response_headers("Retry-After", api=False),
+                        "content": {"application/json": {"schema": ref("Error")}},
+                    },
                 },
-            }
+            },
         },
     }
 
@@ -493,13 +792,15 @@ def openapi_document() -> Schema:
             "title": "Task service",
             "version": "1.0.0",
             "description": "A multi-user task API. Every /api response is an envelope "
-            "`{data, error, message}`; lists add `meta`, validation failures add `details`.",
+            "`{data, error, message}`; lists add `meta`, validation failures add `details`. "
+            "A method a path does not allow is a 405 with `Allow`; an unknown path is a 404.",
         },
         "paths": {**_task_paths(), **_account_paths(), **_probe_paths()},
         "components": {
             "schemas": _schemas(),
             "responses": _error_responses(),
-            "headers": _HEADERS,
+            "parameters": _parameters(),
+            "headers": _headers(),
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any, Final
 
@@ -61,6 +62,12 @@ async def json_object(
     if not isinstance(parsed, dict):
         raise BadRequest("The body must be a JSON object.")
     return parsed
+
+
+def fingerprint(body: dict[str, Any]) -> str:
+    """A hash of a JSON body that ignores key order and whitespace, to recognise a retry."""
+    canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def _check_media_type(request: Request, accepted: frozenset[str]) -> None:

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+from zoneinfo import ZoneInfo
 
 from starlette.datastructures import QueryParams
 
 from domain.errors import FieldError, ValidationFailed
-from domain.queries import LIMIT_DEFAULT, LIMIT_MAX, Sort, Status, TaskFilter, TaskQuery
-from domain.tasks import Task
+from domain.queries import (
+    LIMIT_DEFAULT,
+    LIMIT_MAX,
+    TEXT_MAX,
+    Due,
+    Sort,
+    SortField,
+    Status,
+    TaskFilter,
+    TaskQuery,
+    time_zones,
+)
+from domain.tasks import TAGS_MAX, InvalidValue, Priority, Task, is_control, normalise_tag
 
-LIST_PARAMETERS: Final = frozenset({"status", "sort", "limit", "cursor"})
+LIST_PARAMETERS: Final = frozenset(
+    {"status", "q", "priority", "tag", "due", "tz", "sort", "limit", "cursor"}
+)
+SORTS: Final = tuple(f"{sign}{field.value}" for field in SortField for sign in ("", "-"))
+
+T = TypeVar("T")
 
 
 def task_json(task: Task) -> dict[str, Any]:
@@ -32,74 +50,130 @@ def task_json(task: Task) -> dict[str, Any]:
     }
 
 
+class _Reader:
+    """Reads query parameters one rule at a time, collecting every broken rule."""
+
+    def __init__(self, params: QueryParams) -> None:
+        self.params = params
+        self.errors: list[FieldError] = [
+            FieldError(
+                field=name, code="unknown_parameter", message=f"Unknown query parameter {name!r}."
+            )
+            for name in sorted(set(params) - LIST_PARAMETERS)
+        ]
+        self.errors += [
+            FieldError(field=name, code="repeated", message=f"{name} may be given only once.")
+            for name in sorted(LIST_PARAMETERS)
+            if len(params.getlist(name)) > 1
+        ]
+
+    def read(self, name: str, parse: Callable[[str], T], default: T) -> T:
+        """The parsed parameter, or `default` when it is absent or broken (and then noted)."""
+        raw = self.params.get(name)
+        if raw is None:
+            return default
+        try:
+            return parse(raw)
+        except InvalidValue as exc:
+            self.errors.append(FieldError(field=name, code=exc.code, message=exc.message))
+            return default
+
+
 def list_query(params: QueryParams) -> tuple[TaskQuery, str | None]:
     """The list query and cursor from the query string; every broken rule is reported at once."""
-    errors = [
-        FieldError(
-            field=name, code="unknown_parameter", message=f"Unknown query parameter {name!r}."
+    reader = _Reader(params)
+    task_filter = TaskFilter(
+        status=reader.read("status", _choice(Status, "status"), Status.ALL),
+        text=reader.read("q", _text, None),
+        priorities=reader.read("priority", _priorities, ()),
+        tags=reader.read("tag", _tags, ()),
+        due=reader.read("due", _choice(Due, "due"), None),
+    )
+    query = TaskQuery(
+        filter=task_filter,
+        sort=reader.read("sort", _sort, Sort()),
+        tz=reader.read("tz", _zone, ZoneInfo("UTC")),
+        limit=reader.read("limit", _limit, LIMIT_DEFAULT),
+    )
+    cursor = reader.read("cursor", _cursor, None)
+    if reader.errors:
+        raise ValidationFailed(reader.errors, "The query has invalid parameters.")
+    return query, cursor
+
+
+E = TypeVar("E", Status, Due)
+
+
+def _choice(kind: type[E], name: str) -> Callable[[str], E]:
+    def parse(raw: str) -> E:
+        try:
+            return kind(raw)
+        except ValueError:
+            choices = ", ".join(k.value for k in kind)
+            raise InvalidValue("invalid_choice", f"{name} must be one of {choices}.") from None
+
+    return parse
+
+
+def _text(raw: str) -> str:
+    if not 1 <= len(raw) <= TEXT_MAX:
+        raise InvalidValue("invalid_length", f"q must be 1 to {TEXT_MAX} characters.")
+    # No title or description holds these, so such a search could never match.
+    if any(is_control(c) and c not in "\t\n\r" for c in raw):
+        raise InvalidValue(
+            "control_character",
+            "q cannot contain control characters other than tab and line breaks.",
         )
-        for name in sorted(set(params) - LIST_PARAMETERS)
-    ]
-    errors += [
-        FieldError(field=name, code="repeated", message=f"{name} may be given only once.")
-        for name in sorted(LIST_PARAMETERS)
-        if len(params.getlist(name)) > 1
-    ]
-    status = _choice(params, "status", Status, Status.ALL, errors)
-    sort = _sort(params.get("sort"), errors)
-    limit = _limit(params.get("limit"), errors)
-    cursor = params.get("cursor")
-    if cursor is not None and not cursor:
-        errors.append(FieldError(field="cursor", code="invalid", message="The cursor is empty."))
-    if errors:
-        raise ValidationFailed(errors, "The query has invalid parameters.")
-    return TaskQuery(filter=TaskFilter(status=status), sort=sort, limit=limit), cursor
+    return raw
 
 
-def _choice(
-    params: QueryParams, name: str, kind: type[Status], default: Status, errors: list[FieldError]
-) -> Status:
-    raw = params.get(name)
-    if raw is None:
-        return default
+def _items(raw: str, name: str) -> list[str]:
+    items = raw.split(",")
+    if not all(items):
+        raise InvalidValue("blank", f"{name} is a comma-separated list without empty items.")
+    return items
+
+
+def _priorities(raw: str) -> tuple[Priority, ...]:
+    items = _items(raw, "priority")
     try:
-        return kind(raw)
+        return tuple(Priority(item) for item in items)
     except ValueError:
-        choices = ", ".join(s.value for s in kind)
-        errors.append(
-            FieldError(
-                field=name, code="invalid_choice", message=f"{name} must be one of {choices}."
-            )
-        )
-        return default
+        raise InvalidValue(
+            "invalid_choice", "priority is a comma-separated list of none, low, medium, high."
+        ) from None
 
 
-def _sort(raw: str | None, errors: list[FieldError]) -> Sort:
-    if raw is None:
-        return Sort()
+def _tags(raw: str) -> tuple[str, ...]:
+    items = _items(raw, "tag")
+    if len(items) > TAGS_MAX:
+        raise InvalidValue("too_many", f"tag lists at most {TAGS_MAX} tags.")
+    return tuple(normalise_tag(item) for item in items)
+
+
+def _sort(raw: str) -> Sort:
     try:
         return Sort.parse(raw)
     except ValueError:
-        errors.append(
-            FieldError(
-                field="sort",
-                code="invalid_choice",
-                message="sort must be one of created_at, updated_at, priority, title, optionally prefixed by '-'.",
-            )
+        raise InvalidValue("invalid_choice", f"sort must be one of {', '.join(SORTS)}.") from None
+
+
+def _zone(raw: str) -> ZoneInfo:
+    # Only names from the zone database: user input never becomes a file path.
+    if raw not in time_zones():
+        raise InvalidValue(
+            "invalid_time_zone", "tz must be an IANA time zone name, e.g. Europe/Berlin."
         )
-        return Sort()
+    return ZoneInfo(raw)
 
 
-def _limit(raw: str | None, errors: list[FieldError]) -> int:
-    if raw is None:
-        return LIMIT_DEFAULT
+def _limit(raw: str) -> int:
     if len(raw) <= 3 and raw.isascii() and raw.isdigit() and 1 <= int(raw) <= LIMIT_MAX:
         return int(raw)
-    errors.append(
-        FieldError(
-            field="limit",
-            code="out_of_range",
-            message=f"limit must be an integer from 1 to {LIMIT_MAX}.",
-        )
-    )
-    return LIMIT_DEFAULT
+    raise InvalidValue("out_of_range", f"limit must be an integer from 1 to {LIMIT_MAX}.")
+
+
+def _cursor(raw: str) -> str:
+    if not raw:
+        raise InvalidValue("invalid", "The cursor is empty.")
+    return raw

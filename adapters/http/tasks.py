@@ -10,11 +10,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from adapters.http import parsing
-from adapters.http.envelope import success
+from adapters.http.envelope import success, success_body
 from adapters.http.representation import list_query, task_json
 from adapters.http.routing import by_method
 from domain.errors import FieldError, ValidationFailed
-from domain.tasks import Task, parse_changes
+from domain.idempotency import IdempotentRequest, Reply, key_errors
+from domain.tasks import Task, TaskChanges, parse_changes
 from domain.types import UserId
 from domain.users import Principal, ensure_owner
 from taskservice import services
@@ -55,7 +56,7 @@ class TaskApi:
         principal, owner = await self._caller(request)
         query, cursor = list_query(request.query_params)
         page = await services.list_tasks(
-            self.uow, principal=principal, owner=owner, query=query, cursor=cursor
+            self.uow, self.clock, principal=principal, owner=owner, query=query, cursor=cursor
         )
         meta = {
             "limit": query.limit,
@@ -65,15 +66,26 @@ class TaskApi:
         return success([task_json(t) for t in page.tasks], f"{len(page.tasks)} task(s).", meta=meta)
 
     async def create(self, request: Request) -> Response:
-        """POST /api/{user_id}/tasks: a new task."""
+        """POST /api/{user_id}/tasks: a new task, once per Idempotency-Key when one is sent."""
         principal, owner = await self._caller(request)
-        body = await parsing.json_object(request)
-        changes = parse_changes(body or {}, "create")
-        task = await services.create_task(
-            self.uow, self.clock, principal=principal, owner=owner, changes=changes
+        body = await parsing.json_object(request) or {}
+        key = request.headers.get("idempotency-key")
+        changes = _create_changes(body, key)
+        if key is None:
+            task = await services.create_task(
+                self.uow, self.clock, principal=principal, owner=owner, changes=changes
+            )
+            return _replied(_created(task))
+        outcome = await services.create_task_once(
+            self.uow,
+            self.clock,
+            principal=principal,
+            owner=owner,
+            changes=changes,
+            request=IdempotentRequest(key=key, fingerprint=parsing.fingerprint(body)),
+            render=_created,
         )
-        location = f"/api/{quote(owner, safe='')}/tasks/{task.id}"
-        return _task_response(task, "Task created.", status=201, location=location)
+        return _replied(outcome.reply, replayed=outcome.replayed)
 
     async def show(self, request: Request) -> Response:
         """GET /api/{user_id}/tasks/{id}: one task, or 304 when the client's copy is current."""
@@ -136,6 +148,34 @@ class TaskApi:
             expected=parsing.if_match(request),
         )
         return _task_response(task, "Task completed." if task.completed else "Task reopened.")
+
+
+def _create_changes(body: dict[str, object], key: str | None) -> TaskChanges:
+    # A malformed key and a malformed body are reported together, as one list of broken rules.
+    errors = [] if key is None else key_errors(key)
+    try:
+        changes = parse_changes(body, "create")
+    except ValidationFailed as exc:
+        raise ValidationFailed(errors + exc.details) from None
+    if errors:
+        raise ValidationFailed(errors)
+    return changes
+
+
+def _created(task: Task) -> Reply:
+    location = f"/api/{quote(task.user_id, safe='')}/tasks/{task.id}"
+    return Reply(
+        status=201,
+        headers={"ETag": task.etag, "Location": location},
+        body=success_body(task_json(task), "Task created."),
+    )
+
+
+def _replied(reply: Reply, *, replayed: bool = False) -> Response:
+    headers = dict(reply.headers)
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(reply.body, reply.status, headers, media_type="application/json")
 
 
 def _completed(body: dict[str, object]) -> bool:

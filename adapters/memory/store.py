@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
@@ -10,6 +11,7 @@ import attrs
 
 from domain.accounts import Account
 from domain.errors import Conflict
+from domain.idempotency import IdempotencyRecord
 from domain.queries import TaskCounts, TaskQuery
 from domain.tasks import Task
 from domain.types import TaskId, UserId
@@ -21,6 +23,7 @@ class _State:
     tasks: dict[TaskId, Task] = attrs.Factory(dict)
     users: dict[UserId, User] = attrs.Factory(dict)
     accounts: dict[str, Account] = attrs.Factory(dict)
+    replies: dict[tuple[UserId, str], IdempotencyRecord] = attrs.Factory(dict)
     last_id: int = 0
 
     def copy(self) -> _State:
@@ -28,6 +31,7 @@ class _State:
             tasks=dict(self.tasks),
             users=dict(self.users),
             accounts=dict(self.accounts),
+            replies=dict(self.replies),
             last_id=self.last_id,
         )
 
@@ -80,24 +84,16 @@ class MemoryTaskRepository:
         return True
 
     async def page(self, user_id: UserId, query: TaskQuery) -> list[Task]:
-        """The user's matching tasks in order, after the query's position."""
-        sort = query.sort
+        """The user's matching tasks in the query's order, after its position."""
         rows = sorted(
             (
                 t
                 for t in self._state.tasks.values()
-                if t.user_id == user_id and query.filter.matches(t)
+                if t.user_id == user_id and query.matches(t) and query.is_beyond(t)
             ),
-            key=sort.key_of,
-            reverse=sort.descending,
+            key=query.order_key,
+            reverse=query.sort.descending,
         )
-        if query.after is not None:
-            after = query.after
-            rows = [
-                t
-                for t in rows
-                if (sort.key_of(t) < after if sort.descending else sort.key_of(t) > after)
-            ]
         return rows[: query.limit]
 
     async def counts(self, user_id: UserId) -> TaskCounts:
@@ -133,6 +129,35 @@ class MemoryUserRepository:
         self._state.users[account.user.id] = account.user
 
 
+class MemoryIdempotencyRepository:
+    """Idempotency records in a unit of work's private copy of the state."""
+
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    async def get(self, user_id: UserId, key: str) -> IdempotencyRecord | None:
+        """The record of the user's key."""
+        return self._state.replies.get((user_id, key))
+
+    async def claim(self, record: IdempotencyRecord, expired_by: datetime) -> bool:
+        """Store the record unless the user holds its key in a record newer than `expired_by`."""
+        held = self._state.replies.get((record.user_id, record.key))
+        if held is not None and held.created_at > expired_by:
+            return False
+        self._state.replies[(record.user_id, record.key)] = record
+        return True
+
+    async def purge(self, expired_by: datetime, limit: int) -> int:
+        """Delete up to `limit` records created at or before `expired_by`, oldest first."""
+        expired = sorted(
+            (r for r in self._state.replies.values() if r.created_at <= expired_by),
+            key=lambda r: r.created_at,
+        )[:limit]
+        for record in expired:
+            del self._state.replies[(record.user_id, record.key)]
+        return len(expired)
+
+
 class MemoryUnitOfWork:
     """Works on a copy of the store's state and publishes it on commit, all or nothing."""
 
@@ -149,6 +174,11 @@ class MemoryUnitOfWork:
     def users(self) -> MemoryUserRepository:
         """The user repository of this unit of work."""
         return MemoryUserRepository(self._state)
+
+    @property
+    def idempotency(self) -> MemoryIdempotencyRepository:
+        """The idempotency record repository of this unit of work."""
+        return MemoryIdempotencyRepository(self._state)
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()

@@ -2,6 +2,7 @@
 
 from adapters.persistence.engine import create_engine, create_migration_engine
 from adapters.persistence.migrations import downgrade_to_base, head_revision, upgrade_to_head
+from adapters.persistence.pool import PoolUsage
 from adapters.persistence.readiness import SqlReadiness
 from adapters.persistence.repositories import SqlTaskRepository, SqlUserRepository
 from adapters.persistence.tables import metadata
@@ -9,6 +10,7 @@ from adapters.persistence.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactor
 from adapters.persistence.urls import async_database_url
 
 __all__ = [
+    "PoolUsage",
     "SqlReadiness",
     "SqlTaskRepository",
     "SqlUnitOfWork",

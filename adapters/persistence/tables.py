@@ -18,12 +18,14 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
     Table,
     Text,
     TypeDecorator,
+    and_,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -101,6 +103,9 @@ tasks = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # The folded title and description (domain.queries.search_text), written with every change:
+    # text search is then a plain substring match that no database's locale can bend.
+    Column("search_text", Text, nullable=False),
     # length() counts characters on both backends, as the domain's rules do.
     CheckConstraint("length(title) BETWEEN 1 AND 200", name="title_length"),
     CheckConstraint("length(description) <= 1000", name="description_length"),
@@ -113,5 +118,50 @@ tasks = Table(
     Index("ix_tasks_user_id_priority_id", "user_id", "priority", "id"),
     Index("ix_tasks_user_id_title_id", "user_id", "title", "id"),
     Index("ix_tasks_user_id_completed", "user_id", "completed"),
+    # The due sort reads three keyset streams: timed, all-day, and (last) the tasks with no due.
+    Index("ix_tasks_user_id_due_at_id", "user_id", "due_at", "id"),
+    Index("ix_tasks_user_id_due_date_id", "user_id", "due_date", "id"),
     sqlite_autoincrement=True,
+)
+NO_DUE: Final = and_(tasks.c.due_date.is_(None), tasks.c.due_at.is_(None))
+Index(
+    "ix_tasks_user_id_id_no_due",
+    tasks.c.user_id,
+    tasks.c.id,
+    postgresql_where=NO_DUE,
+    sqlite_where=NO_DUE,
+)
+# Trigram and JSONB indexes exist on PostgreSQL only; SQLite filters those rows in the scan.
+POSTGRES_ONLY_INDEXES: Final = frozenset({"ix_tasks_search_text_trgm", "ix_tasks_tags"})
+Index(
+    "ix_tasks_search_text_trgm",
+    tasks.c.search_text,
+    postgresql_using="gin",
+    postgresql_ops={"search_text": "gin_trgm_ops"},
+).ddl_if(dialect="postgresql")
+Index("ix_tasks_tags", tasks.c.tags, postgresql_using="gin").ddl_if(dialect="postgresql")
+
+
+def in_schema_of(name: str | None, kind: str, dialect: str) -> bool:
+    """Whether the schema object `name` of `kind` exists on `dialect` (for Alembic's comparisons)."""
+    return not (kind == "index" and name in POSTGRES_ONLY_INDEXES and dialect != "postgresql")
+
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column(
+        "user_id",
+        String(255),
+        ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", SmallInteger, nullable=False),
+    Column("headers", JSON, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    # Purging expired records reads them oldest first.
+    Index("ix_idempotency_keys_created_at", "created_at"),
 )

@@ -8,7 +8,11 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.persistence.errors import storage_errors
-from adapters.persistence.repositories import SqlTaskRepository, SqlUserRepository
+from adapters.persistence.repositories import (
+    SqlIdempotencyRepository,
+    SqlTaskRepository,
+    SqlUserRepository,
+)
 from domain.errors import StorageUnavailable
 
 
@@ -20,6 +24,7 @@ class SqlUnitOfWork:
         self._connection: AsyncConnection | None = None
         self._tasks: SqlTaskRepository | None = None
         self._users: SqlUserRepository | None = None
+        self._idempotency: SqlIdempotencyRepository | None = None
 
     @property
     def tasks(self) -> SqlTaskRepository:
@@ -35,6 +40,13 @@ class SqlUnitOfWork:
             raise RuntimeError("Use the unit of work in `async with` before its repositories.")
         return self._users
 
+    @property
+    def idempotency(self) -> SqlIdempotencyRepository:
+        """The idempotency record repository of this unit of work."""
+        if self._idempotency is None:
+            raise RuntimeError("Use the unit of work in `async with` before its repositories.")
+        return self._idempotency
+
     async def __aenter__(self) -> Self:
         with storage_errors():
             connection = await self._engine.connect()
@@ -46,6 +58,7 @@ class SqlUnitOfWork:
         self._connection = connection
         self._tasks = SqlTaskRepository(connection)
         self._users = SqlUserRepository(connection)
+        self._idempotency = SqlIdempotencyRepository(connection)
         return self
 
     async def __aexit__(
@@ -55,7 +68,7 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         connection, self._connection = self._connection, None
-        self._tasks = self._users = None
+        self._tasks = self._users = self._idempotency = None
         if connection is None:
             return
         try:

@@ -184,6 +184,7 @@ class TaskPages:
         try:
             page = await services.list_tasks(
                 self.kit.deps.uow,
+                self.kit.deps.clock,
                 principal=principal,
                 owner=UserId(principal.user_id),
                 query=view.query(),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
 import attrs
+import structlog
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
@@ -17,7 +18,13 @@ from adapters.auth import (
     SecretVerifier,
 )
 from adapters.http import ApiDependencies, create_app
-from adapters.persistence import SqlReadiness, SqlUnitOfWorkFactory, create_engine, head_revision
+from adapters.persistence import (
+    PoolUsage,
+    SqlReadiness,
+    SqlUnitOfWorkFactory,
+    create_engine,
+    head_revision,
+)
 from adapters.throttle import LimitsThrottle
 from adapters.web import WebDependencies, WebSecurityHeaders, web_routes
 from domain.throttling import Bucket
@@ -34,6 +41,8 @@ from taskservice.ports import (
 from taskservice.settings import Settings
 
 Closer = Callable[[], Awaitable[None]]
+PoolStats = Callable[[], Mapping[str, float]]
+log = structlog.stdlib.get_logger("taskservice")
 
 
 @attrs.frozen(kw_only=True)
@@ -48,6 +57,7 @@ class Adapters:
     throttle: Throttle
     clock: Clock = attrs.field(factory=SystemClock)
     closers: tuple[Closer, ...] = ()
+    pool_stats: PoolStats | None = None
 
 
 def build_verifier(settings: Settings) -> tuple[TokenVerifier, tuple[Closer, ...]]:
@@ -83,6 +93,7 @@ def build_adapters(settings: Settings) -> Adapters:
         pool_size=settings.pool_size,
         pool_timeout=settings.pool_timeout,
         statement_timeout_ms=settings.statement_timeout_ms,
+        connect_timeout=settings.connect_timeout,
     )
     verifier, verifier_closers = build_verifier(settings)
     issuer, hasher, throttle = build_identity(settings)
@@ -94,6 +105,7 @@ def build_adapters(settings: Settings) -> Adapters:
         hasher=hasher,
         throttle=throttle,
         closers=(*verifier_closers, throttle.aclose, engine.dispose),
+        pool_stats=PoolUsage(engine),
     )
 
 
@@ -103,9 +115,15 @@ def build_app(settings: Settings, adapters: Adapters | None = None) -> Starlette
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        log.info("service starting", **settings.summary())
         yield
         for close in chosen.closers:
-            await close()
+            try:
+                await close()
+            except Exception:
+                # One resource failing to close must not keep the others (the pool) open.
+                log.exception("release failed", resource=getattr(close, "__qualname__", "?"))
+        log.info("service stopped")
 
     deps = ApiDependencies(
         uow=chosen.uow,
@@ -116,6 +134,7 @@ def build_app(settings: Settings, adapters: Adapters | None = None) -> Starlette
         issuer=chosen.issuer,
         throttle=chosen.throttle,
         allow_signup=settings.allow_signup,
+        pool_stats=chosen.pool_stats,
     )
     web = WebDependencies(
         uow=chosen.uow,

@@ -1,4 +1,4 @@
-"""Opaque page cursors: a keyset position bound to the filter and order it was issued for."""
+"""Opaque page cursors: a keyset position bound to the filters, zone and order it was issued for."""
 
 from __future__ import annotations
 
@@ -6,11 +6,17 @@ import base64
 import binascii
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Final
 
 from domain.errors import FieldError, ValidationFailed
-from domain.queries import Sort, SortField, SortValue, TaskFilter
+from domain.queries import Position, SortField, SortValue, TaskQuery
+from domain.tasks import is_control
 from domain.types import MAX_TASK_ID, TaskId
+
+# Far above any cursor this module issues; longer input is refused before it is decoded.
+CURSOR_MAX: Final = 1024
+_MOMENTS: Final = frozenset({SortField.CREATED_AT, SortField.UPDATED_AT, SortField.DUE})
 
 
 def _invalid() -> ValidationFailed:
@@ -25,43 +31,52 @@ def _invalid() -> ValidationFailed:
     )
 
 
-def _fingerprint(task_filter: TaskFilter, sort: Sort) -> str:
-    canonical = f"{task_filter!r}|{sort}"
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+def _fingerprint(query: TaskQuery) -> str:
+    return hashlib.sha256(query.binding.encode()).hexdigest()[:16]
 
 
-def encode_cursor(task_filter: TaskFilter, sort: Sort, position: tuple[SortValue, TaskId]) -> str:
-    """A cursor that continues after `position` under this filter and sort."""
+def encode_cursor(query: TaskQuery, position: Position) -> str:
+    """A cursor that continues after `position` under this query's filters, zone and order."""
     value, task_id = position
     plain = value.isoformat() if isinstance(value, datetime) else value
-    payload = json.dumps([_fingerprint(task_filter, sort), plain, task_id], separators=(",", ":"))
+    payload = json.dumps([_fingerprint(query), plain, task_id], separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, task_filter: TaskFilter, sort: Sort) -> tuple[SortValue, TaskId]:
+def decode_cursor(cursor: str, query: TaskQuery) -> Position:
     """The position inside `cursor`; ValidationFailed if it is malformed or for another query."""
+    if len(cursor) > CURSOR_MAX:
+        raise _invalid()
     try:
         payload = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         fingerprint, plain, task_id = json.loads(payload)
     except (ValueError, TypeError, binascii.Error):
         raise _invalid() from None
-    if fingerprint != _fingerprint(task_filter, sort):
+    if fingerprint != _fingerprint(query):
         raise _invalid()
     if type(task_id) is not int or not 0 < task_id <= MAX_TASK_ID:
         raise _invalid()
-    return _sort_value(plain, sort.field), TaskId(task_id)
+    return _sort_value(plain, query.sort.field), TaskId(task_id)
 
 
-def _sort_value(plain: object, field: SortField) -> SortValue:
-    if field in (SortField.CREATED_AT, SortField.UPDATED_AT) and isinstance(plain, str):
-        try:
-            moment = datetime.fromisoformat(plain)
-        except ValueError:
-            raise _invalid() from None
-        if moment.tzinfo is not None:
-            return moment
-    elif (field is SortField.PRIORITY and type(plain) is int and 0 <= plain <= 3) or (
-        field is SortField.TITLE and isinstance(plain, str)
-    ):
+def _sort_value(plain: object, field: SortField) -> SortValue | None:
+    if field is SortField.DUE and plain is None:
+        return None
+    if field in _MOMENTS and isinstance(plain, str):
+        return _moment(plain)
+    if field is SortField.PRIORITY and type(plain) is int and 0 <= plain <= 3:
+        return plain
+    # Titles never hold control characters (and a database could not compare a NUL).
+    if field is SortField.TITLE and isinstance(plain, str) and not any(map(is_control, plain)):
         return plain
     raise _invalid()
+
+
+def _moment(plain: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(plain)
+        if moment.tzinfo is None:
+            raise _invalid()
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise _invalid() from None

@@ -9,6 +9,7 @@ from typing import Protocol, Self
 import attrs
 
 from domain.accounts import Account
+from domain.idempotency import IdempotencyRecord
 from domain.queries import TaskCounts, TaskQuery
 from domain.tasks import Task
 from domain.throttling import Bucket
@@ -54,6 +55,23 @@ class UserRepository(Protocol):
         """Store a new local account; Conflict if the e-mail (case-insensitively) is taken."""
 
 
+class IdempotencyRepository(Protocol):
+    """The answers kept for users' idempotency keys, inside one unit of work."""
+
+    async def get(self, user_id: UserId, key: str) -> IdempotencyRecord | None:
+        """The record of `user_id`'s `key`, expired or not."""
+
+    async def claim(self, record: IdempotencyRecord, expired_by: datetime) -> bool:
+        """Store `record` unless its user holds its key in a record newer than `expired_by`.
+
+        An expired record with the key is replaced. A concurrent claim of the same key waits for
+        the other unit of work to finish, so at most one of them stores its record.
+        """
+
+    async def purge(self, expired_by: datetime, limit: int) -> int:
+        """Delete at most `limit` records of any user created at or before `expired_by`."""
+
+
 class UnitOfWork(Protocol):
     """One atomic conversation with storage: everything commits together or not at all."""
 
@@ -64,6 +82,10 @@ class UnitOfWork(Protocol):
     @property
     def users(self) -> UserRepository:
         """The user repository bound to this unit of work."""
+
+    @property
+    def idempotency(self) -> IdempotencyRepository:
+        """The idempotency record repository bound to this unit of work."""
 
     async def commit(self) -> None:
         """Make every write of this unit of work durable."""

@@ -100,12 +100,22 @@ async def test_a_race_of_two_sign_ups_with_one_email_gives_one_201_and_one_409(
         ({"email": "x" * 250 + "@b.co", "password": PASSWORD}, "email"),
         ({"password": PASSWORD}, "email"),
         ({"email": "a@b.co", "password": PASSWORD, "role": "admin"}, "role"),
+        ({"email": "a\x00b@b.co", "password": PASSWORD}, "email"),
+        ({"email": "a\x07b@b.co", "password": PASSWORD}, "email"),
     ],
 )
 async def test_sign_up_rules(client: Client, body: dict[str, object], field: str) -> None:
     response = await client.post("/api/auth/sign-up", json=body)
     assert response.status_code == 422
     assert field in {d["field"] for d in response.json()["details"]}
+
+
+async def test_signing_in_with_a_nul_in_the_email_is_just_unknown(client: Client) -> None:
+    response = await client.post(
+        "/api/auth/sign-in", json={"email": "a\x00b@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 401
+    assert response.json()["error"] == "INVALID_CREDENTIALS"
 
 
 async def test_password_boundaries_are_accepted(client: Client) -> None:

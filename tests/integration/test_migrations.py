@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, insert, inspect, text
@@ -19,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
 from adapters.persistence import downgrade_to_base, head_revision, metadata, upgrade_to_head
-from adapters.persistence.migrations import ROOT
-from adapters.persistence.tables import tasks, users
+from adapters.persistence.migrations import ROOT, alembic_config
+from adapters.persistence.tables import in_schema_of, tasks, users
 from tests.integration.sql_backends import engine_for, fresh_postgres, sqlite_url
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -53,14 +54,26 @@ async def table_names(url: str) -> set[str]:
 
 def schema_drift(connection: Connection) -> list[Any]:
     """What autogenerate would change to make the database match tables.py."""
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    dialect = connection.dialect.name
+    context = MigrationContext.configure(
+        connection,
+        opts={
+            "compare_type": True,
+            "include_object": lambda _, name, kind, *__: in_schema_of(name, kind, dialect),
+        },
+    )
     return list(compare_metadata(context, metadata))
 
 
 async def test_upgrade_downgrade_upgrade_round_trip(empty_url: str) -> None:
     await asyncio.to_thread(upgrade_to_head, empty_url)
     assert await version_of(empty_url) == [head_revision()]
-    assert await table_names(empty_url) == {"alembic_version", "users", "tasks"}
+    assert await table_names(empty_url) == {
+        "alembic_version",
+        "users",
+        "tasks",
+        "idempotency_keys",
+    }
 
     await asyncio.to_thread(downgrade_to_base, empty_url)
     assert await table_names(empty_url) == {"alembic_version"}
@@ -91,6 +104,7 @@ def good_task(**overrides: object) -> dict[str, object]:
         "version": 1,
         "created_at": NOW,
         "updated_at": NOW,
+        "search_text": "ok\x1f",
     }
     return row | overrides
 
@@ -144,6 +158,60 @@ async def refused(
         finally:
             await connection.rollback()
     return False
+
+
+async def test_upgrading_folds_existing_tasks_into_the_search_text(empty_url: str) -> None:
+    await asyncio.to_thread(upgrade_to, empty_url, "0001")
+    rows = [
+        {
+            k: v
+            for k, v in good_task(title=title, description=description).items()
+            if k != "search_text"
+        }
+        for title, description in [("Straße", "ÉCOLE"), ("Plain", None)]
+    ]
+    async with engine_for(empty_url) as engine, engine.begin() as connection:
+        await connection.execute(insert(users).values(id="owner", created_at=NOW))
+        for row in rows:
+            await connection.execute(text(_INSERT_0001), row | {"tags": "[]"})
+
+    await asyncio.to_thread(upgrade_to_head, empty_url)
+
+    async with engine_for(empty_url) as engine, engine.connect() as connection:
+        result = await connection.execute(text("SELECT search_text FROM tasks ORDER BY id"))
+        assert list(result.scalars()) == ["strasse\x1fécole", "plain\x1f"]
+
+
+async def test_downgrading_one_step_keeps_the_tasks(empty_url: str) -> None:
+    await asyncio.to_thread(upgrade_to_head, empty_url)
+    async with engine_for(empty_url) as engine, engine.begin() as connection:
+        await connection.execute(insert(users).values(id="owner", created_at=NOW))
+        await connection.execute(insert(tasks).values(good_task()))
+
+    await asyncio.to_thread(downgrade_to, empty_url, "0001")
+
+    assert "idempotency_keys" not in await table_names(empty_url)
+    async with engine_for(empty_url) as engine, engine.connect() as connection:
+        result = await connection.execute(text("SELECT title FROM tasks"))
+        assert list(result.scalars()) == ["ok"]
+
+
+_INSERT_0001 = (
+    "INSERT INTO tasks (user_id, title, description, completed, completed_at, priority, "
+    "due_date, due_at, tags, version, created_at, updated_at) VALUES (:user_id, :title, "
+    ":description, :completed, :completed_at, :priority, :due_date, :due_at, :tags, :version, "
+    ":created_at, :updated_at)"
+)
+
+
+def upgrade_to(url: str, revision: str) -> None:
+    """Migrate the database up to `revision`."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade_to(url: str, revision: str) -> None:
+    """Migrate the database down to `revision`."""
+    command.downgrade(alembic_config(url), revision)
 
 
 async def test_alembic_upgrade_head_from_the_repository_root(empty_url: str) -> None:

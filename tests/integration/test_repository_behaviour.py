@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
@@ -14,8 +15,8 @@ from adapters.memory import MemoryStore
 from adapters.persistence import SqlUnitOfWorkFactory
 from domain.accounts import Account
 from domain.errors import Conflict
-from domain.queries import Sort, SortField, Status, TaskFilter, TaskQuery
-from domain.tasks import Task, parse_changes
+from domain.queries import Due, Sort, SortField, Status, TaskFilter, TaskQuery
+from domain.tasks import Priority, Task, parse_changes
 from domain.types import TaskId, UserId
 from domain.users import User
 from taskservice.ports import UnitOfWorkFactory
@@ -233,6 +234,12 @@ async def test_ensure_is_idempotent_and_keeps_the_first(uow: UnitOfWorkFactory) 
         assert await work.users.get(first.id) == first
 
 
+async def test_an_email_with_a_nul_names_no_account(uow: UnitOfWorkFactory) -> None:
+    # PostgreSQL text cannot hold NUL; asking for one must not fail the request.
+    async with uow() as work:
+        assert await work.users.account_by_email("a\x00b@example.com") is None
+
+
 async def test_accounts_are_unique_by_email_key(uow: UnitOfWorkFactory) -> None:
     key = f"{uuid.uuid4().hex[:8]}@example.com"
     account = Account(user=new_user(email=key.upper()), password_hash="hash-1")
@@ -262,9 +269,20 @@ async def test_accounts_are_unique_by_email_key(uow: UnitOfWorkFactory) -> None:
 
 @pytest.fixture(scope="module")
 async def listed(uow: UnitOfWorkFactory) -> tuple[UserId, list[Task]]:
-    """A user with 30 tasks whose sort values repeat, plus another user's tasks."""
+    """A user with 30 tasks whose sort and filter values repeat, plus another user's tasks."""
     user_id, other = await stored_user(uow), await stored_user(uow)
     titles = ["b", "B", "a", "É", "e", "Zebra", "zebra", "éclair", "😀 party", "10", "2", "a"]
+    descriptions = [None, "Straße 50%", "ΟΔΟΣ under_score", "line\nbreak", "ÉCOLE"]
+    tags = [[], ["work"], ["home", "work"], ["Äpfel"], ["x y"]]
+    dues: list[dict[str, str]] = [
+        {},
+        {"due_date": "2030-01-01"},
+        {"due_date": "2030-01-02"},
+        {"due_date": "2030-01-08"},
+        {"due_at": "2030-01-02T03:04:05.678901Z"},
+        {"due_at": "2030-01-01T23:30:00-05:00"},
+        {"due_at": "2030-01-02T00:00:00+01:00"},
+    ]
     moments = [NOW, NOW + timedelta(microseconds=1), NOW - timedelta(days=400), NOW]
     priorities = ["none", "low", "medium", "high"]
     tasks = [
@@ -273,8 +291,11 @@ async def listed(uow: UnitOfWorkFactory) -> tuple[UserId, list[Task]]:
                 user_id,
                 now=moments[i % 4],
                 title=titles[(i * 7) % len(titles)],
+                description=descriptions[i % 5],
+                tags=tags[(i // 2) % 5],
                 priority=priorities[(i // 3) % 4],
                 completed=i % 3 == 0,
+                **dues[i % 7],
             ),
             updated_at=moments[(i * 3) % 4] + timedelta(seconds=i % 2),
         )
@@ -284,10 +305,11 @@ async def listed(uow: UnitOfWorkFactory) -> tuple[UserId, list[Task]]:
     return user_id, stored[:30]
 
 
-def expected(tasks: list[Task], sort: Sort, status: Status = Status.ALL) -> list[TaskId]:
-    """The ids in the order Python sorts them, which every backend must reproduce."""
-    chosen = [t for t in tasks if TaskFilter(status=status).matches(t)]
-    return [t.id for t in sorted(chosen, key=sort.key_of, reverse=sort.descending)]
+def expected(tasks: list[Task], query: TaskQuery) -> list[TaskId]:
+    """The ids in the order the domain's rules give, which every backend must reproduce."""
+    query = attrs.evolve(query, now=query.now or NOW)
+    chosen = [t for t in tasks if query.matches(t)]
+    return [t.id for t in sorted(chosen, key=query.order_key, reverse=query.sort.descending)]
 
 
 async def page_ids(uow: UnitOfWorkFactory, user_id: UserId, query: TaskQuery) -> list[TaskId]:
@@ -296,40 +318,75 @@ async def page_ids(uow: UnitOfWorkFactory, user_id: UserId, query: TaskQuery) ->
         return [t.id for t in await work.tasks.page(user_id, query)]
 
 
-@pytest.mark.parametrize("sort", ORDERS, ids=str)
-async def test_page_orders_by_the_field_then_id(
-    uow: UnitOfWorkFactory, listed: tuple[UserId, list[Task]], sort: Sort
-) -> None:
-    user_id, tasks = listed
-    ids = await page_ids(uow, user_id, TaskQuery(sort=sort, limit=100))
-    assert ids == expected(tasks, sort)
-
-
-@pytest.mark.parametrize("status", list(Status), ids=lambda s: s.value)
-async def test_page_filters_by_status(
-    uow: UnitOfWorkFactory, listed: tuple[UserId, list[Task]], status: Status
-) -> None:
-    user_id, tasks = listed
-    query = TaskQuery(filter=TaskFilter(status=status), limit=100)
-    ids = await page_ids(uow, user_id, query)
-    assert ids == expected(tasks, query.sort, status)
-    assert ids
-
-
-@pytest.mark.parametrize("sort", ORDERS, ids=str)
-@pytest.mark.parametrize("status", [Status.ALL, Status.PENDING], ids=lambda s: s.value)
-async def test_keyset_pages_cover_everything_once_in_order(
-    uow: UnitOfWorkFactory, listed: tuple[UserId, list[Task]], sort: Sort, status: Status
-) -> None:
-    user_id, tasks = listed
+async def all_pages(uow: UnitOfWorkFactory, user_id: UserId, query: TaskQuery) -> list[TaskId]:
+    """The ids of every page, each continuing after the last task of the one before."""
     seen: list[TaskId] = []
-    query = TaskQuery(filter=TaskFilter(status=status), sort=sort, limit=4)
     async with uow() as work:
         while page := await work.tasks.page(user_id, query):
             seen.extend(t.id for t in page)
-            query = attrs.evolve(query, after=sort.key_of(page[-1]))
-    whole = await page_ids(uow, user_id, attrs.evolve(query, after=None, limit=100))
-    assert seen == whole == expected(tasks, sort, status)
+            assert len(seen) <= 100, "paging does not end"
+            query = attrs.evolve(query, after=query.position_of(page[-1]))
+    return seen
+
+
+ZONES = [ZoneInfo("UTC"), ZoneInfo("America/New_York"), ZoneInfo("Pacific/Kiritimati")]
+FILTERS = {
+    "pending": TaskFilter(status=Status.PENDING),
+    "completed": TaskFilter(status=Status.COMPLETED),
+    "q-ascii-case": TaskFilter(text="ZEB"),
+    "q-non-ascii-case": TaskFilter(text="é"),
+    "q-casefold": TaskFilter(text="STRASSE"),
+    "q-final-sigma": TaskFilter(text="οδοσ"),
+    "q-percent": TaskFilter(text="50%"),
+    "q-underscore": TaskFilter(text="r_s"),
+    "q-wildcard-literal": TaskFilter(text="_"),
+    "q-line-break": TaskFilter(text="e\nb"),
+    "q-no-match-across-fields": TaskFilter(text="aStr"),
+    "priority": TaskFilter(priorities=(Priority.HIGH, Priority.LOW)),
+    "tag": TaskFilter(tags=("work",)),
+    "tags-any": TaskFilter(tags=("äpfel", "x y", "missing")),
+    **{f"due-{due.value}": TaskFilter(due=due) for due in Due},
+    "combined": TaskFilter(
+        status=Status.PENDING, text="a", priorities=(Priority.NONE, Priority.HIGH), due=Due.ANY
+    ),
+}
+
+
+@pytest.mark.parametrize("sort", ORDERS, ids=str)
+@pytest.mark.parametrize("tz", ZONES, ids=str)
+async def test_page_orders_by_the_field_then_id(
+    uow: UnitOfWorkFactory, listed: tuple[UserId, list[Task]], sort: Sort, tz: ZoneInfo
+) -> None:
+    user_id, tasks = listed
+    query = TaskQuery(sort=sort, tz=tz, now=NOW, limit=100)
+    ids = await page_ids(uow, user_id, query)
+    assert ids == expected(tasks, query)
+    assert len(ids) == 30
+
+
+@pytest.mark.parametrize("name", FILTERS)
+async def test_page_filters(
+    uow: UnitOfWorkFactory, listed: tuple[UserId, list[Task]], name: str
+) -> None:
+    user_id, tasks = listed
+    query = TaskQuery(filter=FILTERS[name], tz=ZoneInfo("Europe/Berlin"), now=NOW, limit=100)
+    ids = await page_ids(uow, user_id, query)
+    assert ids == expected(tasks, query)
+    if name != "q-no-match-across-fields":
+        assert ids, "each filter should select something in the fixture"
+    assert len(ids) < 30 or name == "due-any"
+
+
+@pytest.mark.parametrize("sort", ORDERS, ids=str)
+@pytest.mark.parametrize("name", ["pending", "tag", "due-next_7_days", "combined"])
+async def test_keyset_pages_cover_everything_once_in_order(
+    uow: UnitOfWorkFactory, listed: tuple[UserId, list[Task]], sort: Sort, name: str
+) -> None:
+    user_id, tasks = listed
+    query = TaskQuery(filter=FILTERS[name], sort=sort, tz=ZONES[1], now=NOW, limit=4)
+    seen = await all_pages(uow, user_id, query)
+    whole = await page_ids(uow, user_id, attrs.evolve(query, limit=100))
+    assert seen == whole == expected(tasks, query)
 
 
 async def test_concurrent_replaces_at_one_version_let_exactly_one_win(

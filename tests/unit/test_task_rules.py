@@ -112,9 +112,10 @@ def test_invalid_tags(tags: object, code: str) -> None:
     assert codes({"tags": tags}, "patch") == {"tags": code}
 
 
-def test_twenty_distinct_tags_after_deduplication_are_fine() -> None:
-    tags = [str(i) for i in range(20)] + ["0", "1"]
-    assert len(parse_changes({"tags": tags}, "patch").tags) == 20  # type: ignore[arg-type]
+def test_at_most_twenty_tags_are_sent_duplicates_included() -> None:
+    # Counted as sent, so that the limit is the schema's maxItems (duplicates drop afterwards).
+    assert codes({"tags": [str(i) for i in range(20)] + ["0"]}, "patch") == {"tags": "too_many"}
+    assert len(parse_changes({"tags": ["a", "A", " a "] * 6}, "patch").tags) == 1  # type: ignore[arg-type]
 
 
 def test_priorities_rank_in_order() -> None:
@@ -151,13 +152,36 @@ def test_due_at_is_rfc3339_with_offset_returned_in_utc(raw: str, parsed: datetim
         "2030-01-31 10:00:00Z",
         "2030-02-30T10:00:00Z",
         "0000-01-01T00:00:00Z",
-        "9999-12-31T23:59:59-23:59",
+        "2030-01-31T23:59:60Z",
+        "2030-01-31T10:00:00+05:60",
+        "2030-01-31T10:00:00+24:00",
         "tomorrow",
         5,
     ],
 )
 def test_invalid_due_at(raw: object) -> None:
     assert codes({"due_at": raw}, "patch")["due_at"] in {"invalid_datetime", "invalid_type"}
+
+
+@pytest.mark.parametrize(
+    ("field", "raw"),
+    [
+        ("due_at", "9999-12-31T23:59:59-23:59"),
+        ("due_at", "0001-01-01T23:00:00+01:00"),
+        ("due_date", "0001-01-01"),
+        ("due_date", "9999-12-31"),
+    ],
+)
+def test_due_days_stop_short_of_the_calendars_ends(field: str, raw: str) -> None:
+    assert codes({field: raw}, "patch")[field] == "out_of_range"
+
+
+def test_the_first_and_last_due_days_reach_utc_from_any_offset() -> None:
+    first = parse_changes({"due_at": "0001-01-02T00:00:00+23:59"}, "patch")
+    last = parse_changes({"due_at": "9999-12-30T23:59:59-23:59"}, "patch")
+    assert first.due_at == datetime(1, 1, 1, 0, 1, tzinfo=UTC)
+    assert last.due_at == datetime(9999, 12, 31, 23, 58, 59, tzinfo=UTC)
+    assert parse_changes({"due_date": "9999-12-30"}, "patch").due_date == date(9999, 12, 30)
 
 
 @pytest.mark.parametrize("raw", ["2030-1-31", "20300131", "2030-02-30", "2030-01-31T00:00:00Z", ""])

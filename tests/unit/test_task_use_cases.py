@@ -70,7 +70,9 @@ async def test_policy_is_checked_before_data_is_touched(
             store, clock, principal=BOB, owner=ALICE.user_id, changes=TaskChanges(title="x")
         )
     with pytest.raises(Forbidden):
-        await services.list_tasks(store, principal=BOB, owner=ALICE.user_id, query=TaskQuery())
+        await services.list_tasks(
+            store, clock, principal=BOB, owner=ALICE.user_id, query=TaskQuery()
+        )
     assert BOB.user_id not in store.state.users
 
 
@@ -188,7 +190,7 @@ async def test_paging_returns_each_task_once_with_counts(
     cursor = None
     while True:
         page = await services.list_tasks(
-            store, principal=ALICE, owner=ALICE.user_id, query=query, cursor=cursor
+            store, clock, principal=ALICE, owner=ALICE.user_id, query=query, cursor=cursor
         )
         seen += [t.id for t in page.tasks]
         assert (page.counts.pending, page.counts.completed) == (6, 1)
@@ -203,12 +205,17 @@ async def test_a_cursor_for_another_query_is_refused(
     for i in range(3):
         await create(store, clock, f"t{i}")
     page = await services.list_tasks(
-        store, principal=ALICE, owner=ALICE.user_id, query=TaskQuery(limit=1)
+        store, clock, principal=ALICE, owner=ALICE.user_id, query=TaskQuery(limit=1)
     )
     pending = TaskQuery(filter=TaskFilter(status=Status.PENDING), limit=1)
     with pytest.raises(ValidationFailed):
         await services.list_tasks(
-            store, principal=ALICE, owner=ALICE.user_id, query=pending, cursor=page.next_cursor
+            store,
+            clock,
+            principal=ALICE,
+            owner=ALICE.user_id,
+            query=pending,
+            cursor=page.next_cursor,
         )
 
 

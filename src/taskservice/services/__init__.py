@@ -2,9 +2,11 @@
 
 from taskservice.services.accounts import Session, current_user, sign_in, sign_up
 from taskservice.services.tasks import (
+    CreateOutcome,
     ExpectedVersions,
     TaskPage,
     create_task,
+    create_task_once,
     delete_task,
     get_task,
     list_tasks,
@@ -13,10 +15,12 @@ from taskservice.services.tasks import (
 )
 
 __all__ = [
+    "CreateOutcome",
     "ExpectedVersions",
     "Session",
     "TaskPage",
     "create_task",
+    "create_task_once",
     "current_user",
     "delete_task",
     "get_task",

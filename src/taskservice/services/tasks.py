@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 import attrs
 
-from domain.errors import NotFound, PreconditionFailed
+from domain.errors import Conflict, IdempotencyKeyReused, NotFound, PreconditionFailed
+from domain.idempotency import KEEP_FOR, IdempotencyRecord, IdempotentRequest, Reply
 from domain.queries import TaskCounts, TaskQuery
 from domain.tasks import Task, TaskChanges
 from domain.types import TaskId, UserId
@@ -16,6 +17,8 @@ from taskservice.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 # Without If-Match a write is last-writer-wins; a lost race is retried on the fresh row.
 _WRITE_ATTEMPTS = 5
+# Expired idempotency records deleted per create: more than one, so purging outpaces creating.
+_PURGE_BATCH = 100
 
 ExpectedVersions = frozenset[int] | None
 """The versions an If-Match accepts; None when the request set no precondition."""
@@ -32,24 +35,29 @@ class TaskPage:
 
 async def list_tasks(
     uow_factory: UnitOfWorkFactory,
+    clock: Clock,
     *,
     principal: Principal,
     owner: UserId,
     query: TaskQuery,
     cursor: str | None = None,
 ) -> TaskPage:
-    """A page of the owner's tasks, continuing after `cursor` when one is given."""
+    """A page of the owner's tasks, continuing after `cursor` when one is given.
+
+    `due` windows are measured from `clock`.
+    """
     ensure_owner(principal, owner)
-    after = decode_cursor(cursor, query.filter, query.sort) if cursor is not None else None
+    after = decode_cursor(cursor, query) if cursor is not None else None
+    now = clock.now()
     # One row more than asked tells whether another page exists.
-    ask = attrs.evolve(query, after=after, limit=query.limit + 1)
+    ask = attrs.evolve(query, now=now, after=after, limit=query.limit + 1)
     async with uow_factory() as uow:
         rows = await uow.tasks.page(owner, ask)
         counts = await uow.tasks.counts(owner)
     tasks = rows[: query.limit]
     next_cursor = None
     if len(rows) > query.limit:
-        next_cursor = encode_cursor(query.filter, query.sort, query.sort.key_of(tasks[-1]))
+        next_cursor = encode_cursor(query, ask.position_of(tasks[-1]))
     return TaskPage(tasks=tasks, next_cursor=next_cursor, counts=counts)
 
 
@@ -63,12 +71,71 @@ async def create_task(
 ) -> Task:
     """Store a new task for the owner, provisioning a first-seen user in the same transaction."""
     ensure_owner(principal, owner)
-    now = clock.now()
     async with uow_factory() as uow:
-        await _provision(uow, principal, clock)
-        task = await uow.tasks.add(Task.create(user_id=owner, changes=changes, now=now))
+        task = await _add(uow, clock, principal, owner, changes)
         await uow.commit()
     return task
+
+
+@attrs.frozen(kw_only=True)
+class CreateOutcome:
+    """The answer to a create sent with an Idempotency-Key, and whether it is a replay."""
+
+    reply: Reply
+    replayed: bool
+
+
+async def create_task_once(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    *,
+    principal: Principal,
+    owner: UserId,
+    changes: TaskChanges,
+    request: IdempotentRequest,
+    render: Callable[[Task], Reply],
+) -> CreateOutcome:
+    """Create a task once per key: a retry within 24 h gets the first answer and creates nothing.
+
+    The record of the key is stored in the transaction that stores the task, so that neither
+    exists without the other; `render` turns the new task into the answer to keep.
+    """
+    ensure_owner(principal, owner)
+    now = clock.now()
+    async with uow_factory() as uow:
+        earlier = await uow.idempotency.get(owner, request.key)
+        if earlier is not None and earlier.is_live(now):
+            return _replay(earlier, request)
+        await uow.idempotency.purge(now - KEEP_FOR, _PURGE_BATCH)
+        reply = render(await _add(uow, clock, principal, owner, changes))
+        record = IdempotencyRecord(
+            user_id=owner,
+            key=request.key,
+            fingerprint=request.fingerprint,
+            reply=reply,
+            created_at=now,
+        )
+        if await uow.idempotency.claim(record, expired_by=now - KEEP_FOR):
+            await uow.commit()
+            return CreateOutcome(reply=reply, replayed=False)
+        # A concurrent request with this key committed first; ours is dropped uncommitted.
+        winner = await uow.idempotency.get(owner, request.key)
+    if winner is None:
+        raise Conflict("A request with this Idempotency-Key is still in flight; retry shortly.")
+    return _replay(winner, request)
+
+
+def _replay(record: IdempotencyRecord, request: IdempotentRequest) -> CreateOutcome:
+    if record.fingerprint != request.fingerprint:
+        raise IdempotencyKeyReused()
+    return CreateOutcome(reply=record.reply, replayed=True)
+
+
+async def _add(
+    uow: UnitOfWork, clock: Clock, principal: Principal, owner: UserId, changes: TaskChanges
+) -> Task:
+    await _provision(uow, principal, clock)
+    return await uow.tasks.add(Task.create(user_id=owner, changes=changes, now=clock.now()))
 
 
 async def get_task(
