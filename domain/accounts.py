@@ -8,7 +8,7 @@ from typing import Final
 
 import attrs
 
-from domain.errors import FieldError, ValidationFailed
+from domain.errors import FieldError, ValidationFailed, unknown_fields
 from domain.tasks import is_control
 from domain.users import User
 
@@ -55,10 +55,7 @@ def email_key(email: str) -> str:
 def parse_credentials(data: Mapping[str, object], *, with_name: bool) -> Credentials:
     """Validate a sign-up (`with_name`) or sign-in body; ValidationFailed lists every broken rule."""
     allowed = {"email", "password", "name"} if with_name else {"email", "password"}
-    errors = [
-        FieldError(field=k, code="unknown_field", message=f"Unknown field {k!r}.")
-        for k in sorted(set(data) - allowed)
-    ]
+    errors = unknown_fields(data, allowed)
     email = _check(errors, "email", data.get("email"), _email)
     password = _check(errors, "password", data.get("password"), _password)
     name = _check(errors, "name", data.get("name"), _name) if data.get("name") is not None else None
@@ -136,10 +133,7 @@ def _name(raw: str) -> str | FieldError:
 
 def parse_sign_in(data: Mapping[str, object]) -> tuple[str, str]:
     """The e-mail and password of a sign-in body; only their presence and types are checked."""
-    errors = [
-        FieldError(field=k, code="unknown_field", message=f"Unknown field {k!r}.")
-        for k in sorted(set(data) - {"email", "password"})
-    ]
+    errors = unknown_fields(data, {"email", "password"})
     for field in ("email", "password"):
         value = data.get(field)
         if not isinstance(value, str) or not value:

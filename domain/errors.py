@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+
 import attrs
 
 
@@ -22,6 +25,14 @@ class FieldError:
     field: str
     code: str
     message: str
+
+
+def unknown_fields(data: Mapping[str, object], known: AbstractSet[str]) -> list[FieldError]:
+    """One `unknown_field` error per key of `data` outside `known`, in a stable order."""
+    return [
+        FieldError(field=name, code="unknown_field", message=f"Unknown field {name!r}.")
+        for name in sorted(set(data) - known)
+    ]
 
 
 class ValidationFailed(DomainError):

@@ -10,7 +10,7 @@ from typing import Final, Literal
 
 import attrs
 
-from domain.errors import FieldError, ValidationFailed
+from domain.errors import FieldError, ValidationFailed, unknown_fields
 from domain.types import TaskId, UserId
 
 TITLE_MAX: Final = 200
@@ -139,12 +139,8 @@ class Task:
 
 def parse_changes(data: Mapping[str, object], mode: Mode) -> TaskChanges:
     """Validate a JSON object of task fields; raise ValidationFailed listing every broken rule."""
-    errors: list[FieldError] = []
+    errors = unknown_fields(data, WRITABLE_FIELDS | IGNORED_FIELDS)
     values: dict[str, object] = {}
-    for name in sorted(set(data) - WRITABLE_FIELDS - IGNORED_FIELDS):
-        errors.append(
-            FieldError(field=name, code="unknown_field", message=f"Unknown field {name!r}.")
-        )
     for name in (n for n in data if n in WRITABLE_FIELDS):
         raw = data[name]
         if raw is None and name in _NOT_NULLABLE:

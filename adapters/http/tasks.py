@@ -13,7 +13,7 @@ from adapters.http import parsing
 from adapters.http.envelope import success, success_body
 from adapters.http.representation import list_query, task_json
 from adapters.http.routing import by_method
-from domain.errors import FieldError, ValidationFailed
+from domain.errors import FieldError, ValidationFailed, unknown_fields
 from domain.idempotency import IdempotentRequest, Reply, key_errors
 from domain.tasks import Task, TaskChanges, parse_changes
 from domain.types import UserId
@@ -179,11 +179,7 @@ def _replied(reply: Reply, *, replayed: bool = False) -> Response:
 
 
 def _completed(body: dict[str, object]) -> bool:
-    unknown = sorted(set(body) - {"completed"})
-    errors = [
-        FieldError(field=name, code="unknown_field", message=f"Unknown field {name!r}.")
-        for name in unknown
-    ]
+    errors = unknown_fields(body, {"completed"})
     value = body.get("completed", True)
     if not isinstance(value, bool):
         errors.append(
