@@ -23,7 +23,7 @@ ADMIN_URL_VARIABLE: Final = "BENCH_POSTGRES_URL"
 _COPY_BATCH: Final = 20_000
 # Columns the seeder knows how to fill, or knows may stay NULL.
 _KNOWN: Final = {
-    "users": {*seed.USER_COLUMNS, "password_hash", "email_key"},
+    "users": {*seed.USER_COLUMNS, *seed.USER_COUNTERS, "password_hash", "email_key"},
     "tasks": {"id", *seed.TASK_COLUMNS, *seed.DERIVED_TASK_COLUMNS},
 }
 # Tables the seeder fills, and tables that start empty by design (idempotency keys).
@@ -129,6 +129,7 @@ class BenchDatabase:
         for user, count in plan.task_counts.items():
             rows = seed.with_derived(seed.task_rows(user, count, now, rng), derived)
             await self._copy_tasks(rows, columns)
+        await self._conn.execute(seed.COUNT_TASKS)
         await self._conn.execute("VACUUM ANALYZE users")
         await self._conn.execute("VACUUM ANALYZE tasks")
         return await self._fixture()

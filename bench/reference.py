@@ -53,15 +53,17 @@ PAGE_AFTER: Final = (
     "ORDER BY tasks.created_at DESC, tasks.id DESC LIMIT $4::INTEGER"
 )
 COUNTS: Final = (
-    "SELECT tasks.completed, count(*) AS n FROM tasks "
-    "WHERE tasks.user_id = $1::VARCHAR GROUP BY tasks.completed"
+    "SELECT users.tasks_pending, users.tasks_completed FROM users WHERE users.id = $1::VARCHAR"
 )
 GET_ONE: Final = (
     f"SELECT {_COLUMNS} FROM tasks WHERE tasks.id = $1::BIGINT AND tasks.user_id = $2::VARCHAR"
 )
-ENSURE_USER: Final = (
-    "INSERT INTO users (id, email, name, created_at) VALUES ($1::VARCHAR, $2::VARCHAR, "
-    "$3::VARCHAR, $4::TIMESTAMP WITH TIME ZONE) ON CONFLICT (id) DO NOTHING"
+# The owner is provisioned and counted by the statement that inserts the task, as the service does.
+COUNT_OWNER: Final = (
+    "WITH owner AS (INSERT INTO users (id, email, created_at, tasks_pending, tasks_completed) "
+    "VALUES ($1::VARCHAR, $2::VARCHAR, $3::TIMESTAMP WITH TIME ZONE, $4::INTEGER, $5::INTEGER) "
+    "ON CONFLICT (id) DO UPDATE SET tasks_pending = (users.tasks_pending + excluded.tasks_pending), "
+    "tasks_completed = (users.tasks_completed + excluded.tasks_completed) RETURNING users.id) "
 )
 # What the service writes on insert and update, in its order, with the casts it compiles to.
 _TIMESTAMP: Final = "TIMESTAMP WITH TIME ZONE"
@@ -79,24 +81,37 @@ WRITTEN: Final[tuple[tuple[str, str], ...]] = (
     ("updated_at", _TIMESTAMP),
 )
 SEARCH_TEXT: Final = ("search_text", "VARCHAR")
-"""Written too when migration 0002's folded search column exists."""
 
 
 def insert_sql(written: tuple[tuple[str, str], ...]) -> str:
-    """INSERT of a task, as SQLAlchemy compiles the service's `add`."""
-    columns = (("user_id", "VARCHAR"), *written)
-    names = ", ".join(name for name, _ in columns)
-    values = ", ".join(f"${i}::{kind}" for i, (_, kind) in enumerate(columns, 1))
-    return f"INSERT INTO tasks ({names}) VALUES ({values}) RETURNING tasks.id"
-
-
-def update_sql(written: tuple[tuple[str, str], ...]) -> str:
-    """Conditional UPDATE of every written column, as the service's `replace`."""
-    sets = ", ".join(f"{name}=${i}::{kind}" for i, (name, kind) in enumerate(written, 1))
-    n = len(written)
+    """INSERT of a task counted for its owner, as SQLAlchemy compiles the service's `add`."""
+    names = ", ".join(name for name, _ in written)
+    values = ", ".join(f"${i}::{kind}" for i, (_, kind) in enumerate(written, 6))
     return (
-        f"UPDATE tasks SET {sets} WHERE tasks.id = ${n + 1}::BIGINT "
-        f"AND tasks.user_id = ${n + 2}::VARCHAR AND tasks.version = ${n + 3}::INTEGER"
+        f"{COUNT_OWNER}INSERT INTO tasks (user_id, {names}) SELECT owner.id, {values} "
+        "FROM owner RETURNING tasks.id"
+    )
+
+
+def update_sql(written: tuple[tuple[str, str], ...], *, counted: bool) -> str:
+    """Conditional UPDATE of every written column, as the service's `replace`.
+
+    When the completion changes, the owner's counters move in the same statement.
+    """
+    first = 3 if counted else 1
+    sets = ", ".join(f"{name}=${i}::{kind}" for i, (name, kind) in enumerate(written, first))
+    n = first + len(written)
+    update = (
+        f"UPDATE tasks SET {sets} WHERE tasks.id = ${n}::BIGINT "
+        f"AND tasks.user_id = ${n + 1}::VARCHAR AND tasks.version = ${n + 2}::INTEGER"
+    )
+    if not counted:
+        return f"{update} RETURNING tasks.id"
+    return (
+        f"WITH changed AS ({update} RETURNING tasks.user_id) UPDATE users SET "
+        "tasks_pending=(users.tasks_pending + $1::INTEGER), "
+        "tasks_completed=(users.tasks_completed + $2::INTEGER) "
+        "FROM changed WHERE users.id = changed.user_id RETURNING users.id"
     )
 
 
@@ -296,28 +311,22 @@ class TaskEndpoints:
     def __init__(self, verifier: Verifier) -> None:
         self.verifier = verifier
         self.pool: Any = None
-        self.written: tuple[tuple[str, str], ...] = WRITTEN
-        self.insert = insert_sql(WRITTEN)
-        self.update = update_sql(WRITTEN)
+        written = (*WRITTEN, SEARCH_TEXT)
+        self.insert = insert_sql(written)
+        self.update = update_sql(written, counted=False)
+        self.update_counted = update_sql(written, counted=True)
 
     async def open(self, dsn: str) -> None:
-        """Open the pool and write what the schema holds (search_text once 0002 is in)."""
+        """Open the pool."""
         self.pool = await asyncpg.create_pool(
             dsn, min_size=POOL_SIZE, max_size=POOL_SIZE, init=_init_connection, reset=_no_reset
         )
-        has_search_text = await self.pool.fetchval(
-            "SELECT count(*) FROM information_schema.columns "
-            "WHERE table_name = 'tasks' AND column_name = 'search_text'"
-        )
-        if has_search_text:
-            self.written = (*WRITTEN, SEARCH_TEXT)
-            self.insert, self.update = insert_sql(self.written), update_sql(self.written)
 
-    def values(self, task: Mapping[str, Any]) -> list[Any]:
+    @staticmethod
+    def values(task: Mapping[str, Any]) -> list[Any]:
         """The task's values for the written columns, in order."""
         values = [task[name] for name, _ in WRITTEN]
-        if len(self.written) > len(WRITTEN):
-            values.append(search_text(task["title"], task["description"]))
+        values.append(search_text(task["title"], task["description"]))
         return values
 
     async def list_or_create(self, request: Request) -> Response:
@@ -338,12 +347,13 @@ class TaskEndpoints:
                 rows = await conn.fetch(PAGE_AFTER, user, moment, after_id, limit + 1)
             else:
                 rows = await conn.fetch(PAGE_FIRST, user, limit + 1)
-            counts = {row["completed"]: row["n"] for row in await conn.fetch(COUNTS, user)}
+            counts = await conn.fetchrow(COUNTS, user)
         page = rows[:limit]
+        pending, completed = counts if counts is not None else (0, 0)
         meta = {
             "limit": limit,
             "next_cursor": encode_cursor(page[-1]) if len(rows) > limit else None,
-            "counts": {"pending": counts.get(False, 0), "completed": counts.get(True, 0)},
+            "counts": {"pending": pending, "completed": completed},
         }
         return _success([task_json(r) for r in page], f"{len(page)} task(s).", meta=meta)
 
@@ -367,8 +377,8 @@ class TaskEndpoints:
             "updated_at": now,
         }
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(ENSURE_USER, user, email, None, now)
-            row["id"] = await conn.fetchval(self.insert, user, *self.values(row))
+            counted = (user, email, now, 1, 0)
+            row["id"] = await conn.fetchval(self.insert, *counted, *self.values(row))
         headers = {"ETag": '"1"', "Location": f"/api/{user}/tasks/{row['id']}"}
         return _success(task_json(row), "Task created.", status=201, headers=headers)
 
@@ -402,11 +412,14 @@ class TaskEndpoints:
         return await self.write(request, {"completed": completed}, message)
 
     async def write(self, request: Request, changes: dict[str, Any], message: str) -> Response:
-        """Read, check If-Match, apply and conditionally update, in one transaction."""
+        """Read, check If-Match, apply, and update in a transaction if the version still holds.
+
+        The read needs no transaction (the update checks the version), as in the service.
+        """
         user, _ = self.verifier.owner(request)
         task_id = _task_id(request)
         expected = _if_match(request)
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn:
             row = await conn.fetchrow(GET_ONE, task_id, user)
             if row is None:
                 raise Failure(404, "NOT_FOUND", "No such task.")
@@ -414,10 +427,16 @@ class TaskEndpoints:
                 raise Failure(412, "PRECONDITION_FAILED", "The task has changed.")
             task = _applied(dict(row), changes)
             if task != dict(row):
-                status = await conn.execute(
-                    self.update, *self.values(task), task_id, user, row["version"]
-                )
-                if status != "UPDATE 1":
+                where = (task_id, user, row["version"])
+                async with conn.transaction():
+                    if task["completed"] == row["completed"]:
+                        done = await conn.fetch(self.update, *self.values(task), *where)
+                    else:
+                        moved = (-1, 1) if task["completed"] else (1, -1)
+                        done = await conn.fetch(
+                            self.update_counted, *moved, *self.values(task), *where
+                        )
+                if not done:
                     raise Failure(412, "PRECONDITION_FAILED", "The task has changed.")
         return _success(task_json(task), message, headers={"ETag": f'"{task["version"]}"'})
 

@@ -21,6 +21,13 @@ SMALL_USER_TASKS: Final = 10
 TASK_SPACING: Final = timedelta(minutes=5)
 
 USER_COLUMNS: Final = ("id", "email", "name", "created_at")
+USER_COUNTERS: Final = ("tasks_pending", "tasks_completed")
+COUNT_TASKS: Final = (
+    "UPDATE users SET "
+    "tasks_pending = (SELECT count(*) FROM tasks WHERE user_id = users.id AND NOT completed), "
+    "tasks_completed = (SELECT count(*) FROM tasks WHERE user_id = users.id AND completed)"
+)
+"""The counters every write keeps, filled once after the tasks are copied in."""
 TASK_COLUMNS: Final = (
     "user_id",
     "title",

@@ -55,8 +55,9 @@ class MemoryTaskRepository:
     def __init__(self, state: _State) -> None:
         self._state = state
 
-    async def add(self, task: Task) -> Task:
-        """Store a new task with the next id."""
+    async def add(self, task: Task, owner: User) -> Task:
+        """Store a new task with the next id, and its owner if first seen."""
+        self._state.users.setdefault(owner.id, owner)
         self._state.last_id += 1
         stored = attrs.evolve(task, id=TaskId(self._state.last_id))
         self._state.tasks[stored.id] = stored
@@ -67,10 +68,10 @@ class MemoryTaskRepository:
         task = self._state.tasks.get(task_id)
         return task if task is not None and task.user_id == user_id else None
 
-    async def replace(self, task: Task, expected_version: int) -> bool:
-        """Store `task` if the stored one is still at `expected_version`."""
+    async def replace(self, task: Task, previous: Task) -> bool:
+        """Store `task` if the stored one is still at the version of `previous`."""
         current = await self.get(task.user_id, task.id)
-        if current is None or current.version != expected_version:
+        if current is None or current.version != previous.version:
             return False
         self._state.tasks[task.id] = task
         return True

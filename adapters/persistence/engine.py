@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -40,6 +41,8 @@ def create_engine(
         "max_overflow": 0,
         "pool_timeout": pool_timeout,
         "hide_parameters": True,
+        "json_serializer": _json_text,
+        "json_deserializer": orjson.loads,
     }
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, connect_args, foreign_keys=True, **options)
@@ -51,7 +54,11 @@ def create_engine(
             "application_name": "taskservice",
         },
     }
-    engine = create_async_engine(url, connect_args=connect_args, **options)
+    # Autocommit: SQLAlchemy begins no transaction of its own; the unit of work's executor
+    # begins one at its first write (executors.AsyncpgExecutor).
+    engine = create_async_engine(
+        url, connect_args=connect_args, isolation_level="AUTOCOMMIT", **options
+    )
     check_connections(engine, timeout=connect_timeout)
     return engine
 
@@ -102,6 +109,10 @@ def _begin(connection: Connection) -> None:
     # Read-only checks need no lock at all: in WAL mode readers never wait for writers.
     read_only = connection.get_execution_options().get(READ_ONLY, False)
     connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+
+
+def _json_text(value: object) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _ensure_parent_directory(url: URL) -> None:

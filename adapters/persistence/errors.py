@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
 
+import asyncpg
 from sqlalchemy import exc
 
 from domain.errors import StorageUnavailable
@@ -13,6 +15,14 @@ from domain.errors import StorageUnavailable
 # SQLSTATE classes meaning "not now": 08 connection exception, 53 insufficient resources
 # (too many connections), 57 operator intervention (statement timeout, admin shutdown).
 _UNAVAILABLE_SQLSTATE_CLASSES: Final = frozenset({"08", "53", "57"})
+_QUERY_CANCELED: Final = "57014"  # the statement timeout: the connection itself is fine
+
+
+class Failure(enum.Enum):
+    """Why a statement sent straight to asyncpg could not be answered."""
+
+    UNAVAILABLE = "unavailable"
+    CONNECTION_LOST = "connection lost"
 
 
 @contextmanager
@@ -35,3 +45,18 @@ def _is_unavailable(error: exc.DBAPIError) -> bool:
         return True
     sqlstate = getattr(error.orig, "sqlstate", None)
     return isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+
+
+def driver_failure(error: Exception) -> Failure | None:
+    """How an asyncpg exception means "not now" (None: it is an answer, such as a constraint)."""
+    if isinstance(error, asyncpg.InterfaceError | asyncpg.PostgresConnectionError | OSError):
+        return Failure.CONNECTION_LOST
+    if isinstance(error, TimeoutError):
+        # A command timeout leaves the connection mid-statement.
+        return Failure.CONNECTION_LOST
+    if isinstance(error, asyncpg.PostgresError):
+        sqlstate = getattr(error, "sqlstate", None) or ""
+        if sqlstate[:2] not in _UNAVAILABLE_SQLSTATE_CLASSES:
+            return None
+        return Failure.UNAVAILABLE if sqlstate == _QUERY_CANCELED else Failure.CONNECTION_LOST
+    return None

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import attrs
 from sqlalchemy import (
+    CTE,
+    BindParameter,
     ColumnElement,
+    Integer,
     Table,
     and_,
+    bindparam,
     delete,
     exists,
     false,
@@ -24,11 +29,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult, RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
-from adapters.persistence.errors import storage_errors
+from adapters.persistence.executors import Executor, Params, Prepared, Row
 from adapters.persistence.tables import NO_DUE, idempotency_keys, tasks, users
 from domain.accounts import Account
 from domain.errors import Conflict
@@ -40,6 +43,7 @@ from domain.queries import (
     SortField,
     Status,
     TaskCounts,
+    TaskFilter,
     TaskQuery,
     day_start,
     fold,
@@ -56,22 +60,151 @@ _SORT_COLUMNS: Final = {
     SortField.PRIORITY: tasks.c.priority,
     SortField.TITLE: tasks.c.title,
 }
+# What a task is read as, in the positions _task reads them from.
+TASK_COLUMNS: Final = (
+    tasks.c.id,
+    tasks.c.user_id,
+    tasks.c.title,
+    tasks.c.description,
+    tasks.c.completed,
+    tasks.c.completed_at,
+    tasks.c.priority,
+    tasks.c.due_date,
+    tasks.c.due_at,
+    tasks.c.tags,
+    tasks.c.version,
+    tasks.c.created_at,
+    tasks.c.updated_at,
+)
+USER_COLUMNS: Final = (users.c.id, users.c.email, users.c.name, users.c.created_at)
+RECORD_COLUMNS: Final = (
+    idempotency_keys.c.user_id,
+    idempotency_keys.c.key,
+    idempotency_keys.c.fingerprint,
+    idempotency_keys.c.status,
+    idempotency_keys.c.headers,
+    idempotency_keys.c.body,
+    idempotency_keys.c.created_at,
+)
+WRITTEN: Final = (
+    "title",
+    "description",
+    "completed",
+    "completed_at",
+    "priority",
+    "due_date",
+    "due_at",
+    "tags",
+    "version",
+    "created_at",
+    "updated_at",
+    "search_text",
+)
+"""The task columns every insert and update writes, all but the keys."""
 Conditions = list[ColumnElement[bool]]
 
 
+def _param(name: str) -> BindParameter[Any]:
+    return bindparam(name, type_=tasks.c[name].type)
+
+
+def _counted_by(changed: CTE) -> Prepared:
+    # The owner's counters move in the statement that changes the task, so they cannot drift
+    # and no transaction holds the owner's row for longer than that statement.
+    return Prepared(
+        update(users)
+        .where(users.c.id == changed.c.user_id)
+        .values(
+            tasks_pending=users.c.tasks_pending + bindparam("pending_delta", type_=Integer),
+            tasks_completed=users.c.tasks_completed + bindparam("completed_delta", type_=Integer),
+        )
+        .returning(users.c.id)
+    )
+
+
+# Named unlike any column: a column's name is reserved for its value in INSERT and UPDATE.
+_OWNER: Final = tasks.c.user_id == bindparam("owner_id", type_=tasks.c.user_id.type)
+_THE_TASK: Final = (tasks.c.id == bindparam("task_id", type_=tasks.c.id.type), _OWNER)
+_AT_VERSION: Final = tasks.c.version == bindparam("expected_version", type_=Integer)
+GET_TASK: Final = Prepared(select(*TASK_COLUMNS).where(*_THE_TASK))
+COUNTS: Final = Prepared(
+    select(users.c.tasks_pending, users.c.tasks_completed).where(
+        users.c.id == bindparam("user_id", type_=users.c.id.type)
+    )
+)
+_UPDATE_TASK: Final = (
+    update(tasks).where(*_THE_TASK, _AT_VERSION).values({n: _param(n) for n in WRITTEN})
+)
+UPDATE_TASK: Final = Prepared(_UPDATE_TASK.returning(tasks.c.id))
+UPDATE_COUNTED_TASK: Final = _counted_by(_UPDATE_TASK.returning(tasks.c.user_id).cte("changed"))
+_DELETE_TASK: Final = delete(tasks).where(*_THE_TASK, _AT_VERSION)
+DELETE_TASK: Final = Prepared(_DELETE_TASK.returning(tasks.c.id))
+DELETE_COUNTED_TASK: Final = _counted_by(_DELETE_TASK.returning(tasks.c.user_id).cte("gone"))
+INSERT_TASK: Final = Prepared(
+    insert(tasks)
+    .values(user_id=bindparam("user_id"), **{n: _param(n) for n in WRITTEN})
+    .returning(tasks.c.id)
+)
+
+
+def _owner_upsert(dialect_insert: Any) -> Any:
+    # Provisions a first-seen owner and counts the new task in one statement.
+    values = dialect_insert(users).values(
+        id=bindparam("user_id", type_=users.c.id.type),
+        email=bindparam("email", type_=users.c.email.type),
+        created_at=bindparam("user_created_at", type_=users.c.created_at.type),
+        tasks_pending=bindparam("pending_delta", type_=Integer),
+        tasks_completed=bindparam("completed_delta", type_=Integer),
+    )
+    return values.on_conflict_do_update(
+        index_elements=[users.c.id],
+        set_={
+            "tasks_pending": users.c.tasks_pending + values.excluded.tasks_pending,
+            "tasks_completed": users.c.tasks_completed + values.excluded.tasks_completed,
+        },
+    )
+
+
+COUNT_OWNER_SQLITE: Final = Prepared(_owner_upsert(sqlite.insert))
+_OWNER_CTE: Final = _owner_upsert(postgresql.insert).returning(users.c.id).cte("owner")
+INSERT_COUNTED_TASK_POSTGRES: Final = Prepared(
+    insert(tasks)
+    .from_select(
+        ["user_id", *WRITTEN],
+        select(_OWNER_CTE.c.id, *[_param(n) for n in WRITTEN]),
+    )
+    .returning(tasks.c.id)
+    .add_cte(_OWNER_CTE)
+)
+COUNT_CHANGE_SQLITE: Final = Prepared(
+    update(users)
+    .where(users.c.id == bindparam("user_id", type_=users.c.id.type))
+    .values(
+        tasks_pending=users.c.tasks_pending + bindparam("pending_delta", type_=Integer),
+        tasks_completed=users.c.tasks_completed + bindparam("completed_delta", type_=Integer),
+    )
+)
+_PAGES: dict[tuple[SortField, bool, Status, bool], Prepared] = {}
+
+
 class _Statements:
-    """Runs statements on a unit of work's connection, translating storage failures."""
+    """Runs statements through a unit of work's executor."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
 
-    async def _execute(self, statement: Executable) -> CursorResult[Any]:
-        with storage_errors():
-            return await self._connection.execute(statement)
+    async def _fetch(
+        self,
+        statement: Prepared | Executable,
+        params: Params | None = None,
+        *,
+        writes: bool = False,
+    ) -> Sequence[Row]:
+        return await self._executor.fetch(statement, params, writes=writes)
 
     @property
     def _dialect(self) -> str:
-        return self._connection.dialect.name
+        return self._executor.dialect.name
 
     def _insert(self, table: Table, values: dict[str, object]) -> postgresql.Insert | sqlite.Insert:
         # The dialect's own INSERT, for its ON CONFLICT clause.
@@ -80,49 +213,69 @@ class _Statements:
 
 
 class SqlTaskRepository(_Statements):
-    """A user's tasks in the `tasks` table, inside one unit of work."""
+    """A user's tasks in the `tasks` table, and their counts in `users`, inside one unit of work."""
 
-    async def add(self, task: Task) -> Task:
-        """Insert a new task and return it with the id the database assigned."""
-        result = await self._execute(
-            insert(tasks).values(user_id=task.user_id, **_task_values(task)).returning(tasks.c.id)
-        )
-        return attrs.evolve(task, id=TaskId(result.scalar_one()))
+    async def add(self, task: Task, owner: User) -> Task:
+        """Insert a new task, and its owner if first seen, and return it with its id."""
+        params = {
+            **_task_values(task),
+            "user_id": task.user_id,
+            "email": owner.email,
+            "user_created_at": owner.created_at,
+            **_deltas(task, +1),
+        }
+        if self._dialect == "postgresql":
+            rows = await self._fetch(INSERT_COUNTED_TASK_POSTGRES, params, writes=True)
+        else:
+            await self._fetch(COUNT_OWNER_SQLITE, params, writes=True)
+            rows = await self._fetch(INSERT_TASK, params, writes=True)
+        return attrs.evolve(task, id=TaskId(rows[0][0]))
 
     async def get(self, user_id: UserId, task_id: TaskId) -> Task | None:
         """The task if it exists and belongs to `user_id`."""
-        result = await self._execute(
-            select(tasks).where(tasks.c.id == task_id, tasks.c.user_id == user_id)
-        )
-        row = result.mappings().one_or_none()
-        return None if row is None else _task(row)
+        rows = await self._fetch(GET_TASK, {"task_id": task_id, "owner_id": user_id})
+        return _task(rows[0]) if rows else None
 
-    async def replace(self, task: Task, expected_version: int) -> bool:
-        """Overwrite the stored task in one statement if it is still at `expected_version`."""
-        result = await self._execute(
-            update(tasks)
-            .where(
-                tasks.c.id == task.id,
-                tasks.c.user_id == task.user_id,
-                tasks.c.version == expected_version,
-            )
-            .values(**_task_values(task))
-        )
-        return result.rowcount == 1
+    async def replace(self, task: Task, previous: Task) -> bool:
+        """Overwrite `previous` with `task` in one statement if it is still at its version."""
+        params = {
+            **_task_values(task),
+            "task_id": task.id,
+            "owner_id": task.user_id,
+            "user_id": task.user_id,
+            "expected_version": previous.version,
+        }
+        if task.completed == previous.completed:
+            return bool(await self._fetch(UPDATE_TASK, params, writes=True))
+        moved = {
+            "pending_delta": -1 if task.completed else +1,
+            "completed_delta": +1 if task.completed else -1,
+        }
+        return await self._counted(UPDATE_TASK, UPDATE_COUNTED_TASK, params | moved)
 
     async def remove(self, task: Task) -> bool:
         """Delete the task if the stored one is still at `task.version`."""
-        result = await self._execute(
-            delete(tasks).where(
-                tasks.c.id == task.id,
-                tasks.c.user_id == task.user_id,
-                tasks.c.version == task.version,
-            )
-        )
-        return result.rowcount == 1
+        params = {
+            "task_id": task.id,
+            "owner_id": task.user_id,
+            "user_id": task.user_id,
+            "expected_version": task.version,
+            **_deltas(task, -1),
+        }
+        return await self._counted(DELETE_TASK, DELETE_COUNTED_TASK, params)
+
+    async def _counted(self, change: Prepared, counted_change: Prepared, params: Params) -> bool:
+        if self._dialect == "postgresql":
+            return bool(await self._fetch(counted_change, params, writes=True))
+        if not await self._fetch(change, params, writes=True):
+            return False
+        await self._fetch(COUNT_CHANGE_SQLITE, params, writes=True)
+        return True
 
     async def page(self, user_id: UserId, query: TaskQuery) -> list[Task]:
         """One keyset page of the user's matching tasks, ordered by the sort value, then id."""
+        if query.sort.field is not SortField.DUE and _by_status_only(query.filter):
+            return await self._simple_page(user_id, query)
         conditions = [tasks.c.user_id == user_id, *self._filter(query)]
         if query.sort.field is SortField.DUE:
             return await self._page_by_due(conditions, query)
@@ -130,8 +283,22 @@ class SqlTaskRepository(_Statements):
         descending = query.sort.descending
         if query.after is not None:
             value, after_id = query.after
-            conditions.append(_after(column, value, after_id, descending=descending))
+            position = (literal(value, column.type), literal(after_id, tasks.c.id.type))
+            conditions.append(_after(column, *position, descending=descending))
         return await self._rows(conditions, column, descending, query.limit)
+
+    async def _simple_page(self, user_id: UserId, query: TaskQuery) -> list[Task]:
+        # The common list, sorted by a column and filtered by status at most: its statement is
+        # prepared once per shape instead of built per request.
+        sort, after = query.sort, query.after
+        shape = (sort.field, sort.descending, query.filter.status, after is not None)
+        statement = _PAGES.get(shape)
+        if statement is None:
+            statement = _PAGES[shape] = _page_statement(*shape)
+        params: dict[str, Any] = {"owner_id": user_id, "limit": query.limit}
+        if after is not None:
+            params["after_value"], params["after_id"] = after
+        return [_task(row) for row in await self._fetch(statement, params)]
 
     async def _page_by_due(self, conditions: Conditions, query: TaskQuery) -> list[Task]:
         # No single index orders by the due moment (an all-day date's moment depends on the
@@ -158,11 +325,9 @@ class SqlTaskRepository(_Statements):
     async def _rows(
         self, conditions: Conditions, column: Any, descending: bool, limit: int
     ) -> list[Task]:
-        keys = (tasks.c.id,) if column is None else (column, tasks.c.id)
-        order = [k.desc() for k in keys] if descending else list(keys)
-        statement = select(tasks).where(*conditions).order_by(*order).limit(limit)
-        result = await self._execute(statement)
-        return [_task(row) for row in result.mappings()]
+        statement = select(*TASK_COLUMNS).where(*conditions)
+        statement = statement.order_by(*_order(column, descending)).limit(limit)
+        return [_task(row) for row in await self._fetch(statement)]
 
     def _filter(self, query: TaskQuery) -> Conditions:
         chosen = query.filter
@@ -188,14 +353,10 @@ class SqlTaskRepository(_Statements):
         return exists(select(literal(1)).select_from(each).where(each.c.value.in_(tags)))
 
     async def counts(self, user_id: UserId) -> TaskCounts:
-        """The user's pending and completed counts, in one grouped query."""
-        result = await self._execute(
-            select(tasks.c.completed, func.count().label("n"))
-            .where(tasks.c.user_id == user_id)
-            .group_by(tasks.c.completed)
-        )
-        by_state = {bool(row["completed"]): int(row["n"]) for row in result.mappings()}
-        return TaskCounts(pending=by_state.get(False, 0), completed=by_state.get(True, 0))
+        """The user's pending and completed counts, from the counters every write keeps."""
+        rows = await self._fetch(COUNTS, {"user_id": user_id})
+        pending, completed = rows[0] if rows else (0, 0)
+        return TaskCounts(pending=pending, completed=completed)
 
 
 class SqlUserRepository(_Statements):
@@ -203,28 +364,29 @@ class SqlUserRepository(_Statements):
 
     async def get(self, user_id: UserId) -> User | None:
         """The user `user_id`, if known."""
-        result = await self._execute(select(users).where(users.c.id == user_id))
-        row = result.mappings().one_or_none()
-        return None if row is None else _user(row)
+        rows = await self._fetch(select(*USER_COLUMNS).where(users.c.id == user_id))
+        return _user(rows[0]) if rows else None
 
     async def ensure(self, user: User) -> None:
         """Insert the user unless its id exists; the first writer's row is kept."""
         values = {"id": user.id, "email": user.email, "name": user.name}
         statement = self._insert(users, values | {"created_at": user.created_at})
-        await self._execute(statement.on_conflict_do_nothing(index_elements=[users.c.id]))
+        statement = statement.on_conflict_do_nothing(index_elements=[users.c.id])
+        await self._fetch(statement, writes=True)
 
     async def account_by_email(self, email_key: str) -> Account | None:
         """The local account whose lower-cased e-mail is `email_key`."""
         if "\x00" in email_key:
             # PostgreSQL text cannot hold NUL, so no stored e-mail has one (and asking would fail).
             return None
-        result = await self._execute(
-            select(users).where(users.c.email_key == email_key, users.c.password_hash.is_not(None))
+        rows = await self._fetch(
+            select(*USER_COLUMNS, users.c.password_hash).where(
+                users.c.email_key == email_key, users.c.password_hash.is_not(None)
+            )
         )
-        row = result.mappings().one_or_none()
-        if row is None:
+        if not rows:
             return None
-        return Account(user=_user(row), password_hash=row["password_hash"])
+        return Account(user=_user(rows[0]), password_hash=rows[0][-1])
 
     async def add_account(self, account: Account, email_key: str) -> None:
         """Insert a local account; Conflict if its e-mail key or id is taken."""
@@ -243,8 +405,8 @@ class SqlUserRepository(_Statements):
         # ON CONFLICT DO NOTHING (on the id or the e-mail key) instead of catching IntegrityError:
         # a failed statement would abort the whole PostgreSQL transaction, and the caller's
         # unit of work with it.
-        result = await self._execute(statement.on_conflict_do_nothing().returning(users.c.id))
-        if result.first() is None:
+        inserted = statement.on_conflict_do_nothing().returning(users.c.id)
+        if not await self._fetch(inserted, writes=True):
             raise Conflict("An account with this e-mail already exists.")
 
 
@@ -253,13 +415,11 @@ class SqlIdempotencyRepository(_Statements):
 
     async def get(self, user_id: UserId, key: str) -> IdempotencyRecord | None:
         """The record of the user's key, expired or not."""
-        result = await self._execute(
-            select(idempotency_keys).where(
-                idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key
-            )
+        table = idempotency_keys
+        rows = await self._fetch(
+            select(*RECORD_COLUMNS).where(table.c.user_id == user_id, table.c.key == key)
         )
-        row = result.mappings().one_or_none()
-        return None if row is None else _record(row)
+        return _record(rows[0]) if rows else None
 
     async def claim(self, record: IdempotencyRecord, expired_by: datetime) -> bool:
         """Insert the record, or overwrite an expired one; nothing while a newer one holds the key.
@@ -283,8 +443,8 @@ class SqlIdempotencyRepository(_Statements):
             set_={name: statement.excluded[name] for name in values},
             where=idempotency_keys.c.created_at <= expired_by,
         )
-        result = await self._execute(statement.returning(idempotency_keys.c.key))
-        return result.first() is not None
+        claimed = statement.returning(idempotency_keys.c.key)
+        return bool(await self._fetch(claimed, writes=True))
 
     async def purge(self, expired_by: datetime, limit: int) -> int:
         """Delete up to `limit` expired records, oldest first, skipping rows others have locked."""
@@ -297,10 +457,9 @@ class SqlIdempotencyRepository(_Statements):
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        result = await self._execute(
-            delete(table).where(tuple_(table.c.user_id, table.c.key).in_(doomed))
-        )
-        return result.rowcount
+        doomed_keys = tuple_(table.c.user_id, table.c.key).in_(doomed)
+        purged = delete(table).where(doomed_keys).returning(table.c.key)
+        return len(await self._fetch(purged, writes=True))
 
 
 def _status(status: Status) -> Conditions:
@@ -334,7 +493,8 @@ def _timed_after(after: Position | None, descending: bool) -> Conditions:
     if after is None:
         return []
     value, after_id = after
-    return [_after(tasks.c.due_at, value, after_id, descending=descending)]
+    position = (literal(value, tasks.c.due_at.type), literal(after_id, tasks.c.id.type))
+    return [_after(tasks.c.due_at, *position, descending=descending)]
 
 
 def _dated_after(after: Position | None, tz: ZoneInfo, descending: bool) -> Conditions:
@@ -348,19 +508,49 @@ def _dated_after(after: Position | None, tz: ZoneInfo, descending: bool) -> Cond
     if day is None:
         return [false()] if descending else []
     if day_start(day, tz) == moment:
-        return [_after(tasks.c.due_date, day, after_id, descending=descending)]
+        position = (literal(day, tasks.c.due_date.type), literal(after_id, tasks.c.id.type))
+        return [_after(tasks.c.due_date, *position, descending=descending)]
     return [tasks.c.due_date <= day] if descending else [tasks.c.due_date > day]
 
 
 def _after(
-    column: Any, value: object, after_id: TaskId, *, descending: bool
+    column: Any, value: ColumnElement[Any], after_id: ColumnElement[Any], *, descending: bool
 ) -> ColumnElement[bool]:
     # A row-value comparison is one index range condition on PostgreSQL (the spelled-out
     # `col < v OR (col = v AND id < i)` only bounds user_id there, so deep pages would scan),
     # and SQLite (3.15+) bounds its index range by the sort column alike.
     position = tuple_(column, tasks.c.id)
-    cursor = tuple_(literal(value, column.type), literal(after_id, tasks.c.id.type))
+    cursor = tuple_(value, after_id)
     return position < cursor if descending else position > cursor
+
+
+def _order(column: Any, descending: bool) -> list[Any]:
+    keys = (tasks.c.id,) if column is None else (column, tasks.c.id)
+    return [k.desc() for k in keys] if descending else list(keys)
+
+
+def _by_status_only(chosen: TaskFilter) -> bool:
+    return chosen.text is None and not chosen.priorities and not chosen.tags and chosen.due is None
+
+
+def _page_statement(
+    field: SortField, descending: bool, status: Status, continued: bool
+) -> Prepared:
+    column = _SORT_COLUMNS[field]
+    conditions = [_OWNER, *_status(status)]
+    if continued:
+        value = bindparam("after_value", type_=column.type)
+        after_id = bindparam("after_id", type_=tasks.c.id.type)
+        conditions.append(_after(column, value, after_id, descending=descending))
+    statement = select(*TASK_COLUMNS).where(*conditions).order_by(*_order(column, descending))
+    return Prepared(statement.limit(bindparam("limit", type_=Integer)))
+
+
+def _deltas(task: Task, sign: int) -> dict[str, int]:
+    return {
+        "pending_delta": 0 if task.completed else sign,
+        "completed_delta": sign if task.completed else 0,
+    }
 
 
 def _task_values(task: Task) -> dict[str, object]:
@@ -380,38 +570,40 @@ def _task_values(task: Task) -> dict[str, object]:
     }
 
 
-def _task(row: RowMapping) -> Task:
+def _task(row: Row) -> Task:
+    # Positional, in the order of TASK_COLUMNS.
+    id_, user_id, title, description, completed, completed_at, priority = row[:7]
+    due_date, due_at, tags, version, created_at, updated_at = row[7:]
     return Task(
-        id=TaskId(row["id"]),
-        user_id=UserId(row["user_id"]),
-        title=row["title"],
-        description=row["description"],
-        completed=bool(row["completed"]),
-        completed_at=row["completed_at"],
-        priority=Priority.from_rank(row["priority"]),
-        due_date=row["due_date"],
-        due_at=row["due_at"],
-        tags=tuple(row["tags"]),
-        version=row["version"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        id=TaskId(id_),
+        user_id=UserId(user_id),
+        title=title,
+        description=description,
+        completed=bool(completed),
+        completed_at=completed_at,
+        priority=Priority.from_rank(priority),
+        due_date=due_date,
+        due_at=due_at,
+        tags=tuple(tags),
+        version=version,
+        created_at=created_at,
+        updated_at=updated_at,
     )
 
 
-def _user(row: RowMapping) -> User:
-    return User(
-        id=UserId(row["id"]),
-        email=row["email"],
-        name=row["name"],
-        created_at=row["created_at"],
-    )
+def _user(row: Row) -> User:
+    # Positional, in the order of USER_COLUMNS.
+    id_, email, name, created_at = row[:4]
+    return User(id=UserId(id_), email=email, name=name, created_at=created_at)
 
 
-def _record(row: RowMapping) -> IdempotencyRecord:
+def _record(row: Row) -> IdempotencyRecord:
+    # Positional, in the order of RECORD_COLUMNS.
+    user_id, key, fingerprint, status, headers, body, created_at = row
     return IdempotencyRecord(
-        user_id=UserId(row["user_id"]),
-        key=row["key"],
-        fingerprint=row["fingerprint"],
-        reply=Reply(status=row["status"], headers=row["headers"], body=bytes(row["body"])),
-        created_at=row["created_at"],
+        user_id=UserId(user_id),
+        key=key,
+        fingerprint=fingerprint,
+        reply=Reply(status=status, headers=headers, body=bytes(body)),
+        created_at=created_at,
     )

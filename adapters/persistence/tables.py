@@ -73,6 +73,10 @@ users = Table(
     # Set for local accounts only, so that token-provisioned users never claim an e-mail.
     Column("email_key", String(254), nullable=True, unique=True),
     Column("created_at", UtcDateTime, nullable=False),
+    # How many of the user's tasks are pending and completed, kept by every write of a task in
+    # its own statement or transaction: a list's counts then read one row, whatever the user has.
+    Column("tasks_pending", Integer, nullable=False, server_default="0"),
+    Column("tasks_completed", Integer, nullable=False, server_default="0"),
 )
 
 tasks = Table(

@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.persistence.errors import storage_errors
+from adapters.persistence.executors import AlchemyExecutor, AsyncpgExecutor, Executor
 from adapters.persistence.repositories import (
     SqlIdempotencyRepository,
     SqlTaskRepository,
@@ -22,6 +23,7 @@ class SqlUnitOfWork:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._connection: AsyncConnection | None = None
+        self._executor: Executor | None = None
         self._tasks: SqlTaskRepository | None = None
         self._users: SqlUserRepository | None = None
         self._idempotency: SqlIdempotencyRepository | None = None
@@ -51,14 +53,14 @@ class SqlUnitOfWork:
         with storage_errors():
             connection = await self._engine.connect()
             try:
-                await connection.begin()
+                executor = await _executor_on(connection)
             except BaseException:
                 await connection.close()
                 raise
-        self._connection = connection
-        self._tasks = SqlTaskRepository(connection)
-        self._users = SqlUserRepository(connection)
-        self._idempotency = SqlIdempotencyRepository(connection)
+        self._connection, self._executor = connection, executor
+        self._tasks = SqlTaskRepository(executor)
+        self._users = SqlUserRepository(executor)
+        self._idempotency = SqlIdempotencyRepository(executor)
         return self
 
     async def __aexit__(
@@ -68,13 +70,14 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         connection, self._connection = self._connection, None
+        executor, self._executor = self._executor, None
         self._tasks = self._users = self._idempotency = None
-        if connection is None:
+        if connection is None or executor is None:
             return
         try:
             with storage_errors():
                 try:
-                    await connection.rollback()
+                    await executor.rollback()
                 finally:
                     await connection.close()
         except StorageUnavailable:
@@ -84,10 +87,18 @@ class SqlUnitOfWork:
 
     async def commit(self) -> None:
         """Commit the writes so far; the unit of work stays usable in a new transaction."""
-        if self._connection is None:
+        if self._executor is None:
             raise RuntimeError("Use the unit of work in `async with` before committing.")
-        with storage_errors():
-            await self._connection.commit()
+        await self._executor.commit()
+
+
+async def _executor_on(connection: AsyncConnection) -> Executor:
+    if connection.dialect.name == "postgresql":
+        # The engine is in autocommit mode (engine.py): the executor begins transactions itself.
+        pooled = await connection.get_raw_connection()
+        return AsyncpgExecutor(connection, pooled.driver_connection)
+    await connection.begin()
+    return AlchemyExecutor(connection)
 
 
 class SqlUnitOfWorkFactory:

@@ -20,14 +20,14 @@ from domain.users import Principal, User
 class TaskRepository(Protocol):
     """A user's tasks inside one unit of work."""
 
-    async def add(self, task: Task) -> Task:
-        """Store a new task and return it with its assigned id."""
+    async def add(self, task: Task, owner: User) -> Task:
+        """Store a new task, and `owner` if first seen, and return the task with its id."""
 
     async def get(self, user_id: UserId, task_id: TaskId) -> Task | None:
         """The task `task_id` if it exists and belongs to `user_id`."""
 
-    async def replace(self, task: Task, expected_version: int) -> bool:
-        """Store `task` if the stored row is still at `expected_version`; whether it was."""
+    async def replace(self, task: Task, previous: Task) -> bool:
+        """Store `task` over `previous` if the stored row is still at its version; whether it was."""
 
     async def remove(self, task: Task) -> bool:
         """Delete `task` if the stored row is still at `task.version`; whether it was."""
@@ -36,7 +36,7 @@ class TaskRepository(Protocol):
         """At most `query.limit` of the user's tasks matching the query, after its position."""
 
     async def counts(self, user_id: UserId) -> TaskCounts:
-        """The user's pending and completed task counts."""
+        """The user's pending and completed task counts, at a cost independent of how many."""
 
 
 class UserRepository(Protocol):

@@ -182,6 +182,24 @@ async def test_upgrading_folds_existing_tasks_into_the_search_text(empty_url: st
         assert list(result.scalars()) == ["strasse\x1fécole", "plain\x1f"]
 
 
+async def test_upgrading_counts_each_users_existing_tasks(empty_url: str) -> None:
+    await asyncio.to_thread(upgrade_to, empty_url, "0002")
+    done = {"completed": True, "completed_at": NOW}
+    async with engine_for(empty_url) as engine, engine.begin() as connection:
+        for owner in ("busy", "idle"):
+            await connection.execute(text(_INSERT_USER), {"id": owner, "created_at": NOW})
+        for row in (good_task(), good_task(), good_task() | done):
+            await connection.execute(insert(tasks).values(row | {"user_id": "busy"}))
+
+    await asyncio.to_thread(upgrade_to_head, empty_url)
+
+    async with engine_for(empty_url) as engine, engine.connect() as connection:
+        result = await connection.execute(
+            text("SELECT id, tasks_pending, tasks_completed FROM users ORDER BY id")
+        )
+        assert [tuple(row) for row in result] == [("busy", 2, 1), ("idle", 0, 0)]
+
+
 async def test_downgrading_one_step_keeps_the_tasks(empty_url: str) -> None:
     await asyncio.to_thread(upgrade_to_head, empty_url)
     async with engine_for(empty_url) as engine, engine.begin() as connection:
@@ -196,6 +214,7 @@ async def test_downgrading_one_step_keeps_the_tasks(empty_url: str) -> None:
         assert list(result.scalars()) == ["ok"]
 
 
+_INSERT_USER = "INSERT INTO users (id, created_at) VALUES (:id, :created_at)"
 _INSERT_0001 = (
     "INSERT INTO tasks (user_id, title, description, completed, completed_at, priority, "
     "due_date, due_at, tags, version, created_at, updated_at) VALUES (:user_id, :title, "

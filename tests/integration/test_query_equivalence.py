@@ -166,8 +166,8 @@ async def _run(uow: UnitOfWorkFactory, tasks: list[Task], query: TaskQuery) -> l
     """The positions in `tasks` of the listed tasks, in listed order; the data is removed after."""
     owner = UserId(f"eq-{uuid.uuid4().hex[:12]}")
     async with uow() as work:
-        await work.users.ensure(User(id=owner, created_at=NOW))
-        stored = [await work.tasks.add(attrs.evolve(t, user_id=owner)) for t in tasks]
+        user = User(id=owner, created_at=NOW)
+        stored = [await work.tasks.add(attrs.evolve(t, user_id=owner), user) for t in tasks]
         await work.commit()
     try:
         index = {task.id: n for n, task in enumerate(stored)}

@@ -66,6 +66,8 @@ async def test_a_busy_writer_does_not_hold_up_the_check(tmp_path: Path) -> None:
 async def test_a_hanging_check_is_cut_off_by_the_timeout() -> None:
     async with migrated_postgres() as url, engine_for(url) as engine:
         async with engine.connect() as holder:
+            # The service's engine autocommits; this holder needs a real transaction.
+            await holder.execution_options(isolation_level="READ COMMITTED")
             await holder.begin()
             await holder.exec_driver_sql("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
             started = time.monotonic()

@@ -48,6 +48,11 @@ def new_user(email: str | None = None) -> User:
     return User(id=UserId(f"user-{uuid.uuid4().hex[:12]}"), email=email, created_at=NOW)
 
 
+def as_owner(user_id: UserId) -> User:
+    """The user `user_id`, as their first write would provision them."""
+    return User(id=user_id, created_at=NOW)
+
+
 def make_task(user_id: UserId, now: datetime = NOW, **fields: object) -> Task:
     """An unsaved task built the way the use cases build one."""
     changes = parse_changes({"title": "a task", **fields}, "create")
@@ -66,7 +71,7 @@ async def stored_user(uow: UnitOfWorkFactory) -> UserId:
 async def store(uow: UnitOfWorkFactory, *tasks: Task) -> list[Task]:
     """Add `tasks` in one committed unit of work; the stored tasks, with their ids."""
     async with uow() as work:
-        stored = [await work.tasks.add(t) for t in tasks]
+        stored = [await work.tasks.add(t, as_owner(t.user_id)) for t in tasks]
         await work.commit()
     return stored
 
@@ -133,13 +138,14 @@ async def test_replace_applies_only_at_the_expected_version(uow: UnitOfWorkFacto
     changed = task.apply(parse_changes({"title": "renamed", "tags": ["x"]}, "patch"), later)
 
     async with uow() as work:
-        assert not await work.tasks.replace(changed, expected_version=task.version + 1)
-        assert await work.tasks.replace(changed, expected_version=task.version)
+        stale = attrs.evolve(task, version=task.version + 1)
+        assert not await work.tasks.replace(changed, stale)
+        assert await work.tasks.replace(changed, previous=task)
         await work.commit()
 
     assert await fetch(uow, user_id, task.id) == changed
     async with uow() as work:
-        assert not await work.tasks.replace(changed, expected_version=task.version)
+        assert not await work.tasks.replace(changed, previous=task)
 
 
 async def test_replace_of_another_users_task_changes_nothing(uow: UnitOfWorkFactory) -> None:
@@ -147,7 +153,7 @@ async def test_replace_of_another_users_task_changes_nothing(uow: UnitOfWorkFact
     [task] = await store(uow, make_task(owner))
     async with uow() as work:
         stolen = attrs.evolve(task, user_id=other, title="stolen", version=2)
-        assert not await work.tasks.replace(stolen, expected_version=task.version)
+        assert not await work.tasks.replace(stolen, previous=task)
         await work.commit()
     assert await fetch(uow, owner, task.id) == task
 
@@ -170,7 +176,7 @@ async def test_remove_needs_the_current_version(uow: UnitOfWorkFactory) -> None:
 async def test_nothing_persists_without_commit(uow: UnitOfWorkFactory) -> None:
     user_id = await stored_user(uow)
     async with uow() as work:
-        task = await work.tasks.add(make_task(user_id))
+        task = await work.tasks.add(make_task(user_id), as_owner(user_id))
         await work.users.ensure(new_user())
     assert await fetch(uow, user_id, task.id) is None
 
@@ -181,9 +187,9 @@ async def test_nothing_persists_when_the_work_raises(uow: UnitOfWorkFactory) -> 
 
     async def commit_one_then_fail() -> None:
         async with uow() as work:
-            added.append(await work.tasks.add(make_task(user_id)))
+            added.append(await work.tasks.add(make_task(user_id), as_owner(user_id)))
             await work.commit()
-            added.append(await work.tasks.add(make_task(user_id)))
+            added.append(await work.tasks.add(make_task(user_id), as_owner(user_id)))
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
@@ -198,9 +204,9 @@ async def test_work_goes_on_after_a_commit(uow: UnitOfWorkFactory) -> None:
         await work.users.ensure(user)
         await work.commit()
         assert await work.users.get(user.id) == user
-        first = await work.tasks.add(make_task(user.id))
+        first = await work.tasks.add(make_task(user.id), as_owner(user.id))
         await work.commit()
-        unsaved = await work.tasks.add(make_task(user.id))
+        unsaved = await work.tasks.add(make_task(user.id), as_owner(user.id))
     assert await fetch(uow, user.id, first.id) == first
     assert await fetch(uow, user.id, unsaved.id) is None
 
@@ -217,6 +223,72 @@ async def test_counts_split_pending_and_completed(uow: UnitOfWorkFactory) -> Non
         nobody = await work.tasks.counts(UserId("nobody-at-all"))
     assert (counts.pending, counts.completed) == (3, 2)
     assert (nobody.pending, nobody.completed) == (0, 0)
+
+
+async def counted(uow: UnitOfWorkFactory, user_id: UserId) -> tuple[int, int]:
+    """The user's counts as (pending, completed)."""
+    async with uow() as work:
+        counts = await work.tasks.counts(user_id)
+    return counts.pending, counts.completed
+
+
+async def test_counts_follow_every_write_and_only_committed_ones(uow: UnitOfWorkFactory) -> None:
+    user = new_user()
+    [first, second] = await store(uow, make_task(user.id), make_task(user.id, completed=True))
+    assert await counted(uow, user.id) == (1, 1)
+    done = first.apply(parse_changes({"completed": True}, "patch"), NOW)
+    renamed = second.apply(parse_changes({"title": "renamed"}, "patch"), NOW)
+
+    async with uow() as work:
+        assert not await work.tasks.replace(done, attrs.evolve(first, version=9))
+        assert not await work.tasks.remove(attrs.evolve(second, version=9))
+        assert await work.tasks.replace(done, first)
+        assert await work.tasks.remove(second)
+        await work.tasks.add(make_task(user.id), user)
+        # Dropped: no commit.
+    assert await counted(uow, user.id) == (1, 1)
+
+    async with uow() as work:
+        assert await work.tasks.replace(done, first)
+        assert await work.tasks.replace(renamed, second)
+        await work.commit()
+    assert await counted(uow, user.id) == (0, 2)
+
+    reopened = done.apply(parse_changes({"completed": False}, "patch"), NOW)
+    async with uow() as work:
+        assert await work.tasks.replace(reopened, done)
+        assert await work.tasks.remove(renamed)
+        await work.commit()
+    assert await counted(uow, user.id) == (1, 0)
+
+
+async def test_concurrent_writes_keep_the_counts_exact(uow: UnitOfWorkFactory) -> None:
+    user = new_user()
+    added = await store(uow, *(make_task(user.id) for _ in range(12)))
+
+    async def complete(task: Task) -> None:
+        done = task.apply(parse_changes({"completed": True}, "patch"), NOW)
+        async with uow() as work:
+            assert await work.tasks.replace(done, task)
+            await work.commit()
+
+    async def remove(task: Task) -> None:
+        async with uow() as work:
+            assert await work.tasks.remove(task)
+            await work.commit()
+
+    async def add() -> None:
+        await store(uow, make_task(user.id, completed=True))
+
+    await asyncio.gather(
+        *(complete(t) for t in added[:6]),
+        *(remove(t) for t in added[6:9]),
+        *(add() for _ in range(4)),
+    )
+    async with uow() as work:
+        listed = await work.tasks.page(user.id, TaskQuery(limit=100))
+    pending = sum(not t.completed for t in listed)
+    assert await counted(uow, user.id) == (pending, len(listed) - pending) == (3, 10)
 
 
 async def test_ensure_is_idempotent_and_keeps_the_first(uow: UnitOfWorkFactory) -> None:
@@ -398,7 +470,7 @@ async def test_concurrent_replaces_at_one_version_let_exactly_one_win(
     async def rename(title: str) -> bool:
         async with uow() as work:
             changed = task.apply(parse_changes({"title": title}, "patch"), NOW)
-            won = await work.tasks.replace(changed, expected_version=task.version)
+            won = await work.tasks.replace(changed, previous=task)
             # Hold the transaction open so that the two writers overlap.
             await asyncio.sleep(0.05)
             await work.commit()

@@ -30,6 +30,11 @@ def a_task(user_id: UserId) -> Task:
     return Task.create(user_id=user_id, changes=parse_changes({"title": "t"}, "create"), now=NOW)
 
 
+def owner(user_id: UserId) -> User:
+    """The user `user_id` as a write provisions them."""
+    return User(id=user_id, created_at=NOW)
+
+
 async def a_user(factory: SqlUnitOfWorkFactory) -> UserId:
     """A new committed user."""
     user = User(id=UserId(f"user-{uuid.uuid4().hex[:12]}"), created_at=NOW)
@@ -112,7 +117,7 @@ async def test_a_check_violation_is_a_bug_and_stays_an_integrity_error(tmp_path:
         user_id = await a_user(factory)
         with pytest.raises(IntegrityError):
             async with factory() as work:
-                await work.tasks.add(attrs.evolve(a_task(user_id), version=0))
+                await work.tasks.add(attrs.evolve(a_task(user_id), version=0), owner(user_id))
 
 
 @pytest.mark.postgres
@@ -125,14 +130,14 @@ async def test_a_statement_timeout_is_storage_unavailable() -> None:
         factory = SqlUnitOfWorkFactory(engine)
         user_id = await a_user(factory)
         async with factory() as work:
-            task = await work.tasks.add(a_task(user_id))
+            task = await work.tasks.add(a_task(user_id), owner(user_id))
             await work.commit()
             # This unit of work now holds the row lock, so the other one's update must wait.
-            assert await work.tasks.replace(attrs.evolve(task, version=2), task.version)
+            assert await work.tasks.replace(attrs.evolve(task, version=2), task)
             started = time.monotonic()
             with pytest.raises(StorageUnavailable):
                 async with SqlUnitOfWorkFactory(impatient)() as other:
-                    await other.tasks.replace(attrs.evolve(task, version=2), task.version)
+                    await other.tasks.replace(attrs.evolve(task, version=2), task)
             assert time.monotonic() - started < 2
 
 

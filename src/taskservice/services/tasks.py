@@ -134,8 +134,10 @@ def _replay(record: IdempotencyRecord, request: IdempotentRequest) -> CreateOutc
 async def _add(
     uow: UnitOfWork, clock: Clock, principal: Principal, owner: UserId, changes: TaskChanges
 ) -> Task:
-    await _provision(uow, principal, clock)
-    return await uow.tasks.add(Task.create(user_id=owner, changes=changes, now=clock.now()))
+    now = clock.now()
+    # The owner is provisioned by the same write, on a first-seen token's claims.
+    user = User(id=principal.user_id, email=principal.email, created_at=now)
+    return await uow.tasks.add(Task.create(user_id=owner, changes=changes, now=now), user)
 
 
 async def get_task(
@@ -222,7 +224,7 @@ async def _write(
             updated = change(task)
             if updated is task:
                 return task
-            if await uow.tasks.replace(updated, expected_version=task.version):
+            if await uow.tasks.replace(updated, previous=task):
                 await uow.commit()
                 return updated
         _raise_if_conditional(expected)
@@ -246,9 +248,3 @@ def _raise_if_conditional(expected: ExpectedVersions) -> None:
     # version is now stale for sure, so answer 412 rather than write over the winner.
     if expected is not None:
         raise PreconditionFailed()
-
-
-async def _provision(uow: UnitOfWork, principal: Principal, clock: Clock) -> None:
-    await uow.users.ensure(
-        User(id=principal.user_id, email=principal.email, created_at=clock.now())
-    )
