@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 import structlog
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,12 +19,16 @@ from adapters.http.metrics import Metrics
 
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}", re.ASCII)
 # JSON is never a page: nothing in it may load, frame or be sniffed into HTML.
-_API_SECURITY_HEADERS: Final = {
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
+_API_SECURITY_HEADERS: Final = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+_NOSNIFF: Final = _API_SECURITY_HEADERS[:1]
+# Set by this middleware whatever the app said.
+_OURS: Final = frozenset({b"x-request-id"})
+_OURS_ON_API: Final = frozenset({b"x-request-id", b"cache-control"})
 log = structlog.stdlib.get_logger("taskservice.http")
 
 
@@ -53,13 +57,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-ID"] = request_id
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                if api:
-                    headers["Cache-Control"] = "no-store"
-                    for name, value in _API_SECURITY_HEADERS.items():
-                        headers.setdefault(name, value)
+                message["headers"] = _with_our_headers(message.get("headers", ()), request_id, api)
             await send(message)
 
         try:
@@ -86,6 +84,20 @@ class RequestContextMiddleware:
         )
         if self.metrics is not None:
             self.metrics.observe(scope["method"], route, status, seconds)
+
+
+def _with_our_headers(
+    raw: Iterable[tuple[bytes, bytes]], request_id: str, api: bool
+) -> list[tuple[bytes, bytes]]:
+    # On the raw ASGI header list (names are lower-case there): this runs on every response.
+    ours = _OURS_ON_API if api else _OURS
+    headers = [(name, value) for name, value in raw if name not in ours]
+    headers.append((b"x-request-id", request_id.encode("latin-1")))
+    if api:
+        headers.append((b"cache-control", b"no-store"))
+    present = {name for name, _ in headers}
+    headers += [h for h in (_API_SECURITY_HEADERS if api else _NOSNIFF) if h[0] not in present]
+    return headers
 
 
 class ExactOriginCors(CORSMiddleware):

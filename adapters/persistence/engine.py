@@ -20,7 +20,7 @@ READ_ONLY: Final = "taskservice_read_only"
 SQLITE_BUSY_TIMEOUT_MS: Final = 5000
 # Client-side margin over the server's statement_timeout, so the server cancels first and
 # the connection stays usable.
-_COMMAND_TIMEOUT_MARGIN_S: Final = 2.0
+COMMAND_TIMEOUT_MARGIN_S: Final = 2.0
 
 
 def create_engine(
@@ -48,7 +48,7 @@ def create_engine(
         return _sqlite_engine(url, connect_args, foreign_keys=True, **options)
     connect_args |= {
         "timeout": connect_timeout,
-        "command_timeout": statement_timeout_ms / 1000 + _COMMAND_TIMEOUT_MARGIN_S,
+        "command_timeout": statement_timeout_ms / 1000 + COMMAND_TIMEOUT_MARGIN_S,
         "server_settings": {
             "statement_timeout": str(statement_timeout_ms),
             "application_name": "taskservice",

@@ -102,6 +102,7 @@ WRITTEN: Final = (
 )
 """The task columns every insert and update writes, all but the keys."""
 Conditions = list[ColumnElement[bool]]
+_PRIORITY_AT_RANK: Final = tuple(Priority.from_rank(rank) for rank in range(len(Priority)))
 
 
 def _param(name: str) -> BindParameter[Any]:
@@ -571,17 +572,30 @@ def _task_values(task: Task) -> dict[str, object]:
 
 
 def _task(row: Row) -> Task:
-    # Positional, in the order of TASK_COLUMNS.
-    id_, user_id, title, description, completed, completed_at, priority = row[:7]
-    due_date, due_at, tags, version, created_at, updated_at = row[7:]
+    # Positional, in the order of TASK_COLUMNS: this runs for every row of every list.
+    (
+        id_,
+        user_id,
+        title,
+        description,
+        completed,
+        completed_at,
+        priority,
+        due_date,
+        due_at,
+        tags,
+        version,
+        created_at,
+        updated_at,
+    ) = row
     return Task(
-        id=TaskId(id_),
-        user_id=UserId(user_id),
+        id=id_,
+        user_id=user_id,
         title=title,
         description=description,
         completed=bool(completed),
         completed_at=completed_at,
-        priority=Priority.from_rank(priority),
+        priority=_PRIORITY_AT_RANK[priority],
         due_date=due_date,
         due_at=due_at,
         tags=tuple(tags),

@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 import pytest
 
+from adapters.persistence.engine import COMMAND_TIMEOUT_MARGIN_S
 from taskservice.bootstrap import build_app
 from tests.e2e.conftest import settings_for
 from tests.faulty_proxy import FaultyProxy
@@ -137,6 +138,11 @@ async def test_a_stalled_database_is_a_503_within_the_timeouts_not_a_hang(
     assert (await client.get(user.tasks, headers=user.headers)).status_code == 200
 
     proxy.blackhole()
+    started = time.monotonic()
+    assert_unavailable(await answered(client.get(user.tasks, headers=user.headers)))
+    # The connection answered a moment ago, so it is trusted without a ping (liveness.py): its
+    # statement waits out the command timeout, and the connection is dropped.
+    assert time.monotonic() - started < STATEMENT_TIMEOUT_MS / 1000 + COMMAND_TIMEOUT_MARGIN_S + 0.5
     for _ in range(2):
         started = time.monotonic()
         assert_unavailable(await answered(client.get(user.tasks, headers=user.headers)))
@@ -157,11 +163,12 @@ async def test_an_exhausted_pool_is_a_503_within_the_pool_timeout(
     warm = [client.get(user.tasks, headers=user.headers) for _ in range(POOL_SIZE)]
     assert {r.status_code for r in await asyncio.gather(*warm)} == {200}
 
-    # Each round trip is slow, but quicker than any timeout: a request holds its connection for
-    # several of them, much longer than the pool timeout.
-    proxy.delay = CONNECT_TIMEOUT / 2
+    # Each round trip is slow, but quicker than any timeout: a create holds its connection for
+    # three of them (BEGIN, INSERT, COMMIT), much longer than the pool timeout.
+    proxy.delay = CONNECT_TIMEOUT * 0.7
     holders = [
-        asyncio.create_task(client.get(user.tasks, headers=user.headers)) for _ in range(POOL_SIZE)
+        asyncio.create_task(client.post(user.tasks, json={"title": "slow"}, headers=user.headers))
+        for _ in range(POOL_SIZE)
     ]
     await asyncio.sleep(0.2)
     started = time.monotonic()
@@ -171,7 +178,7 @@ async def test_an_exhausted_pool_is_a_503_within_the_pool_timeout(
     await proxy.restore()
     async with asyncio.timeout(ANSWER_WITHIN):
         held = await asyncio.gather(*holders)
-    assert [r.status_code for r in held] == [200] * POOL_SIZE
+    assert [r.status_code for r in held] == [201] * POOL_SIZE
 
 
 async def test_the_service_starts_without_its_database_and_gets_ready_when_it_appears(

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from adapters.persistence import SqlUnitOfWorkFactory, create_engine
+from adapters.persistence.liveness import TRUSTED_FOR_S
 from domain.errors import StorageUnavailable
 from domain.tasks import Task, parse_changes
 from domain.types import UserId
@@ -179,6 +180,22 @@ async def test_pooled_connections_killed_while_idle_are_replaced() -> None:
         factory = SqlUnitOfWorkFactory(engine)
         user_id = await a_user(factory)
         assert await kill_service_connections(url) >= 1
+        await asyncio.sleep(TRUSTED_FOR_S)  # idle long enough to be pinged on checkout
+        async with factory() as work:
+            assert await work.users.get(user_id) is not None
+
+
+@pytest.mark.postgres
+async def test_a_connection_killed_right_after_use_fails_one_unit_of_work_only() -> None:
+    # Within TRUSTED_FOR_S of its last answer a connection is not pinged: the unit of work
+    # that gets it fails as unavailable, and the pool replaces the connection.
+    async with migrated_postgres() as url, engine_for(url) as engine:
+        factory = SqlUnitOfWorkFactory(engine)
+        user_id = await a_user(factory)
+        assert await kill_service_connections(url) >= 1
+        with pytest.raises(StorageUnavailable):
+            async with factory() as work:
+                await work.users.get(user_id)
         async with factory() as work:
             assert await work.users.get(user_id) is not None
 
