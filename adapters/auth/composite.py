@@ -21,7 +21,7 @@ class CompositeVerifier:
         # The header only routes; each verifier checks `alg` again against its own keys.
         alg = read_header(token)["alg"]
         if alg == HMAC_ALGORITHM and self._secret is not None:
-            return await self._secret.verify(token)
+            return self._secret.verify_hmac(token)
         if alg in JWKS_ALGORITHMS and self._jwks is not None:
             return await self._jwks.verify(token)
         raise InvalidToken()

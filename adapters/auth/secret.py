@@ -43,6 +43,13 @@ class SecretVerifier:
         """The principal of a valid HS256 token; InvalidToken for anything else."""
         if read_header(token)["alg"] != HMAC_ALGORITHM:
             raise InvalidToken()
+        return self.verify_hmac(token)
+
+    def verify_hmac(self, token: str) -> Principal:
+        """The principal of a token whose header was read and said HS256.
+
+        For a caller that read the header already; the signature check admits HS256 only.
+        """
         return self._rules.verify(token, self._key, HMAC_ALGORITHM)
 
 

@@ -95,7 +95,10 @@ class SqlUnitOfWork:
 async def _executor_on(connection: AsyncConnection) -> Executor:
     if connection.dialect.name == "postgresql":
         # The engine is in autocommit mode (engine.py): the executor begins transactions itself.
-        pooled = await connection.get_raw_connection()
+        # A connection fresh from engine.connect() holds its pooled connection already, so it
+        # is read without get_raw_connection()'s trip through a greenlet.
+        held = connection.sync_connection
+        pooled = held.connection if held is not None else await connection.get_raw_connection()
         return AsyncpgExecutor(connection, pooled.driver_connection)
     await connection.begin()
     return AlchemyExecutor(connection)
