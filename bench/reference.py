@@ -36,7 +36,7 @@ LEEWAY_S: Final = 30
 MAX_TOKEN: Final = 8 * 1024
 PRIORITIES: Final = ("none", "low", "medium", "high")
 _RANKS: Final = {name: rank for rank, name in enumerate(PRIORITIES)}
-_JSON_OPTIONS: Final = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
+_JSON_OPTIONS: Final = orjson.OPT_UTC_Z
 
 _COLUMNS: Final = (
     "tasks.id, tasks.user_id, tasks.title, tasks.description, tasks.completed, "

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-_JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
+_JSON_OPTIONS = orjson.OPT_UTC_Z
 
 
 def render(body: Mapping[str, Any]) -> bytes:

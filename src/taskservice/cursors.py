@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Final
+from zoneinfo import ZoneInfo
 
 from domain.errors import FieldError, ValidationFailed
-from domain.queries import Position, SortField, SortValue, TaskQuery
+from domain.queries import Position, Sort, SortField, SortValue, TaskFilter, TaskQuery
 from domain.tasks import is_control
 from domain.types import MAX_TASK_ID, TaskId
 
@@ -32,7 +34,14 @@ def _invalid() -> ValidationFailed:
 
 
 def _fingerprint(query: TaskQuery) -> str:
-    return hashlib.sha256(query.binding.encode()).hexdigest()[:16]
+    return _fingerprint_of(query.filter, query.tz.key, query.sort)
+
+
+@functools.lru_cache(maxsize=512)
+def _fingerprint_of(chosen: TaskFilter, tz: str, sort: Sort) -> str:
+    # Every page of a list asks again; the repr behind the binding is the costly part.
+    binding = TaskQuery(filter=chosen, tz=ZoneInfo(tz), sort=sort).binding
+    return hashlib.sha256(binding.encode()).hexdigest()[:16]
 
 
 def encode_cursor(query: TaskQuery, position: Position) -> str:
