@@ -3,7 +3,8 @@
 Every statement is built with SQLAlchemy Core. The hot ones are `Prepared`: built once at import,
 with named parameters, and compiled once per dialect. On PostgreSQL those run on the asyncpg
 connection under the pooled SQLAlchemy one, skipping SQLAlchemy's per-call and per-row work;
-statements built per request (filters) still go through SQLAlchemy.
+statements built per call (list filters, idempotency records, accounts) still go through
+SQLAlchemy, on the same connection and in the same transaction.
 """
 
 from __future__ import annotations
@@ -45,17 +46,16 @@ class Compiled:
 class Prepared:
     """A statement with named parameters, built once and compiled once per dialect."""
 
-    def __init__(self, statement: ClauseElement) -> None:
-        assert isinstance(statement, Executable)
-        self.statement: Executable = statement
-        self._clause = statement
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
         self._compiled: dict[str, Compiled] = {}
 
     def compiled(self, dialect: Dialect) -> Compiled:
         """The statement compiled for `dialect`."""
         known = self._compiled.get(dialect.name)
         if known is None:
-            compiled = self._clause.compile(dialect=dialect)
+            assert isinstance(self.statement, ClauseElement)
+            compiled = self.statement.compile(dialect=dialect)
             assert isinstance(compiled, SQLCompiler)
             names = tuple(compiled.positiontup or ())
             types = [compiled.binds[name].type.dialect_impl(dialect) for name in names]
@@ -105,7 +105,11 @@ class AlchemyExecutor:
         *,
         writes: bool = False,
     ) -> Sequence[Row]:
-        """The rows of `statement`, with SQLAlchemy's type processing."""
+        """The rows of `statement`, with SQLAlchemy's type processing.
+
+        `writes` changes nothing here: the unit of work began its transaction (on SQLite, with the
+        write lock) when it started.
+        """
         if isinstance(statement, Prepared):
             statement = statement.statement
         with storage_errors():
@@ -124,7 +128,7 @@ class AlchemyExecutor:
 
 
 class AsyncpgExecutor:
-    """PostgreSQL: prepared statements on the asyncpg connection, and a transaction from the first write.
+    """PostgreSQL: `Prepared` statements on the asyncpg connection; a transaction from the first write.
 
     The engine runs in autocommit mode, so SQLAlchemy never begins a transaction of its own; reads
     before the first write run without one, which in READ COMMITTED sees the same data (each

@@ -109,16 +109,19 @@ def _param(name: str) -> BindParameter[Any]:
     return bindparam(name, type_=tasks.c[name].type)
 
 
+_COUNTERS_MOVED: Final = {
+    "tasks_pending": users.c.tasks_pending + bindparam("pending_delta", type_=Integer),
+    "tasks_completed": users.c.tasks_completed + bindparam("completed_delta", type_=Integer),
+}
+
+
 def _counted_by(changed: CTE) -> Prepared:
     # The owner's counters move in the statement that changes the task, so they cannot drift
     # and no transaction holds the owner's row for longer than that statement.
     return Prepared(
         update(users)
         .where(users.c.id == changed.c.user_id)
-        .values(
-            tasks_pending=users.c.tasks_pending + bindparam("pending_delta", type_=Integer),
-            tasks_completed=users.c.tasks_completed + bindparam("completed_delta", type_=Integer),
-        )
+        .values(_COUNTERS_MOVED)
         .returning(users.c.id)
     )
 
@@ -180,10 +183,7 @@ INSERT_COUNTED_TASK_POSTGRES: Final = Prepared(
 COUNT_CHANGE_SQLITE: Final = Prepared(
     update(users)
     .where(users.c.id == bindparam("user_id", type_=users.c.id.type))
-    .values(
-        tasks_pending=users.c.tasks_pending + bindparam("pending_delta", type_=Integer),
-        tasks_completed=users.c.tasks_completed + bindparam("completed_delta", type_=Integer),
-    )
+    .values(_COUNTERS_MOVED)
 )
 _PAGES: dict[tuple[SortField, bool, Status, bool], Prepared] = {}
 
