@@ -55,14 +55,25 @@ class Metrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         if pool_stats is not None:
             self.registry.register(_PoolCollector(pool_stats))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one finished request."""
-        labels = (method, route, str(status))
-        self.requests.labels(*labels).inc()
-        self.latency.labels(*labels).observe(seconds)
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            # labels() looks the child up under a lock on every call; route templates, methods
+            # and statuses are few, so each child is looked up once.
+            labels = (method, route, str(status))
+            children = self._children[key] = (
+                self.requests.labels(*labels),
+                self.latency.labels(*labels),
+            )
+        count, latency = children
+        count.inc()
+        latency.observe(seconds)
 
     def route(self) -> Route:
         """GET /metrics in the Prometheus text format."""

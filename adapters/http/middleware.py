@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+import secrets
 import time
-import uuid
 from collections.abc import Iterable, Sequence
 from typing import Final
 
@@ -44,8 +44,8 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started_at = time.perf_counter()
-        sent = Headers(scope=scope).get("x-request-id", "")
-        request_id = sent if _SANE_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+        sent = _header(scope, b"x-request-id")
+        request_id = sent if _SANE_REQUEST_ID.fullmatch(sent) else secrets.token_hex(16)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         api = scope["path"].startswith("/api/")
@@ -84,6 +84,14 @@ class RequestContextMiddleware:
         )
         if self.metrics is not None:
             self.metrics.observe(scope["method"], route, status, seconds)
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    # ASGI servers give header names in lower case; the raw list spares building a Headers.
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
 
 
 def _with_our_headers(
