@@ -60,6 +60,7 @@ def create_engine(
         url, connect_args=connect_args, isolation_level="AUTOCOMMIT", **options
     )
     check_connections(engine, timeout=connect_timeout)
+    event.listen(engine.sync_engine, "connect", _decode_json_with_orjson)
     return engine
 
 
@@ -109,6 +110,19 @@ def _begin(connection: Connection) -> None:
     # Read-only checks need no lock at all: in WAL mode readers never wait for writers.
     read_only = connection.get_execution_options().get(READ_ONLY, False)
     connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+
+
+def _decode_json_with_orjson(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # SQLAlchemy's codec takes JSON in binary format and calls a Python function per value,
+    # which costs about 0.3 us a row of a list; in text format asyncpg hands the text to orjson
+    # directly. Values arrive already serialised by the column type's bind processor, hence `str`.
+    async def install(driver: Any) -> None:
+        for name in ("json", "jsonb"):
+            await driver.set_type_codec(
+                name, encoder=str, decoder=orjson.loads, schema="pg_catalog", format="text"
+            )
+
+    dbapi_connection.run_async(install)
 
 
 def _json_text(value: object) -> str:
