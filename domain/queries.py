@@ -227,6 +227,11 @@ def _utc() -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
+def cursor_binding(chosen: TaskFilter, tz_key: str, sort: Sort) -> str:
+    """What a cursor is bound to: the filters, the zone and the order of the query that issued it."""
+    return f"{chosen!r}|{tz_key}|{sort}"
+
+
 @attrs.frozen(kw_only=True)
 class TaskQuery:
     """One page request: filter, order, zone, the position to continue after, and a page size.
@@ -244,7 +249,7 @@ class TaskQuery:
     @property
     def binding(self) -> str:
         """What a cursor of this query is bound to: the filters, the zone and the order."""
-        return f"{self.filter!r}|{self.tz.key}|{self.sort}"
+        return cursor_binding(self.filter, self.tz.key, self.sort)
 
     def due_window(self) -> DueWindow | None:
         """The resolved `due` filter, or None without one."""

@@ -49,10 +49,8 @@ def _is_unavailable(error: exc.DBAPIError) -> bool:
 
 def driver_failure(error: Exception) -> Failure | None:
     """How an asyncpg exception means "not now" (None: it is an answer, such as a constraint)."""
+    # OSError includes TimeoutError: a command timeout leaves the connection mid-statement.
     if isinstance(error, asyncpg.InterfaceError | asyncpg.PostgresConnectionError | OSError):
-        return Failure.CONNECTION_LOST
-    if isinstance(error, TimeoutError):
-        # A command timeout leaves the connection mid-statement.
         return Failure.CONNECTION_LOST
     if isinstance(error, asyncpg.PostgresError):
         sqlstate = getattr(error, "sqlstate", None) or ""

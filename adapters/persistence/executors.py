@@ -87,6 +87,14 @@ class Executor(Protocol):
         """Drop the writes since the last commit."""
 
 
+async def _through_alchemy(
+    connection: AsyncConnection, statement: Executable, params: Params | None
+) -> Sequence[Row]:
+    with storage_errors():
+        result = await connection.execute(statement, params)
+        return result.all() if result.returns_rows else []
+
+
 class AlchemyExecutor:
     """Every statement through SQLAlchemy, in the transaction the unit of work began."""
 
@@ -112,9 +120,7 @@ class AlchemyExecutor:
         """
         if isinstance(statement, Prepared):
             statement = statement.statement
-        with storage_errors():
-            result = await self._connection.execute(statement, params)
-            return result.all() if result.returns_rows else []
+        return await _through_alchemy(self._connection, statement, params)
 
     async def commit(self) -> None:
         """Commit the transaction; the next statement begins another."""
@@ -158,9 +164,7 @@ class AsyncpgExecutor:
             await self._guarded(transaction.start())
             self._transaction = transaction
         if not isinstance(statement, Prepared):
-            with storage_errors():
-                result = await self._connection.execute(statement, params)
-                return result.all() if result.returns_rows else []
+            return await _through_alchemy(self._connection, statement, params)
         compiled = statement.compiled(self.dialect)
         arguments = compiled.arguments(params or {})
         rows: Sequence[Row] = await self._guarded(self._driver.fetch(compiled.sql, *arguments))

@@ -102,7 +102,6 @@ WRITTEN: Final = (
 )
 """The task columns every insert and update writes, all but the keys."""
 Conditions = list[ColumnElement[bool]]
-_PRIORITY_AT_RANK: Final = tuple(Priority.from_rank(rank) for rank in range(len(Priority)))
 
 
 def _param(name: str) -> BindParameter[Any]:
@@ -131,11 +130,8 @@ _OWNER: Final = tasks.c.user_id == bindparam("owner_id", type_=tasks.c.user_id.t
 _THE_TASK: Final = (tasks.c.id == bindparam("task_id", type_=tasks.c.id.type), _OWNER)
 _AT_VERSION: Final = tasks.c.version == bindparam("expected_version", type_=Integer)
 GET_TASK: Final = Prepared(select(*TASK_COLUMNS).where(*_THE_TASK))
-COUNTS: Final = Prepared(
-    select(users.c.tasks_pending, users.c.tasks_completed).where(
-        users.c.id == bindparam("user_id", type_=users.c.id.type)
-    )
-)
+_THE_OWNER: Final = users.c.id == bindparam("owner_id", type_=users.c.id.type)
+COUNTS: Final = Prepared(select(users.c.tasks_pending, users.c.tasks_completed).where(_THE_OWNER))
 _UPDATE_TASK: Final = (
     update(tasks).where(*_THE_TASK, _AT_VERSION).values({n: _param(n) for n in WRITTEN})
 )
@@ -146,7 +142,7 @@ DELETE_TASK: Final = Prepared(_DELETE_TASK.returning(tasks.c.id))
 DELETE_COUNTED_TASK: Final = _counted_by(_DELETE_TASK.returning(tasks.c.user_id).cte("gone"))
 INSERT_TASK: Final = Prepared(
     insert(tasks)
-    .values(user_id=bindparam("user_id"), **{n: _param(n) for n in WRITTEN})
+    .values(user_id=bindparam("owner_id"), **{n: _param(n) for n in WRITTEN})
     .returning(tasks.c.id)
 )
 
@@ -154,7 +150,7 @@ INSERT_TASK: Final = Prepared(
 def _owner_upsert(dialect_insert: Any) -> Any:
     # Provisions a first-seen owner and counts the new task in one statement.
     values = dialect_insert(users).values(
-        id=bindparam("user_id", type_=users.c.id.type),
+        id=bindparam("owner_id", type_=users.c.id.type),
         email=bindparam("email", type_=users.c.email.type),
         created_at=bindparam("user_created_at", type_=users.c.created_at.type),
         tasks_pending=bindparam("pending_delta", type_=Integer),
@@ -180,11 +176,7 @@ INSERT_COUNTED_TASK_POSTGRES: Final = Prepared(
     .returning(tasks.c.id)
     .add_cte(_OWNER_CTE)
 )
-COUNT_CHANGE_SQLITE: Final = Prepared(
-    update(users)
-    .where(users.c.id == bindparam("user_id", type_=users.c.id.type))
-    .values(_COUNTERS_MOVED)
-)
+COUNT_CHANGE_SQLITE: Final = Prepared(update(users).where(_THE_OWNER).values(_COUNTERS_MOVED))
 _PAGES: dict[tuple[SortField, bool, Status, bool], Prepared] = {}
 
 
@@ -220,7 +212,7 @@ class SqlTaskRepository(_Statements):
         """Insert a new task, and its owner if first seen, and return it with its id."""
         params = {
             **_task_values(task),
-            "user_id": task.user_id,
+            "owner_id": task.user_id,
             "email": owner.email,
             "user_created_at": owner.created_at,
             **_deltas(task, +1),
@@ -243,7 +235,6 @@ class SqlTaskRepository(_Statements):
             **_task_values(task),
             "task_id": task.id,
             "owner_id": task.user_id,
-            "user_id": task.user_id,
             "expected_version": previous.version,
         }
         if task.completed == previous.completed:
@@ -259,7 +250,6 @@ class SqlTaskRepository(_Statements):
         params = {
             "task_id": task.id,
             "owner_id": task.user_id,
-            "user_id": task.user_id,
             "expected_version": task.version,
             **_deltas(task, -1),
         }
@@ -355,7 +345,7 @@ class SqlTaskRepository(_Statements):
 
     async def counts(self, user_id: UserId) -> TaskCounts:
         """The user's pending and completed counts, from the counters every write keeps."""
-        rows = await self._fetch(COUNTS, {"user_id": user_id})
+        rows = await self._fetch(COUNTS, {"owner_id": user_id})
         pending, completed = rows[0] if rows else (0, 0)
         return TaskCounts(pending=pending, completed=completed)
 
@@ -595,7 +585,7 @@ def _task(row: Row) -> Task:
         description=description,
         completed=bool(completed),
         completed_at=completed_at,
-        priority=_PRIORITY_AT_RANK[priority],
+        priority=Priority.from_rank(priority),
         due_date=due_date,
         due_at=due_at,
         tags=tuple(tags),

@@ -9,10 +9,17 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Final
-from zoneinfo import ZoneInfo
 
 from domain.errors import FieldError, ValidationFailed
-from domain.queries import Position, Sort, SortField, SortValue, TaskFilter, TaskQuery
+from domain.queries import (
+    Position,
+    Sort,
+    SortField,
+    SortValue,
+    TaskFilter,
+    TaskQuery,
+    cursor_binding,
+)
 from domain.tasks import is_control
 from domain.types import MAX_TASK_ID, TaskId
 
@@ -38,10 +45,9 @@ def _fingerprint(query: TaskQuery) -> str:
 
 
 @functools.lru_cache(maxsize=512)
-def _fingerprint_of(chosen: TaskFilter, tz: str, sort: Sort) -> str:
+def _fingerprint_of(chosen: TaskFilter, tz_key: str, sort: Sort) -> str:
     # Every page of a list asks again; the repr behind the binding is the costly part.
-    binding = TaskQuery(filter=chosen, tz=ZoneInfo(tz), sort=sort).binding
-    return hashlib.sha256(binding.encode()).hexdigest()[:16]
+    return hashlib.sha256(cursor_binding(chosen, tz_key, sort).encode()).hexdigest()[:16]
 
 
 def encode_cursor(query: TaskQuery, position: Position) -> str:
