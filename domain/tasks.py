@@ -53,11 +53,12 @@ class Priority(enum.Enum):
     @classmethod
     def from_rank(cls, rank: int) -> Priority:
         """The priority at `rank`."""
-        return _PRIORITIES_BY_RANK[rank]
+        return PRIORITIES_BY_RANK[rank]
 
 
-_PRIORITIES_BY_RANK: Final = tuple(Priority)
-_PRIORITY_RANK: Final = {p: i for i, p in enumerate(_PRIORITIES_BY_RANK)}
+PRIORITIES_BY_RANK: Final = tuple(Priority)
+"""Every priority, at the index of its rank."""
+_PRIORITY_RANK: Final = {p: i for i, p in enumerate(PRIORITIES_BY_RANK)}
 
 
 class _Unset(enum.Enum):
@@ -182,6 +183,18 @@ def is_control(char: str) -> bool:
     return code < 0x20 or 0x7F <= code <= 0x9F
 
 
+# The characters is_control names, as regular expressions: a search runs in C, where a loop
+# over the characters ran once for every character of every title, token subject and e-mail.
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_SPACING: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def has_control(text: str, *, spacing_allowed: bool = False) -> bool:
+    """Whether `text` holds a control character; tab, LF and CR pass if `spacing_allowed`."""
+    pattern = _CONTROL_BUT_SPACING if spacing_allowed else _CONTROL
+    return pattern.search(text) is not None
+
+
 def _string(raw: object, field: str) -> str:
     if not isinstance(raw, str):
         raise InvalidValue("invalid_type", f"{field} must be a string.")
@@ -195,7 +208,7 @@ def parse_title(raw: object) -> str:
         raise InvalidValue("blank", "The title cannot be empty.")
     if len(title) > TITLE_MAX:
         raise InvalidValue("too_long", f"The title must be at most {TITLE_MAX} characters.")
-    if any(is_control(c) for c in title):
+    if has_control(title):
         raise InvalidValue("control_character", "The title cannot contain control characters.")
     return title
 
@@ -207,7 +220,7 @@ def parse_description(raw: object) -> str:
         raise InvalidValue(
             "too_long", f"The description must be at most {DESCRIPTION_MAX} characters."
         )
-    if any(is_control(c) and c not in "\t\n\r" for c in text):
+    if has_control(text, spacing_allowed=True):
         raise InvalidValue(
             "control_character",
             "The description cannot contain control characters other than tab and line breaks.",
