@@ -9,7 +9,7 @@ from typing import Final
 import attrs
 
 from domain.errors import FieldError, ValidationFailed, unknown_fields
-from domain.tasks import is_control
+from domain.tasks import has_control
 from domain.users import User
 
 _Rule = Callable[[str], "str | FieldError"]
@@ -122,7 +122,7 @@ def _name(raw: str) -> str | FieldError:
             code="too_long",
             message=f"The name must be at most {NAME_MAX} characters.",
         )
-    if any(is_control(c) for c in name):
+    if has_control(name):
         return FieldError(
             field="name",
             code="control_character",

@@ -17,7 +17,7 @@ from joserfc.util import urlsafe_b64decode
 
 from domain.accounts import EMAIL_MAX
 from domain.errors import InvalidToken
-from domain.tasks import is_control
+from domain.tasks import has_control
 from domain.types import UserId
 from domain.users import USER_ID_MAX, Principal
 
@@ -164,13 +164,9 @@ def _audiences(aud: object) -> set[str | None]:
 def _principal(claims: dict[str, Any]) -> Principal:
     sub = claims["sub"]
     # A control character cannot be stored or put in a path, so such a subject names nobody.
-    if not isinstance(sub, str) or not 1 <= len(sub) <= USER_ID_MAX or _has_control(sub):
+    if not isinstance(sub, str) or not 1 <= len(sub) <= USER_ID_MAX or has_control(sub):
         raise InvalidToken()
     email = claims.get("email")
     # The e-mail is for display only: keep it when it is storable, drop it otherwise.
-    usable = isinstance(email, str) and len(email) <= EMAIL_MAX and not _has_control(email)
+    usable = isinstance(email, str) and len(email) <= EMAIL_MAX and not has_control(email)
     return Principal(user_id=UserId(sub), email=email if usable else None)
-
-
-def _has_control(text: str) -> bool:
-    return any(is_control(c) for c in text)

@@ -20,7 +20,7 @@ from domain.queries import (
     TaskQuery,
     cursor_binding,
 )
-from domain.tasks import is_control
+from domain.tasks import has_control
 from domain.types import MAX_TASK_ID, TaskId
 
 # Far above any cursor this module issues; longer input is refused before it is decoded.
@@ -82,7 +82,7 @@ def _sort_value(plain: object, field: SortField) -> SortValue | None:
     if field is SortField.PRIORITY and type(plain) is int and 0 <= plain <= 3:
         return plain
     # Titles never hold control characters (and a database could not compare a NUL).
-    if field is SortField.TITLE and isinstance(plain, str) and not any(map(is_control, plain)):
+    if field is SortField.TITLE and isinstance(plain, str) and not has_control(plain):
         return plain
     raise _invalid()
 

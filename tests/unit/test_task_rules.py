@@ -7,7 +7,15 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from domain.errors import ValidationFailed
-from domain.tasks import UNSET, Priority, Task, TaskChanges, parse_changes
+from domain.tasks import (
+    UNSET,
+    Priority,
+    Task,
+    TaskChanges,
+    has_control,
+    is_control,
+    parse_changes,
+)
 from domain.types import UserId
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -116,6 +124,14 @@ def test_at_most_twenty_tags_are_sent_duplicates_included() -> None:
     # Counted as sent, so that the limit is the schema's maxItems (duplicates drop afterwards).
     assert codes({"tags": [str(i) for i in range(20)] + ["0"]}, "patch") == {"tags": "too_many"}
     assert len(parse_changes({"tags": ["a", "A", " a "] * 6}, "patch").tags) == 1  # type: ignore[arg-type]
+
+
+def test_has_control_finds_exactly_the_characters_is_control_names() -> None:
+    for code in range(0x10000):
+        char = chr(code)
+        assert has_control(f"a{char}b") is is_control(char), hex(code)
+        spacing = char in "\t\n\r"
+        assert has_control(char, spacing_allowed=True) is (is_control(char) and not spacing)
 
 
 def test_priorities_rank_in_order() -> None:
