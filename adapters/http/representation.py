@@ -10,7 +10,6 @@ from starlette.datastructures import QueryParams
 
 from domain.errors import FieldError, ValidationFailed
 from domain.queries import (
-    LIMIT_DEFAULT,
     LIMIT_MAX,
     TEXT_MAX,
     Due,
@@ -21,7 +20,7 @@ from domain.queries import (
     TaskQuery,
     time_zones,
 )
-from domain.tasks import TAGS_MAX, InvalidValue, Priority, Task, is_control, normalise_tag
+from domain.tasks import TAGS_MAX, InvalidValue, Priority, Task, has_control, normalise_tag
 
 LIST_PARAMETERS: Final = frozenset(
     {"status", "q", "priority", "tag", "due", "tz", "sort", "limit", "cursor"}
@@ -81,19 +80,22 @@ class _Reader:
 
 def list_query(params: QueryParams) -> tuple[TaskQuery, str | None]:
     """The list query and cursor from the query string; every broken rule is reported at once."""
+    if not params:
+        # The commonest list of all, the first page as it comes, is built once.
+        return _DEFAULT_QUERY, None
     reader = _Reader(params)
     task_filter = TaskFilter(
-        status=reader.read("status", _choice(Status, "status"), Status.ALL),
-        text=reader.read("q", _text, None),
-        priorities=reader.read("priority", _priorities, ()),
-        tags=reader.read("tag", _tags, ()),
-        due=reader.read("due", _choice(Due, "due"), None),
+        status=reader.read("status", _status, _DEFAULT_FILTER.status),
+        text=reader.read("q", _text, _DEFAULT_FILTER.text),
+        priorities=reader.read("priority", _priorities, _DEFAULT_FILTER.priorities),
+        tags=reader.read("tag", _tags, _DEFAULT_FILTER.tags),
+        due=reader.read("due", _due, _DEFAULT_FILTER.due),
     )
     query = TaskQuery(
         filter=task_filter,
-        sort=reader.read("sort", _sort, Sort()),
-        tz=reader.read("tz", _zone, ZoneInfo("UTC")),
-        limit=reader.read("limit", _limit, LIMIT_DEFAULT),
+        sort=reader.read("sort", _sort, _DEFAULT_QUERY.sort),
+        tz=reader.read("tz", _zone, _DEFAULT_QUERY.tz),
+        limit=reader.read("limit", _limit, _DEFAULT_QUERY.limit),
     )
     cursor = reader.read("cursor", _cursor, None)
     if reader.errors:
@@ -115,11 +117,17 @@ def _choice(kind: type[E], name: str) -> Callable[[str], E]:
     return parse
 
 
+_status: Final = _choice(Status, "status")
+_due: Final = _choice(Due, "due")
+_DEFAULT_QUERY: Final = TaskQuery()
+_DEFAULT_FILTER: Final = _DEFAULT_QUERY.filter
+
+
 def _text(raw: str) -> str:
     if not 1 <= len(raw) <= TEXT_MAX:
         raise InvalidValue("invalid_length", f"q must be 1 to {TEXT_MAX} characters.")
     # No title or description holds these, so such a search could never match.
-    if any(is_control(c) and c not in "\t\n\r" for c in raw):
+    if has_control(raw, spacing_allowed=True):
         raise InvalidValue(
             "control_character",
             "q cannot contain control characters other than tab and line breaks.",
