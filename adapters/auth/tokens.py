@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any, Final
 
 import attrs
+import orjson
 from joserfc import jwt
 from joserfc.errors import InvalidKeyCurveError
 from joserfc.jwa import JWS_ALGORITHMS, JWSAlgModel
@@ -100,7 +100,7 @@ def read_header(token: str) -> dict[str, Any]:
     if len(parts) != 3:
         raise InvalidToken()
     try:
-        header = json.loads(urlsafe_b64decode(parts[0].encode("ascii")))
+        header = orjson.loads(urlsafe_b64decode(parts[0].encode("ascii")))
     except (ValueError, RecursionError) as exc:
         raise InvalidToken() from exc
     if not isinstance(header, dict) or not isinstance(header.get("alg"), str):

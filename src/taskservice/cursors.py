@@ -26,6 +26,8 @@ from domain.types import MAX_TASK_ID, TaskId
 # Far above any cursor this module issues; longer input is refused before it is decoded.
 CURSOR_MAX: Final = 1024
 _MOMENTS: Final = frozenset({SortField.CREATED_AT, SortField.UPDATED_AT, SortField.DUE})
+# Built once: json.dumps with any option builds a new encoder on every call.
+_COMPACT_JSON: Final = json.JSONEncoder(separators=(",", ":"))
 
 
 def _invalid() -> ValidationFailed:
@@ -54,7 +56,7 @@ def encode_cursor(query: TaskQuery, position: Position) -> str:
     """A cursor that continues after `position` under this query's filters, zone and order."""
     value, task_id = position
     plain = value.isoformat() if isinstance(value, datetime) else value
-    payload = json.dumps([_fingerprint(query), plain, task_id], separators=(",", ":"))
+    payload = _COMPACT_JSON.encode([_fingerprint(query), plain, task_id])
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
