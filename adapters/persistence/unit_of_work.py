@@ -79,7 +79,7 @@ class SqlUnitOfWork:
                 try:
                     await executor.rollback()
                 finally:
-                    await connection.close()
+                    await _release(connection)
         except StorageUnavailable:
             # The exception already on its way out tells the real story.
             if exc is None:
@@ -102,6 +102,18 @@ async def _executor_on(connection: AsyncConnection) -> Executor:
         return AsyncpgExecutor(connection, pooled.driver_connection)
     await connection.begin()
     return AlchemyExecutor(connection)
+
+
+async def _release(connection: AsyncConnection) -> None:
+    held = connection.sync_connection
+    if connection.dialect.name == "postgresql" and held is not None and not held.invalidated:
+        # Returning a healthy connection does no I/O on this engine: in autocommit mode
+        # SQLAlchemy holds no transaction to roll back, and with max_overflow=0 the pool never
+        # closes a returned connection. So it is returned here, without the greenlet that
+        # AsyncConnection.close() spawns for I/O that never comes.
+        held.close()
+        return
+    await connection.close()
 
 
 class SqlUnitOfWorkFactory:

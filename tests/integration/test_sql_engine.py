@@ -211,6 +211,34 @@ async def test_a_failure_caught_inside_the_work_does_not_break_its_exit() -> Non
                 await work.tasks.counts(user_id)
 
 
+async def a_failed_write(factory: SqlUnitOfWorkFactory, user_id: UserId) -> None:
+    """A unit of work whose use case fails after a write."""
+    async with factory() as work:
+        await work.tasks.add(a_task(user_id), owner(user_id))
+        raise RuntimeError("the use case failed")
+
+
+@pytest.mark.postgres
+async def test_every_way_out_of_a_unit_of_work_gives_its_connection_back() -> None:
+    # Healthy PostgreSQL connections go back to the pool without a greenlet (unit_of_work
+    # _release); a connection kept by mistake would exhaust this pool of one at once.
+    async with migrated_postgres() as url, engine_for(url, pool_size=1, pool_timeout=0.5) as engine:
+        factory = SqlUnitOfWorkFactory(engine)
+        user_id = await a_user(factory)
+        for _ in range(3):
+            async with factory() as work:
+                await work.tasks.add(a_task(user_id), owner(user_id))
+                await work.commit()
+            with pytest.raises(RuntimeError):
+                await a_failed_write(factory, user_id)
+            async with factory() as work:
+                # Built per call, so it runs through SQLAlchemy on the same connection.
+                assert await work.users.get(user_id) is not None
+        assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        async with factory() as work:
+            assert (await work.tasks.counts(user_id)).pending == 3
+
+
 async def test_creating_an_engine_opens_no_connection(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'never.db'}")
     assert not (tmp_path / "never.db").exists()
