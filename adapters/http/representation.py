@@ -31,7 +31,7 @@ T = TypeVar("T")
 
 
 def task_json(task: Task) -> dict[str, Any]:
-    """The JSON object of a task (datetimes and the priority are rendered by the envelope)."""
+    """The JSON object of a task (datetimes are rendered by the envelope)."""
     return {
         "id": task.id,
         "user_id": task.user_id,
@@ -39,7 +39,7 @@ def task_json(task: Task) -> dict[str, Any]:
         "description": task.description,
         "completed": task.completed,
         "completed_at": task.completed_at,
-        "priority": task.priority,  # orjson writes an enum as its value
+        "priority": task.priority,
         "due_date": task.due_date,
         "due_at": task.due_at,
         "tags": task.tags,
