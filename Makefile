@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run migrate test lint compose-check format lock bench bench-profile clean
+.PHONY: install run migrate test lint compose-check format lock bench bench-profile bench-instructions clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ bench: install ## Load benchmark against bench/reference.py (PostgreSQL on 127.0
 SCENARIO ?= list_first
 bench-profile: install ## py-spy profile of one scenario, e.g. make bench-profile SCENARIO=create
 	$(BIN)/python -m bench --profile $(SCENARIO) $(BENCH_ARGS)
+
+bench-instructions: install ## Instructions per request, service against reference, under callgrind (needs valgrind)
+	$(BIN)/python -m bench.instructions $(BENCH_ARGS)
 
 lock: ## Re-resolve requirements.lock, and the image's requirements.runtime.lock, from pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --extra dev --extra bench --generate-hashes --python-version 3.11 -o requirements.lock

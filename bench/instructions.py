@@ -1,0 +1,241 @@
+"""`make bench-instructions`: instructions per request, service against reference, under callgrind.
+
+    python -m bench.instructions                          # list_first,get_one,create; 200 each
+    python -m bench.instructions --scenarios create --requests 500
+
+Each app runs in its own process under `valgrind --tool=callgrind`, driven in-process through raw
+ASGI calls (10 in flight) on a seeded database of its own; no HTTP server, so uvicorn's share,
+the same for both, is left out. Instruction counts do not move with other tenants of the machine,
+so this says reliably whether a change made the service do less; it does not say how fast that
+runs (cache misses, greenlet stack switches and the like cost time at few instructions), which
+only `make bench` measures. Needs valgrind and PostgreSQL as `make bench` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+import uvloop
+
+from bench import reference, seed, tokens
+from bench.database import BenchDatabase, admin_url, timed_setup
+from bench.servers import REPO
+from taskservice import asgi, logs
+
+SCENARIOS: Final = ("list_first", "get_one", "create")
+IN_FLIGHT: Final = 10
+WARMUP: Final = 100
+CREATE_BODY: Final = (
+    b'{"title":"Load test task","description":"Created by the benchmark.",'
+    b'"priority":"medium","tags":["bench","load"]}'
+)
+# callgrind writes one profile part each time this C function (time.sleep) is entered, so
+# a part holds exactly what ran between two markers.
+MARKER: Final = "time_sleep"
+TARGETS: Final = ("service", "reference")
+
+Request = tuple[str, str, bytes]
+"""(method, path, body)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Seed a database, run both apps under callgrind, print instructions per request."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--requests", type=int, default=200, help="measured requests a scenario")
+    parser.add_argument(
+        "--child", nargs=3, metavar=("TARGET", "URL", "SECRET"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args(argv)
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    unknown = set(scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios {sorted(unknown)}; known: {', '.join(SCENARIOS)}")
+    if args.child:
+        target, url, secret = args.child
+        # uvloop, as the service is served.
+        uvloop.run(_drive(target, url, secret, scenarios, args.requests))
+        return 0
+    if shutil.which("valgrind") is None:
+        print("bench: valgrind is needed (apt-get install -y valgrind)", file=sys.stderr)
+        return 1
+    return asyncio.run(_measure(scenarios, args.requests))
+
+
+async def _measure(scenarios: list[str], requests: int) -> int:
+    database = BenchDatabase(admin_url())
+    try:
+        _, seconds = await timed_setup(database, seed.Plan.standard())
+        print(f"bench: seeded {database.name} in {seconds:.1f} s; both apps under callgrind ...")
+        secret = tokens.new_secret()
+        with tempfile.TemporaryDirectory(prefix="bench-instr-") as workdir:
+            counts = await asyncio.gather(
+                *(
+                    asyncio.to_thread(
+                        _run_child,
+                        target,
+                        url=database.url,
+                        secret=secret,
+                        scenarios=scenarios,
+                        requests=requests,
+                        workdir=Path(workdir),
+                    )
+                    for target in TARGETS
+                )
+            )
+    finally:
+        await database.drop()
+    service, reference = counts
+    print(f"\ninstructions per request ({requests} requests a scenario, {IN_FLIGHT} in flight)")
+    print(f"{'scenario':<12} {'service':>12} {'reference':>12} {'ratio':>7}")
+    for name in scenarios:
+        ratio = reference[name] / service[name]
+        print(f"{name:<12} {service[name]:>12,.0f} {reference[name]:>12,.0f} {ratio:>7.0%}")
+    return 0
+
+
+def _run_child(
+    target: str, *, url: str, secret: str, scenarios: list[str], requests: int, workdir: Path
+) -> dict[str, float]:
+    out = workdir / f"{target}.callgrind"
+    argv = [
+        "valgrind",
+        "--tool=callgrind",
+        f"--callgrind-out-file={out}",
+        f"--dump-before={MARKER}",
+    ]
+    argv += [sys.executable, "-m", "bench.instructions", "--scenarios", ",".join(scenarios)]
+    argv += ["--requests", str(requests), "--child", target, url, secret]
+    # src first: a second checkout (a worktree of an older commit) measures its own code.
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}"}
+    done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{target} under callgrind failed:\n{done.stderr[-3000:]}")
+    # Part 1 ends at the first marker (start-up and warm-up); part k+1 is scenario k.
+    parts = [_instructions(Path(f"{out}.{i}")) for i in range(2, len(scenarios) + 2)]
+    return {name: total / requests for name, total in zip(scenarios, parts, strict=True)}
+
+
+def _instructions(part: Path) -> int:
+    for line in part.read_text().splitlines():
+        if line.startswith("totals:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no totals in {part}")
+
+
+async def _drive(target: str, url: str, secret: str, scenarios: list[str], requests: int) -> None:
+    app = _app(target, url, secret)
+    token = tokens.mint(secret, seed.USER_10K)
+    async with app.router.lifespan_context(app):
+        task_id = await _any_task_id(app, token)
+        plans = {name: _request(name, task_id) for name in scenarios}
+        for request in plans.values():
+            await _send_many(app, token, request, WARMUP)
+        for name in scenarios:
+            _end_part()
+            await _send_many(app, token, plans[name], requests)
+        _end_part()
+
+
+def _end_part() -> None:
+    # The MARKER: entering time.sleep makes callgrind write what ran since the last part.
+    time.sleep(0)
+
+
+def _app(target: str, url: str, secret: str) -> Any:
+    os.environ.update(
+        {
+            "DATABASE_URL": url,
+            "BENCH_DATABASE_URL": url,
+            "BETTER_AUTH_SECRET": secret,
+            "LOG_LEVEL": "WARNING",
+            "DATA_DIR": tempfile.mkdtemp(prefix="bench-instr-data-"),
+        }
+    )
+    if target == "reference":
+        return reference.create_app()
+    logs.configure_logging("WARNING")
+    return asgi.create_app()
+
+
+def _request(name: str, task_id: int) -> Request:
+    base = f"/api/{seed.USER_10K}/tasks"
+    return {
+        "list_first": ("GET", base, b""),
+        "get_one": ("GET", f"{base}/{task_id}", b""),
+        "create": ("POST", base, CREATE_BODY),
+    }[name]
+
+
+async def _any_task_id(app: Any, token: str) -> int:
+    status, body = await _call(app, token, ("GET", f"/api/{seed.USER_10K}/tasks", b""))
+    if status != 200:
+        raise RuntimeError(f"the first page answered {status}")
+    return int(orjson.loads(body)["data"][0]["id"])
+
+
+async def _send_many(app: Any, token: str, request: Request, count: int) -> None:
+    async def worker(share: int) -> None:
+        for _ in range(share):
+            status, _ = await _call(app, token, request)
+            if status not in (200, 201):
+                raise RuntimeError(f"{request[0]} {request[1]} answered {status}")
+
+    shares = [count // IN_FLIGHT + (i < count % IN_FLIGHT) for i in range(IN_FLIGHT)]
+    await asyncio.gather(*(worker(share) for share in shares))
+
+
+async def _call(app: Any, token: str, request: Request) -> tuple[int, bytes]:
+    method, target, body = request
+    path, _, query = target.partition("?")
+    headers = [(b"host", b"bench"), (b"authorization", f"Bearer {token}".encode())]
+    if body:
+        headers.append((b"content-type", b"application/json"))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    status, chunks = 0, []
+    received = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        if received:
+            await asyncio.Event().wait()  # a finished request never asks again; a hang shows
+        received = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return status, b"".join(chunks)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
