@@ -12,6 +12,7 @@ import attrs
 
 from domain.errors import FieldError, ValidationFailed, unknown_fields
 from domain.types import TaskId, UserId
+from domain.values import bulk_value
 
 TITLE_MAX: Final = 200
 DESCRIPTION_MAX: Final = 1000
@@ -88,9 +89,13 @@ class TaskChanges:
     tags: tuple[str, ...] | _Unset = UNSET
 
 
-@attrs.frozen(kw_only=True)
+@bulk_value(kw_only=True)
 class Task:
-    """A user's to-do item as stored; `version` grows by one with every real change."""
+    """A user's to-do item as stored; `version` grows by one with every real change.
+
+    Immutable: every change makes a new Task (attrs.evolve). The type checker enforces it; see
+    domain.values for why the run time does not.
+    """
 
     id: TaskId
     user_id: UserId
