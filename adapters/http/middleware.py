@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import time
@@ -30,6 +31,9 @@ _NOSNIFF: Final = _API_SECURITY_HEADERS[:1]
 _OURS: Final = frozenset({b"x-request-id"})
 _OURS_ON_API: Final = frozenset({b"x-request-id", b"cache-control"})
 log = structlog.stdlib.get_logger("taskservice.http")
+# The stdlib logger under `log`, asked for its level directly (structlog's proxy re-binds itself
+# for every attribute it does not cache: 8,500 instructions a question, against 1,400).
+_level_of_log = logging.getLogger("taskservice.http")
 
 
 class RequestContextMiddleware:
@@ -72,16 +76,19 @@ class RequestContextMiddleware:
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
         route = getattr(scope.get("route"), "path", None) or "<unmatched>"
-        state = scope["state"]
-        log.info(
-            "request",
-            method=scope["method"],
-            route=route,
-            status=status,
-            duration_ms=round(seconds * 1000, 2),
-            request_id=state["request_id"],
-            user_id=state.get("user_id"),
-        )
+        # Asked first: below its level a structlog call still builds the event and drops it by
+        # raising (39,000 instructions a call, by callgrind).
+        if _level_of_log.isEnabledFor(logging.INFO):
+            state = scope["state"]
+            log.info(
+                "request",
+                method=scope["method"],
+                route=route,
+                status=status,
+                duration_ms=round(seconds * 1000, 2),
+                request_id=state["request_id"],
+                user_id=state.get("user_id"),
+            )
         if self.metrics is not None:
             self.metrics.observe(scope["method"], route, status, seconds)
 

@@ -32,14 +32,14 @@ REQUEST_KEYS = {
 }
 
 
-@pytest.fixture
-def json_logs() -> Iterator[Callable[[], list[str]]]:
+@pytest.fixture(params=["INFO"])
+def json_logs(request: pytest.FixtureRequest) -> Iterator[Callable[[], list[str]]]:
     """Logging as the CLI configures it, onto a stdout of the test's own; restored after."""
     root = logging.getLogger()
     handlers, level, config = root.handlers[:], root.level, structlog.get_config()
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
-        configure_logging("INFO")
+        configure_logging(request.param)
     try:
         yield lambda: stdout.getvalue().splitlines()
     finally:
@@ -53,6 +53,15 @@ def parsed(lines: list[str]) -> list[dict[str, Any]]:
     records = [json.loads(line) for line in lines]
     assert all(isinstance(r, dict) for r in records)
     return records
+
+
+@pytest.mark.parametrize("json_logs", ["WARNING"], indirect=True)
+async def test_at_warning_a_request_writes_no_line(
+    client: httpx.AsyncClient, json_logs: Callable[[], list[str]]
+) -> None:
+    assert (await client.get("/no/such/route")).status_code == 404
+    assert (await client.get("/healthz")).status_code == 200
+    assert [r for r in parsed(json_logs()) if r["event"] == "request"] == []
 
 
 async def test_every_request_is_one_json_line_without_credentials(
