@@ -126,10 +126,18 @@ class Task:
         blank = cls(
             id=TaskId(0), user_id=user_id, title=changes.title, created_at=now, updated_at=now
         )
-        return attrs.evolve(blank.apply(changes, now), version=1, updated_at=now)
+        return attrs.evolve(blank, **blank._values_after(changes, now))  # type: ignore[arg-type]
 
     def apply(self, changes: TaskChanges, now: datetime) -> Task:
         """This task with `changes` applied; itself, unchanged, when nothing would differ."""
+        values = self._values_after(changes, now)
+        if all(getattr(self, name) == value for name, value in values.items()):
+            return self
+        return attrs.evolve(self, **values, version=self.version + 1, updated_at=now)  # type: ignore[arg-type]
+
+    def _values_after(self, changes: TaskChanges, now: datetime) -> dict[str, object]:
+        # The fields `changes` sets, with what follows from them: one due kind clears the
+        # other, and completing or reopening sets or clears completed_at.
         values: dict[str, object] = {
             name: value
             for name, value in attrs.asdict(changes, recurse=False).items()
@@ -142,9 +150,7 @@ class Task:
         completed = values.get("completed", self.completed)
         if completed != self.completed:
             values["completed_at"] = now if completed else None
-        if all(getattr(self, name) == value for name, value in values.items()):
-            return self
-        return attrs.evolve(self, **values, version=self.version + 1, updated_at=now)  # type: ignore[arg-type]
+        return values
 
 
 def parse_changes(data: Mapping[str, object], mode: Mode) -> TaskChanges:
