@@ -123,34 +123,33 @@ class Task:
             raise ValidationFailed(
                 [FieldError(field="title", code="required", message="A title is required.")]
             )
-        blank = cls(
-            id=TaskId(0), user_id=user_id, title=changes.title, created_at=now, updated_at=now
-        )
-        return attrs.evolve(blank, **blank._values_after(changes, now))  # type: ignore[arg-type]
+        values = _values_after(changes, now, completed=False)
+        return cls(id=TaskId(0), user_id=user_id, created_at=now, updated_at=now, **values)  # type: ignore[arg-type]
 
     def apply(self, changes: TaskChanges, now: datetime) -> Task:
         """This task with `changes` applied; itself, unchanged, when nothing would differ."""
-        values = self._values_after(changes, now)
+        values = _values_after(changes, now, completed=self.completed)
         if all(getattr(self, name) == value for name, value in values.items()):
             return self
         return attrs.evolve(self, **values, version=self.version + 1, updated_at=now)  # type: ignore[arg-type]
 
-    def _values_after(self, changes: TaskChanges, now: datetime) -> dict[str, object]:
-        # The fields `changes` sets, with what follows from them: one due kind clears the
-        # other, and completing or reopening sets or clears completed_at.
-        values: dict[str, object] = {
-            name: value
-            for name, value in attrs.asdict(changes, recurse=False).items()
-            if value is not UNSET
-        }
-        if values.get("due_date") is not None:
-            values["due_at"] = None
-        if values.get("due_at") is not None:
-            values["due_date"] = None
-        completed = values.get("completed", self.completed)
-        if completed != self.completed:
-            values["completed_at"] = now if completed else None
-        return values
+
+def _values_after(changes: TaskChanges, now: datetime, *, completed: bool) -> dict[str, object]:
+    # The fields `changes` sets, with what follows from them: one due kind clears the other, and
+    # completing or reopening a task that was `completed` or not sets or clears completed_at.
+    values: dict[str, object] = {
+        name: value
+        for name, value in attrs.asdict(changes, recurse=False).items()
+        if value is not UNSET
+    }
+    if values.get("due_date") is not None:
+        values["due_at"] = None
+    if values.get("due_at") is not None:
+        values["due_date"] = None
+    now_completed = values.get("completed", completed)
+    if now_completed != completed:
+        values["completed_at"] = now if now_completed else None
+    return values
 
 
 def parse_changes(data: Mapping[str, object], mode: Mode) -> TaskChanges:
