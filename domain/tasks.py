@@ -25,6 +25,7 @@ WRITABLE_FIELDS: Final = frozenset(
 READ_ONLY_FIELDS: Final = frozenset({"id", "user_id", "version", "created_at", "updated_at"})
 # completed_at is server-managed too; a client echoing a whole task back must not be refused.
 IGNORED_FIELDS: Final = READ_ONLY_FIELDS | {"completed_at"}
+_KNOWN_FIELDS: Final = WRITABLE_FIELDS | IGNORED_FIELDS
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 # RFC 3339 without leap seconds (Python has no 23:59:60); offsets within ±23:59.
@@ -89,6 +90,10 @@ class TaskChanges:
     tags: tuple[str, ...] | _Unset = UNSET
 
 
+# attrs.asdict would find these names again on every call.
+_CHANGEABLE: Final = tuple(field.name for field in attrs.fields(TaskChanges))
+
+
 @bulk_value(kw_only=True)
 class Task:
     """A user's to-do item as stored; `version` grows by one with every real change.
@@ -138,9 +143,7 @@ def _values_after(changes: TaskChanges, now: datetime, *, completed: bool) -> di
     # The fields `changes` sets, with what follows from them: one due kind clears the other, and
     # completing or reopening a task that was `completed` or not sets or clears completed_at.
     values: dict[str, object] = {
-        name: value
-        for name, value in attrs.asdict(changes, recurse=False).items()
-        if value is not UNSET
+        name: value for name in _CHANGEABLE if (value := getattr(changes, name)) is not UNSET
     }
     if values.get("due_date") is not None:
         values["due_at"] = None
@@ -154,7 +157,7 @@ def _values_after(changes: TaskChanges, now: datetime, *, completed: bool) -> di
 
 def parse_changes(data: Mapping[str, object], mode: Mode) -> TaskChanges:
     """Validate a JSON object of task fields; raise ValidationFailed listing every broken rule."""
-    errors = unknown_fields(data, WRITABLE_FIELDS | IGNORED_FIELDS)
+    errors = unknown_fields(data, _KNOWN_FIELDS)
     values: dict[str, object] = {}
     for name in (n for n in data if n in WRITABLE_FIELDS):
         raw = data[name]
