@@ -50,7 +50,8 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetimes are ambiguous; pass a timezone-aware one")
-        return value.astimezone(UTC)
+        # The service's own moments are UTC already; each write binds five of them.
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         """Attach UTC to the naive values SQLite returns; normalise PostgreSQL's to UTC."""
@@ -58,7 +59,7 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
