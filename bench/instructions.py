@@ -5,7 +5,8 @@
 
 Each app runs in its own process under `valgrind --tool=callgrind`, driven in-process through raw
 ASGI calls (10 in flight) on a seeded database of its own; no HTTP server, so uvicorn's share,
-the same for both, is left out. Instruction counts do not move with other tenants of the machine,
+the same for both, is left out (and no httpx ASGITransport, whose own work per request would
+count for both apps and flatten the ratio). Instruction counts do not move with other tenants of the machine,
 so this says reliably whether a change made the service do less; it does not say how fast that
 runs (cache misses, greenlet stack switches and the like cost time at few instructions), which
 only `make bench` measures. Needs valgrind and PostgreSQL as `make bench` does.

@@ -30,10 +30,11 @@ _NOSNIFF: Final = _API_SECURITY_HEADERS[:1]
 # Set by this middleware whatever the app said.
 _OURS: Final = frozenset({b"x-request-id"})
 _OURS_ON_API: Final = frozenset({b"x-request-id", b"cache-control"})
-log = structlog.stdlib.get_logger("taskservice.http")
+_LOGGER: Final = "taskservice.http"
+log = structlog.stdlib.get_logger(_LOGGER)
 # The stdlib logger under `log`, asked for its level directly (structlog's proxy re-binds itself
 # for every attribute it does not cache: 8,500 instructions a question, against 1,400).
-_level_of_log = logging.getLogger("taskservice.http")
+_level_of_log = logging.getLogger(_LOGGER)
 
 
 class RequestContextMiddleware:

@@ -50,8 +50,7 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetimes are ambiguous; pass a timezone-aware one")
-        # The service's own moments are UTC already; each write binds five of them.
-        return value if value.tzinfo is UTC else value.astimezone(UTC)
+        return _in_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         """Attach UTC to the naive values SQLite returns; normalise PostgreSQL's to UTC."""
@@ -59,7 +58,12 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value if value.tzinfo is UTC else value.astimezone(UTC)
+        return _in_utc(value)
+
+
+def _in_utc(value: datetime) -> datetime:
+    # The service's own moments are UTC already (a write binds five), so they pass as they are.
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
