@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.persistence.errors import storage_errors
 from adapters.persistence.executors import AlchemyExecutor, AsyncpgExecutor, Executor
+from adapters.persistence.pool import Turns
 from adapters.persistence.repositories import (
     SqlIdempotencyRepository,
     SqlTaskRepository,
@@ -20,8 +21,9 @@ from domain.errors import StorageUnavailable
 class SqlUnitOfWork:
     """Holds one connection from enter to exit; writes are kept only if `commit` is called."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, turns: Turns | None = None) -> None:
         self._engine = engine
+        self._turns = turns
         self._connection: AsyncConnection | None = None
         self._executor: Executor | None = None
         self._tasks: SqlTaskRepository | None = None
@@ -50,13 +52,19 @@ class SqlUnitOfWork:
         return self._idempotency
 
     async def __aenter__(self) -> Self:
-        with storage_errors():
-            connection = await self._engine.connect()
-            try:
-                executor = await _executor_on(connection)
-            except BaseException:
-                await connection.close()
-                raise
+        if self._turns is not None:
+            await self._turns.take()
+        try:
+            with storage_errors():
+                connection = await self._engine.connect()
+                try:
+                    executor = await _executor_on(connection)
+                except BaseException:
+                    await connection.close()
+                    raise
+        except BaseException:
+            self._give_back_turn()
+            raise
         self._connection, self._executor = connection, executor
         self._tasks = SqlTaskRepository(executor)
         self._users = SqlUserRepository(executor)
@@ -84,6 +92,12 @@ class SqlUnitOfWork:
             # The exception already on its way out tells the real story.
             if exc is None:
                 raise
+        finally:
+            self._give_back_turn()
+
+    def _give_back_turn(self) -> None:
+        if self._turns is not None:
+            self._turns.give_back()
 
     async def commit(self) -> None:
         """Commit the writes so far; the unit of work stays usable in a new transaction."""
@@ -117,11 +131,12 @@ async def _release(connection: AsyncConnection) -> None:
 
 
 class SqlUnitOfWorkFactory:
-    """Opens a new SqlUnitOfWork on the engine's pool for each call."""
+    """Opens a new SqlUnitOfWork on the engine's pool for each call, first come, first served."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._turns = Turns.of(engine)
 
     def __call__(self) -> SqlUnitOfWork:
         """A fresh unit of work, to be used in `async with`."""
-        return SqlUnitOfWork(self._engine)
+        return SqlUnitOfWork(self._engine, self._turns)
