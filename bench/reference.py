@@ -43,15 +43,21 @@ _COLUMNS: Final = (
     "tasks.completed_at, tasks.priority, tasks.due_date, tasks.due_at, tasks.tags, "
     "tasks.version, tasks.created_at, tasks.updated_at"
 )
+# A page carries its owner's counts in every row, so that one round trip answers a list.
+_COUNTED: Final = (
+    ", (SELECT users.tasks_pending FROM users WHERE users.id = $1::VARCHAR) AS anon_1"
+    ", (SELECT users.tasks_completed FROM users WHERE users.id = $1::VARCHAR) AS anon_2"
+)
 PAGE_FIRST: Final = (
-    f"SELECT {_COLUMNS} FROM tasks WHERE tasks.user_id = $1::VARCHAR "
+    f"SELECT {_COLUMNS}{_COUNTED} FROM tasks WHERE tasks.user_id = $1::VARCHAR "
     "ORDER BY tasks.created_at DESC, tasks.id DESC LIMIT $2::INTEGER"
 )
 PAGE_AFTER: Final = (
-    f"SELECT {_COLUMNS} FROM tasks WHERE tasks.user_id = $1::VARCHAR "
+    f"SELECT {_COLUMNS}{_COUNTED} FROM tasks WHERE tasks.user_id = $1::VARCHAR "
     "AND (tasks.created_at, tasks.id) < ($2::TIMESTAMP WITH TIME ZONE, $3::BIGINT) "
     "ORDER BY tasks.created_at DESC, tasks.id DESC LIMIT $4::INTEGER"
 )
+# For an empty page only.
 COUNTS: Final = (
     "SELECT users.tasks_pending, users.tasks_completed FROM users WHERE users.id = $1::VARCHAR"
 )
@@ -347,7 +353,7 @@ class TaskEndpoints:
                 rows = await conn.fetch(PAGE_AFTER, user, moment, after_id, limit + 1)
             else:
                 rows = await conn.fetch(PAGE_FIRST, user, limit + 1)
-            counts = await conn.fetchrow(COUNTS, user)
+            counts = rows[0][-2:] if rows else await conn.fetchrow(COUNTS, user)
         page = rows[:limit]
         pending, completed = counts if counts is not None else (0, 0)
         meta = {

@@ -103,6 +103,12 @@ class MemoryTaskRepository:
         done = sum(t.completed for t in mine)
         return TaskCounts(pending=len(mine) - done, completed=done)
 
+    async def page_with_counts(
+        self, user_id: UserId, query: TaskQuery
+    ) -> tuple[list[Task], TaskCounts]:
+        """`page` and `counts`; in memory there is no round trip to save."""
+        return await self.page(user_id, query), await self.counts(user_id)
+
 
 class MemoryUserRepository:
     """Users in a unit of work's private copy of the state."""

@@ -38,6 +38,11 @@ class TaskRepository(Protocol):
     async def counts(self, user_id: UserId) -> TaskCounts:
         """The user's pending and completed task counts, at a cost independent of how many."""
 
+    async def page_with_counts(
+        self, user_id: UserId, query: TaskQuery
+    ) -> tuple[list[Task], TaskCounts]:
+        """`page` and `counts` read together, so that a store may answer both at once."""
+
 
 class UserRepository(Protocol):
     """Users inside one unit of work."""

@@ -225,6 +225,41 @@ async def test_counts_split_pending_and_completed(uow: UnitOfWorkFactory) -> Non
     assert (nobody.pending, nobody.completed) == (0, 0)
 
 
+PAGES_WITH_COUNTS = {
+    "first page": TaskQuery(limit=2),
+    "pending": TaskQuery(filter=TaskFilter(status=Status.PENDING), limit=2),
+    "by title": TaskQuery(sort=Sort(field=SortField.TITLE, descending=False)),
+    "filtered by text": TaskQuery(filter=TaskFilter(text="A TASK")),
+    "by due": TaskQuery(sort=Sort(field=SortField.DUE, descending=True)),
+}
+
+
+@pytest.mark.parametrize("name", [*PAGES_WITH_COUNTS, "next page", "past the end"])
+async def test_a_page_with_counts_is_the_page_and_the_counts(
+    uow: UnitOfWorkFactory, name: str
+) -> None:
+    user_id = await stored_user(uow)
+    stored = await store(uow, *(make_task(user_id, completed=i < 2) for i in range(5)))
+    query = PAGES_WITH_COUNTS.get(name, TaskQuery(limit=2))
+    if name in ("next page", "past the end"):
+        # Created at the same moment, the newest-first order is by id, descending.
+        last = stored[3] if name == "next page" else stored[0]
+        query = attrs.evolve(query, after=query.position_of(last))
+    async with uow() as work:
+        tasks, counts = await work.tasks.page_with_counts(user_id, query)
+        apart = (await work.tasks.page(user_id, query), await work.tasks.counts(user_id))
+    beyond = [t for t in stored if query.is_beyond(t)]
+    assert [t.id for t in tasks] == expected(beyond, query)[: query.limit]
+    assert (tasks, counts) == apart
+    assert (counts.pending, counts.completed) == (3, 2)
+
+
+async def test_a_page_with_counts_of_a_user_never_seen_is_empty(uow: UnitOfWorkFactory) -> None:
+    async with uow() as work:
+        tasks, counts = await work.tasks.page_with_counts(UserId("nobody-at-all"), TaskQuery())
+    assert (tasks, counts.pending, counts.completed) == ([], 0, 0)
+
+
 async def counted(uow: UnitOfWorkFactory, user_id: UserId) -> tuple[int, int]:
     """The user's counts as (pending, completed)."""
     async with uow() as work:

@@ -52,8 +52,7 @@ async def list_tasks(
     # One row more than asked tells whether another page exists.
     ask = attrs.evolve(query, now=now, after=after, limit=query.limit + 1)
     async with uow_factory() as uow:
-        rows = await uow.tasks.page(owner, ask)
-        counts = await uow.tasks.counts(owner)
+        rows, counts = await uow.tasks.page_with_counts(owner, ask)
     tasks = rows[: query.limit]
     next_cursor = None
     if len(rows) > query.limit:
