@@ -1,6 +1,6 @@
 """`make bench-instructions`: instructions per request, service against reference, under callgrind.
 
-    python -m bench.instructions                          # list_first,get_one,create; 200 each
+    python -m bench.instructions                          # list_first,list_deep,get_one,create
     python -m bench.instructions --scenarios create --requests 500
 
 Each app runs in its own process under `valgrind --tool=callgrind`, driven in-process through raw
@@ -31,10 +31,11 @@ import uvloop
 
 from bench import reference, seed, tokens
 from bench.database import BenchDatabase, admin_url, timed_setup
+from bench.scenarios import DEEP_AFTER, PAGE_FOR_PAGING
 from bench.servers import REPO
 from taskservice import asgi, logs
 
-SCENARIOS: Final = ("list_first", "get_one", "create")
+SCENARIOS: Final = ("list_first", "list_deep", "get_one", "create")
 IN_FLIGHT: Final = 10
 WARMUP: Final = 100
 CREATE_BODY: Final = (
@@ -140,7 +141,8 @@ async def _drive(target: str, url: str, secret: str, scenarios: list[str], reque
     token = tokens.mint(secret, seed.USER_10K)
     async with app.router.lifespan_context(app):
         task_id = await _any_task_id(app, token)
-        plans = {name: _request(name, task_id) for name in scenarios}
+        cursor = await _deep_cursor(app, token) if "list_deep" in scenarios else ""
+        plans = {name: _request(name, task_id, cursor) for name in scenarios}
         for request in plans.values():
             await _send_many(app, token, request, WARMUP)
         for name in scenarios:
@@ -170,10 +172,11 @@ def _app(target: str, url: str, secret: str) -> Any:
     return asgi.create_app()
 
 
-def _request(name: str, task_id: int) -> Request:
+def _request(name: str, task_id: int, cursor: str) -> Request:
     base = f"/api/{seed.USER_10K}/tasks"
     return {
         "list_first": ("GET", base, b""),
+        "list_deep": ("GET", f"{base}?cursor={cursor}", b""),
         "get_one": ("GET", f"{base}/{task_id}", b""),
         "create": ("POST", base, CREATE_BODY),
     }[name]
@@ -184,6 +187,21 @@ async def _any_task_id(app: Any, token: str) -> int:
     if status != 200:
         raise RuntimeError(f"the first page answered {status}")
     return int(orjson.loads(body)["data"][0]["id"])
+
+
+async def _deep_cursor(app: Any, token: str) -> str:
+    """The app's own cursor after DEEP_AFTER tasks of the 10,000-task user, as make bench pages."""
+    cursor, seen = "", 0
+    while seen < DEEP_AFTER:
+        after = f"&cursor={cursor}" if cursor else ""
+        target = f"/api/{seed.USER_10K}/tasks?limit={PAGE_FOR_PAGING}{after}"
+        status, body = await _call(app, token, ("GET", target, b""))
+        if status != 200:
+            raise RuntimeError(f"paging answered {status}")
+        page = orjson.loads(body)
+        seen += len(page["data"])
+        cursor = page["meta"]["next_cursor"]
+    return str(cursor)
 
 
 async def _send_many(app: Any, token: str, request: Request, count: int) -> None:

@@ -80,9 +80,13 @@ class _Reader:
 
 def list_query(params: QueryParams) -> tuple[TaskQuery, str | None]:
     """The list query and cursor from the query string; every broken rule is reported at once."""
-    if not params:
+    items = params.multi_items()
+    if not items:
         # The commonest list of all, the first page as it comes, is built once.
         return _DEFAULT_QUERY, None
+    if len(items) == 1 and items[0][0] == "cursor" and items[0][1]:
+        # And the pages after it.
+        return _DEFAULT_QUERY, items[0][1]
     reader = _Reader(params)
     task_filter = TaskFilter(
         status=reader.read("status", _status, _DEFAULT_FILTER.status),

@@ -144,9 +144,12 @@ async def test_a_cursor_is_bound_to_its_filter_and_sort_but_not_its_limit(
     other_limit = await client.get(
         tasks_url, params={"cursor": cursor, "sort": "title", "limit": "1"}, headers=auth
     )
+    # Alone, it asks for the default order and filter.
+    alone = await client.get(tasks_url, params={"cursor": cursor}, headers=auth)
 
     assert other_sort.status_code == 422
     assert other_filter.status_code == 422
+    assert alone.status_code == 422
     assert other_limit.status_code == 200
     assert [t["title"] for t in other_limit.json()["data"]] == ["t2"]
 
