@@ -609,20 +609,20 @@ def _task(row: Row) -> Task:
         *_,
     ) = row
     return Task(
-        id=id_,
-        user_id=user_id,
-        title=title,
-        description=description,
-        completed=completed,
-        completed_at=completed_at,
+        id_,
+        user_id,
+        title,
+        created_at,
+        updated_at,
+        description,
+        completed,
+        completed_at,
         # The table Priority.from_rank reads, without its call: 1,500 instructions a row.
-        priority=PRIORITIES_BY_RANK[priority],
-        due_date=due_date,
-        due_at=due_at,
-        tags=tuple(tags),
-        version=version,
-        created_at=created_at,
-        updated_at=updated_at,
+        PRIORITIES_BY_RANK[priority],
+        due_date,
+        due_at,
+        tuple(tags),
+        version,
     )
 
 
