@@ -56,11 +56,6 @@ class Priority(enum.StrEnum):
         """The position of this priority in the order none < low < medium < high."""
         return _PRIORITY_RANK[self]
 
-    @classmethod
-    def from_rank(cls, rank: int) -> Priority:
-        """The priority at `rank`."""
-        return PRIORITIES_BY_RANK[rank]
-
 
 PRIORITIES_BY_RANK: Final = tuple(Priority)
 """Every priority, at the index of its rank."""

@@ -21,7 +21,7 @@ from domain.errors import StorageUnavailable
 class SqlUnitOfWork:
     """Holds one connection from enter to exit; writes are kept only if `commit` is called."""
 
-    def __init__(self, engine: AsyncEngine, turns: Turns | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, turns: Turns | None) -> None:
         self._engine = engine
         self._turns = turns
         self._connection: AsyncConnection | None = None

@@ -8,6 +8,7 @@ import pytest
 
 from domain.errors import ValidationFailed
 from domain.tasks import (
+    PRIORITIES_BY_RANK,
     UNSET,
     Priority,
     Task,
@@ -141,7 +142,7 @@ def test_priorities_rank_in_order() -> None:
         2,
         3,
     ]
-    assert Priority.from_rank(2) is Priority.MEDIUM
+    assert all(PRIORITIES_BY_RANK[p.rank] is p for p in Priority)
     assert codes({"priority": "HIGH"}, "patch") == {"priority": "invalid_choice"}
 
 
