@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from adapters.persistence.liveness import check_connections
+from adapters.persistence.pool import KeepingPool, kept_connections
 from adapters.persistence.urls import async_database_url
 
 CONNECT_TIMEOUT_S: Final = 5.0
@@ -57,9 +58,22 @@ def create_engine(
     # Autocommit: SQLAlchemy begins no transaction of its own; the unit of work's executor
     # begins one at its first write (executors.AsyncpgExecutor).
     engine = create_async_engine(
-        url, connect_args=connect_args, isolation_level="AUTOCOMMIT", **options
+        url,
+        connect_args=connect_args,
+        isolation_level="AUTOCOMMIT",
+        poolclass=KeepingPool,
+        **options,
     )
     check_connections(engine, timeout=connect_timeout)
+
+    def release_kept(_dbapi_connection: Any, _entry: ConnectionPoolEntry, _reason: Any) -> None:
+        # One connection failed: the kept ones go back through the pool's checkout, which
+        # replaces those older than a pool-wide invalidation.
+        kept = kept_connections(engine)
+        if kept is not None:
+            kept.release()
+
+    event.listen(engine.sync_engine, "invalidate", release_kept)
     event.listen(engine.sync_engine, "connect", _decode_json_with_orjson)
     return engine
 

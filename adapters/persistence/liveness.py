@@ -35,10 +35,15 @@ def check_connections(engine: AsyncEngine, *, timeout: float) -> None:
     event.listen(target, "invalidate", _drop_at_once)
 
 
+def answered_at(info: dict[Any, Any], moment: float) -> None:
+    """Record in a connection's `info` when it last answered (time.monotonic)."""
+    info[_LAST_ANSWERED] = moment
+
+
 def _answered(_dbapi_connection: Any, entry: ConnectionPoolEntry) -> None:
     # On connect it has just answered the handshake; on checkin, its last statement (a
     # connection that failed is invalidated, never checked in as it was).
-    entry.info[_LAST_ANSWERED] = time.monotonic()
+    answered_at(entry.info, time.monotonic())
 
 
 def _pinger(timeout: float) -> Any:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 
+from adapters.persistence.liveness import TRUSTED_FOR_S, answered_at
 from domain.errors import StorageUnavailable
 
 
@@ -49,6 +52,87 @@ class Turns:
         self._free.release()
 
 
+class KeptConnections:
+    """Healthy connections that units of work gave back, still checked out, newest last.
+
+    Checking a connection out of SQLAlchemy's pool and back in (a greenlet with a fresh frame
+    stack, a Connection, the pool's events and reset) cost 25-36 us of CPU a unit of work, 6 %
+    of a list request and 15 % of a read of one task (make bench). A connection that answered
+    within TRUSTED_FOR_S, which the pool would hand out without a ping, goes straight to the
+    next unit of work instead; older ones go back to the pool, which pings them at checkout.
+    """
+
+    def __init__(self) -> None:
+        self._kept: list[tuple[AsyncConnection, float]] = []
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def reuse(self) -> AsyncConnection | None:
+        """The connection kept last if it answered within TRUSTED_FOR_S, else None.
+
+        The others are older still, so when it is too old they all go back to the pool.
+        """
+        if not self._kept:
+            return None
+        connection, kept_at = self._kept[-1]
+        if time.monotonic() - kept_at >= TRUSTED_FOR_S:
+            self.release()
+            return None
+        self._kept.pop()
+        return connection
+
+    def keep(self, connection: AsyncConnection) -> None:
+        """Keep a healthy connection, out of any transaction, for the next unit of work."""
+        if self._closed:
+            _check_in(connection, time.monotonic())
+        else:
+            self._kept.append((connection, time.monotonic()))
+
+    def release(self) -> None:
+        """Give every kept connection back to the pool, with the time it last answered."""
+        kept, self._kept = self._kept, []
+        for connection, kept_at in kept:
+            _check_in(connection, kept_at)
+
+    def close(self) -> None:
+        """Release the kept connections and keep none from now on (the pool is going away)."""
+        self._closed = True
+        self.release()
+
+
+def _check_in(connection: AsyncConnection, answered: float) -> None:
+    held = connection.sync_connection
+    if held is None:
+        return
+    info = held.info
+    # A healthy connection in autocommit mode goes back without I/O (unit_of_work._release).
+    held.close()
+    # The pool's check-in hook records "answered now"; the truth is older, and decides
+    # whether the connection is pinged when it is next checked out.
+    answered_at(info, answered)
+
+
+class KeepingPool(AsyncAdaptedQueuePool):
+    """SQLAlchemy's asyncio queue pool with the connections units of work keep between them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kept = KeptConnections()
+
+    def dispose(self) -> None:
+        """Take the kept connections back, so that they close with the rest."""
+        self.kept.close()
+        super().dispose()
+
+
+def kept_connections(engine: AsyncEngine) -> KeptConnections | None:
+    """The kept connections of the engine's current pool; None if its pool keeps none."""
+    pool = engine.sync_engine.pool
+    return pool.kept if isinstance(pool, KeepingPool) else None
+
+
 class PoolUsage:
     """Reads the pool's counters: configured size, checked out, checked in (idle), overflow."""
 
@@ -60,10 +144,12 @@ class PoolUsage:
         pool = self._engine.sync_engine.pool
         if not isinstance(pool, QueuePool):
             return {}
+        # Kept connections are checked out of SQLAlchemy's pool but wait for work all the same.
+        kept = len(pool.kept) if isinstance(pool, KeepingPool) else 0
         return {
             "size": pool.size(),
-            "checked_out": pool.checkedout(),
-            "checked_in": pool.checkedin(),
+            "checked_out": pool.checkedout() - kept,
+            "checked_in": pool.checkedin() + kept,
             # QueuePool counts overflow from -size upwards; only connections past size are overflow.
             "overflow": max(0, pool.overflow()),
         }

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.persistence.engine import READ_ONLY
+from adapters.persistence.pool import kept_connections
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,10 @@ class SqlReadiness:
 
     async def is_ready(self) -> bool:
         """True iff the schema version answers in time and equals the head; never raises."""
+        kept = kept_connections(self._engine)
+        if kept is not None:
+            # Units of work may keep every connection there is; the check needs one of them.
+            kept.release()
         try:
             async with asyncio.timeout(self._timeout), self._engine.connect() as connection:
                 await connection.execution_options(**{READ_ONLY: True})

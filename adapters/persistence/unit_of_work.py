@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.persistence.errors import storage_errors
 from adapters.persistence.executors import AlchemyExecutor, AsyncpgExecutor, Executor
-from adapters.persistence.pool import Turns
+from adapters.persistence.pool import KeptConnections, Turns, kept_connections
 from adapters.persistence.repositories import (
     SqlIdempotencyRepository,
     SqlTaskRepository,
@@ -25,6 +25,7 @@ class SqlUnitOfWork:
         self._engine = engine
         self._turns = turns
         self._connection: AsyncConnection | None = None
+        self._kept: KeptConnections | None = None
         self._executor: Executor | None = None
         self._tasks: SqlTaskRepository | None = None
         self._users: SqlUserRepository | None = None
@@ -54,9 +55,12 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> Self:
         if self._turns is not None:
             await self._turns.take()
+        kept = kept_connections(self._engine)
         try:
             with storage_errors():
-                connection = await self._engine.connect()
+                connection = kept.reuse() if kept is not None else None
+                if connection is None:
+                    connection = await self._engine.connect()
                 try:
                     executor = await _executor_on(connection)
                 except BaseException:
@@ -65,7 +69,7 @@ class SqlUnitOfWork:
         except BaseException:
             self._give_back_turn()
             raise
-        self._connection, self._executor = connection, executor
+        self._connection, self._executor, self._kept = connection, executor, kept
         self._tasks = SqlTaskRepository(executor)
         self._users = SqlUserRepository(executor)
         self._idempotency = SqlIdempotencyRepository(executor)
@@ -79,6 +83,8 @@ class SqlUnitOfWork:
     ) -> None:
         connection, self._connection = self._connection, None
         executor, self._executor = self._executor, None
+        # Only a connection that ended its work cleanly waits for the next unit of work.
+        kept, self._kept = (self._kept if exc is None else None), None
         self._tasks = self._users = self._idempotency = None
         if connection is None or executor is None:
             return
@@ -86,8 +92,11 @@ class SqlUnitOfWork:
             with storage_errors():
                 try:
                     await executor.rollback()
+                except BaseException:
+                    kept = None
+                    raise
                 finally:
-                    await _release(connection)
+                    await _release(connection, kept)
         except StorageUnavailable:
             # The exception already on its way out tells the real story.
             if exc is None:
@@ -118,14 +127,20 @@ async def _executor_on(connection: AsyncConnection) -> Executor:
     return AlchemyExecutor(connection)
 
 
-async def _release(connection: AsyncConnection) -> None:
+async def _release(connection: AsyncConnection, kept: KeptConnections | None) -> None:
     held = connection.sync_connection
     if connection.dialect.name == "postgresql" and held is not None and not held.invalidated:
         # Returning a healthy connection does no I/O on this engine: in autocommit mode
         # SQLAlchemy holds no transaction to roll back, and with max_overflow=0 the pool never
         # closes a returned connection. So it is returned here, without the greenlet that
-        # AsyncConnection.close() spawns for I/O that never comes.
-        held.close()
+        # AsyncConnection.close() spawns for I/O that never comes. Statements run through
+        # SQLAlchemy leave its bookkeeping transaction begun; ending it does no I/O either.
+        if kept is None:
+            held.close()
+            return
+        if held.in_transaction():
+            held.rollback()
+        kept.keep(connection)
         return
     await connection.close()
 

@@ -15,7 +15,7 @@ import attrs
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from adapters.persistence import SqlUnitOfWorkFactory, create_engine
+from adapters.persistence import PoolUsage, SqlUnitOfWorkFactory, create_engine
 from adapters.persistence.liveness import TRUSTED_FOR_S
 from domain.errors import StorageUnavailable
 from domain.tasks import Task, parse_changes
@@ -220,8 +220,9 @@ async def a_failed_write(factory: SqlUnitOfWorkFactory, user_id: UserId) -> None
 
 @pytest.mark.postgres
 async def test_every_way_out_of_a_unit_of_work_gives_its_connection_back() -> None:
-    # Healthy PostgreSQL connections go back to the pool without a greenlet (unit_of_work
-    # _release); a connection kept by mistake would exhaust this pool of one at once.
+    # Healthy PostgreSQL connections are kept for the next unit of work or go back to the pool
+    # without a greenlet (unit_of_work._release); one lost on the way would exhaust this pool
+    # of one at once.
     async with migrated_postgres() as url, engine_for(url, pool_size=1, pool_timeout=0.5) as engine:
         factory = SqlUnitOfWorkFactory(engine)
         user_id = await a_user(factory)
@@ -234,7 +235,7 @@ async def test_every_way_out_of_a_unit_of_work_gives_its_connection_back() -> No
             async with factory() as work:
                 # Built per call, so it runs through SQLAlchemy on the same connection.
                 assert await work.users.get(user_id) is not None
-        assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        assert PoolUsage(engine)()["checked_out"] == 0
         async with factory() as work:
             assert (await work.tasks.counts(user_id)).pending == 3
 

@@ -1,0 +1,121 @@
+"""A PostgreSQL connection that answered moments ago goes from one unit of work to the next."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.persistence import PoolUsage, SqlReadiness, SqlUnitOfWorkFactory
+from adapters.persistence.migrations import head_revision
+from adapters.persistence.pool import KeptConnections, kept_connections
+from domain.errors import StorageUnavailable
+from tests.integration.sql_backends import engine_for, migrated_postgres, migrated_sqlite
+from tests.integration.test_sql_engine import a_failed_write, a_user, kill_service_connections
+
+
+def checkouts(engine: AsyncEngine) -> list[object]:
+    """Every checkout from SQLAlchemy's pool from now on, as the driver connection it gave."""
+    seen: list[object] = []
+
+    def record(dbapi_connection: Any, _entry: Any, _proxy: Any) -> None:
+        seen.append(dbapi_connection.driver_connection)
+
+    event.listen(engine.sync_engine, "checkout", record)
+    return seen
+
+
+def kept_of(engine: AsyncEngine) -> KeptConnections:
+    """The engine's kept connections (a PostgreSQL engine always has them)."""
+    kept = kept_connections(engine)
+    assert kept is not None
+    return kept
+
+
+@pytest.mark.postgres
+async def test_the_next_unit_of_work_takes_the_connection_the_last_one_gave_back() -> None:
+    async with migrated_postgres() as url, engine_for(url) as engine:
+        factory = SqlUnitOfWorkFactory(engine)
+        seen = checkouts(engine)
+        user_id = await a_user(factory)
+        for _ in range(3):
+            async with factory() as work:
+                assert await work.users.get(user_id) is not None
+        assert len(seen) == 1
+        # users.get runs through SQLAlchemy, whose bookkeeping transaction must not carry over.
+        connection = kept_of(engine).reuse()
+        assert connection is not None
+        assert not connection.in_transaction()
+        kept_of(engine).keep(connection)
+        usage = PoolUsage(engine)()
+        assert (usage["checked_out"], usage["checked_in"]) == (0, 1)
+
+
+@pytest.mark.postgres
+async def test_a_unit_of_work_that_failed_gives_its_connection_back_to_the_pool() -> None:
+    async with migrated_postgres() as url, engine_for(url) as engine:
+        factory = SqlUnitOfWorkFactory(engine)
+        user_id = await a_user(factory)
+        assert len(kept_of(engine)) == 1
+        with pytest.raises(RuntimeError):
+            await a_failed_write(factory, user_id)
+        assert len(kept_of(engine)) == 0
+        assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.postgres
+async def test_connections_idle_past_the_trusted_window_go_back_to_be_checked() -> None:
+    async with migrated_postgres() as url, engine_for(url) as engine:
+        factory = SqlUnitOfWorkFactory(engine)
+        seen = checkouts(engine)
+        user_id = await a_user(factory)
+        await asyncio.sleep(0.6)  # TRUSTED_FOR_S is 0.5
+        async with factory() as work:
+            assert await work.users.get(user_id) is not None
+        assert len(seen) == 2
+        assert seen[0] is seen[1]  # the same connection, back through the pool
+
+
+@pytest.mark.postgres
+async def test_a_lost_connection_sends_the_kept_ones_back_through_the_pool() -> None:
+    async with migrated_postgres() as url, engine_for(url, pool_size=2) as engine:
+        factory = SqlUnitOfWorkFactory(engine)
+        user_id = await a_user(factory)
+        first, second = factory(), factory()
+        await first.__aenter__()
+        await second.__aenter__()
+        await first.__aexit__(None, None, None)
+        assert len(kept_of(engine)) == 1
+        await kill_service_connections(url)
+        with pytest.raises(StorageUnavailable):
+            await second.users.get(user_id)
+        await second.__aexit__(None, None, None)
+        assert len(kept_of(engine)) == 0
+
+
+@pytest.mark.postgres
+async def test_disposing_the_engine_closes_the_kept_connections() -> None:
+    async with migrated_postgres() as url, engine_for(url) as engine:
+        factory = SqlUnitOfWorkFactory(engine)
+        seen = checkouts(engine)
+        await a_user(factory)
+        await engine.dispose()
+        assert seen[0].is_closed()  # type: ignore[attr-defined]
+
+
+@pytest.mark.postgres
+async def test_readiness_gets_a_connection_while_units_of_work_keep_them_all() -> None:
+    async with migrated_postgres() as url, engine_for(url, pool_size=1, pool_timeout=5) as engine:
+        await a_user(SqlUnitOfWorkFactory(engine))
+        assert len(kept_of(engine)) == 1
+        assert await SqlReadiness(engine, head_revision(), timeout=1).is_ready()
+
+
+async def test_sqlite_keeps_no_connections(tmp_path: Path) -> None:
+    async with engine_for(await migrated_sqlite(tmp_path)) as engine:
+        await a_user(SqlUnitOfWorkFactory(engine))
+        assert kept_connections(engine) is None
