@@ -67,11 +67,11 @@ def create_engine(
     check_connections(engine, timeout=connect_timeout)
 
     def release_kept(_dbapi_connection: Any, _entry: ConnectionPoolEntry, _reason: Any) -> None:
-        # One connection failed: the kept ones go back through the pool's checkout, which
-        # replaces those older than a pool-wide invalidation.
+        # One connection was lost: the database may have dropped the kept ones too, so they go
+        # back to the pool, whose checkout pings them before use.
         kept = kept_connections(engine)
         if kept is not None:
-            kept.release()
+            kept.release(suspect=True)
 
     event.listen(engine.sync_engine, "invalidate", release_kept)
     event.listen(engine.sync_engine, "connect", _decode_json_with_orjson)

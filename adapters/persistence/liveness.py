@@ -35,6 +35,10 @@ def check_connections(engine: AsyncEngine, *, timeout: float) -> None:
     event.listen(target, "invalidate", _drop_at_once)
 
 
+NEVER_ANSWERED: Final = float("-inf")
+"""A last-answer time that makes the next checkout ping the connection."""
+
+
 def answered_at(info: dict[Any, Any], moment: float) -> None:
     """Record in a connection's `info` when it last answered (time.monotonic)."""
     info[_LAST_ANSWERED] = moment

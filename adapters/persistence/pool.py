@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 
-from adapters.persistence.liveness import TRUSTED_FOR_S, answered_at
+from adapters.persistence.liveness import NEVER_ANSWERED, TRUSTED_FOR_S, answered_at
 from domain.errors import StorageUnavailable
 
 
@@ -65,6 +65,7 @@ class KeptConnections:
     def __init__(self) -> None:
         self._kept: list[tuple[AsyncConnection, float]] = []
         self._closed = False
+        self._waiting = 0
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -84,17 +85,33 @@ class KeptConnections:
         return connection
 
     def keep(self, connection: AsyncConnection) -> None:
-        """Keep a healthy connection, out of any transaction, for the next unit of work."""
-        if self._closed:
+        """Keep a healthy connection, out of any transaction, for the next unit of work.
+
+        While someone waits on the pool itself (`connect`), it goes to the pool instead: kept,
+        it would pass from one unit of work to the next and never reach them.
+        """
+        if self._closed or self._waiting:
             _check_in(connection, time.monotonic())
         else:
             self._kept.append((connection, time.monotonic()))
 
-    def release(self) -> None:
-        """Give every kept connection back to the pool, with the time it last answered."""
+    async def connect(self, engine: AsyncEngine) -> AsyncConnection:
+        """A connection checked out of `engine`'s pool, which gets every kept connection first."""
+        self.release()
+        self._waiting += 1
+        try:
+            return await engine.connect()
+        finally:
+            self._waiting -= 1
+
+    def release(self, *, suspect: bool = False) -> None:
+        """Give every kept connection back to the pool, with the time it last answered.
+
+        Suspect ones (another connection has just been lost) are pinged at their next checkout.
+        """
         kept, self._kept = self._kept, []
         for connection, kept_at in kept:
-            _check_in(connection, kept_at)
+            _check_in(connection, NEVER_ANSWERED if suspect else kept_at)
 
     def close(self) -> None:
         """Release the kept connections and keep none from now on (the pool is going away)."""
@@ -131,6 +148,12 @@ def kept_connections(engine: AsyncEngine) -> KeptConnections | None:
     """The kept connections of the engine's current pool; None if its pool keeps none."""
     pool = engine.sync_engine.pool
     return pool.kept if isinstance(pool, KeepingPool) else None
+
+
+async def connect(engine: AsyncEngine) -> AsyncConnection:
+    """A connection from the engine's pool, where kept connections reach whoever waits there."""
+    kept = kept_connections(engine)
+    return await (kept.connect(engine) if kept is not None else engine.connect())
 
 
 class PoolUsage:

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.persistence.engine import READ_ONLY
-from adapters.persistence.pool import kept_connections
+from adapters.persistence.pool import connect
 
 log = logging.getLogger(__name__)
 
@@ -24,16 +24,17 @@ class SqlReadiness:
 
     async def is_ready(self) -> bool:
         """True iff the schema version answers in time and equals the head; never raises."""
-        kept = kept_connections(self._engine)
-        if kept is not None:
-            # Units of work may keep every connection there is; the check needs one of them.
-            kept.release()
         try:
-            async with asyncio.timeout(self._timeout), self._engine.connect() as connection:
-                await connection.execution_options(**{READ_ONLY: True})
-                version: object = await connection.scalar(
-                    text("SELECT version_num FROM alembic_version")
-                )
+            async with asyncio.timeout(self._timeout):
+                # Through pool.connect: units of work may keep every connection there is.
+                connection = await connect(self._engine)
+                try:
+                    await connection.execution_options(**{READ_ONLY: True})
+                    version: object = await connection.scalar(
+                        text("SELECT version_num FROM alembic_version")
+                    )
+                finally:
+                    await connection.close()
         except Exception as error:  # any failure at all means "not ready", by contract
             log.debug("database not ready: %r", error)
             return False

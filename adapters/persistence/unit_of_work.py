@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.persistence.errors import storage_errors
 from adapters.persistence.executors import AlchemyExecutor, AsyncpgExecutor, Executor
-from adapters.persistence.pool import KeptConnections, Turns, kept_connections
+from adapters.persistence.pool import KeptConnections, Turns, connect, kept_connections
 from adapters.persistence.repositories import (
     SqlIdempotencyRepository,
     SqlTaskRepository,
@@ -60,7 +60,7 @@ class SqlUnitOfWork:
             with storage_errors():
                 connection = kept.reuse() if kept is not None else None
                 if connection is None:
-                    connection = await self._engine.connect()
+                    connection = await connect(self._engine)
                 try:
                     executor = await _executor_on(connection)
                 except BaseException:

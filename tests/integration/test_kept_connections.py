@@ -14,6 +14,7 @@ from adapters.persistence import PoolUsage, SqlReadiness, SqlUnitOfWorkFactory
 from adapters.persistence.migrations import head_revision
 from adapters.persistence.pool import KeptConnections, kept_connections
 from domain.errors import StorageUnavailable
+from domain.types import UserId
 from tests.integration.sql_backends import engine_for, migrated_postgres, migrated_sqlite
 from tests.integration.test_sql_engine import a_failed_write, a_user, kill_service_connections
 
@@ -98,6 +99,34 @@ async def test_a_lost_connection_sends_the_kept_ones_back_through_the_pool() -> 
 
 
 @pytest.mark.postgres
+async def test_after_a_lost_connection_the_kept_ones_are_checked_before_use() -> None:
+    async with migrated_postgres() as url, engine_for(url, pool_size=3) as engine:
+        factory = SqlUnitOfWorkFactory(engine)
+        user_id = await a_user(factory)
+        works = [factory() for _ in range(3)]
+        for work in works:
+            await work.__aenter__()
+        for work in works:
+            await work.__aexit__(None, None, None)
+        assert len(kept_of(engine)) == 3
+        await kill_service_connections(url)
+        # A prepared statement on the asyncpg connection: SQLAlchemy does not see the loss.
+        with pytest.raises(StorageUnavailable):
+            async with factory() as work:
+                await work.tasks.counts(user_id)
+        # The other kept connections died as well; pinged at checkout, they are replaced.
+        works = [factory() for _ in range(3)]
+        for work in works:
+            await work.__aenter__()
+        try:
+            for work in works:
+                assert (await work.tasks.counts(user_id)).pending == 0
+        finally:
+            for work in works:
+                await work.__aexit__(None, None, None)
+
+
+@pytest.mark.postgres
 async def test_disposing_the_engine_closes_the_kept_connections() -> None:
     async with migrated_postgres() as url, engine_for(url) as engine:
         factory = SqlUnitOfWorkFactory(engine)
@@ -119,3 +148,51 @@ async def test_sqlite_keeps_no_connections(tmp_path: Path) -> None:
     async with engine_for(await migrated_sqlite(tmp_path)) as engine:
         await a_user(SqlUnitOfWorkFactory(engine))
         assert kept_connections(engine) is None
+
+
+async def busy_units_of_work(factory: SqlUnitOfWorkFactory, user_id: UserId) -> list[Any]:
+    """Four loops of units of work that each read and then hold their connection for 5 ms."""
+
+    async def loop() -> None:
+        while True:
+            async with factory() as work:
+                await work.users.get(user_id)
+                await asyncio.sleep(0.005)
+
+    tasks = [asyncio.create_task(loop()) for _ in range(4)]
+    await asyncio.sleep(0.2)
+    return tasks
+
+
+async def stopped(tasks: list[Any]) -> None:
+    """Cancel `tasks` and wait for them to end."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@pytest.mark.postgres
+async def test_readiness_gets_a_connection_while_units_of_work_pass_them_all_around() -> None:
+    # Every connection busy and a queue of units of work: a given-back connection must reach
+    # the check waiting on the pool rather than the next unit of work.
+    async with migrated_postgres() as url, engine_for(url, pool_size=2) as engine:
+        factory = SqlUnitOfWorkFactory(engine)
+        busy = await busy_units_of_work(factory, await a_user(factory))
+        try:
+            for _ in range(3):
+                assert await SqlReadiness(engine, head_revision(), timeout=1).is_ready()
+        finally:
+            await stopped(busy)
+
+
+@pytest.mark.postgres
+async def test_another_factory_gets_a_connection_while_one_passes_them_all_around() -> None:
+    async with migrated_postgres() as url, engine_for(url, pool_size=2, pool_timeout=1) as engine:
+        factory = SqlUnitOfWorkFactory(engine)
+        user_id = await a_user(factory)
+        busy = await busy_units_of_work(factory, user_id)
+        try:
+            async with SqlUnitOfWorkFactory(engine)() as work:
+                assert await work.users.get(user_id) is not None
+        finally:
+            await stopped(busy)
