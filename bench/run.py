@@ -229,7 +229,7 @@ async def _benchmark(options: Options) -> int:
     names = {REFERENCE, *(s.service for s in options.scenarios)}
     async with _rig(options, names) as rig:
         notes = await _prepare(rig)
-        results = [await _measure(rig, s, options) for s in options.scenarios]
+        results = await _measure(rig, options)
         meta = await _meta(rig, options, notes)
     meta["total_seconds"] = round(time.monotonic() - started, 1)
     found = report.targets(results)
@@ -263,28 +263,46 @@ async def _prepare(rig: Rig) -> list[str]:
     return notes
 
 
-async def _measure(rig: Rig, scenario: Scenario, options: Options) -> report.ScenarioResult:
-    """Warm both apps up, then alternate service and reference for every round."""
-    service, reference = rig.servers[scenario.service], rig.servers[REFERENCE]
-    result = report.ScenarioResult(scenario=scenario)
+async def _measure(rig: Rig, options: Options) -> list[report.ScenarioResult]:
+    """Warm every scenario up, then run round after round of every scenario in turn.
+
+    Within a round each scenario alternates service and reference; taking the scenarios in
+    turn, rather than one after the other, spreads the machine's drift over a run (its speed
+    moved by a quarter within one scenario's minute) across all of them alike, which the
+    comparisons between scenarios (deep cursor against first page) need.
+    """
+    results = [report.ScenarioResult(scenario=s) for s in options.scenarios]
     warm = attrs.evolve(options.load, seconds=options.warmup)
-    for server in (service, reference):
-        await _drive(rig, scenario, server, warm)
+    for result in results:
+        for server in _servers_of(rig, result.scenario):
+            await _drive(rig, result.scenario, server, warm)
     for round_no in range(1, options.rounds + 1):
-        a = await _drive(rig, scenario, service, options.load)
-        b = await _drive(rig, scenario, reference, options.load)
-        result.service_runs.append(a)
-        result.reference_runs.append(b)
-        print(
-            f"  {scenario.title:<33} round {round_no}: service {a.rps:6.0f} req/s "
-            f"p99 {a.p99_ms:6.1f} ms {a.cpu_us:5.0f} us/req err {a.errors(scenario.expected):<3}"
-            f" | reference {b.rps:6.0f} req/s p99 {b.p99_ms:6.1f} ms {b.cpu_us:5.0f} us/req "
-            f"err {b.errors(scenario.expected)}",
-            flush=True,
-        )
+        for result in results:
+            await _round(rig, result, options, round_no)
+    return results
+
+
+def _servers_of(rig: Rig, scenario: Scenario) -> tuple[servers.Server, servers.Server]:
+    return rig.servers[scenario.service], rig.servers[REFERENCE]
+
+
+async def _round(rig: Rig, result: report.ScenarioResult, options: Options, round_no: int) -> None:
+    """One A B pair of a scenario; the service's memory after it."""
+    scenario = result.scenario
+    service, reference = _servers_of(rig, scenario)
+    a = await _drive(rig, scenario, service, options.load)
+    b = await _drive(rig, scenario, reference, options.load)
+    result.service_runs.append(a)
+    result.reference_runs.append(b)
     result.service_rss_mb = round(service.rss_mb(), 1)
     result.reference_rss_mb = round(reference.rss_mb(), 1)
-    return result
+    print(
+        f"  {scenario.title:<33} round {round_no}: service {a.rps:6.0f} req/s "
+        f"p99 {a.p99_ms:6.1f} ms {a.cpu_us:5.0f} us/req err {a.errors(scenario.expected):<3}"
+        f" | reference {b.rps:6.0f} req/s p99 {b.p99_ms:6.1f} ms {b.cpu_us:5.0f} us/req "
+        f"err {b.errors(scenario.expected)}",
+        flush=True,
+    )
 
 
 async def _drive(
