@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.persistence import PoolUsage, SqlReadiness, SqlUnitOfWorkFactory
+from adapters.persistence import PoolUsage, SqlReadiness, SqlUnitOfWork, SqlUnitOfWorkFactory
 from adapters.persistence.migrations import head_revision
 from adapters.persistence.pool import KeptConnections, kept_connections
 from domain.errors import StorageUnavailable
@@ -28,6 +30,13 @@ def checkouts(engine: AsyncEngine) -> list[object]:
 
     event.listen(engine.sync_engine, "checkout", record)
     return seen
+
+
+@asynccontextmanager
+async def at_once(factory: SqlUnitOfWorkFactory, count: int) -> AsyncIterator[list[SqlUnitOfWork]]:
+    """`count` units of work entered together, each holding a connection of its own."""
+    async with AsyncExitStack() as stack:
+        yield [await stack.enter_async_context(factory()) for _ in range(count)]
 
 
 def kept_of(engine: AsyncEngine) -> KeptConnections:
@@ -103,11 +112,8 @@ async def test_after_a_lost_connection_the_kept_ones_are_checked_before_use() ->
     async with migrated_postgres() as url, engine_for(url, pool_size=3) as engine:
         factory = SqlUnitOfWorkFactory(engine)
         user_id = await a_user(factory)
-        works = [factory() for _ in range(3)]
-        for work in works:
-            await work.__aenter__()
-        for work in works:
-            await work.__aexit__(None, None, None)
+        async with at_once(factory, 3):
+            pass
         assert len(kept_of(engine)) == 3
         await kill_service_connections(url)
         # A prepared statement on the asyncpg connection: SQLAlchemy does not see the loss.
@@ -115,15 +121,9 @@ async def test_after_a_lost_connection_the_kept_ones_are_checked_before_use() ->
             async with factory() as work:
                 await work.tasks.counts(user_id)
         # The other kept connections died as well; pinged at checkout, they are replaced.
-        works = [factory() for _ in range(3)]
-        for work in works:
-            await work.__aenter__()
-        try:
+        async with at_once(factory, 3) as works:
             for work in works:
                 assert (await work.tasks.counts(user_id)).pending == 0
-        finally:
-            for work in works:
-                await work.__aexit__(None, None, None)
 
 
 @pytest.mark.postgres
