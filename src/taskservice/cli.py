@@ -10,7 +10,7 @@ from types import FrameType
 
 import uvicorn
 
-from adapters.persistence import upgrade_to_head
+from adapters.persistence import async_database_url, upgrade_to_head
 from taskservice.logs import configure_logging
 from taskservice.settings import ConfigurationError, Settings
 
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     # Logging first, so that even what settings say while loading comes out as JSON.
     configure_logging("INFO")
     try:
-        settings = Settings.load()
+        settings = _settings()
     except ConfigurationError as exc:
         print(f"taskservice: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -50,6 +50,16 @@ def main(argv: list[str] | None = None) -> int:
         access_log=False,
     )
     return 0
+
+
+def _settings() -> Settings:
+    settings = Settings.load()
+    try:
+        # The engines would refuse it too, but later and with a traceback.
+        async_database_url(settings.database_url)
+    except ValueError as exc:
+        raise ConfigurationError(f"DATABASE_URL: {exc}") from None
+    return settings
 
 
 def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:

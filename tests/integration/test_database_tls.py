@@ -1,0 +1,258 @@
+"""The URL's TLS parameters, against a PostgreSQL cluster of this module's own that speaks only TLS.
+
+Its server certificate (for 127.0.0.1 and localhost) is signed by a CA the test makes; the cluster
+also listens on 127.0.0.2, a loopback address the certificate does not name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlencode
+
+import attrs
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from adapters.persistence import SqlReadiness, SqlUnitOfWorkFactory, head_revision, upgrade_to_head
+from domain.errors import StorageUnavailable
+from tests.certificates import Authority, Issued
+from tests.integration.sql_backends import engine_for
+
+POSTGRES_INSTALLS: Final = Path("/usr/lib/postgresql")
+CERTIFIED: Final = "certified"
+"""The role that signs in with a client certificate, and only with one."""
+ELSEWHERE: Final = "127.0.0.2"
+VERIFY_FAILED: Final = "certificate verify failed"
+
+
+@attrs.frozen
+class Cluster:
+    """How to reach the cluster, and the certificate files a URL may name."""
+
+    port: int
+    ca: Path
+    stranger: Path
+    client: Issued
+
+    def url(self, **params: object) -> str:
+        """A URL of the `postgres` database: `host` and `user` if given, the rest its query."""
+        host = params.pop("host", "127.0.0.1")
+        user = params.pop("user", "postgres")
+        query = urlencode({k: str(v) for k, v in params.items()})
+        return f"postgresql://{user}@{host}:{self.port}/postgres?{query}"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """A TLS-only cluster on a free loopback port, stopped and removed at the end of the module."""
+    binaries = _postgres_binaries()
+    root = Path(tempfile.mkdtemp(prefix="taskservice-tls-"))
+    data = root / "data"
+    started = False
+    try:
+        authority = Authority.create("Cluster CA")
+        server = authority.server(root, "127.0.0.1", "localhost")
+        files = Cluster(
+            port=_free_port(),
+            ca=authority.write(root / "ca.crt"),
+            stranger=Authority.create("Stranger CA").write(root / "stranger.crt"),
+            client=authority.client(root, CERTIFIED),
+        )
+        _give_to_server_user(root)
+        _as_server_user(binaries / "initdb", "-D", data, "-U", "postgres", "-A", "trust", "-N")
+        with (data / "postgresql.conf").open("a") as conf:
+            conf.write(
+                f"listen_addresses = '127.0.0.1,{ELSEWHERE}'\nport = {files.port}\n"
+                f"unix_socket_directories = '{root}'\nfsync = off\nssl = on\n"
+                f"ssl_cert_file = '{server.certificate}'\nssl_key_file = '{server.key}'\n"
+                f"ssl_ca_file = '{files.ca}'\n"
+            )
+        # hostssl only: a connection that got here without TLS would be refused.
+        (data / "pg_hba.conf").write_text(
+            "local all postgres trust\n"
+            f"hostssl all {CERTIFIED} 127.0.0.1/32 cert\n"
+            "hostssl all all 127.0.0.1/32 trust\n"
+            f"hostssl all all {ELSEWHERE}/32 trust\n"
+        )
+        try:
+            _as_server_user(binaries / "pg_ctl", "-D", data, "-l", root / "log", "-w", "start")
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}\n{(root / 'log').read_text()}") from None
+        started = True
+        _as_server_user(binaries / "createuser", "-h", root, "-p", str(files.port), CERTIFIED)
+        yield files
+    finally:
+        if started:
+            _as_server_user(binaries / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def only_the_url_decides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No libpq variable or ~/.postgresql file (asyncpg reads both) and no CA bundle of the caller's."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("PGSSLMODE", "PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY", "PGSSLCRL"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+
+async def test_a_neon_style_url_with_its_ca_migrates_and_serves_over_verified_tls(
+    cluster: Cluster,
+) -> None:
+    url = cluster.url(sslmode="require", channel_binding="require", sslrootcert=cluster.ca)
+    await asyncio.to_thread(upgrade_to_head, url)  # Alembic's engine
+    async with engine_for(url) as engine:  # the service's engine
+        assert await SqlReadiness(engine, head_revision()).is_ready()
+    assert await encrypted(url)
+
+
+async def test_a_ca_the_url_does_not_name_is_refused(cluster: Cluster) -> None:
+    for params in (
+        {"sslmode": "require", "channel_binding": "require", "sslrootcert": cluster.stranger},
+        {"sslmode": "verify-full", "sslrootcert": cluster.stranger},
+        {"sslmode": "verify-ca", "sslrootcert": cluster.stranger},
+        {"sslmode": "require", "sslrootcert": cluster.stranger},  # libpq: then it is verify-ca
+    ):
+        assert VERIFY_FAILED in await refusal(cluster.url(**params)), params
+    url = cluster.url(channel_binding="require", sslrootcert=cluster.stranger)
+    with pytest.raises(ssl.SSLCertVerificationError, match=VERIFY_FAILED):
+        await asyncio.to_thread(upgrade_to_head, url)
+
+
+async def test_channel_binding_without_sslrootcert_trusts_the_systems_cas_only(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    neon_style = cluster.url(sslmode="require", channel_binding="require")
+    assert VERIFY_FAILED in await refusal(neon_style)
+    assert VERIFY_FAILED in await refusal(cluster.url(sslmode="verify-full"))
+    # OpenSSL's own variables name the system's CAs: with the cluster's CA among them, it connects.
+    monkeypatch.setenv("SSL_CERT_FILE", str(cluster.ca))
+    assert await encrypted(neon_style)
+
+
+async def test_require_alone_encrypts_without_verifying_as_libpq_does(cluster: Cluster) -> None:
+    # Nobody here trusts the cluster's CA, and 127.0.0.2 is not in its certificate: require
+    # protects against eavesdropping only, not against a server in the middle.
+    assert await encrypted(cluster.url(sslmode="require"))
+    assert await encrypted(cluster.url(host=ELSEWHERE, sslmode="require"))
+
+
+async def test_a_host_name_the_certificate_does_not_name_is_refused(cluster: Cluster) -> None:
+    elsewhere = {"host": ELSEWHERE, "sslrootcert": cluster.ca}
+    reason = await refusal(cluster.url(sslmode="verify-full", **elsewhere))
+    assert f"IP address mismatch, certificate is not valid for '{ELSEWHERE}'" in reason
+    # Channel binding would have caught a server in the middle; its stand-in checks the name.
+    assert VERIFY_FAILED in await refusal(
+        cluster.url(sslmode="verify-ca", channel_binding="require", **elsewhere)
+    )
+    # verify-ca checks the chain only, as libpq's does.
+    assert await encrypted(cluster.url(sslmode="verify-ca", **elsewhere))
+    localhost = cluster.url(host="localhost", sslmode="verify-full", sslrootcert=cluster.ca)
+    assert await encrypted(localhost)
+
+
+async def test_a_client_certificate_signs_in_where_the_server_asks_for_one(
+    cluster: Cluster,
+) -> None:
+    verified = {"sslmode": "verify-full", "sslrootcert": cluster.ca, "user": CERTIFIED}
+    client = {"sslcert": cluster.client.certificate, "sslkey": cluster.client.key}
+    async with engine_for(cluster.url(**verified, **client)) as engine, engine.connect() as db:
+        assert await db.scalar(text("SELECT current_user")) == CERTIFIED
+    async with engine_for(cluster.url(**verified)) as engine:
+        with pytest.raises(DBAPIError, match="requires a valid client certificate"):
+            async with engine.connect():
+                pass
+
+
+@pytest.mark.parametrize("command", ["migrate", "serve"])
+def test_a_contradictory_url_stops_the_command_with_a_configuration_error(
+    command: str, tmp_path: Path
+) -> None:
+    url = "postgresql://u:secret-pw@db.example.com/tasks?sslmode=disable&channel_binding=require"
+    env = {"PATH": os.environ.get("PATH", ""), "DATABASE_URL": url, "DATA_DIR": str(tmp_path)}
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "taskservice.cli", command],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("taskservice: configuration error: DATABASE_URL: ")
+    assert "channel binding needs TLS" in done.stderr
+    assert "secret-pw" not in done.stderr + done.stdout
+
+
+async def encrypted(url: str) -> bool:
+    """Whether the service's engine reaches `url` and the server says the session uses TLS."""
+    async with engine_for(url) as engine, engine.connect() as connection:
+        session_ssl = await connection.scalar(
+            text("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        )
+    return session_ssl is True
+
+
+async def refusal(url: str) -> str:
+    """Why a unit of work on `url` could not start: the StorageUnavailable's cause, in words."""
+    async with engine_for(url) as engine:
+        with pytest.raises(StorageUnavailable) as refused:
+            async with SqlUnitOfWorkFactory(engine)():
+                pass
+    return str(refused.value.__cause__)
+
+
+def _postgres_binaries() -> Path:
+    installed = sorted(
+        POSTGRES_INSTALLS.glob("*/bin/pg_ctl"), key=lambda p: int(p.parts[-3].split(".")[0])
+    )
+    if installed:
+        return installed[-1].parent
+    on_path = shutil.which("pg_ctl")
+    if on_path:
+        return Path(on_path).parent
+    message = f"PostgreSQL's server programs (initdb, pg_ctl) are not under {POSTGRES_INSTALLS}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}; CI must run this test")
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _runs_as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _give_to_server_user(root: Path) -> None:
+    # initdb refuses to run as root; as root, the cluster belongs to the `postgres` user.
+    if not _runs_as_root():
+        return
+    for path in (root, *root.iterdir()):
+        shutil.chown(path, "postgres", "postgres")
+
+
+def _as_server_user(program: Path, *args: str | Path) -> None:
+    command: Sequence[str | Path] = (program, *args)
+    if _runs_as_root():
+        command = ("runuser", "-u", "postgres", "--", *command)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
+    if done.returncode != 0:
+        raise RuntimeError(f"{program.name} failed: {done.stderr}{done.stdout}")
