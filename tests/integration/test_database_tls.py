@@ -207,11 +207,13 @@ async def encrypted(url: str) -> bool:
 
 
 async def refusal(url: str) -> str:
-    """Why a unit of work on `url` could not start: the StorageUnavailable's cause, in words."""
+    """Why a unit of work on `url` could not start: a failed certificate check, in words."""
     async with engine_for(url) as engine:
         with pytest.raises(StorageUnavailable) as refused:
             async with SqlUnitOfWorkFactory(engine)():
                 pass
+    # The class name is what the `storage unavailable` log line shows operators.
+    assert isinstance(refused.value.__cause__, ssl.SSLCertVerificationError)
     return str(refused.value.__cause__)
 
 
