@@ -100,12 +100,12 @@ def cluster() -> Iterator[Cluster]:
 
 @pytest.fixture(autouse=True)
 def only_the_url_decides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No libpq variable or ~/.postgresql file (asyncpg reads both) and no CA bundle of the caller's."""
+    """Only the URL decides: no libpq variables or ~/.postgresql files, no OpenSSL CA variables."""
     monkeypatch.setenv("HOME", str(tmp_path))
     for name in ("PGSSLMODE", "PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY", "PGSSLCRL"):
         monkeypatch.delenv(name, raising=False)
-    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
 
 
 async def test_a_neon_style_url_with_its_ca_migrates_and_serves_over_verified_tls(
@@ -255,6 +255,8 @@ def _as_server_user(program: Path, *args: str | Path) -> None:
     command: Sequence[str | Path] = (program, *args)
     if _runs_as_root():
         command = ("runuser", "-u", "postgres", "--", *command)
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
+    done = subprocess.run(  # noqa: S603 (PostgreSQL's own programs, the test's arguments)
+        command, capture_output=True, text=True, timeout=60, check=False
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{program.name} failed: {done.stderr}{done.stdout}")

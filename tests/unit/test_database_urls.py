@@ -104,7 +104,7 @@ class Files:
 
 @pytest.fixture
 def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Files:
-    """Certificate files; "the system's CAs" are a CA of the test's own, through OpenSSL's variables."""
+    """Certificate files; OpenSSL's variables make "the system's CAs" a CA of the test's own."""
     system = Authority.create("System CA").write(tmp_path / "system.crt")
     monkeypatch.setenv("SSL_CERT_FILE", str(system))
     monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "no-such-directory"))
