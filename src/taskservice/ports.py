@@ -165,3 +165,16 @@ class Throttle(Protocol):
 
     async def check(self, bucket: Bucket, key: str) -> None:
         """RateLimited when `key` has no attempts left in `bucket`, counting nothing."""
+
+
+class Sealer(Protocol):
+    """Authenticated encryption of values that leave through clients and come back (cursors, undo).
+
+    A sealed value is URL-safe text that nobody can read or forge without the service's key.
+    """
+
+    def seal(self, plain: bytes, associated: bytes) -> str:
+        """`plain`, encrypted and bound to `associated` (which it authenticates but does not carry)."""
+
+    def open(self, sealed: str, associated: bytes) -> bytes | None:
+        """The plain bytes of `sealed`; None unless this key sealed them for `associated`."""
