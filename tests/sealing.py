@@ -1,4 +1,4 @@
-"""The real sealer under the tests' secret (sealing is cheap: no stand-in), and what a value shows."""
+"""The real sealer and cursor codec under the tests' secret (sealing is cheap: no stand-in)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from typing import Final
 from urllib.parse import unquote
 
 from adapters.auth import AeadSealer
+from taskservice.cursors import CursorCodec
 from tests.tokens import SECRET
 
 SEALER: Final = AeadSealer(SECRET)
+CURSORS: Final = CursorCodec(SEALER)
 
 
 def decodings(value: str) -> list[bytes]:

@@ -17,6 +17,7 @@ from adapters.http.health import HealthApi
 from adapters.http.metrics import Metrics, PoolStats
 from adapters.http.middleware import RequestContextMiddleware, cors
 from adapters.http.tasks import TaskApi
+from taskservice.cursors import CursorCodec
 from taskservice.ports import (
     Clock,
     PasswordHasher,
@@ -39,6 +40,7 @@ class ApiDependencies:
     hasher: PasswordHasher
     issuer: TokenIssuer
     throttle: Throttle
+    cursors: CursorCodec
     allow_signup: bool = True
     pool_stats: PoolStats | None = None
 
@@ -54,7 +56,9 @@ def create_app(
     """The whole ASGI app: API routes, probes, and whatever other driving adapters add."""
     metrics = Metrics(deps.pool_stats)
     routes: list[BaseRoute] = [
-        *TaskApi(uow=deps.uow, clock=deps.clock, verifier=deps.verifier).routes(),
+        *TaskApi(
+            uow=deps.uow, clock=deps.clock, verifier=deps.verifier, cursors=deps.cursors
+        ).routes(),
         *AccountApi(
             uow=deps.uow,
             clock=deps.clock,

@@ -596,8 +596,8 @@ def list_parameters() -> list[Schema]:
             "cursor",
             "query",
             {"type": "string", "minLength": 1},
-            "`meta.next_cursor` of the previous page; valid only with the same filters, `tz` "
-            "and sort (else 422); `limit` may change.",
+            "`meta.next_cursor` of the previous page, sealed: valid only for the same user, "
+            "filters, `tz` and sort (else 422); `limit` may change.",
         ),
     ]
 

@@ -19,6 +19,7 @@ from domain.tasks import Task, TaskChanges, parse_changes
 from domain.types import UserId
 from domain.users import Principal, ensure_owner
 from taskservice import services
+from taskservice.cursors import CursorCodec
 from taskservice.ports import Clock, TokenVerifier, UnitOfWorkFactory
 
 
@@ -29,6 +30,7 @@ class TaskApi:
     uow: UnitOfWorkFactory
     clock: Clock
     verifier: TokenVerifier
+    cursors: CursorCodec
 
     def routes(self) -> list[Route]:
         """The routes of the task API."""
@@ -56,7 +58,13 @@ class TaskApi:
         principal, owner = await self._caller(request)
         query, cursor = list_query(request.query_params)
         page = await services.list_tasks(
-            self.uow, self.clock, principal=principal, owner=owner, query=query, cursor=cursor
+            self.uow,
+            self.clock,
+            self.cursors,
+            principal=principal,
+            owner=owner,
+            query=query,
+            cursor=cursor,
         )
         meta = {
             "limit": query.limit,

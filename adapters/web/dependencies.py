@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from taskservice.cursors import CursorCodec
 from taskservice.ports import (
     Clock,
     PasswordHasher,
@@ -16,7 +17,7 @@ from taskservice.ports import (
 
 @attrs.frozen(kw_only=True)
 class WebDependencies:
-    """The ports the browser UI drives, and its cookie and CSRF settings."""
+    """The ports the browser UI drives, the cursor codec, and its cookie and CSRF settings."""
 
     uow: UnitOfWorkFactory
     clock: Clock
@@ -24,6 +25,7 @@ class WebDependencies:
     hasher: PasswordHasher
     issuer: TokenIssuer
     throttle: Throttle
+    cursors: CursorCodec
     allow_signup: bool = True
     cookie_secure: bool = True
     csrf_secret: bytes = attrs.field(repr=False)

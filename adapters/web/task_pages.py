@@ -185,6 +185,7 @@ class TaskPages:
             page = await services.list_tasks(
                 self.kit.deps.uow,
                 self.kit.deps.clock,
+                self.kit.deps.cursors,
                 principal=principal,
                 owner=UserId(principal.user_id),
                 query=view.query(),

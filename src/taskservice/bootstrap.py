@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from adapters.auth import (
+    AeadSealer,
     Argon2Hasher,
     CompositeVerifier,
     JwksVerifier,
@@ -29,6 +30,7 @@ from adapters.throttle import LimitsThrottle
 from adapters.web import WebDependencies, WebSecurityHeaders, web_routes
 from domain.throttling import Bucket
 from taskservice.clock import SystemClock
+from taskservice.cursors import CursorCodec
 from taskservice.ports import (
     Clock,
     PasswordHasher,
@@ -125,6 +127,9 @@ def build_app(settings: Settings, adapters: Adapters | None = None) -> Starlette
                 log.exception("release failed", resource=getattr(close, "__qualname__", "?"))
         log.info("service stopped")
 
+    # Cursors travel through clients, sealed under a key of their own.
+    sealer = AeadSealer(settings.secret)
+    cursors = CursorCodec(sealer)
     deps = ApiDependencies(
         uow=chosen.uow,
         clock=chosen.clock,
@@ -133,6 +138,7 @@ def build_app(settings: Settings, adapters: Adapters | None = None) -> Starlette
         hasher=chosen.hasher,
         issuer=chosen.issuer,
         throttle=chosen.throttle,
+        cursors=cursors,
         allow_signup=settings.allow_signup,
         pool_stats=chosen.pool_stats,
     )
@@ -143,6 +149,7 @@ def build_app(settings: Settings, adapters: Adapters | None = None) -> Starlette
         hasher=chosen.hasher,
         issuer=chosen.issuer,
         throttle=chosen.throttle,
+        cursors=cursors,
         allow_signup=settings.allow_signup,
         cookie_secure=settings.cookie_secure,
         csrf_secret=settings.secret,

@@ -21,6 +21,7 @@ from domain.errors import StorageUnavailable
 from domain.throttling import Bucket
 from taskservice.ports import UnitOfWork
 from tests.e2e.web_conftest import PASSWORD, Html, ManualClock, new_email, web_app
+from tests.sealing import shows
 
 Client = httpx.AsyncClient
 BASE = "https://testserver"
@@ -464,6 +465,17 @@ async def test_undo_expires_and_is_only_for_its_owner(
         in Html((await client.get(response.headers["location"])).text).texts["live"]
     )
     assert await titles(client) == []
+
+
+async def test_the_pager_link_carries_no_title(client: Client) -> None:
+    await sign_up(client)
+    for number in range(51):
+        await add(client, f"Appointment {number:02}")
+    link = Html((await client.get("/tasks?sort=title")).text).link("Next page")
+    assert link.startswith("/tasks?sort=title&cursor=")
+    assert not shows(link, "Appointment")
+    second = Html((await client.get(link)).text)
+    assert second.by_class("task-title") == ["Appointment 50"]
 
 
 async def test_a_201_character_title_is_shown_as_an_error_next_to_the_field(client: Client) -> None:

@@ -20,6 +20,7 @@ from adapters.web import WebDependencies, WebSecurityHeaders, web_routes
 from domain.throttling import Bucket
 from taskservice.clock import SystemClock
 from taskservice.ports import Clock, Throttle, UnitOfWorkFactory
+from tests.sealing import CURSORS
 from tests.tokens import SECRET
 
 CSRF_SECRET: Final = b"csrf-secret-of-the-web-tests-0123456789abcdef"
@@ -56,6 +57,7 @@ def web_app(
         hasher=Argon2Hasher(),
         issuer=SecretIssuer(SECRET, issuer=None),
         throttle=throttle or LimitsThrottle(LOOSE_LIMITS),
+        cursors=CURSORS,
         allow_signup=allow_signup,
         cookie_secure=cookie_secure,
         csrf_secret=CSRF_SECRET,

@@ -22,6 +22,7 @@ from domain.users import Principal, User
 from taskservice import services
 from taskservice.ports import UnitOfWorkFactory
 from tests.integration.sql_backends import engine_for, migrated_postgres, migrated_sqlite
+from tests.sealing import CURSORS
 
 pytestmark = pytest.mark.postgres
 
@@ -154,7 +155,13 @@ async def _listed(uow: UnitOfWorkFactory, owner: UserId, query: TaskQuery) -> li
     cursor = None
     while True:
         page = await services.list_tasks(
-            uow, FixedClock(NOW), principal=principal, owner=owner, query=query, cursor=cursor
+            uow,
+            FixedClock(NOW),
+            CURSORS,
+            principal=principal,
+            owner=owner,
+            query=query,
+            cursor=cursor,
         )
         seen += [t.id for t in page.tasks]
         assert len(seen) <= LIMIT_MAX, "paging does not end"

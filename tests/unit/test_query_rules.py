@@ -22,6 +22,7 @@ from domain.tasks import parse_changes
 from domain.types import TaskId, UserId
 from domain.users import Principal
 from taskservice import services
+from tests.sealing import CURSORS
 
 ALICE = Principal(user_id=UserId("alice"))
 NEW_YORK = ZoneInfo("America/New_York")
@@ -57,6 +58,7 @@ async def listed(
         page = await services.list_tasks(
             store,
             clock,
+            CURSORS,
             principal=ALICE,
             owner=ALICE.user_id,
             query=TaskQuery(filter=query.filter, sort=query.sort, tz=query.tz, limit=page_size),

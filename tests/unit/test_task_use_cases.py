@@ -14,6 +14,7 @@ from domain.tasks import TaskChanges, parse_changes
 from domain.types import TaskId, UserId
 from domain.users import Principal, User
 from taskservice import services
+from tests.sealing import CURSORS
 
 ALICE = Principal(user_id=UserId("alice"), email="alice@example.com")
 BOB = Principal(user_id=UserId("bob"))
@@ -71,7 +72,7 @@ async def test_policy_is_checked_before_data_is_touched(
         )
     with pytest.raises(Forbidden):
         await services.list_tasks(
-            store, clock, principal=BOB, owner=ALICE.user_id, query=TaskQuery()
+            store, clock, CURSORS, principal=BOB, owner=ALICE.user_id, query=TaskQuery()
         )
     assert BOB.user_id not in store.state.users
 
@@ -190,7 +191,7 @@ async def test_paging_returns_each_task_once_with_counts(
     cursor = None
     while True:
         page = await services.list_tasks(
-            store, clock, principal=ALICE, owner=ALICE.user_id, query=query, cursor=cursor
+            store, clock, CURSORS, principal=ALICE, owner=ALICE.user_id, query=query, cursor=cursor
         )
         seen += [t.id for t in page.tasks]
         assert (page.counts.pending, page.counts.completed) == (6, 1)
@@ -205,13 +206,14 @@ async def test_a_cursor_for_another_query_is_refused(
     for i in range(3):
         await create(store, clock, f"t{i}")
     page = await services.list_tasks(
-        store, clock, principal=ALICE, owner=ALICE.user_id, query=TaskQuery(limit=1)
+        store, clock, CURSORS, principal=ALICE, owner=ALICE.user_id, query=TaskQuery(limit=1)
     )
     pending = TaskQuery(filter=TaskFilter(status=Status.PENDING), limit=1)
     with pytest.raises(ValidationFailed):
         await services.list_tasks(
             store,
             clock,
+            CURSORS,
             principal=ALICE,
             owner=ALICE.user_id,
             query=pending,

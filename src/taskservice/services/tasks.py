@@ -12,7 +12,7 @@ from domain.queries import TaskCounts, TaskQuery
 from domain.tasks import Task, TaskChanges
 from domain.types import TaskId, UserId
 from domain.users import Principal, User, ensure_owner
-from taskservice.cursors import decode_cursor, encode_cursor
+from taskservice.cursors import CursorCodec
 from taskservice.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 # Without If-Match a write is last-writer-wins; a lost race is retried on the fresh row.
@@ -36,6 +36,7 @@ class TaskPage:
 async def list_tasks(
     uow_factory: UnitOfWorkFactory,
     clock: Clock,
+    cursors: CursorCodec,
     *,
     principal: Principal,
     owner: UserId,
@@ -47,7 +48,7 @@ async def list_tasks(
     `due` windows are measured from `clock`.
     """
     ensure_owner(principal, owner)
-    after = decode_cursor(cursor, query) if cursor is not None else None
+    after = cursors.decode(cursor, owner, query) if cursor is not None else None
     now = clock.now()
     # One row more than asked tells whether another page exists.
     ask = attrs.evolve(query, now=now, after=after, limit=query.limit + 1)
@@ -56,7 +57,7 @@ async def list_tasks(
     tasks = rows[: query.limit]
     next_cursor = None
     if len(rows) > query.limit:
-        next_cursor = encode_cursor(query, ask.position_of(tasks[-1]))
+        next_cursor = cursors.encode(owner, query, ask.position_of(tasks[-1]))
     return TaskPage(tasks=tasks, next_cursor=next_cursor, counts=counts)
 
 
