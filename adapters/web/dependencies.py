@@ -8,6 +8,7 @@ from taskservice.cursors import CursorCodec
 from taskservice.ports import (
     Clock,
     PasswordHasher,
+    Sealer,
     Throttle,
     TokenIssuer,
     TokenVerifier,
@@ -26,6 +27,7 @@ class WebDependencies:
     issuer: TokenIssuer
     throttle: Throttle
     cursors: CursorCodec
+    sealer: Sealer
     allow_signup: bool = True
     cookie_secure: bool = True
     csrf_secret: bytes = attrs.field(repr=False)

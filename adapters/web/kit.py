@@ -39,7 +39,7 @@ class Kit:
             views=Views(),
             cookies=Cookies(secure=deps.cookie_secure),
             csrf=CsrfGuard(deps.csrf_secret),
-            undo=UndoSealer(deps.csrf_secret),
+            undo=UndoSealer(deps.sealer),
         )
 
     async def visitor(self, request: Request) -> Visitor:

@@ -14,7 +14,8 @@ from adapters.web.kit import Kit, redirect
 from adapters.web.listing import SORT_CHOICES, STATUS_CHOICES, ListView, back_to
 from adapters.web.routing import PageError, not_found, page_route
 from adapters.web.session import DEFAULT_NEXT, here, safe_next
-from domain.errors import PreconditionFailed, ValidationFailed
+from domain.errors import Conflict, PreconditionFailed, ValidationFailed
+from domain.idempotency import Reply
 from domain.tasks import Priority, Task, parse_changes
 from domain.types import MAX_TASK_ID, TaskId, UserId
 from domain.users import Principal
@@ -65,7 +66,7 @@ class TaskPages:
             principal,
             ListView.from_params(params),
             notice=notice,
-            undo={"token": undo, "title": deleted["title"]} if deleted else None,
+            undo={"token": undo, "title": deleted.title} if deleted else None,
         )
 
     async def create(self, request: Request) -> Response:
@@ -148,21 +149,37 @@ class TaskPages:
             owner=principal.user_id,
             task_id=_task_id(request),
         )
-        undo = self.kit.undo.seal(deleted, self.kit.deps.clock.now())
+        undo = self.kit.undo.seal(deleted, principal.user_id, self.kit.deps.clock.now())
         return redirect(back_to(form.get("next"), "deleted", undo=undo))
 
     async def restore(self, request: Request) -> Response:
-        """POST /tasks/restore: re-create a just-deleted task with the fields it had."""
+        """POST /tasks/restore: re-create a just-deleted task, once however often it is sent."""
         form, principal = await self.kit.session_form(request)
         deps = self.kit.deps
-        fields = self.kit.undo.unseal(form.get("undo", ""), principal.user_id, deps.clock.now())
-        if fields is None:
+        undo = self.kit.undo.unseal(form.get("undo", ""), principal.user_id, deps.clock.now())
+        if undo is None:
             return redirect(back_to(form.get("next"), "undo_expired"))
-        changes = parse_changes(fields, "create")
-        await services.create_task(
-            deps.uow, deps.clock, principal=principal, owner=principal.user_id, changes=changes
+        # The first restore's answer is kept under the undo's id; a repeat gets it, creating nothing.
+        restored = Reply(
+            status=303, headers={"Location": back_to(form.get("next"), "restored")}, body=b""
         )
-        return redirect(back_to(form.get("next"), "restored"))
+        try:
+            outcome = await services.create_task_once(
+                deps.uow,
+                deps.clock,
+                principal=principal,
+                owner=principal.user_id,
+                changes=parse_changes(undo.fields, "create"),
+                request=undo.request(),
+                render=lambda _: restored,
+            )
+        except Conflict:
+            raise PageError(
+                409,
+                "Already being restored",
+                "This task is being restored by another request. Reload the list in a moment.",
+            ) from None
+        return redirect(outcome.reply.headers["Location"])
 
     async def _task(self, principal: Principal, request: Request) -> Task:
         return await services.get_task(

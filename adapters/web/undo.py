@@ -1,66 +1,68 @@
-"""Undo of a delete: the deleted task's fields in a short-lived value signed for its owner."""
+"""Undo of a delete: the deleted task's writable fields, sealed for one user for a short while."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
-import json
-import zlib
+import secrets
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from domain.tasks import Task
+import attrs
+import orjson
+
+from domain.idempotency import IdempotentRequest
+from domain.tasks import WRITABLE_FIELDS, Task
 from domain.types import UserId
+from taskservice.ports import Sealer
 
 UNDO_WINDOW: Final = timedelta(minutes=15)
-_MAC_BYTES: Final = 16
+# Sets undo values apart from every other value the same key seals (cursors).
+_LABEL: Final = b"taskservice/web-undo\x00"
+_ID_BYTES: Final = 16
+
+
+@attrs.frozen(kw_only=True)
+class Undo:
+    """A deleted task that its user may restore once; `id` names that one restore."""
+
+    id: str
+    fields: dict[str, Any]
+
+    @property
+    def title(self) -> str:
+        """The deleted task's title, for the notice that offers the undo."""
+        return str(self.fields["title"])
+
+    def request(self) -> IdempotentRequest:
+        """The create this undo stands for, keyed by its id so that a repeat creates nothing."""
+        canonical = orjson.dumps(self.fields, option=orjson.OPT_SORT_KEYS)
+        return IdempotentRequest(
+            key=f"web-undo:{self.id}", fingerprint=hashlib.sha256(canonical).hexdigest()
+        )
 
 
 class UndoSealer:
-    """Seals a deleted task so that only its owner can re-create it, within the undo window."""
+    """Seals a deleted task so that only its user can restore it, once, within the undo window."""
 
-    def __init__(self, secret: bytes) -> None:
-        self._key = hmac.new(secret, b"taskservice web undo", hashlib.sha256).digest()
+    def __init__(self, sealer: Sealer) -> None:
+        self._sealer = sealer
 
-    def seal(self, task: Task, now: datetime) -> str:
-        """An opaque value that `unseal` turns back into the task's writable fields."""
+    def seal(self, task: Task, user: UserId, now: datetime) -> str:
+        """An unreadable value that `unseal` turns back into an undo for `user`."""
         payload = {
-            "user": task.user_id,
+            "id": secrets.token_urlsafe(_ID_BYTES),
             "until": int((now + UNDO_WINDOW).timestamp()),
-            "task": writable_fields(task),
+            # orjson writes dates, moments with their offset, priorities and tags as the API does.
+            "task": {name: getattr(task, name) for name in sorted(WRITABLE_FIELDS)},
         }
-        data = zlib.compress(json.dumps(payload, separators=(",", ":")).encode())
-        return base64.urlsafe_b64encode(self._mac(data) + data).decode().rstrip("=")
+        return self._sealer.seal(orjson.dumps(payload), _LABEL + user.encode())
 
-    def unseal(self, value: str, owner: UserId, now: datetime) -> dict[str, Any] | None:
-        """The sealed fields if `value` is genuine, for `owner` and still in time; else None."""
-        try:
-            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        except (binascii.Error, ValueError):
+    def unseal(self, value: str, user: UserId, now: datetime) -> Undo | None:
+        """The undo in `value` if it was sealed for `user` and is still in time; else None."""
+        plain = self._sealer.open(value, _LABEL + user.encode())
+        if plain is None:
             return None
-        mac, data = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
-        if not hmac.compare_digest(mac, self._mac(data)):
+        payload = orjson.loads(plain)
+        if payload["until"] < now.timestamp():
             return None
-        payload = json.loads(zlib.decompress(data))
-        if payload["user"] != owner or payload["until"] < now.timestamp():
-            return None
-        fields: dict[str, Any] = payload["task"]
-        return fields
-
-    def _mac(self, data: bytes) -> bytes:
-        return hmac.new(self._key, data, hashlib.sha256).digest()[:_MAC_BYTES]
-
-
-def writable_fields(task: Task) -> dict[str, object]:
-    """The task's writable fields as `parse_changes` reads them."""
-    return {
-        "title": task.title,
-        "description": task.description,
-        "completed": task.completed,
-        "priority": task.priority.value,
-        "due_date": task.due_date.isoformat() if task.due_date else None,
-        "due_at": task.due_at.isoformat() if task.due_at else None,
-        "tags": list(task.tags),
-    }
+        return Undo(id=payload["id"], fields=payload["task"])

@@ -127,7 +127,7 @@ def build_app(settings: Settings, adapters: Adapters | None = None) -> Starlette
                 log.exception("release failed", resource=getattr(close, "__qualname__", "?"))
         log.info("service stopped")
 
-    # Cursors travel through clients, sealed under a key of their own.
+    # Cursors and undo values travel through clients, sealed under a key of their own.
     sealer = AeadSealer(settings.secret)
     cursors = CursorCodec(sealer)
     deps = ApiDependencies(
@@ -150,6 +150,7 @@ def build_app(settings: Settings, adapters: Adapters | None = None) -> Starlette
         issuer=chosen.issuer,
         throttle=chosen.throttle,
         cursors=cursors,
+        sealer=sealer,
         allow_signup=settings.allow_signup,
         cookie_secure=settings.cookie_secure,
         csrf_secret=settings.secret,

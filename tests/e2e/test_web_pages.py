@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -15,12 +17,14 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from adapters.memory import MemoryStore
+from adapters.persistence import SqlUnitOfWorkFactory
 from adapters.throttle import LimitsThrottle
 from adapters.web import WebSecurityHeaders
 from domain.errors import StorageUnavailable
 from domain.throttling import Bucket
 from taskservice.ports import UnitOfWork
 from tests.e2e.web_conftest import PASSWORD, Html, ManualClock, new_email, web_app
+from tests.integration.sql_backends import engine_for
 from tests.sealing import shows
 
 Client = httpx.AsyncClient
@@ -465,6 +469,64 @@ async def test_undo_expires_and_is_only_for_its_owner(
         in Html((await client.get(response.headers["location"])).text).texts["live"]
     )
     assert await titles(client) == []
+
+
+async def test_the_undo_link_carries_nothing_readable(client: Client) -> None:
+    await sign_up(client)
+    task_id = await add(
+        client, "Doctor appointment", description="Blood test results", tags="health, private"
+    )
+    location = (await post(client, f"/tasks/{task_id}/delete")).headers["location"]
+    [undo] = parse_qs(urlsplit(location).query)["undo"]
+    assert not shows(location, "Doctor", "appointment", "Blood", "results", "health", "private")
+    page = Html((await client.get(location)).text)
+    assert page.value("undo") == undo
+    assert "Deleted “Doctor appointment”." in page.texts["live"]
+
+
+async def test_one_undo_restores_one_task_however_often_it_is_posted(client: Client) -> None:
+    await sign_up(client)
+    for attempt in ("one after another", "all at once"):
+        task_id = await add(client, f"Restored {attempt}")
+        deleted = await post(client, f"/tasks/{task_id}/delete", next="/tasks?sort=title")
+        page = Html((await client.get(deleted.headers["location"])).text)
+        form = {name: page.value(name) for name in ("undo", "next", "csrf_token")}
+        if attempt == "all at once":
+            responses = await asyncio.gather(
+                *(client.post("/tasks/restore", data=form) for _ in range(3))
+            )
+        else:
+            responses = [await client.post("/tasks/restore", data=form) for _ in range(3)]
+        assert {r.headers["location"] for r in responses} == {"/tasks?sort=title&notice=restored"}
+        assert await titles(client) == [f"Restored {attempt}"]
+        await post(client, f"/tasks/{(await task_ids(client))[0]}/delete")
+    # Restored and deleted again: the first undo still restores nothing more.
+    assert (await client.post("/tasks/restore", data=form)).status_code == 303
+    assert await titles(client) == []
+
+
+@pytest.mark.postgres
+async def test_concurrent_posts_of_one_undo_restore_one_task_on_postgresql(
+    migrated_postgres_url: str,
+) -> None:
+    async with (
+        engine_for(migrated_postgres_url) as engine,
+        client_for(web_app(SqlUnitOfWorkFactory(engine))) as client,
+    ):
+        await sign_up(client)
+        task_id = await add(client, "Once on PostgreSQL")
+        deleted = await post(client, f"/tasks/{task_id}/delete")
+        page = Html((await client.get(deleted.headers["location"])).text)
+        form = {name: page.value(name) for name in ("undo", "next", "csrf_token")}
+        responses = await asyncio.gather(
+            *(client.post("/tasks/restore", data=form) for _ in range(3))
+        )
+        # A restore that finds another one of the same undo still in flight is told so.
+        assert {r.status_code for r in responses} <= {303, 409}
+        assert await titles(client) == ["Once on PostgreSQL"]
+        again = await client.post("/tasks/restore", data=form)
+        assert again.headers["location"] == "/tasks?notice=restored"
+        assert await titles(client) == ["Once on PostgreSQL"]
 
 
 async def test_the_pager_link_carries_no_title(client: Client) -> None:

@@ -20,7 +20,7 @@ from adapters.web import WebDependencies, WebSecurityHeaders, web_routes
 from domain.throttling import Bucket
 from taskservice.clock import SystemClock
 from taskservice.ports import Clock, Throttle, UnitOfWorkFactory
-from tests.sealing import CURSORS
+from tests.sealing import CURSORS, SEALER
 from tests.tokens import SECRET
 
 CSRF_SECRET: Final = b"csrf-secret-of-the-web-tests-0123456789abcdef"
@@ -58,6 +58,7 @@ def web_app(
         issuer=SecretIssuer(SECRET, issuer=None),
         throttle=throttle or LimitsThrottle(LOOSE_LIMITS),
         cursors=CURSORS,
+        sealer=SEALER,
         allow_signup=allow_signup,
         cookie_secure=cookie_secure,
         csrf_secret=CSRF_SECRET,
