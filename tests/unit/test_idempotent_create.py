@@ -42,7 +42,7 @@ async def create(
     title: str = "t",
     who: Principal = ALICE,
     owner: UserId | None = None,
-) -> services.CreateOutcome:
+) -> services.KeyedOutcome:
     """Create with `key`; the fingerprint stands for the body, here the title."""
     return await services.create_task_once(
         store,

@@ -141,7 +141,7 @@ async def test_delete_with_a_stale_version_is_refused(
     assert task_id not in store.state.tasks
 
 
-async def test_completion_is_set_not_toggled(store: MemoryStore, clock: TickingClock) -> None:
+async def test_completion_is_set_when_given(store: MemoryStore, clock: TickingClock) -> None:
     task_id = await create(store, clock)
     first = await services.set_completion(
         store, clock, principal=ALICE, owner=ALICE.user_id, task_id=task_id, completed=True
@@ -152,6 +152,21 @@ async def test_completion_is_set_not_toggled(store: MemoryStore, clock: TickingC
     assert first.completed
     assert second.completed
     assert second.version == first.version == 2
+
+
+async def test_completion_is_toggled_when_not_given(
+    store: MemoryStore, clock: TickingClock
+) -> None:
+    task_id = await create(store, clock)
+    toggles = [
+        await services.set_completion(
+            store, clock, principal=ALICE, owner=ALICE.user_id, task_id=task_id, completed=None
+        )
+        for _ in range(3)
+    ]
+    assert [(t.completed, t.version) for t in toggles] == [(True, 2), (False, 3), (True, 4)]
+    assert toggles[0].completed_at is not None
+    assert toggles[1].completed_at is None
 
 
 async def test_concurrent_conditional_writes_one_wins(

@@ -2,8 +2,8 @@
 
 from taskservice.services.accounts import Session, current_user, sign_in, sign_up
 from taskservice.services.tasks import (
-    CreateOutcome,
     ExpectedVersions,
+    KeyedOutcome,
     TaskPage,
     create_task,
     create_task_once,
@@ -11,12 +11,13 @@ from taskservice.services.tasks import (
     get_task,
     list_tasks,
     set_completion,
+    set_completion_once,
     update_task,
 )
 
 __all__ = [
-    "CreateOutcome",
     "ExpectedVersions",
+    "KeyedOutcome",
     "Session",
     "TaskPage",
     "create_task",
@@ -26,6 +27,7 @@ __all__ = [
     "get_task",
     "list_tasks",
     "set_completion",
+    "set_completion_once",
     "sign_in",
     "sign_up",
     "update_task",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import attrs
 
@@ -78,11 +78,15 @@ async def create_task(
 
 
 @attrs.frozen(kw_only=True)
-class CreateOutcome:
-    """The answer to a create sent with an Idempotency-Key, and whether it is a replay."""
+class KeyedOutcome:
+    """The answer to a request sent with an Idempotency-Key, and whether it is a replay."""
 
     reply: Reply
     replayed: bool
+
+
+class _LostRace(Exception):
+    """Another writer changed the task between our read and our write; nothing was kept."""
 
 
 async def create_task_once(
@@ -94,20 +98,66 @@ async def create_task_once(
     changes: TaskChanges,
     request: IdempotentRequest,
     render: Callable[[Task], Reply],
-) -> CreateOutcome:
+) -> KeyedOutcome:
     """Create a task once per key: a retry within 24 h gets the first answer and creates nothing.
 
-    The record of the key is stored in the transaction that stores the task, so that neither
-    exists without the other; `render` turns the new task into the answer to keep.
+    `render` turns the new task into the answer to keep.
     """
     ensure_owner(principal, owner)
+
+    async def create(uow: UnitOfWork) -> Reply:
+        return render(await _add(uow, clock, principal, owner, changes))
+
+    return await _once(uow_factory, clock, owner, request, create)
+
+
+async def set_completion_once(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    *,
+    principal: Principal,
+    owner: UserId,
+    task_id: TaskId,
+    completed: bool | None,
+    request: IdempotentRequest,
+    render: Callable[[Task], Reply],
+    expected: ExpectedVersions = None,
+) -> KeyedOutcome:
+    """Set or toggle completion (as `set_completion`) once per key, so a toggle is safe to retry."""
+    ensure_owner(principal, owner)
+
+    async def complete(uow: UnitOfWork) -> Reply:
+        task = await _existing(uow, owner, task_id)
+        _check(task, expected)
+        updated = task.apply(_completion(task, completed), clock.now())
+        if updated is not task and not await uow.tasks.replace(updated, previous=task):
+            raise _LostRace()
+        return render(updated)
+
+    for _ in range(_WRITE_ATTEMPTS):
+        try:
+            return await _once(uow_factory, clock, owner, request, complete)
+        except _LostRace:
+            _raise_if_conditional(expected)
+    raise PreconditionFailed("The task kept changing; try again.")
+
+
+async def _once(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    owner: UserId,
+    request: IdempotentRequest,
+    act: Callable[[UnitOfWork], Awaitable[Reply]],
+) -> KeyedOutcome:
+    # The record of the key is stored in the transaction of the write it answers, so that
+    # neither exists without the other.
     now = clock.now()
     async with uow_factory() as uow:
         earlier = await uow.idempotency.get(owner, request.key)
         if earlier is not None and earlier.is_live(now):
             return _replay(earlier, request)
         await uow.idempotency.purge(now - KEEP_FOR, _PURGE_BATCH)
-        reply = render(await _add(uow, clock, principal, owner, changes))
+        reply = await act(uow)
         record = IdempotencyRecord(
             user_id=owner,
             key=request.key,
@@ -117,7 +167,7 @@ async def create_task_once(
         )
         if await uow.idempotency.claim(record, expired_by=now - KEEP_FOR):
             await uow.commit()
-            return CreateOutcome(reply=reply, replayed=False)
+            return KeyedOutcome(reply=reply, replayed=False)
         # A concurrent request with this key committed first; ours is dropped uncommitted.
         winner = await uow.idempotency.get(owner, request.key)
     if winner is None:
@@ -125,10 +175,10 @@ async def create_task_once(
     return _replay(winner, request)
 
 
-def _replay(record: IdempotencyRecord, request: IdempotentRequest) -> CreateOutcome:
+def _replay(record: IdempotencyRecord, request: IdempotentRequest) -> KeyedOutcome:
     if record.fingerprint != request.fingerprint:
         raise IdempotencyKeyReused()
-    return CreateOutcome(reply=record.reply, replayed=True)
+    return KeyedOutcome(reply=record.reply, replayed=True)
 
 
 async def _add(
@@ -173,20 +223,27 @@ async def set_completion(
     principal: Principal,
     owner: UserId,
     task_id: TaskId,
-    completed: bool,
+    completed: bool | None,
     expected: ExpectedVersions = None,
 ) -> Task:
-    """Mark the task completed or pending; setting the state it already has changes nothing."""
-    changes = TaskChanges(completed=completed)
-    return await update_task(
+    """Mark the task completed or pending, or toggle it when `completed` is None.
+
+    Setting the state a task already has changes nothing; a toggle always changes it.
+    """
+    ensure_owner(principal, owner)
+    return await _write(
         uow_factory,
-        clock,
-        principal=principal,
-        owner=owner,
-        task_id=task_id,
-        changes=changes,
-        expected=expected,
+        owner,
+        task_id,
+        expected,
+        lambda t: t.apply(_completion(t, completed), clock.now()),
     )
+
+
+def _completion(task: Task, completed: bool | None) -> TaskChanges:
+    # A toggle flips the state the task has in this unit of work, so that a retried write
+    # toggles the fresh row rather than the one it lost to.
+    return TaskChanges(completed=not task.completed if completed is None else completed)
 
 
 async def delete_task(
