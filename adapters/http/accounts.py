@@ -10,8 +10,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from adapters.http import parsing
-from adapters.http.envelope import success
 from adapters.http.routing import by_method
+from adapters.http.style import Style
 from domain.accounts import parse_credentials, parse_sign_in
 from domain.users import User
 from taskservice import services
@@ -55,6 +55,7 @@ class AccountApi:
     issuer: TokenIssuer
     throttle: Throttle
     allow_signup: bool
+    style: Style
 
     def routes(self) -> list[Route]:
         """The routes of the account API."""
@@ -78,7 +79,7 @@ class AccountApi:
             allow_signup=self.allow_signup,
         )
         request.state.user_id = session.user.id
-        return success(session_json(session), "Account created.", status=201)
+        return self.style.resource(session_json(session), "Account created.", status=201)
 
     async def sign_in(self, request: Request) -> Response:
         """POST /api/auth/sign-in: a token for the right e-mail and password."""
@@ -94,11 +95,11 @@ class AccountApi:
             address=client_address(request),
         )
         request.state.user_id = session.user.id
-        return success(session_json(session), "Signed in.")
+        return self.style.resource(session_json(session), "Signed in.")
 
     async def me(self, request: Request) -> Response:
         """GET /api/auth/me: the caller's user."""
         principal = await self.verifier.verify(parsing.bearer_token(request))
         request.state.user_id = principal.user_id
         user = await services.current_user(self.uow, self.clock, principal)
-        return success(user_json(user), "You are signed in.")
+        return self.style.resource(user_json(user), "You are signed in.")

@@ -16,6 +16,7 @@ from adapters.http.errors import exception_handlers
 from adapters.http.health import HealthApi
 from adapters.http.metrics import Metrics, PoolStats
 from adapters.http.middleware import RequestContextMiddleware, cors
+from adapters.http.style import STYLES
 from adapters.http.tasks import TaskApi
 from taskservice.cursors import CursorCodec
 from taskservice.ports import (
@@ -43,6 +44,7 @@ class ApiDependencies:
     cursors: CursorCodec
     allow_signup: bool = True
     pool_stats: PoolStats | None = None
+    api_style: str = "envelope"
 
 
 def create_app(
@@ -55,9 +57,14 @@ def create_app(
 ) -> Starlette:
     """The whole ASGI app: API routes, probes, and whatever other driving adapters add."""
     metrics = Metrics(deps.pool_stats)
+    style = STYLES[deps.api_style]
     routes: list[BaseRoute] = [
         *TaskApi(
-            uow=deps.uow, clock=deps.clock, verifier=deps.verifier, cursors=deps.cursors
+            uow=deps.uow,
+            clock=deps.clock,
+            verifier=deps.verifier,
+            cursors=deps.cursors,
+            style=style,
         ).routes(),
         *AccountApi(
             uow=deps.uow,
@@ -67,19 +74,20 @@ def create_app(
             issuer=deps.issuer,
             throttle=deps.throttle,
             allow_signup=deps.allow_signup,
+            style=style,
         ).routes(),
-        *HealthApi(readiness=deps.readiness).routes(),
+        *HealthApi(readiness=deps.readiness, style=style).routes(),
         metrics.route(),
-        *docs_routes(),
+        *docs_routes(style),
         *extra_routes,
     ]
-    middleware = [Middleware(RequestContextMiddleware, metrics=metrics)]
+    middleware = [Middleware(RequestContextMiddleware, metrics=metrics, style=style)]
     if cors_origins:
         middleware.append(cors(cors_origins))
     app = Starlette(
         routes=routes,
         middleware=[*middleware, *extra_middleware],
-        exception_handlers=exception_handlers(),
+        exception_handlers=exception_handlers(style),
         lifespan=lifespan,
     )
     app.router.redirect_slashes = False

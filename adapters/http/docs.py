@@ -11,6 +11,7 @@ from starlette.staticfiles import StaticFiles
 
 from adapters.http.envelope import render
 from adapters.http.openapi import openapi_document
+from adapters.http.style import Style
 
 ASSETS = Path(__file__).parent / "docs_assets"
 # Swagger UI sets style attributes from script; everything still comes from this origin only.
@@ -36,9 +37,9 @@ _PAGE = """<!doctype html>
 """
 
 
-def docs_routes() -> list[BaseRoute]:
-    """The OpenAPI document, the docs page and its assets."""
-    document = render(openapi_document())
+def docs_routes(style: Style) -> list[BaseRoute]:
+    """The OpenAPI document of the style in force, the docs page and its assets."""
+    document = render(openapi_document(style))
 
     async def openapi(request: Request) -> Response:
         return Response(document, media_type="application/json")

@@ -11,7 +11,7 @@ from starlette.responses import Response
 _JSON_OPTIONS = orjson.OPT_UTC_Z
 
 
-def render(body: Mapping[str, Any]) -> bytes:
+def render(body: Any) -> bytes:
     """Serialise a response body; datetimes come out as RFC 3339 with `Z`."""
     return orjson.dumps(body, option=_JSON_OPTIONS)
 

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from adapters.http.envelope import failure
+from adapters.http.style import Style
 from domain import errors
 
 RETRY_AFTER_SECONDS: Final = "5"
@@ -89,30 +89,6 @@ _HTTP_MESSAGES: Final = {
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
-def _domain_handler(mapping: _Mapping) -> Handler:
-    async def handle(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, errors.DomainError)
-        details = None
-        if isinstance(exc, errors.ValidationFailed):
-            details = [attrs.asdict(d) for d in exc.details]
-        return failure(
-            mapping.status, mapping.code, exc.message, headers=mapping.headers, details=details
-        )
-
-    return handle
-
-
-async def _storage_unavailable(request: Request, exc: Exception) -> Response:
-    # Class names only: driver messages may quote statements, and operators need the kind of
-    # failure (refused, timed out, pool exhausted), which the names tell.
-    log.warning(
-        "storage unavailable",
-        causes=[type(e).__name__ for e in _causes(exc)],
-        request_id=getattr(request.state, "request_id", None),
-    )
-    return await _domain_handler(_DOMAIN[errors.StorageUnavailable])(request, exc)
-
-
 def _causes(exc: BaseException) -> list[BaseException]:
     chain: list[BaseException] = []
     cause = exc.__cause__ or exc.__context__
@@ -122,36 +98,60 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return chain
 
 
-async def _rate_limited(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, errors.RateLimited)
-    headers = {"Retry-After": str(exc.retry_after)}
-    return failure(429, "RATE_LIMITED", exc.message, headers=headers)
-
-
-async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return failure(exc.status, exc.code, exc.message)
-
-
-async def _http_exception(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "BAD_REQUEST")
-    message = _HTTP_MESSAGES.get(exc.status_code, exc.detail)
-    return failure(exc.status_code, code, message, headers=exc.headers)
-
-
-def exception_handlers() -> dict[type[Exception], Handler]:
+def exception_handlers(style: Style) -> dict[type[Exception], Handler]:
     """One handler per error class, looked up by Starlette along the exception's MRO."""
+
+    def domain_handler(mapping: _Mapping) -> Handler:
+        async def handle(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, errors.DomainError)
+            details = None
+            if isinstance(exc, errors.ValidationFailed):
+                details = [attrs.asdict(d) for d in exc.details]
+            return style.error(
+                mapping.status, mapping.code, exc.message, headers=mapping.headers, details=details
+            )
+
+        return handle
+
+    unavailable = domain_handler(_DOMAIN[errors.StorageUnavailable])
+
+    async def storage_unavailable(request: Request, exc: Exception) -> Response:
+        # Class names only: driver messages may quote statements, and operators need the kind of
+        # failure (refused, timed out, pool exhausted), which the names tell.
+        log.warning(
+            "storage unavailable",
+            causes=[type(e).__name__ for e in _causes(exc)],
+            request_id=getattr(request.state, "request_id", None),
+        )
+        return await unavailable(request, exc)
+
+    async def rate_limited(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, errors.RateLimited)
+        headers = {"Retry-After": str(exc.retry_after)}
+        return style.error(429, "RATE_LIMITED", exc.message, headers=headers)
+
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return style.error(exc.status, exc.code, exc.message)
+
+    async def http_exception(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = _HTTP_CODES.get(exc.status_code, "BAD_REQUEST")
+        message = _HTTP_MESSAGES.get(exc.status_code, exc.detail)
+        return style.error(exc.status_code, code, message, headers=exc.headers)
+
     handlers: dict[type[Exception], Handler] = {
-        cls: _domain_handler(mapping) for cls, mapping in _DOMAIN.items()
+        cls: domain_handler(mapping) for cls, mapping in _DOMAIN.items()
     }
-    handlers[errors.RateLimited] = _rate_limited
-    handlers[errors.StorageUnavailable] = _storage_unavailable
-    handlers[ApiError] = _api_error
-    handlers[HTTPException] = _http_exception
+    handlers[errors.RateLimited] = rate_limited
+    handlers[errors.StorageUnavailable] = storage_unavailable
+    handlers[ApiError] = api_error
+    handlers[HTTPException] = http_exception
     return handlers
 
 
-def internal_error() -> Response:
+def internal_error(style: Style) -> Response:
     """The 500 answer: it says nothing about internals."""
-    return failure(500, "INTERNAL_ERROR", "Something went wrong on our side; it has been logged.")
+    return style.error(
+        500, "INTERNAL_ERROR", "Something went wrong on our side; it has been logged."
+    )

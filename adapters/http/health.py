@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from adapters.http.envelope import failure, success
 from adapters.http.errors import RETRY_AFTER_SECONDS
+from adapters.http.style import Style
 from taskservice.ports import Readiness
 
 
@@ -17,6 +17,7 @@ class HealthApi:
     """GET /healthz (the process runs) and GET /readyz (storage answers, schema current)."""
 
     readiness: Readiness
+    style: Style
 
     def routes(self) -> list[Route]:
         """The probe routes."""
@@ -27,13 +28,13 @@ class HealthApi:
 
     async def healthz(self, request: Request) -> Response:
         """200 while the process runs."""
-        return success({"status": "ok"}, "The service is running.")
+        return self.style.resource({"status": "ok"}, "The service is running.")
 
     async def readyz(self, request: Request) -> Response:
         """200 when the database answers at the latest migration, else 503."""
         if await self.readiness.is_ready():
-            return success({"status": "ready"}, "The service is ready.")
-        return failure(
+            return self.style.resource({"status": "ready"}, "The service is ready.")
+        return self.style.error(
             503,
             "SERVICE_UNAVAILABLE",
             "The database is unreachable or not migrated.",

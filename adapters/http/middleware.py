@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.http.errors import internal_error
 from adapters.http.metrics import Metrics
+from adapters.http.style import ENVELOPE, PAGE_COUNT_HEADERS, Style
 
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}", re.ASCII)
 # JSON is never a page: nothing in it may load, frame or be sniffed into HTML.
@@ -40,9 +41,12 @@ _level_of_log = logging.getLogger(_LOGGER)
 class RequestContextMiddleware:
     """Adds X-Request-ID (and no-store, security headers on /api), logs, measures, 500s on crashes."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics | None = None, style: Style = ENVELOPE
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.style = style
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,7 +75,7 @@ class RequestContextMiddleware:
             log.exception("unhandled error", request_id=request_id, path=scope["path"])
             if started:
                 raise
-            await internal_error()(scope, receive, send_with_headers)
+            await internal_error(self.style)(scope, receive, send_with_headers)
         finally:
             self._record(scope, status, time.perf_counter() - started_at)
 
@@ -144,6 +148,15 @@ def cors(origins: Sequence[str]) -> Middleware:
             "Idempotency-Key",
             "X-Request-ID",
         ],
-        expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
+        expose_headers=[
+            "ETag",
+            "Location",
+            "Retry-After",
+            "X-Request-ID",
+            "Idempotent-Replayed",
+            # The paging and counts of the plain style (SPEC §11).
+            "Link",
+            *PAGE_COUNT_HEADERS,
+        ],
         max_age=600,
     )

@@ -11,9 +11,11 @@ import functools
 from collections.abc import Iterable
 from typing import Any, Final
 
+from adapters.http.representation import FRONTEND_SORTS, SORTS
+from adapters.http.style import ENVELOPE, PAGE_COUNT_HEADERS, Plain, Style
 from domain.accounts import EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
 from domain.idempotency import KEY_MAX
-from domain.queries import LIMIT_DEFAULT, LIMIT_MAX, TEXT_MAX, Due, SortField, time_zones
+from domain.queries import LIMIT_DEFAULT, LIMIT_MAX, TEXT_MAX, Due, time_zones
 from domain.tasks import DESCRIPTION_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX, Priority, is_control
 from domain.types import MAX_TASK_ID
 
@@ -212,9 +214,9 @@ def _task_body(*, title_required: bool, description: str) -> Schema:
     return schema
 
 
-def _schemas() -> dict[str, Schema]:
+def _schemas(plain: bool) -> dict[str, Schema]:
     pattern = _patterns()
-    return {
+    schemas = {
         "Task": _task(),
         "TaskCreate": _task_body(
             title_required=True,
@@ -232,7 +234,8 @@ def _schemas() -> dict[str, Schema]:
             "type": "object",
             "properties": {"completed": {"type": "boolean"}},
             "additionalProperties": False,
-            "description": "No body, an empty body or `{}` means `completed: true`.",
+            "description": "`completed` sets the state (a repeat changes nothing); no body, "
+            "an empty body or `{}` toggles it.",
         },
         "FieldError": {
             "type": "object",
@@ -244,17 +247,7 @@ def _schemas() -> dict[str, Schema]:
             "required": ["field", "code", "message"],
             "additionalProperties": False,
         },
-        "Error": {
-            "type": "object",
-            "properties": {
-                "data": {"type": "null"},
-                "error": {"type": "string", "enum": ERROR_CODES},
-                "message": {"type": "string", "minLength": 1},
-                "details": {"type": "array", "minItems": 1, "items": ref("FieldError")},
-            },
-            "required": ["data", "error", "message"],
-            "additionalProperties": False,
-        },
+        "Error": _error(plain),
         "ListMeta": {
             "type": "object",
             "properties": {
@@ -336,10 +329,58 @@ def _schemas() -> dict[str, Schema]:
             "additionalProperties": False,
         },
     }
+    if plain:
+        # Paging and counts travel in headers there.
+        del schemas["ListMeta"]
+    return schemas
 
 
-def _headers() -> dict[str, Schema]:
+def _error(plain: bool) -> Schema:
+    code = {"type": "string", "enum": ERROR_CODES}
+    message = {"type": "string", "minLength": 1}
+    details = {"type": "array", "minItems": 1, "items": ref("FieldError")}
+    if plain:
+        properties: Schema = {"detail": message, "error": code, "details": details}
+    else:
+        properties = {"data": {"type": "null"}, "error": code, "message": message}
+        properties["details"] = details
     return {
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in properties if name != "details"],
+        "additionalProperties": False,
+    }
+
+
+def _page_headers() -> dict[str, Schema]:
+    count = {"type": "string", "pattern": "^(?:0|[1-9][0-9]*)$"}
+    described = dict(
+        zip(
+            PAGE_COUNT_HEADERS,
+            (
+                "How many tasks the user has, unfiltered (pending + completed), not the "
+                "filtered list's length: counting that would cost a page its constant price.",
+                "How many of the user's tasks are pending, unfiltered.",
+                "How many of the user's tasks are completed, unfiltered.",
+            ),
+            strict=True,
+        )
+    )
+    headers: dict[str, Schema] = {
+        "Link": {
+            "description": 'The next page, absolute, as `<url>; rel="next"`: this request\'s '
+            "query with the next cursor. Absent on the last page.",
+            "schema": {"type": "string", "pattern": '^<https?://[^>]+>; rel="next"$'},
+        }
+    }
+    for name, text in described.items():
+        headers[name] = {"description": text, "required": True, "schema": count}
+    return headers
+
+
+def _headers(plain: bool) -> dict[str, Schema]:
+    return {
+        **(_page_headers() if plain else {}),
         "ETag": {
             "description": 'The task version as a strong tag, `"<version>"`.',
             "required": True,
@@ -448,6 +489,7 @@ def _envelope(data: Schema, *, meta: bool = False) -> Schema:
 
 
 def _ok(
+    plain: bool,
     status: int,
     description: str,
     data: Schema,
@@ -455,11 +497,15 @@ def _ok(
     meta: bool = False,
     api: bool = True,
 ) -> Schema:
+    if plain and meta:
+        headers = (*headers, "Link", *PAGE_COUNT_HEADERS)
     return {
         str(status): {
             "description": description,
             "headers": _response_headers(*headers, api=api),
-            "content": {"application/json": {"schema": _envelope(data, meta=meta)}},
+            "content": {
+                "application/json": {"schema": data if plain else _envelope(data, meta=meta)}
+            },
         }
     }
 
@@ -512,9 +558,10 @@ def _parameters() -> dict[str, Schema]:
             "Idempotency-Key",
             "header",
             {"type": "string", "pattern": pattern["key"]},
-            "Makes the create safe to retry: the same key and body within 24 h get the "
-            "first answer again (with `Idempotent-Replayed: true`) and create nothing; the "
-            "same key with another body is a 422 IDEMPOTENCY_KEY_REUSED. Keys are per user.",
+            "Makes the request safe to retry: the same key and body within 24 h get the "
+            "first answer again (with `Idempotent-Replayed: true`) and change nothing; the "
+            "same key with another body, or on another task or route, is a 422 "
+            "IDEMPOTENCY_KEY_REUSED. Keys are per user.",
         ),
         "XRequestId": _param(
             "X-Request-ID",
@@ -529,11 +576,10 @@ def _use(*names: str) -> list[Schema]:
     return [{"$ref": f"#/components/parameters/{name}"} for name in names]
 
 
-def list_parameters() -> list[Schema]:
-    """The query parameters of the task list."""
+def list_parameters(plain: bool = False) -> list[Schema]:
+    """The query parameters of the task list, with the frontends' names in the plain style."""
     pattern = _patterns()
-    sorts = [f"{sign}{field.value}" for field in SortField for sign in ("", "-")]
-    return [
+    native = [
         _param(
             "status",
             "query",
@@ -579,14 +625,6 @@ def list_parameters() -> list[Schema]:
             "The IANA zone whose calendar days `due` and the `due` sort use.",
         ),
         _param(
-            "sort",
-            "query",
-            {"type": "string", "enum": sorts, "default": "-created_at"},
-            "Order; `-` for descending; `id` breaks ties in the same direction. `priority` "
-            "ranks none < low < medium < high; `due` orders by due_at, or due_date at the "
-            "start of its day in `tz`, with tasks without a due last in both directions.",
-        ),
-        _param(
             "limit",
             "query",
             {"type": "integer", "minimum": 1, "maximum": LIMIT_MAX, "default": LIMIT_DEFAULT},
@@ -600,28 +638,80 @@ def list_parameters() -> list[Schema]:
             "filters, `tz` and sort (else 422); `limit` may change.",
         ),
     ]
+    return native + (_frontend_parameters() if plain else [_native_sort()])
+
+
+def _native_sort() -> Schema:
+    return _param(
+        "sort",
+        "query",
+        {"type": "string", "enum": list(SORTS), "default": "-created_at"},
+        "Order; `-` for descending; `id` breaks ties in the same direction. `priority` "
+        "ranks none < low < medium < high; `due` orders by due_at, or due_date at the "
+        "start of its day in `tz`, with tasks without a due last in both directions.",
+    )
+
+
+def _frontend_parameters() -> list[Schema]:
+    # SPEC §11: what frontends written for FastAPI backends send, beside the names above.
+    pattern = _patterns()
+    return [
+        _param(
+            "sort",
+            "query",
+            {"type": "string", "enum": [*FRONTEND_SORTS, *SORTS], "default": "-created_at"},
+            "A frontend's `created`, `title`, `due_date` (= `due`) or `priority`, or an order "
+            "of the envelope style (`-` for descending). `order` gives the direction; without "
+            "it `created` is newest first (the default list) and every other unsigned name "
+            "ascending (`priority`: none < low < medium < high). A `-` with `order` is a 422. "
+            "`id` breaks ties; tasks without a due come last in both directions.",
+        ),
+        _param(
+            "order",
+            "query",
+            {"type": "string", "enum": ["asc", "desc"]},
+            "The direction of `sort` (alone: of `created`).",
+        ),
+        _param(
+            "search",
+            "query",
+            {"type": "string", "maxLength": TEXT_MAX, "pattern": pattern["text"]},
+            "`q` under a frontend's name (empty: no search); both together are a 422.",
+        ),
+        _param(
+            "completed",
+            "query",
+            {"type": "string", "enum": ["true", "false"]},
+            "`true` = `status=completed`, `false` = `status=pending`; with `status` a 422.",
+        ),
+    ]
 
 
 _AUTH: Final[list[dict[str, list[str]]]] = [{"bearer": []}]
-_TASK_LINKS: Final = {
-    name: {
-        "operationId": operation,
-        "parameters": {"user_id": "$request.path.user_id", "id": "$response.body#/data/id"},
+
+
+def _task_links(plain: bool) -> Schema:
+    task_id = "$response.body#/id" if plain else "$response.body#/data/id"
+    return {
+        name: {
+            "operationId": operation,
+            "parameters": {"user_id": "$request.path.user_id", "id": task_id},
+        }
+        for name, operation in (
+            ("GetTask", "getTask"),
+            ("ReplaceTask", "replaceTask"),
+            ("PatchTask", "patchTask"),
+            ("DeleteTask", "deleteTask"),
+            ("SetTaskCompletion", "setTaskCompletion"),
+        )
     }
-    for name, operation in (
-        ("GetTask", "getTask"),
-        ("ReplaceTask", "replaceTask"),
-        ("PatchTask", "patchTask"),
-        ("DeleteTask", "deleteTask"),
-        ("SetTaskCompletion", "setTaskCompletion"),
-    )
-}
 
 
-def _task_paths() -> dict[str, Schema]:
+def _task_paths(plain: bool) -> dict[str, Schema]:
     task = ref("Task")
     write_errors = _errors(400, 401, 403, 404, 412, 413, 415, 422)
     created = _ok(
+        plain,
         201,
         "The created task (or, replayed, the first answer).",
         task,
@@ -629,19 +719,27 @@ def _task_paths() -> dict[str, Schema]:
         "Location",
         "Idempotent-Replayed",
     )
-    created["201"]["links"] = _TASK_LINKS
+    created["201"]["links"] = _task_links(plain)
     return {
         "/api/{user_id}/tasks": {
             "parameters": _use("UserId", "XRequestId"),
             "get": {
                 "operationId": "listTasks",
                 "summary": "List, filter, search, sort and page the user's tasks",
-                "description": "Every filter must hold. `meta.counts` are over all of the "
-                "user's tasks, unfiltered. Paging is keyset-based.",
+                "description": (
+                    "Every filter must hold. The counts (X-Pending-Count, X-Completed-Count, "
+                    "X-Total-Count) are over all of the user's tasks, unfiltered; the next page "
+                    "is in `Link`. Paging is keyset-based."
+                    if plain
+                    else "Every filter must hold. `meta.counts` are over all of the "
+                    "user's tasks, unfiltered. Paging is keyset-based."
+                ),
                 "security": _AUTH,
-                "parameters": list_parameters(),
+                "parameters": list_parameters(plain),
                 "responses": {
-                    **_ok(200, "A page of tasks.", {"type": "array", "items": task}, meta=True),
+                    **_ok(
+                        plain, 200, "A page of tasks.", {"type": "array", "items": task}, meta=True
+                    ),
                     **_errors(401, 403, 422),
                 },
             },
@@ -662,7 +760,7 @@ def _task_paths() -> dict[str, Schema]:
                 "security": _AUTH,
                 "parameters": _use("IfNoneMatch"),
                 "responses": {
-                    **_ok(200, "The task.", task, "ETag"),
+                    **_ok(plain, 200, "The task.", task, "ETag"),
                     "304": {
                         "description": "The client's copy is current.",
                         "headers": _response_headers("ETag"),
@@ -676,7 +774,7 @@ def _task_paths() -> dict[str, Schema]:
                 "security": _AUTH,
                 "parameters": _use("IfMatch"),
                 "requestBody": _body("TaskReplace"),
-                "responses": {**_ok(200, "The updated task.", task, "ETag"), **write_errors},
+                "responses": {**_ok(plain, 200, "The updated task.", task, "ETag"), **write_errors},
             },
             "patch": {
                 "operationId": "patchTask",
@@ -686,33 +784,49 @@ def _task_paths() -> dict[str, Schema]:
                 "requestBody": _body(
                     "TaskPatch", "application/json", "application/merge-patch+json"
                 ),
-                "responses": {**_ok(200, "The updated task.", task, "ETag"), **write_errors},
+                "responses": {**_ok(plain, 200, "The updated task.", task, "ETag"), **write_errors},
             },
             "delete": {
                 "operationId": "deleteTask",
                 "summary": "Delete a task; the answer carries it so a client can offer undo",
                 "security": _AUTH,
                 "parameters": _use("IfMatch"),
-                "responses": {**_ok(200, "The deleted task.", task), **_errors(401, 403, 404, 412)},
+                "responses": {
+                    **_ok(plain, 200, "The deleted task.", task),
+                    **_errors(401, 403, 404, 412),
+                },
             },
         },
         "/api/{user_id}/tasks/{id}/complete": {
             "parameters": _use("UserId", "TaskId", "XRequestId"),
             "patch": {
                 "operationId": "setTaskCompletion",
-                "summary": "Set completion; no body or `{}` means true (never a toggle)",
+                "summary": "Set completion, or toggle it without a body",
+                "description": "A toggle is safe to retry with If-Match (a replay is a 412) "
+                "or with an Idempotency-Key (a replay gets the first answer).",
                 "security": _AUTH,
-                "parameters": _use("IfMatch"),
+                "parameters": _use("IfMatch", "IdempotencyKey"),
                 "requestBody": _body(
                     "Completion", "application/json", "application/merge-patch+json", required=False
                 ),
-                "responses": {**_ok(200, "The task.", task, "ETag"), **write_errors},
+                "responses": {
+                    **_ok(
+                        plain,
+                        200,
+                        "The task (or, replayed, the first answer).",
+                        task,
+                        "ETag",
+                        "Idempotent-Replayed",
+                    ),
+                    **write_errors,
+                    **_errors(409),
+                },
             },
         },
     }
 
 
-def _account_paths() -> dict[str, Schema]:
+def _account_paths(plain: bool) -> dict[str, Schema]:
     session = ref("Session")
     return {
         "/api/auth/sign-up": {
@@ -722,7 +836,7 @@ def _account_paths() -> dict[str, Schema]:
                 "summary": "Create a local account and sign it in",
                 "requestBody": _body("SignUp"),
                 "responses": {
-                    **_ok(201, "The new account and its token.", session),
+                    **_ok(plain, 201, "The new account and its token.", session),
                     **_errors(400, 403, 409, 413, 415, 422, 429),
                 },
             },
@@ -734,7 +848,7 @@ def _account_paths() -> dict[str, Schema]:
                 "summary": "Sign in with e-mail and password",
                 "requestBody": _body("SignIn"),
                 "responses": {
-                    **_ok(200, "The account and a token.", session),
+                    **_ok(plain, 200, "The account and a token.", session),
                     "401": {
                         "description": "Unknown e-mail or wrong password (one answer for both).",
                         "headers": _response_headers(),
@@ -750,20 +864,20 @@ def _account_paths() -> dict[str, Schema]:
                 "operationId": "me",
                 "summary": "The signed-in user",
                 "security": _AUTH,
-                "responses": {**_ok(200, "The user.", ref("User")), **_errors(401)},
+                "responses": {**_ok(plain, 200, "The user.", ref("User")), **_errors(401)},
             },
         },
     }
 
 
-def _probe_paths() -> dict[str, Schema]:
+def _probe_paths(plain: bool) -> dict[str, Schema]:
     return {
         "/healthz": {
             "parameters": _use("XRequestId"),
             "get": {
                 "operationId": "healthz",
                 "summary": "Liveness: 200 while the process runs",
-                "responses": _ok(200, "Running.", ref("Probe"), api=False),
+                "responses": _ok(plain, 200, "Running.", ref("Probe"), api=False),
             },
         },
         "/readyz": {
@@ -772,7 +886,7 @@ def _probe_paths() -> dict[str, Schema]:
                 "operationId": "readyz",
                 "summary": "Readiness: the database answers at the latest migration",
                 "responses": {
-                    **_ok(200, "Ready.", ref("Probe"), api=False),
+                    **_ok(plain, 200, "Ready.", ref("Probe"), api=False),
                     "503": {
                         "description": "The database is unreachable or not migrated.",
                         "headers": _response_headers("Retry-After", api=False),
@@ -784,23 +898,30 @@ def _probe_paths() -> dict[str, Schema]:
     }
 
 
-def openapi_document() -> Schema:
-    """The whole OpenAPI 3.1 document."""
+def openapi_document(style: Style = ENVELOPE) -> Schema:
+    """The whole OpenAPI 3.1 document of the API in `style`."""
+    plain = isinstance(style, Plain)
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Task service",
             "version": "1.0.0",
-            "description": "A multi-user task API. Every /api response is an envelope "
-            "`{data, error, message}`; lists add `meta`, validation failures add `details`. "
-            "A method a path does not allow is a 405 with `Allow`; an unknown path is a 404.",
+            "description": (
+                "A multi-user task API in the plain style: a success body is the resource "
+                "itself (a list is an array, with its paging and counts in headers); an error "
+                "is `{detail, error}`, plus `details` on validation failures. "
+                if plain
+                else "A multi-user task API. Every /api response is an envelope "
+                "`{data, error, message}`; lists add `meta`, validation failures add `details`. "
+            )
+            + "A method a path does not allow is a 405 with `Allow`; an unknown path is a 404.",
         },
-        "paths": {**_task_paths(), **_account_paths(), **_probe_paths()},
+        "paths": {**_task_paths(plain), **_account_paths(plain), **_probe_paths(plain)},
         "components": {
-            "schemas": _schemas(),
+            "schemas": _schemas(plain),
             "responses": _error_responses(),
             "parameters": _parameters(),
-            "headers": _headers(),
+            "headers": _headers(plain),
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

@@ -64,10 +64,14 @@ async def json_object(
     return parsed
 
 
-def fingerprint(body: dict[str, Any]) -> str:
-    """A hash of a JSON body that ignores key order and whitespace, to recognise a retry."""
+def fingerprint(body: dict[str, Any], *, scope: str = "") -> str:
+    """A hash of a JSON body that ignores key order and whitespace, to recognise a retry.
+
+    `scope` names what else the request is about (a task, a route), so that the same body sent
+    elsewhere with the same key is told apart; a create's is empty.
+    """
     canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()
+    return hashlib.sha256(scope.encode() + canonical).hexdigest()
 
 
 def _check_media_type(request: Request, accepted: frozenset[str]) -> None:

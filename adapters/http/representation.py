@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, Final, TypeVar
 from zoneinfo import ZoneInfo
 
+import attrs
 from starlette.datastructures import QueryParams
 
 from domain.errors import FieldError, ValidationFailed
@@ -26,6 +27,18 @@ LIST_PARAMETERS: Final = frozenset(
     {"status", "q", "priority", "tag", "due", "tz", "sort", "limit", "cursor"}
 )
 SORTS: Final = tuple(f"{sign}{field.value}" for field in SortField for sign in ("", "-"))
+FRONTEND_PARAMETERS: Final = frozenset({"search", "completed", "order"})
+"""What frontends written for FastAPI backends send besides SPEC §3.1's names (SPEC §11)."""
+FRONTEND_SORTS: Final = {
+    "created": Sort(field=SortField.CREATED_AT, descending=True),
+    "title": Sort(field=SortField.TITLE, descending=False),
+    "due_date": Sort(field=SortField.DUE, descending=False),
+    "priority": Sort(field=SortField.PRIORITY, descending=False),
+}
+"""A frontend's sort names and their order without `order`: `created` is the default list,
+newest first; the others read as SPEC §3.1 reads an unsigned sort, ascending."""
+ORDERS: Final = {"asc": False, "desc": True}
+"""`order` values and whether each is descending."""
 
 T = TypeVar("T")
 
@@ -52,17 +65,18 @@ def task_json(task: Task) -> dict[str, Any]:
 class _Reader:
     """Reads query parameters one rule at a time, collecting every broken rule."""
 
-    def __init__(self, params: QueryParams) -> None:
+    def __init__(self, params: QueryParams, known: frozenset[str]) -> None:
         self.params = params
+        self.known = known
         self.errors: list[FieldError] = [
             FieldError(
                 field=name, code="unknown_parameter", message=f"Unknown query parameter {name!r}."
             )
-            for name in sorted(set(params) - LIST_PARAMETERS)
+            for name in sorted(set(params) - known)
         ]
         self.errors += [
             FieldError(field=name, code="repeated", message=f"{name} may be given only once.")
-            for name in sorted(LIST_PARAMETERS)
+            for name in sorted(known)
             if len(params.getlist(name)) > 1
         ]
 
@@ -77,9 +91,30 @@ class _Reader:
             self.errors.append(FieldError(field=name, code=exc.code, message=exc.message))
             return default
 
+    def either(
+        self, name: str, parse: Callable[[str], T], alias: str, parse_alias: Callable[[str], T]
+    ) -> T | None:
+        """`name`, or `alias` where that is read; None when neither is given; both: a conflict."""
+        if alias not in self.known or alias not in self.params:
+            return self.read(name, parse, None)
+        if name in self.params:
+            self.conflict(alias, f"Give {name} or {alias}, not both.")
+            return None
+        return self.read(alias, parse_alias, None)
 
-def list_query(params: QueryParams) -> tuple[TaskQuery, str | None]:
-    """The list query and cursor from the query string; every broken rule is reported at once."""
+    def conflict(self, name: str, message: str) -> None:
+        """Note that `name` contradicts another parameter."""
+        self.errors.append(FieldError(field=name, code="conflict", message=message))
+
+
+def list_query(
+    params: QueryParams, *, frontend_names: bool = False
+) -> tuple[TaskQuery, str | None]:
+    """The list query and cursor from the query string; every broken rule is reported at once.
+
+    With `frontend_names`, `search`, `completed` and `order` and the frontends' sort names are
+    read too (SPEC §11).
+    """
     items = params.multi_items()
     if not items:
         # The commonest list of all, the first page as it comes, is built once.
@@ -87,17 +122,20 @@ def list_query(params: QueryParams) -> tuple[TaskQuery, str | None]:
     if len(items) == 1 and items[0][0] == "cursor" and items[0][1]:
         # And the pages after it.
         return _DEFAULT_QUERY, items[0][1]
-    reader = _Reader(params)
+    known = LIST_PARAMETERS | FRONTEND_PARAMETERS if frontend_names else LIST_PARAMETERS
+    reader = _Reader(params, known)
     task_filter = TaskFilter(
-        status=reader.read("status", _status, _DEFAULT_FILTER.status),
-        text=reader.read("q", _text, _DEFAULT_FILTER.text),
+        status=reader.either("status", _status, "completed", _completion) or _DEFAULT_FILTER.status,
+        text=reader.either("q", _q, "search", _search),
         priorities=reader.read("priority", _priorities, _DEFAULT_FILTER.priorities),
         tags=reader.read("tag", _tags, _DEFAULT_FILTER.tags),
         due=reader.read("due", _due, _DEFAULT_FILTER.due),
     )
     query = TaskQuery(
         filter=task_filter,
-        sort=reader.read("sort", _sort, _DEFAULT_QUERY.sort),
+        sort=_frontend_sort(reader)
+        if frontend_names
+        else reader.read("sort", _sort, _DEFAULT_SORT),
         tz=reader.read("tz", _zone, _DEFAULT_QUERY.tz),
         limit=reader.read("limit", _limit, _DEFAULT_QUERY.limit),
     )
@@ -125,18 +163,73 @@ _status: Final = _choice(Status, "status")
 _due: Final = _choice(Due, "due")
 _DEFAULT_QUERY: Final = TaskQuery()
 _DEFAULT_FILTER: Final = _DEFAULT_QUERY.filter
+_DEFAULT_SORT: Final = _DEFAULT_QUERY.sort
 
 
-def _text(raw: str) -> str:
-    if not 1 <= len(raw) <= TEXT_MAX:
-        raise InvalidValue("invalid_length", f"q must be 1 to {TEXT_MAX} characters.")
-    # No title or description holds these, so such a search could never match.
-    if has_control(raw, spacing_allowed=True):
-        raise InvalidValue(
-            "control_character",
-            "q cannot contain control characters other than tab and line breaks.",
-        )
-    return raw
+def _text(name: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if not 1 <= len(raw) <= TEXT_MAX:
+            raise InvalidValue("invalid_length", f"{name} must be 1 to {TEXT_MAX} characters.")
+        # No title or description holds these, so such a search could never match.
+        if has_control(raw, spacing_allowed=True):
+            raise InvalidValue(
+                "control_character",
+                f"{name} cannot contain control characters other than tab and line breaks.",
+            )
+        return raw
+
+    return parse
+
+
+_q: Final = _text("q")
+_search_text: Final = _text("search")
+
+
+def _search(raw: str) -> str | None:
+    # A frontend's empty search box arrives as `search=`: no search, as its old backend read it.
+    return _search_text(raw) if raw else None
+
+
+def _completion(raw: str) -> Status:
+    if raw == "true":
+        return Status.COMPLETED
+    if raw == "false":
+        return Status.PENDING
+    raise InvalidValue("invalid_choice", "completed must be true or false.")
+
+
+def _order(raw: str) -> bool:
+    try:
+        return ORDERS[raw]
+    except KeyError:
+        raise InvalidValue("invalid_choice", "order must be asc or desc.") from None
+
+
+def _frontend_sort(reader: _Reader) -> Sort:
+    # `sort` is a frontend's name or a sort of SPEC §3.1; `order` gives the direction, which a
+    # `-` in `sort` must not give as well.
+    descending = reader.read("order", _order, None)
+    raw = reader.params.get("sort")
+    if raw is None:
+        sort = _DEFAULT_SORT
+    elif raw in FRONTEND_SORTS:
+        sort = FRONTEND_SORTS[raw]
+    else:
+        sort = reader.read("sort", _any_sort, _DEFAULT_SORT)
+    if descending is None:
+        return sort
+    if raw is not None and raw.startswith("-"):
+        reader.conflict("order", "Give the direction with order or with a '-' in sort, not both.")
+        return sort
+    return attrs.evolve(sort, descending=descending)
+
+
+def _any_sort(raw: str) -> Sort:
+    try:
+        return Sort.parse(raw)
+    except ValueError:
+        names = ", ".join([*FRONTEND_SORTS, *SORTS])
+        raise InvalidValue("invalid_choice", f"sort must be one of {names}.") from None
 
 
 def _items(raw: str, name: str) -> list[str]:

@@ -10,9 +10,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from adapters.http import parsing
-from adapters.http.envelope import success, success_body
-from adapters.http.representation import list_query, task_json
+from adapters.http.representation import task_json
 from adapters.http.routing import by_method
+from adapters.http.style import Style
 from domain.errors import FieldError, ValidationFailed, unknown_fields
 from domain.idempotency import IdempotentRequest, Reply, key_errors
 from domain.tasks import Task, TaskChanges, parse_changes
@@ -31,6 +31,7 @@ class TaskApi:
     clock: Clock
     verifier: TokenVerifier
     cursors: CursorCodec
+    style: Style
 
     def routes(self) -> list[Route]:
         """The routes of the task API."""
@@ -56,7 +57,7 @@ class TaskApi:
     async def index(self, request: Request) -> Response:
         """GET /api/{user_id}/tasks: one page of the user's tasks."""
         principal, owner = await self._caller(request)
-        query, cursor = list_query(request.query_params)
+        query, cursor = self.style.list_query(request.query_params)
         page = await services.list_tasks(
             self.uow,
             self.clock,
@@ -66,12 +67,8 @@ class TaskApi:
             query=query,
             cursor=cursor,
         )
-        meta = {
-            "limit": query.limit,
-            "next_cursor": page.next_cursor,
-            "counts": {"pending": page.counts.pending, "completed": page.counts.completed},
-        }
-        return success([task_json(t) for t in page.tasks], f"{len(page.tasks)} task(s).", meta=meta)
+        items = [task_json(t) for t in page.tasks]
+        return self.style.page(items, page, limit=query.limit, request=request)
 
     async def create(self, request: Request) -> Response:
         """POST /api/{user_id}/tasks: a new task, once per Idempotency-Key when one is sent."""
@@ -83,7 +80,7 @@ class TaskApi:
             task = await services.create_task(
                 self.uow, self.clock, principal=principal, owner=owner, changes=changes
             )
-            return _replied(_created(task))
+            return _replied(self._created(task))
         outcome = await services.create_task_once(
             self.uow,
             self.clock,
@@ -91,7 +88,7 @@ class TaskApi:
             owner=owner,
             changes=changes,
             request=IdempotentRequest(key=key, fingerprint=parsing.fingerprint(body)),
-            render=_created,
+            render=self._created,
         )
         return _replied(outcome.reply, replayed=outcome.replayed)
 
@@ -102,7 +99,7 @@ class TaskApi:
         task = await services.get_task(self.uow, principal=principal, owner=owner, task_id=task_id)
         if parsing.if_none_match(request, task.version):
             return Response(status_code=304, headers={"ETag": task.etag})
-        return _task_response(task, "Task found.")
+        return self._task_response(task, "Task found.")
 
     async def replace(self, request: Request) -> Response:
         """PUT /api/{user_id}/tasks/{id}: title required, left-out fields keep their value."""
@@ -126,7 +123,7 @@ class TaskApi:
             changes=changes,
             expected=parsing.if_match(request),
         )
-        return _task_response(task, "Task updated.")
+        return self._task_response(task, "Task updated.")
 
     async def delete(self, request: Request) -> Response:
         """DELETE /api/{user_id}/tasks/{id}: returns the deleted task so a client can offer undo."""
@@ -139,23 +136,60 @@ class TaskApi:
             task_id=task_id,
             expected=parsing.if_match(request),
         )
-        return success(task_json(task), "Task deleted.")
+        return self.style.resource(task_json(task), "Task deleted.")
 
     async def complete(self, request: Request) -> Response:
-        """PATCH …/complete: set completion; no body or `{}` means true, never a toggle."""
+        """PATCH …/complete: `{"completed": …}` sets completion; no body or `{}` toggles it."""
         principal, owner = await self._caller(request)
         task_id = parsing.task_id(request.path_params["id"])
-        body = await parsing.json_object(request, parsing.JSON_OR_MERGE_PATCH, optional=True)
-        task = await services.set_completion(
+        body = await parsing.json_object(request, parsing.JSON_OR_MERGE_PATCH, optional=True) or {}
+        key = request.headers.get("idempotency-key")
+        completed = _completion(body, key)
+        expected = parsing.if_match(request)
+        if key is None:
+            task = await services.set_completion(
+                self.uow,
+                self.clock,
+                principal=principal,
+                owner=owner,
+                task_id=task_id,
+                completed=completed,
+                expected=expected,
+            )
+            return _replied(self._completed(task))
+        # The task is part of what the key names: the same key on another task is a reuse.
+        fingerprint = parsing.fingerprint(body, scope=f"complete {task_id}")
+        outcome = await services.set_completion_once(
             self.uow,
             self.clock,
             principal=principal,
             owner=owner,
             task_id=task_id,
-            completed=_completed(body or {}),
-            expected=parsing.if_match(request),
+            completed=completed,
+            request=IdempotentRequest(key=key, fingerprint=fingerprint),
+            render=self._completed,
+            expected=expected,
         )
-        return _task_response(task, "Task completed." if task.completed else "Task reopened.")
+        return _replied(outcome.reply, replayed=outcome.replayed)
+
+    def _created(self, task: Task) -> Reply:
+        location = f"/api/{quote(task.user_id, safe='')}/tasks/{task.id}"
+        return Reply(
+            status=201,
+            headers={"ETag": task.etag, "Location": location},
+            body=self.style.body(task_json(task), "Task created."),
+        )
+
+    def _completed(self, task: Task) -> Reply:
+        message = "Task completed." if task.completed else "Task reopened."
+        return Reply(
+            status=200,
+            headers={"ETag": task.etag},
+            body=self.style.body(task_json(task), message),
+        )
+
+    def _task_response(self, task: Task, message: str) -> Response:
+        return self.style.resource(task_json(task), message, headers={"ETag": task.etag})
 
 
 def _create_changes(body: dict[str, object], key: str | None) -> TaskChanges:
@@ -170,15 +204,6 @@ def _create_changes(body: dict[str, object], key: str | None) -> TaskChanges:
     return changes
 
 
-def _created(task: Task) -> Reply:
-    location = f"/api/{quote(task.user_id, safe='')}/tasks/{task.id}"
-    return Reply(
-        status=201,
-        headers={"ETag": task.etag, "Location": location},
-        body=success_body(task_json(task), "Task created."),
-    )
-
-
 def _replied(reply: Reply, *, replayed: bool = False) -> Response:
     headers = dict(reply.headers)
     if replayed:
@@ -186,10 +211,12 @@ def _replied(reply: Reply, *, replayed: bool = False) -> Response:
     return Response(reply.body, reply.status, headers, media_type="application/json")
 
 
-def _completed(body: dict[str, object]) -> bool:
-    errors = unknown_fields(body, {"completed"})
-    value = body.get("completed", True)
-    if not isinstance(value, bool):
+def _completion(body: dict[str, object], key: str | None) -> bool | None:
+    """The state `body` sets, or None for a toggle (no body, or `{}`)."""
+    errors = [] if key is None else key_errors(key)
+    errors += unknown_fields(body, {"completed"})
+    value = body.get("completed")
+    if "completed" in body and not isinstance(value, bool):
         errors.append(
             FieldError(
                 field="completed", code="invalid_type", message="completed must be true or false."
@@ -197,13 +224,4 @@ def _completed(body: dict[str, object]) -> bool:
         )
     if errors:
         raise ValidationFailed(errors)
-    return bool(value)
-
-
-def _task_response(
-    task: Task, message: str, *, status: int = 200, location: str | None = None
-) -> Response:
-    headers = {"ETag": task.etag}
-    if location is not None:
-        headers["Location"] = location
-    return success(task_json(task), message, status=status, headers=headers)
+    return value if isinstance(value, bool) else None

@@ -141,6 +141,7 @@ def build_app(settings: Settings, adapters: Adapters | None = None) -> Starlette
         cursors=cursors,
         allow_signup=settings.allow_signup,
         pool_stats=chosen.pool_stats,
+        api_style=settings.api_style,
     )
     web = WebDependencies(
         uow=chosen.uow,

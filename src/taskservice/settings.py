@@ -14,6 +14,8 @@ import attrs
 from dotenv import dotenv_values
 
 MIN_SECRET_BYTES = 32
+API_STYLES = ("envelope", "plain")
+"""The response styles of SPEC §1 and §11 (adapters.http.style has one of each)."""
 # An origin is a scheme, a host and an optional port: no path, no credentials, no wildcard.
 _ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[^/\s?#@:\[\]]+)(:[0-9]{1,5})?")
 log = logging.getLogger("taskservice.settings")
@@ -48,6 +50,7 @@ class Settings:
     rate_limit_storage: str = "memory://"
     rate_limit_auth_per_address: str = "30/minute"
     rate_limit_failed_sign_in_per_email: str = "10/15 minutes"
+    api_style: str = "envelope"
 
     @property
     def production(self) -> bool:
@@ -72,6 +75,7 @@ class Settings:
             "connect_timeout_s": self.connect_timeout,
             "shutdown_timeout_s": self.shutdown_timeout,
             "rate_limit_storage": _describe_url(self.rate_limit_storage),
+            "api_style": self.api_style,
         }
 
     @classmethod
@@ -114,6 +118,7 @@ def _from(env: Mapping[str, str]) -> Settings:
         rate_limit_auth_per_address=get("RATE_LIMIT_AUTH_PER_ADDRESS") or "30/minute",
         rate_limit_failed_sign_in_per_email=get("RATE_LIMIT_FAILED_SIGN_IN_PER_EMAIL")
         or "10/15 minutes",
+        api_style=_api_style(get("API_STYLE") or "envelope"),
     )
 
 
@@ -207,6 +212,13 @@ def _log_level(raw: str) -> str:
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ValueError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {raw!r}.")
     return level
+
+
+def _api_style(raw: str) -> str:
+    style = raw.strip().lower()
+    if style not in API_STYLES:
+        raise ValueError(f"API_STYLE must be {' or '.join(API_STYLES)}, not {raw!r}.")
+    return style
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

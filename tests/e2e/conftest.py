@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from adapters.persistence import upgrade_to_head
 from taskservice.bootstrap import build_app
 from taskservice.settings import Settings
+from tests.e2e.wire import STYLES, Wire
 from tests.tokens import SECRET, hs256
 
 
@@ -37,12 +38,28 @@ async def migrated_postgres_url(postgres_url: str) -> str:
     return postgres_url
 
 
+@pytest.fixture(scope="session", params=STYLES)
+def api_style(request: pytest.FixtureRequest) -> str:
+    """Each response style in turn (`API_STYLE`): every test of the API runs in both."""
+    style: str = request.param
+    return style
+
+
+@pytest.fixture(scope="session")
+def wire(api_style: str) -> Wire:
+    """Reads responses in the style in force."""
+    return Wire(api_style)
+
+
 @pytest.fixture(scope="session")
 async def app(
-    migrated_postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+    migrated_postgres_url: str, tmp_path_factory: pytest.TempPathFactory, api_style: str
 ) -> AsyncIterator[Starlette]:
-    """The service on PostgreSQL, started and shut down through its lifespan."""
-    application = build_app(settings_for(migrated_postgres_url, tmp_path_factory.mktemp("data")))
+    """The service on PostgreSQL in one style, started and shut down through its lifespan."""
+    settings = settings_for(
+        migrated_postgres_url, tmp_path_factory.mktemp("data"), api_style=api_style
+    )
+    application = build_app(settings)
     async with application.router.lifespan_context(application):
         yield application
 
@@ -75,14 +92,14 @@ def tasks_url(user: str) -> str:
 
 @pytest.fixture
 def make_task(
-    client: httpx.AsyncClient, tasks_url: str, auth: dict[str, str]
+    client: httpx.AsyncClient, tasks_url: str, auth: dict[str, str], wire: Wire
 ) -> Callable[..., object]:
     """Creates a task through the API and returns its JSON."""
 
     async def make(**fields: object) -> dict[str, object]:
         response = await client.post(tasks_url, json={"title": "a task", **fields}, headers=auth)
         assert response.status_code == 201, response.text
-        data: dict[str, object] = response.json()["data"]
+        data: dict[str, object] = wire.data(response)
         return data
 
     return make

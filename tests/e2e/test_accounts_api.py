@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 
 from taskservice.bootstrap import build_app
 from tests.e2e.conftest import settings_for
+from tests.e2e.wire import Wire
 from tests.tokens import SECRET
 
 pytestmark = pytest.mark.postgres
@@ -36,12 +37,12 @@ async def sign_up(
     )
 
 
-async def test_sign_up_sign_in_me_and_create_a_task(client: Client) -> None:
+async def test_sign_up_sign_in_me_and_create_a_task(client: Client, wire: Wire) -> None:
     email = new_email()
 
     created = await sign_up(client, f"  {email} ", name="Ada")
     assert created.status_code == 201, created.text
-    data = created.json()["data"]
+    data = wire.data(created)
     assert data["user"]["email"] == email
     assert data["user"]["name"] == "Ada"
     assert set(data) == {"user", "token", "expires_at"}
@@ -51,22 +52,22 @@ async def test_sign_up_sign_in_me_and_create_a_task(client: Client) -> None:
         "/api/auth/sign-in", json={"email": email.upper(), "password": PASSWORD}
     )
     assert signed_in.status_code == 200
-    token = signed_in.json()["data"]["token"]
+    token = wire.data(signed_in)["token"]
     auth = {"Authorization": f"Bearer {token}"}
 
     me = await client.get("/api/auth/me", headers=auth)
     assert me.status_code == 200
-    assert me.json()["data"]["id"] == data["user"]["id"]
+    assert wire.data(me)["id"] == data["user"]["id"]
 
     user_id = data["user"]["id"]
     task = await client.post(f"/api/{user_id}/tasks", json={"title": "mine"}, headers=auth)
     assert task.status_code == 201
-    assert task.json()["data"]["user_id"] == user_id
+    assert wire.data(task)["user_id"] == user_id
 
 
-async def test_issued_token_has_the_claims_of_the_spec(client: Client) -> None:
+async def test_issued_token_has_the_claims_of_the_spec(client: Client, wire: Wire) -> None:
     response = await sign_up(client, new_email())
-    data = response.json()["data"]
+    data = wire.data(response)
 
     claims = jwt.decode(data["token"], OctKey.import_key(SECRET), algorithms=["HS256"]).claims
     assert claims["sub"] == data["user"]["id"]
@@ -75,12 +76,12 @@ async def test_issued_token_has_the_claims_of_the_spec(client: Client) -> None:
     assert data["expires_at"].endswith("Z")
 
 
-async def test_duplicate_email_is_a_conflict_case_insensitively(client: Client) -> None:
+async def test_duplicate_email_is_a_conflict_case_insensitively(client: Client, wire: Wire) -> None:
     email = new_email()
     assert (await sign_up(client, email)).status_code == 201
     again = await sign_up(client, email.swapcase())
     assert again.status_code == 409
-    assert again.json()["error"] == "CONFLICT"
+    assert wire.error(again) == "CONFLICT"
 
 
 async def test_a_race_of_two_sign_ups_with_one_email_gives_one_201_and_one_409(
@@ -104,18 +105,22 @@ async def test_a_race_of_two_sign_ups_with_one_email_gives_one_201_and_one_409(
         ({"email": "a\x07b@b.co", "password": PASSWORD}, "email"),
     ],
 )
-async def test_sign_up_rules(client: Client, body: dict[str, object], field: str) -> None:
+async def test_sign_up_rules(
+    client: Client, body: dict[str, object], field: str, wire: Wire
+) -> None:
     response = await client.post("/api/auth/sign-up", json=body)
     assert response.status_code == 422
-    assert field in {d["field"] for d in response.json()["details"]}
+    assert field in {d["field"] for d in wire.details(response)}
 
 
-async def test_signing_in_with_a_nul_in_the_email_is_just_unknown(client: Client) -> None:
+async def test_signing_in_with_a_nul_in_the_email_is_just_unknown(
+    client: Client, wire: Wire
+) -> None:
     response = await client.post(
         "/api/auth/sign-in", json={"email": "a\x00b@example.com", "password": PASSWORD}
     )
     assert response.status_code == 401
-    assert response.json()["error"] == "INVALID_CREDENTIALS"
+    assert wire.error(response) == "INVALID_CREDENTIALS"
 
 
 async def test_password_boundaries_are_accepted(client: Client) -> None:
@@ -123,7 +128,9 @@ async def test_password_boundaries_are_accepted(client: Client) -> None:
     assert (await sign_up(client, new_email(), "x" * 128)).status_code == 201
 
 
-async def test_unknown_email_and_wrong_password_get_the_same_answer(client: Client) -> None:
+async def test_unknown_email_and_wrong_password_get_the_same_answer(
+    client: Client, wire: Wire
+) -> None:
     email = new_email()
     await sign_up(client, email)
 
@@ -136,7 +143,7 @@ async def test_unknown_email_and_wrong_password_get_the_same_answer(client: Clie
 
     assert wrong_password.status_code == unknown_email.status_code == 401
     assert wrong_password.content == unknown_email.content
-    assert wrong_password.json()["error"] == "INVALID_CREDENTIALS"
+    assert wire.error(wrong_password) == "INVALID_CREDENTIALS"
 
 
 async def test_password_is_stored_with_argon2id_at_owasp_parameters(
@@ -167,27 +174,32 @@ async def test_me_requires_a_token(client: Client) -> None:
 
 
 @pytest.fixture
-async def strict_app(migrated_postgres_url: str, tmp_path: Path) -> AsyncIterator[Starlette]:
+async def strict_app(
+    migrated_postgres_url: str, tmp_path: Path, api_style: str
+) -> AsyncIterator[Starlette]:
     settings = settings_for(
         migrated_postgres_url,
         tmp_path,
         rate_limit_auth_per_address="30/minute",
         rate_limit_failed_sign_in_per_email="10/15 minutes",
         allow_signup=False,
+        api_style=api_style,
     )
     app = build_app(settings)
     async with app.router.lifespan_context(app):
         yield app
 
 
-async def test_sign_up_can_be_turned_off(strict_app: Starlette) -> None:
+async def test_sign_up_can_be_turned_off(strict_app: Starlette, wire: Wire) -> None:
     async with Client(transport=httpx.ASGITransport(app=strict_app), base_url="http://t") as client:
         response = await sign_up(client, new_email())
     assert response.status_code == 403
-    assert response.json()["error"] == "FORBIDDEN"
+    assert wire.error(response) == "FORBIDDEN"
 
 
-async def test_failed_sign_ins_per_email_are_limited(strict_app: Starlette, client: Client) -> None:
+async def test_failed_sign_ins_per_email_are_limited(
+    strict_app: Starlette, client: Client, wire: Wire
+) -> None:
     email = new_email()
     await sign_up(client, email)
     transport = httpx.ASGITransport(app=strict_app, client=("203.0.113.7", 1234))
@@ -204,7 +216,7 @@ async def test_failed_sign_ins_per_email_are_limited(strict_app: Starlette, clie
         locked = await strict.post("/api/auth/sign-in", json={"email": email, "password": PASSWORD})
     assert statuses == [401] * 10 + [429]
     assert locked.status_code == 429
-    assert locked.json()["error"] == "RATE_LIMITED"
+    assert wire.error(locked) == "RATE_LIMITED"
     assert int(locked.headers["retry-after"]) > 0
 
 

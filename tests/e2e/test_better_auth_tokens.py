@@ -14,6 +14,7 @@ import pytest
 from taskservice.bootstrap import build_app
 from tests.better_auth import BASE, SigningKey, ed25519_key, serving
 from tests.e2e.conftest import settings_for
+from tests.e2e.wire import Wire
 from tests.tokens import hs256
 
 pytestmark = pytest.mark.postgres
@@ -26,12 +27,16 @@ def signing_key() -> SigningKey:
 
 @pytest.fixture
 async def client(
-    migrated_postgres_url: str, tmp_path: Path, signing_key: SigningKey
+    migrated_postgres_url: str, tmp_path: Path, signing_key: SigningKey, api_style: str
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The app configured like a Better Auth deployment: BETTER_AUTH_URL plus its JWKS."""
     async with serving({"keys": [signing_key.jwk]}) as jwks:
         settings = settings_for(
-            migrated_postgres_url, tmp_path, better_auth_url=BASE, better_auth_jwks_url=jwks.url
+            migrated_postgres_url,
+            tmp_path,
+            better_auth_url=BASE,
+            better_auth_jwks_url=jwks.url,
+            api_style=api_style,
         )
         app = build_app(settings)
         async with app.router.lifespan_context(app):
@@ -41,7 +46,7 @@ async def client(
 
 
 async def test_both_kinds_of_token_reach_their_owners_tasks_and_nothing_else(
-    client: httpx.AsyncClient, signing_key: SigningKey
+    client: httpx.AsyncClient, signing_key: SigningKey, wire: Wire
 ) -> None:
     jwks_user = f"ba_{uuid.uuid4().hex[:8]}"
     secret_user = f"hs_{uuid.uuid4().hex[:8]}"
@@ -57,12 +62,10 @@ async def test_both_kinds_of_token_reach_their_owners_tasks_and_nothing_else(
     assert mine.status_code == theirs.status_code == 201
 
     listing = await client.get(f"/api/{jwks_user}/tasks", headers=jwks_auth)
-    assert [t["title"] for t in listing.json()["data"]] == ["from next.js"]
+    assert [t["title"] for t in wire.data(listing)] == ["from next.js"]
     cross = await client.get(f"/api/{secret_user}/tasks", headers=jwks_auth)
     assert cross.status_code == 403
-    peek = await client.get(
-        f"/api/{jwks_user}/tasks/{theirs.json()['data']['id']}", headers=jwks_auth
-    )
+    peek = await client.get(f"/api/{jwks_user}/tasks/{wire.data(theirs)['id']}", headers=jwks_auth)
     assert peek.status_code == 404
 
 
@@ -80,7 +83,7 @@ async def test_wrong_issuer_or_audience_is_refused(
 
 
 async def test_first_seen_user_is_provisioned_once_under_concurrent_first_requests(
-    client: httpx.AsyncClient, signing_key: SigningKey, migrated_postgres_url: str
+    client: httpx.AsyncClient, signing_key: SigningKey, migrated_postgres_url: str, wire: Wire
 ) -> None:
     user = f"ba_{uuid.uuid4().hex[:8]}"
     auth = {"Authorization": f"Bearer {signing_key.token(sub=user, email='Ada@Example.com')}"}
@@ -100,19 +103,19 @@ async def test_first_seen_user_is_provisioned_once_under_concurrent_first_reques
         await conn.close()
     assert [(r["email"], r["password_hash"]) for r in rows] == [("Ada@Example.com", None)]
     me = await client.get("/api/auth/me", headers=auth)
-    assert me.json()["data"]["id"] == user
+    assert wire.data(me)["id"] == user
 
 
 async def test_a_token_users_email_never_links_to_a_local_account(
-    client: httpx.AsyncClient, signing_key: SigningKey
+    client: httpx.AsyncClient, signing_key: SigningKey, wire: Wire
 ) -> None:
     email = f"same-{uuid.uuid4().hex[:8]}@example.com"
     local = await client.post("/api/auth/sign-up", json={"email": email, "password": "password123"})
     assert local.status_code == 201
-    local_id = local.json()["data"]["user"]["id"]
+    local_id = wire.data(local)["user"]["id"]
     outsider = f"ba_{uuid.uuid4().hex[:8]}"
     auth = {"Authorization": f"Bearer {signing_key.token(sub=outsider, email=email)}"}
 
     assert (await client.get(f"/api/{local_id}/tasks", headers=auth)).status_code == 403
     me = await client.get("/api/auth/me", headers=auth)
-    assert me.json()["data"]["id"] == outsider
+    assert wire.data(me)["id"] == outsider

@@ -19,10 +19,13 @@ OTHER = "https://evil.example"
 
 @pytest.fixture
 async def cors_client(
-    migrated_postgres_url: str, tmp_path: Path
+    migrated_postgres_url: str, tmp_path: Path, api_style: str
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The service with CORS_ORIGINS set to ALLOWED only."""
-    app = build_app(settings_for(migrated_postgres_url, tmp_path, cors_origins=(ALLOWED,)))
+    settings = settings_for(
+        migrated_postgres_url, tmp_path, cors_origins=(ALLOWED,), api_style=api_style
+    )
+    app = build_app(settings)
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
@@ -41,7 +44,13 @@ async def test_a_listed_origin_may_read_responses_with_credentials(
     assert response.headers["access-control-allow-credentials"] == "true"
     assert "Origin" in response.headers["vary"]
     exposed = response.headers["access-control-expose-headers"].lower()
-    assert {"etag", "location", "retry-after", "x-request-id"} <= set(exposed.split(", "))
+    assert {"etag", "location", "retry-after", "x-request-id", "idempotent-replayed"} <= set(
+        exposed.split(", ")
+    )
+    # What the plain style's list says in headers, a script on the frontend's origin reads.
+    assert {"link", "x-total-count", "x-pending-count", "x-completed-count"} <= set(
+        exposed.split(", ")
+    )
 
 
 async def test_another_origin_gets_no_cors_headers(

@@ -18,6 +18,7 @@ import pytest
 from adapters.persistence.engine import COMMAND_TIMEOUT_MARGIN_S
 from taskservice.bootstrap import build_app
 from tests.e2e.conftest import settings_for
+from tests.e2e.wire import Wire
 from tests.faulty_proxy import FaultyProxy
 from tests.tokens import hs256
 
@@ -41,7 +42,7 @@ async def proxy(migrated_postgres_url: str) -> AsyncIterator[FaultyProxy]:
 
 @asynccontextmanager
 async def service_behind(
-    proxy: FaultyProxy, database_url: str, tmp: Path
+    proxy: FaultyProxy, database_url: str, tmp: Path, api_style: str
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The whole service, built from settings, talking to the database through `proxy`."""
     settings = settings_for(
@@ -51,6 +52,7 @@ async def service_behind(
         pool_timeout=POOL_TIMEOUT,
         connect_timeout=CONNECT_TIMEOUT,
         statement_timeout_ms=STATEMENT_TIMEOUT_MS,
+        api_style=api_style,
     )
     app = build_app(settings)
     transport = httpx.ASGITransport(app=app)
@@ -63,10 +65,10 @@ async def service_behind(
 
 @pytest.fixture
 async def client(
-    proxy: FaultyProxy, migrated_postgres_url: str, tmp_path: Path
+    proxy: FaultyProxy, migrated_postgres_url: str, tmp_path: Path, api_style: str
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The service behind `proxy`."""
-    async with service_behind(proxy, migrated_postgres_url, tmp_path) as running:
+    async with service_behind(proxy, migrated_postgres_url, tmp_path, api_style) as running:
         yield running
 
 
@@ -87,10 +89,10 @@ async def answered(
         return await request
 
 
-def assert_unavailable(response: httpx.Response) -> None:
+def assert_unavailable(response: httpx.Response, wire: Wire) -> None:
     """The response is SPEC §1's 503 with a Retry-After."""
     assert response.status_code == 503, response.text
-    assert response.json()["error"] == "SERVICE_UNAVAILABLE"
+    assert wire.error(response) == "SERVICE_UNAVAILABLE"
     assert int(response.headers["retry-after"]) > 0
 
 
@@ -108,7 +110,7 @@ async def seconds_until_ok(client: httpx.AsyncClient, user: User) -> float:
 
 
 async def test_a_lost_database_is_a_503_at_once_and_the_service_recovers(
-    proxy: FaultyProxy, client: httpx.AsyncClient
+    proxy: FaultyProxy, client: httpx.AsyncClient, wire: Wire
 ) -> None:
     user = User()
     created = await client.post(user.tasks, json={"title": "before"}, headers=user.headers)
@@ -117,9 +119,10 @@ async def test_a_lost_database_is_a_503_at_once_and_the_service_recovers(
     await proxy.cut()
     for _ in range(3):
         started = time.monotonic()
-        assert_unavailable(await answered(client.get(user.tasks, headers=user.headers)))
+        assert_unavailable(await answered(client.get(user.tasks, headers=user.headers)), wire)
         assert_unavailable(
-            await answered(client.post(user.tasks, json={"title": "x"}, headers=user.headers))
+            await answered(client.post(user.tasks, json={"title": "x"}, headers=user.headers)),
+            wire,
         )
         # Refused connections are known at once: no timeout is waited out.
         assert time.monotonic() - started < 0.5
@@ -132,20 +135,20 @@ async def test_a_lost_database_is_a_503_at_once_and_the_service_recovers(
 
 
 async def test_a_stalled_database_is_a_503_within_the_timeouts_not_a_hang(
-    proxy: FaultyProxy, client: httpx.AsyncClient
+    proxy: FaultyProxy, client: httpx.AsyncClient, wire: Wire
 ) -> None:
     user = User()
     assert (await client.get(user.tasks, headers=user.headers)).status_code == 200
 
     proxy.blackhole()
     started = time.monotonic()
-    assert_unavailable(await answered(client.get(user.tasks, headers=user.headers)))
+    assert_unavailable(await answered(client.get(user.tasks, headers=user.headers)), wire)
     # The connection answered a moment ago, so it is trusted without a ping (liveness.py): its
     # statement waits out the command timeout, and the connection is dropped.
     assert time.monotonic() - started < STATEMENT_TIMEOUT_MS / 1000 + COMMAND_TIMEOUT_MARGIN_S + 0.5
     for _ in range(2):
         started = time.monotonic()
-        assert_unavailable(await answered(client.get(user.tasks, headers=user.headers)))
+        assert_unavailable(await answered(client.get(user.tasks, headers=user.headers)), wire)
         # A pooled connection gets one check and one reconnect, each within the connect timeout.
         assert time.monotonic() - started < 2 * CONNECT_TIMEOUT + 0.5
     assert (await answered(client.get("/readyz"))).status_code == 503
@@ -155,7 +158,7 @@ async def test_a_stalled_database_is_a_503_within_the_timeouts_not_a_hang(
 
 
 async def test_an_exhausted_pool_is_a_503_within_the_pool_timeout(
-    proxy: FaultyProxy, client: httpx.AsyncClient
+    proxy: FaultyProxy, client: httpx.AsyncClient, wire: Wire
 ) -> None:
     user = User()
     # Open every pooled connection first: slow requests overlap, so each needs its own.
@@ -172,7 +175,7 @@ async def test_an_exhausted_pool_is_a_503_within_the_pool_timeout(
     ]
     await asyncio.sleep(0.2)
     started = time.monotonic()
-    assert_unavailable(await answered(client.get(user.tasks, headers=user.headers)))
+    assert_unavailable(await answered(client.get(user.tasks, headers=user.headers)), wire)
     assert time.monotonic() - started < POOL_TIMEOUT + 1
 
     await proxy.restore()
@@ -182,14 +185,14 @@ async def test_an_exhausted_pool_is_a_503_within_the_pool_timeout(
 
 
 async def test_the_service_starts_without_its_database_and_gets_ready_when_it_appears(
-    proxy: FaultyProxy, migrated_postgres_url: str, tmp_path: Path
+    proxy: FaultyProxy, migrated_postgres_url: str, tmp_path: Path, wire: Wire
 ) -> None:
     await proxy.cut()
-    async with service_behind(proxy, migrated_postgres_url, tmp_path) as client:
+    async with service_behind(proxy, migrated_postgres_url, tmp_path, wire.style) as client:
         assert (await client.get("/healthz")).status_code == 200
-        assert (await answered(client.get("/readyz"))).status_code == 503
+        assert_unavailable(await answered(client.get("/readyz")), wire)
         user = User()
-        assert_unavailable(await answered(client.get(user.tasks, headers=user.headers)))
+        assert_unavailable(await answered(client.get(user.tasks, headers=user.headers)), wire)
 
         await proxy.restore()
         assert await seconds_until_ok(client, user) < RECOVER_WITHIN
@@ -198,8 +201,9 @@ async def test_the_service_starts_without_its_database_and_gets_ready_when_it_ap
 class Writer:
     """Creates tasks and rewrites one task of its own, recording what was acknowledged."""
 
-    def __init__(self, client: httpx.AsyncClient, user: User, name: str) -> None:
+    def __init__(self, client: httpx.AsyncClient, user: User, name: str, wire: Wire) -> None:
         self.client = client
+        self.wire = wire
         self.user = user
         self.name = name
         self.acknowledged: dict[int, str] = {}
@@ -221,7 +225,7 @@ class Writer:
         )
         self.statuses.append(response.status_code)
         if response.status_code == 201:
-            self.acknowledged[response.json()["data"]["id"]] = token
+            self.acknowledged[self.wire.data(response)["id"]] = token
         else:
             self.failed.append(token)
 
@@ -241,16 +245,16 @@ def _fields(token: str) -> dict[str, object]:
 
 
 async def test_acknowledged_writes_survive_a_cut_and_failed_ones_are_never_half_applied(
-    proxy: FaultyProxy, client: httpx.AsyncClient, migrated_postgres_url: str
+    proxy: FaultyProxy, client: httpx.AsyncClient, migrated_postgres_url: str, wire: Wire
 ) -> None:
     user = User()
-    writers = [Writer(client, user, f"w{i}") for i in range(4)]
+    writers = [Writer(client, user, f"w{i}", wire) for i in range(4)]
     own = []
     for writer in writers:
         response = await client.post(
             user.tasks, json=_fields(f"{writer.name}-r0"), headers=user.headers
         )
-        own.append(response.json()["data"]["id"])
+        own.append(wire.data(response)["id"])
 
     until = time.monotonic() + 3.0
     runs = [asyncio.create_task(w.run(t, until)) for w, t in zip(writers, own, strict=True)]

@@ -11,6 +11,7 @@ from adapters.memory import AlwaysReady
 from domain.errors import StorageUnavailable
 from taskservice.bootstrap import Adapters, build_app, build_identity, build_verifier
 from tests.e2e.conftest import settings_for
+from tests.e2e.wire import Wire
 from tests.tokens import hs256
 
 
@@ -24,8 +25,8 @@ class ExplodingUnitOfWork:
         raise self.error
 
 
-async def _get(error: Exception, tmp_path: Path) -> httpx.Response:
-    settings = settings_for("sqlite:///unused.db", tmp_path)
+async def _get(error: Exception, tmp_path: Path, wire: Wire) -> httpx.Response:
+    settings = settings_for("sqlite:///unused.db", tmp_path, api_style=wire.style)
     verifier, _ = build_verifier(settings)
     issuer, hasher, throttle = build_identity(settings)
     adapters = Adapters(
@@ -42,21 +43,20 @@ async def _get(error: Exception, tmp_path: Path) -> httpx.Response:
         return await client.get("/api/u1/tasks", headers=headers)
 
 
-async def test_a_bug_is_an_internal_error_envelope_with_the_request_id(tmp_path: Path) -> None:
-    response = await _get(RuntimeError("secret internals: password=hunter2"), tmp_path)
+async def test_a_bug_is_an_internal_error_with_the_request_id(tmp_path: Path, wire: Wire) -> None:
+    response = await _get(RuntimeError("secret internals: password=hunter2"), tmp_path, wire)
 
     assert response.status_code == 500
-    assert response.json()["error"] == "INTERNAL_ERROR"
-    assert response.json()["data"] is None
+    assert wire.error(response) == "INTERNAL_ERROR"
     assert "hunter2" not in response.text
     assert "RuntimeError" not in response.text
     assert response.headers["x-request-id"] == "req-42"
     assert response.headers["cache-control"] == "no-store"
 
 
-async def test_storage_trouble_is_a_503_with_retry_after(tmp_path: Path) -> None:
-    response = await _get(StorageUnavailable(), tmp_path)
+async def test_storage_trouble_is_a_503_with_retry_after(tmp_path: Path, wire: Wire) -> None:
+    response = await _get(StorageUnavailable(), tmp_path, wire)
 
     assert response.status_code == 503
-    assert response.json()["error"] == "SERVICE_UNAVAILABLE"
+    assert wire.error(response) == "SERVICE_UNAVAILABLE"
     assert int(response.headers["retry-after"]) > 0

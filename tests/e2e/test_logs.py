@@ -18,6 +18,7 @@ import structlog
 from taskservice.bootstrap import build_app
 from taskservice.logs import configure_logging
 from tests.e2e.conftest import settings_for
+from tests.e2e.wire import Wire
 from tests.tokens import hs256
 
 REQUEST_KEYS = {
@@ -65,7 +66,7 @@ async def test_at_warning_a_request_writes_no_line(
 
 
 async def test_every_request_is_one_json_line_without_credentials(
-    client: httpx.AsyncClient, json_logs: Callable[[], list[str]]
+    client: httpx.AsyncClient, json_logs: Callable[[], list[str]], wire: Wire
 ) -> None:
     password = f"pw-{uuid.uuid4().hex}"
     wrong_password = f"wrong-{uuid.uuid4().hex}"
@@ -74,7 +75,7 @@ async def test_every_request_is_one_json_line_without_credentials(
         "/api/auth/sign-up", json={"email": email, "password": password, "name": "Logged"}
     )
     assert signed_up.status_code == 201
-    session = signed_up.json()["data"]
+    session = wire.data(signed_up)
     token, user_id = session["token"], session["user"]["id"]
     bearer = {"Authorization": f"Bearer {token}"}
     other_token = hs256(f"user-{uuid.uuid4().hex[:8]}")

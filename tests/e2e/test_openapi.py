@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 
@@ -11,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from adapters.http.openapi import openapi_document
+from adapters.http.style import STYLES
 
 pytestmark = pytest.mark.postgres
 
@@ -38,13 +40,32 @@ def test_the_document_lists_exactly_the_routes_the_app_answers(app: Starlette) -
     assert documented(openapi_document()["paths"]) == answered(app)
 
 
-async def test_the_served_document_is_openapi_3_1_and_the_same(client: Client) -> None:
+async def test_the_served_document_is_openapi_3_1_in_the_style_in_force(
+    client: Client, api_style: str
+) -> None:
     response = await client.get("/openapi.json")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     document = response.json()
     assert document["openapi"] == "3.1.0"
-    assert document["paths"].keys() == openapi_document()["paths"].keys()
+    assert document == json.loads(json.dumps(openapi_document(STYLES[api_style])))
+
+
+def test_the_plain_document_describes_bare_bodies_headers_and_the_frontends_names() -> None:
+    document = openapi_document(STYLES["plain"])
+    listing = document["paths"]["/api/{user_id}/tasks"]["get"]
+    ok = listing["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"] == {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/Task"},
+    }
+    assert {"Link", "X-Total-Count", "X-Pending-Count", "X-Completed-Count"} <= ok["headers"].keys()
+    assert {"search", "completed", "order"} <= {p["name"] for p in listing["parameters"]}
+    error = document["components"]["schemas"]["Error"]
+    assert error["required"] == ["detail", "error"]
+    created = document["paths"]["/api/{user_id}/tasks"]["post"]["responses"]["201"]
+    assert created["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Task"}
+    assert "ListMeta" not in document["components"]["schemas"]
 
 
 def test_every_operation_documents_its_errors_and_request_id() -> None:

@@ -94,8 +94,10 @@ def _as_a_client_would(context: Any, case: Any, kwargs: Any) -> None:
 
     The path's user is the token's user (a valid user id of someone else is a 403 that would
     hide every other rule). In positive cases an Idempotency-Key is made unique (a client never
-    reuses one for another body) and a made-up cursor is left out (cursors are opaque: only
-    `meta.next_cursor` is one). Negative cases keep whatever broken value they carry.
+    reuses one for another body), a made-up cursor is left out (cursors are opaque: only
+    `meta.next_cursor` or the `Link` is one), and of two names for one thing that the plain
+    style reads (`q` and `search`, `status` and `completed`, a `-` and `order`) only the first
+    is sent, as the document says. Negative cases keep whatever broken value they carry.
     """
     path = case.path_parameters or {}
     if "user_id" in path and 1 <= len(str(path["user_id"])) <= USER_ID_MAX:
@@ -106,8 +108,13 @@ def _as_a_client_would(context: Any, case: Any, kwargs: Any) -> None:
     key = headers.get("Idempotency-Key")
     if key is not None and _KEY.fullmatch(str(key)):
         headers["Idempotency-Key"] = f"{str(key)[:200]}-{uuid.uuid4().hex}"
-    if case.query and "cursor" in case.query:
-        del case.query["cursor"]
+    query = case.query or {}
+    query.pop("cursor", None)
+    for first, second in (("q", "search"), ("status", "completed")):
+        if first in query:
+            query.pop(second, None)
+    if str(query.get("sort", "")).startswith("-"):
+        query.pop("order", None)
 
 
 @contextmanager
@@ -157,17 +164,20 @@ def _run(schema: Any) -> Run:
 
 
 @pytest.fixture(scope="module")
-def run(migrated_postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    """One schemathesis run over the whole API, shared by the assertions below."""
+def run(
+    migrated_postgres_url: str, tmp_path_factory: pytest.TempPathFactory, api_style: str
+) -> Iterator[Run]:
+    """One schemathesis run over the whole API in one style, shared by the assertions below."""
     data: Path = tmp_path_factory.mktemp("schemathesis")
-    app = build_app(settings_for(migrated_postgres_url, data))
+    app = build_app(settings_for(migrated_postgres_url, data, api_style=api_style))
     token = hs256(USER, exp=int(time.time()) + 3600)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=_config(token))
     try:
         with _client_hook():
             result = _run(schema)
         print(
-            f"\nschemathesis: {result.cases} cases, {sum(result.checks.values())} checks, "
+            f"\nschemathesis ({api_style}): {result.cases} cases, "
+            f"{sum(result.checks.values())} checks, "
             f"{len(result.findings)} findings in {result.seconds:.1f} s"
         )
         yield result

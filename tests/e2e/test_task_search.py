@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 
 from taskservice.bootstrap import build_adapters, build_app
 from tests.e2e.conftest import settings_for
+from tests.e2e.wire import Wire
 
 pytestmark = pytest.mark.postgres
 
@@ -30,10 +31,12 @@ class FixedClock:
 
 @pytest.fixture(scope="module")
 async def fixed_app(
-    migrated_postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+    migrated_postgres_url: str, tmp_path_factory: pytest.TempPathFactory, api_style: str
 ) -> AsyncIterator[Starlette]:
     """The service on PostgreSQL with its clock stopped at NOW."""
-    settings = settings_for(migrated_postgres_url, tmp_path_factory.mktemp("fixed"))
+    settings = settings_for(
+        migrated_postgres_url, tmp_path_factory.mktemp("fixed"), api_style=api_style
+    )
     adapters = attrs.evolve(build_adapters(settings), clock=FixedClock())
     application = build_app(settings, adapters)
     async with application.router.lifespan_context(application):
@@ -48,7 +51,9 @@ async def client(fixed_app: Starlette) -> AsyncIterator[Client]:
         yield c
 
 
-async def listed(client: Client, url: str, auth: dict[str, str], **params: str) -> list[str]:
+async def listed(
+    client: Client, url: str, auth: dict[str, str], wire: Wire, **params: str
+) -> list[str]:
     """The titles of every page of the list, in order."""
     titles: list[str] = []
     cursor = None
@@ -56,8 +61,8 @@ async def listed(client: Client, url: str, auth: dict[str, str], **params: str) 
         query = {**params, **({"cursor": cursor} if cursor else {})}
         response = await client.get(url, params=query, headers=auth)
         assert response.status_code == 200, response.text
-        titles += [t["title"] for t in response.json()["data"]]
-        if (cursor := response.json()["meta"]["next_cursor"]) is None:
+        titles += [t["title"] for t in wire.data(response)]
+        if (cursor := wire.next_cursor(response)) is None:
             return titles
 
 
@@ -125,19 +130,24 @@ async def seeded(client: Client, tasks_url: str, auth: dict[str, str]) -> None:
     ],
 )
 async def test_each_filter(
-    client: Client, tasks_url: str, auth: dict[str, str], params: dict[str, str], titles: set[str]
+    client: Client,
+    tasks_url: str,
+    auth: dict[str, str],
+    params: dict[str, str],
+    titles: set[str],
+    wire: Wire,
 ) -> None:
-    assert set(await listed(client, tasks_url, auth, **params)) == titles
+    assert set(await listed(client, tasks_url, auth, wire, **params)) == titles
 
 
 @pytest.mark.usefixtures("seeded")
 @pytest.mark.parametrize("limit", ["1", "3", "100"])
 async def test_the_due_sort_pages_with_no_due_last_in_both_directions(
-    client: Client, tasks_url: str, auth: dict[str, str], limit: str
+    client: Client, tasks_url: str, auth: dict[str, str], limit: str, wire: Wire
 ) -> None:
     zone = {"tz": "America/New_York", "limit": limit}
-    ascending = await listed(client, tasks_url, auth, sort="due", **zone)
-    descending = await listed(client, tasks_url, auth, sort="-due", **zone)
+    ascending = await listed(client, tasks_url, auth, wire, sort="due", **zone)
+    descending = await listed(client, tasks_url, auth, wire, sort="-due", **zone)
 
     dated = [
         "yesterday",  # all day 2030-03-09: from 05:00Z (EST)
@@ -173,22 +183,26 @@ async def test_the_due_sort_pages_with_no_due_last_in_both_directions(
     ],
 )
 async def test_malformed_parameters_are_422_with_details(
-    client: Client, tasks_url: str, auth: dict[str, str], params: dict[str, str], field: str
+    client: Client,
+    tasks_url: str,
+    auth: dict[str, str],
+    params: dict[str, str],
+    field: str,
+    wire: Wire,
 ) -> None:
     response = await client.get(tasks_url, params=params, headers=auth)
     assert response.status_code == 422
-    body = response.json()
-    assert body["error"] == "VALIDATION_ERROR"
-    assert [d["field"] for d in body["details"]] == [field]
+    assert wire.error(response) == "VALIDATION_ERROR"
+    assert [d["field"] for d in wire.details(response)] == [field]
 
 
 async def test_every_broken_parameter_is_listed(
-    client: Client, tasks_url: str, auth: dict[str, str]
+    client: Client, tasks_url: str, auth: dict[str, str], wire: Wire
 ) -> None:
     params = {"q": "", "priority": "x", "tag": "!", "due": "x", "tz": "x", "sort": "x", "page": "2"}
     response = await client.get(tasks_url, params=params, headers=auth)
     assert response.status_code == 422
-    fields = [d["field"] for d in response.json()["details"]]
+    fields = [d["field"] for d in wire.details(response)]
     assert sorted(fields) == sorted(params)
 
 
@@ -205,11 +219,11 @@ async def test_every_broken_parameter_is_listed(
     ],
 )
 async def test_a_cursor_is_bound_to_every_filter_the_zone_and_the_sort(
-    client: Client, tasks_url: str, auth: dict[str, str], changed: dict[str, str]
+    client: Client, tasks_url: str, auth: dict[str, str], changed: dict[str, str], wire: Wire
 ) -> None:
     params = {"sort": "due", "tz": "America/New_York", "limit": "2"}
     first = await client.get(tasks_url, params=params, headers=auth)
-    cursor = first.json()["meta"]["next_cursor"]
+    cursor = wire.next_cursor(first)
 
     same = await client.get(
         tasks_url, params={**params, "limit": "3", "cursor": cursor}, headers=auth
@@ -220,16 +234,16 @@ async def test_a_cursor_is_bound_to_every_filter_the_zone_and_the_sort(
 
     assert same.status_code == 200
     assert other.status_code == 422
-    assert other.json()["details"][0]["field"] == "cursor"
+    assert wire.details(other)[0]["field"] == "cursor"
 
 
 @pytest.mark.usefixtures("seeded")
 async def test_equal_filters_written_differently_share_cursors(
-    client: Client, tasks_url: str, auth: dict[str, str]
+    client: Client, tasks_url: str, auth: dict[str, str], wire: Wire
 ) -> None:
     params = {"priority": "high,none,low", "tag": "home,work", "limit": "1"}
     first = await client.get(tasks_url, params=params, headers=auth)
-    cursor = first.json()["meta"]["next_cursor"]
+    cursor = wire.next_cursor(first)
     reordered = {
         "priority": "low,high,none,high",
         "tag": "WORK,home",

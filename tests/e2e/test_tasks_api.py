@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.wire import Wire
 from tests.tokens import hs256
 
 pytestmark = pytest.mark.postgres
@@ -16,7 +17,7 @@ Client = httpx.AsyncClient
 
 
 async def test_create_returns_the_task_with_location_and_etag(
-    client: Client, tasks_url: str, auth: dict[str, str], user: str
+    client: Client, tasks_url: str, auth: dict[str, str], user: str, wire: Wire
 ) -> None:
     body = {
         "title": "  Buy milk  ",
@@ -28,10 +29,7 @@ async def test_create_returns_the_task_with_location_and_etag(
     response = await client.post(tasks_url, json=body, headers=auth)
 
     assert response.status_code == 201
-    envelope = response.json()
-    assert envelope["error"] is None
-    assert isinstance(envelope["message"], str)
-    task = envelope["data"]
+    task = wire.data(response)
     assert task["title"] == "Buy milk"
     assert task["description"] == "two litres\n"
     assert task["priority"] == "high"
@@ -51,10 +49,10 @@ async def test_create_returns_the_task_with_location_and_etag(
 
 
 async def test_defaults_and_ignored_read_only_fields(
-    client: Client, tasks_url: str, auth: dict[str, str], user: str
+    client: Client, tasks_url: str, auth: dict[str, str], user: str, wire: Wire
 ) -> None:
     body = {"title": "x", "id": 999, "user_id": "mallory", "version": 42, "created_at": "1999"}
-    task = (await client.post(tasks_url, json=body, headers=auth)).json()["data"]
+    task = wire.data(await client.post(tasks_url, json=body, headers=auth))
 
     assert task["id"] != 999
     assert task["user_id"] == user
@@ -65,7 +63,7 @@ async def test_defaults_and_ignored_read_only_fields(
 
 
 async def test_get_honours_if_none_match(
-    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any
+    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any, wire: Wire
 ) -> None:
     task = await make_task()
     url = f"{tasks_url}/{task['id']}"
@@ -75,7 +73,7 @@ async def test_get_honours_if_none_match(
     stale = await client.get(url, headers={**auth, "If-None-Match": '"7"'})
 
     assert fresh.status_code == 200
-    assert fresh.json()["data"] == task
+    assert wire.data(fresh) == task
     assert cached.status_code == 304
     assert cached.content == b""
     assert cached.headers["etag"] == '"1"'
@@ -83,7 +81,7 @@ async def test_get_honours_if_none_match(
 
 
 async def test_someone_elses_task_answers_exactly_like_a_missing_one(
-    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any
+    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any, wire: Wire
 ) -> None:
     task = await make_task()
     intruder = "intruder-" + task["user_id"]
@@ -97,18 +95,18 @@ async def test_someone_elses_task_answers_exactly_like_a_missing_one(
         b = await client.request(method, missing, headers=intruder_auth, json=body)
         assert a.status_code == b.status_code == 404
         assert a.content == b.content
-        assert a.json()["error"] == "NOT_FOUND"
+        assert wire.error(a) == "NOT_FOUND"
 
     still_there = await client.get(f"{tasks_url}/{task['id']}", headers=auth)
-    assert still_there.json()["data"]["title"] == "a task"
+    assert wire.data(still_there)["title"] == "a task"
 
 
 async def test_path_user_other_than_token_user_is_forbidden(
-    client: Client, auth: dict[str, str]
+    client: Client, auth: dict[str, str], wire: Wire
 ) -> None:
     response = await client.get("/api/someone-else/tasks", headers=auth)
     assert response.status_code == 403
-    assert response.json()["error"] == "FORBIDDEN"
+    assert wire.error(response) == "FORBIDDEN"
 
 
 @pytest.mark.parametrize(
@@ -121,16 +119,13 @@ async def test_path_user_other_than_token_user_is_forbidden(
     ],
 )
 async def test_missing_or_bad_tokens_are_unauthorized(
-    client: Client, tasks_url: str, header: str | None, challenge: str
+    client: Client, tasks_url: str, header: str | None, challenge: str, wire: Wire
 ) -> None:
     headers = {} if header is None else {"Authorization": header}
     response = await client.get(tasks_url, headers=headers)
     assert response.status_code == 401
-    assert response.json() == {
-        "data": None,
-        "error": "UNAUTHORIZED",
-        "message": response.json()["message"],
-    }
+    assert wire.error(response) == "UNAUTHORIZED"
+    assert "details" not in response.json()
     assert response.headers["www-authenticate"] == challenge
 
 
@@ -150,18 +145,18 @@ async def test_scheme_is_case_insensitive(client: Client, tasks_url: str, user: 
 
 
 async def test_put_requires_title_keeps_left_out_fields_and_null_clears(
-    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any
+    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any, wire: Wire
 ) -> None:
     task = await make_task(description="keep me", priority="low", tags=["a"], due_date="2030-05-01")
     url = f"{tasks_url}/{task['id']}"
 
     missing_title = await client.put(url, json={"priority": "high"}, headers=auth)
     assert missing_title.status_code == 422
-    assert missing_title.json()["details"][0]["field"] == "title"
+    assert wire.details(missing_title)[0]["field"] == "title"
 
     response = await client.put(url, json={"title": "renamed", "due_date": None}, headers=auth)
     assert response.status_code == 200
-    updated = response.json()["data"]
+    updated = wire.data(response)
     assert updated["title"] == "renamed"
     assert updated["description"] == "keep me"
     assert updated["priority"] == "low"
@@ -172,7 +167,7 @@ async def test_put_requires_title_keeps_left_out_fields_and_null_clears(
 
 
 async def test_patch_is_a_merge_patch(
-    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any
+    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any, wire: Wire
 ) -> None:
     task = await make_task(description="old", due_date="2030-05-01")
     url = f"{tasks_url}/{task['id']}"
@@ -180,70 +175,110 @@ async def test_patch_is_a_merge_patch(
 
     response = await client.patch(url, content=b'{"description": null}', headers=merge)
     assert response.status_code == 200
-    assert response.json()["data"]["description"] is None
-    assert response.json()["data"]["due_date"] == "2030-05-01"
+    assert wire.data(response)["description"] is None
+    assert wire.data(response)["due_date"] == "2030-05-01"
 
     timed = await client.patch(url, json={"due_at": "2030-05-02T08:30:00Z"}, headers=auth)
-    assert timed.json()["data"]["due_date"] is None
-    assert timed.json()["data"]["due_at"] == "2030-05-02T08:30:00Z"
+    assert wire.data(timed)["due_date"] is None
+    assert wire.data(timed)["due_at"] == "2030-05-02T08:30:00Z"
 
     for field in ("title", "completed", "priority", "tags"):
         refused = await client.patch(url, json={field: None}, headers=auth)
         assert refused.status_code == 422, field
-        assert refused.json()["details"][0]["field"] == field
+        assert wire.details(refused)[0]["field"] == field
 
 
 async def test_a_write_that_changes_nothing_keeps_version_and_updated_at(
-    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any
+    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any, wire: Wire
 ) -> None:
     task = await make_task(title="same", tags=["x"])
     url = f"{tasks_url}/{task['id']}"
 
     response = await client.patch(url, json={"title": " same ", "tags": ["X"]}, headers=auth)
 
-    assert response.json()["data"]["version"] == 1
-    assert response.json()["data"]["updated_at"] == task["updated_at"]
+    assert wire.data(response)["version"] == 1
+    assert wire.data(response)["updated_at"] == task["updated_at"]
 
 
-async def test_complete_sets_never_toggles(
-    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any
+async def test_complete_sets_a_given_state_and_toggles_without_one(
+    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any, wire: Wire
 ) -> None:
     task = await make_task()
     url = f"{tasks_url}/{task['id']}/complete"
 
-    first = await client.patch(url, headers=auth)
+    done = await client.patch(url, headers=auth)
+    assert done.status_code == 200
+    assert wire.data(done)["completed"] is True
+    assert wire.data(done)["completed_at"] is not None
+    assert done.headers["etag"] == '"2"'
+    reopened = await client.patch(url, json={}, headers=auth)
+    assert wire.data(reopened)["completed"] is False
+    assert wire.data(reopened)["completed_at"] is None
+    empty_body = {**auth, "Content-Type": "application/json"}
+    again = await client.patch(url, content=b"", headers=empty_body)
+    assert wire.data(again)["completed"] is True
+    assert wire.data(again)["version"] == 4
+
+    kept = await client.patch(url, json={"completed": True}, headers=auth)
+    assert wire.data(kept)["completed"] is True
+    assert wire.data(kept)["version"] == 4
+    pending = await client.patch(url, json={"completed": False}, headers=auth)
+    assert wire.data(pending)["completed"] is False
+    assert wire.data(pending)["completed_at"] is None
+
+    for body in ({"completed": "yes"}, {"completed": None}, {"done": True}):
+        refused = await client.patch(url, json=body, headers=auth)
+        assert refused.status_code == 422, body
+        assert wire.error(refused) == "VALIDATION_ERROR"
+    assert wire.data(await client.get(f"{tasks_url}/{task['id']}", headers=auth))["version"] == 5
+
+
+async def test_a_toggle_with_if_match_is_safe_to_retry(
+    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any, wire: Wire
+) -> None:
+    task = await make_task()
+    url = f"{tasks_url}/{task['id']}/complete"
+    conditional = {**auth, "If-Match": '"1"'}
+
+    first = await client.patch(url, headers=conditional)
+    replay = await client.patch(url, headers=conditional)
+
     assert first.status_code == 200
-    assert first.json()["data"]["completed"] is True
-    assert first.json()["data"]["completed_at"] is not None
-    again = await client.patch(url, json={}, headers=auth)
-    assert again.json()["data"]["completed"] is True
-    assert again.json()["data"]["version"] == first.json()["data"]["version"]
+    assert wire.data(first)["completed"] is True
+    assert replay.status_code == 412
+    assert wire.error(replay) == "PRECONDITION_FAILED"
+    assert wire.data(await client.get(f"{tasks_url}/{task['id']}", headers=auth))["version"] == 2
 
-    reopened = await client.patch(url, json={"completed": False}, headers=auth)
-    assert reopened.json()["data"]["completed"] is False
-    assert reopened.json()["data"]["completed_at"] is None
 
-    bad = await client.patch(url, json={"completed": "yes"}, headers=auth)
-    assert bad.status_code == 422
-    unknown = await client.patch(url, json={"done": True}, headers=auth)
-    assert unknown.status_code == 422
+async def test_concurrent_toggles_each_flip_the_state_they_find(
+    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any, wire: Wire
+) -> None:
+    task = await make_task()
+    url = f"{tasks_url}/{task['id']}/complete"
+
+    responses = await asyncio.gather(*(client.patch(url, headers=auth) for _ in range(4)))
+
+    assert all(r.status_code == 200 for r in responses)
+    assert sorted(wire.data(r)["version"] for r in responses) == [2, 3, 4, 5]
+    current = wire.data(await client.get(f"{tasks_url}/{task['id']}", headers=auth))
+    assert (current["completed"], current["version"]) == (False, 5)
 
 
 async def test_delete_returns_the_deleted_task(
-    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any
+    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any, wire: Wire
 ) -> None:
     task = await make_task(title="to go")
     url = f"{tasks_url}/{task['id']}"
 
     response = await client.delete(url, headers=auth)
     assert response.status_code == 200
-    assert response.json()["data"] == task
+    assert wire.data(response) == task
     assert (await client.get(url, headers=auth)).status_code == 404
     assert (await client.delete(url, headers=auth)).status_code == 404
 
 
 async def test_if_match_mismatch_is_412_and_nothing_is_written(
-    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any
+    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any, wire: Wire
 ) -> None:
     task = await make_task(title="original")
     url = f"{tasks_url}/{task['id']}"
@@ -254,9 +289,9 @@ async def test_if_match_mismatch_is_412_and_nothing_is_written(
     assert (await client.patch(f"{url}/complete", headers=stale)).status_code == 412
     refused = await client.delete(url, headers=stale)
     assert refused.status_code == 412
-    assert refused.json()["error"] == "PRECONDITION_FAILED"
+    assert wire.error(refused) == "PRECONDITION_FAILED"
 
-    current = (await client.get(url, headers=auth)).json()["data"]
+    current = wire.data(await client.get(url, headers=auth))
     assert current == task
 
     matching = {**auth, "If-Match": '"1"'}
@@ -264,7 +299,7 @@ async def test_if_match_mismatch_is_412_and_nothing_is_written(
 
 
 async def test_concurrent_writers_with_the_same_if_match_exactly_one_wins(
-    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any
+    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any, wire: Wire
 ) -> None:
     task = await make_task(title="start")
     url = f"{tasks_url}/{task['id']}"
@@ -276,14 +311,14 @@ async def test_concurrent_writers_with_the_same_if_match_exactly_one_wins(
 
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200, 412]
-    winner = next(r for r in responses if r.status_code == 200).json()["data"]
-    current = (await client.get(url, headers=auth)).json()["data"]
+    winner = wire.data(next(r for r in responses if r.status_code == 200))
+    current = wire.data(await client.get(url, headers=auth))
     assert current["title"] == winner["title"]
     assert current["version"] == 2
 
 
 async def test_concurrent_unconditional_writes_lose_nothing(
-    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any
+    client: Client, tasks_url: str, auth: dict[str, str], make_task: Any, wire: Wire
 ) -> None:
     task = await make_task(title="start")
     url = f"{tasks_url}/{task['id']}"
@@ -293,7 +328,7 @@ async def test_concurrent_unconditional_writes_lose_nothing(
     )
 
     assert all(r.status_code == 200 for r in responses)
-    current = (await client.get(url, headers=auth)).json()["data"]
+    current = wire.data(await client.get(url, headers=auth))
     assert current["version"] == 5
 
 
@@ -328,39 +363,38 @@ async def test_invalid_fields_are_422_with_details(
     body: dict[str, Any],
     field: str,
     code: str,
+    wire: Wire,
 ) -> None:
     response = await client.post(tasks_url, json=body, headers=auth)
 
     assert response.status_code == 422
-    envelope = response.json()
-    assert envelope["error"] == "VALIDATION_ERROR"
-    assert envelope["data"] is None
+    assert wire.error(response) == "VALIDATION_ERROR"
     assert {"field": field, "code": code} == {
-        k: envelope["details"][0][k] for k in ("field", "code")
+        k: wire.details(response)[0][k] for k in ("field", "code")
     }
     listing = await client.get(tasks_url, headers=auth)
-    assert listing.json()["data"] == []
+    assert wire.data(listing) == []
 
 
 async def test_every_broken_rule_is_listed(
-    client: Client, tasks_url: str, auth: dict[str, str]
+    client: Client, tasks_url: str, auth: dict[str, str], wire: Wire
 ) -> None:
     body = {"title": "", "priority": "x", "tags": "no", "extra": 1}
     response = await client.post(tasks_url, json=body, headers=auth)
-    fields = {d["field"] for d in response.json()["details"]}
+    fields = {d["field"] for d in wire.details(response)}
     assert fields == {"title", "priority", "tags", "extra"}
 
 
 async def test_characters_not_bytes_are_counted(
-    client: Client, tasks_url: str, auth: dict[str, str]
+    client: Client, tasks_url: str, auth: dict[str, str], wire: Wire
 ) -> None:
     title = "😀" * 200
     response = await client.post(
         tasks_url, json={"title": title, "description": "\u200b"}, headers=auth
     )
     assert response.status_code == 201
-    assert response.json()["data"]["title"] == title
-    assert response.json()["data"]["description"] == "\u200b"
+    assert wire.data(response)["title"] == title
+    assert wire.data(response)["description"] == "\u200b"
 
 
 @pytest.mark.parametrize(
@@ -385,11 +419,12 @@ async def test_bad_bodies(
     content_type: str,
     status: int,
     code: str,
+    wire: Wire,
 ) -> None:
     headers = {**auth, "Content-Type": content_type}
     response = await client.post(tasks_url, content=content, headers=headers)
     assert response.status_code == status
-    assert response.json()["error"] == code
+    assert wire.error(response) == code
 
 
 async def test_merge_patch_media_type_only_on_patch(
@@ -415,11 +450,11 @@ async def test_a_streamed_body_over_the_limit_is_413(
 
 @pytest.mark.parametrize("task_id", ["0", "-1", "abc", "1.5", "9223372036854775808", "01", "１"])
 async def test_ids_that_are_not_positive_64_bit_integers_are_404(
-    client: Client, tasks_url: str, auth: dict[str, str], task_id: str
+    client: Client, tasks_url: str, auth: dict[str, str], task_id: str, wire: Wire
 ) -> None:
     response = await client.get(f"{tasks_url}/{task_id}", headers=auth)
     assert response.status_code == 404
-    assert response.json()["error"] == "NOT_FOUND"
+    assert wire.error(response) == "NOT_FOUND"
 
 
 async def test_largest_64_bit_id_is_a_plain_404(
@@ -430,15 +465,15 @@ async def test_largest_64_bit_id_is_a_plain_404(
 
 
 async def test_unknown_route_and_wrong_method(
-    client: Client, tasks_url: str, auth: dict[str, str]
+    client: Client, tasks_url: str, auth: dict[str, str], wire: Wire
 ) -> None:
     missing = await client.get("/api/nothing/here/at/all", headers=auth)
     assert missing.status_code == 404
-    assert missing.json()["error"] == "NOT_FOUND"
+    assert wire.error(missing) == "NOT_FOUND"
 
     wrong = await client.delete(tasks_url, headers=auth)
     assert wrong.status_code == 405
-    assert wrong.json()["error"] == "METHOD_NOT_ALLOWED"
+    assert wire.error(wrong) == "METHOD_NOT_ALLOWED"
     assert set(wrong.headers["allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
 
 
@@ -451,8 +486,8 @@ async def test_request_id_is_echoed_or_generated(client: Client) -> None:
     assert (await client.get("/nope")).headers["x-request-id"]
 
 
-async def test_probes(client: Client) -> None:
+async def test_probes(client: Client, wire: Wire) -> None:
     assert (await client.get("/healthz")).status_code == 200
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["data"] == {"status": "ready"}
+    assert wire.data(ready) == {"status": "ready"}

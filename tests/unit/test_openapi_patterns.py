@@ -14,13 +14,15 @@ from hypothesis import strategies as st
 from starlette.datastructures import QueryParams
 
 from adapters.http.openapi import openapi_document
-from adapters.http.representation import list_query
+from adapters.http.representation import FRONTEND_SORTS, SORTS, list_query
+from adapters.http.style import PLAIN
 from domain.accounts import parse_credentials
 from domain.errors import ValidationFailed
 from domain.idempotency import key_errors
 from domain.tasks import parse_changes
 
 DOCUMENT = openapi_document()
+PLAIN_DOCUMENT = openapi_document(PLAIN)
 SCHEMAS = DOCUMENT["components"]["schemas"]
 # The characters the rules turn on: whitespace that trimming removes (some of it control
 # characters), other controls, letters whose lower case is special, digits of other scripts,
@@ -57,9 +59,9 @@ def body_field(name: str) -> dict[str, Any]:
     return dict(SCHEMAS["TaskPatch"]["properties"][name])
 
 
-def query_parameter(name: str) -> dict[str, Any]:
+def query_parameter(name: str, document: dict[str, Any] = DOCUMENT) -> dict[str, Any]:
     """The schema of one list query parameter."""
-    operation = DOCUMENT["paths"]["/api/{user_id}/tasks"]["get"]
+    operation = document["paths"]["/api/{user_id}/tasks"]["get"]
     [schema] = [p["schema"] for p in operation["parameters"] if p["name"] == name]
     return dict(schema)
 
@@ -102,6 +104,20 @@ def test_tags(tags: list[str]) -> None:
 def test_list_parameters(name: str, text: str) -> None:
     schema = validator(query_parameter(name))
     assert schema.is_valid(text) == accepts(lambda: list_query(QueryParams({name: text})))
+
+
+@pytest.mark.parametrize("name", ["search", "completed", "order", "sort"])
+@settings(max_examples=300, deadline=None)
+@given(
+    text=TEXT
+    | st.sampled_from(
+        ["true", "false", "True", "asc", "desc", "ASC", "", *FRONTEND_SORTS, *SORTS, "-created"]
+    )
+)
+def test_the_plain_styles_list_parameters(name: str, text: str) -> None:
+    schema = validator(query_parameter(name, PLAIN_DOCUMENT))
+    params = QueryParams({name: text})
+    assert schema.is_valid(text) == accepts(lambda: list_query(params, frontend_names=True))
 
 
 @settings(max_examples=300, deadline=None)

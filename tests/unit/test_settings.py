@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from taskservice.settings import ConfigurationError, Settings
+from adapters.http.style import STYLES
+from taskservice.settings import API_STYLES, ConfigurationError, Settings
 
 GOOD_SECRET = "s" * 32
 
@@ -55,6 +56,7 @@ def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
         ({"ALLOW_SIGNUP": "maybe"}, "ALLOW_SIGNUP"),
         ({"PORT": "eighty"}, "PORT"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"API_STYLE": "fastapi"}, "API_STYLE"),
     ],
 )
 def test_bad_values_are_explained(tmp_path: Path, env: dict[str, str], message: str) -> None:
@@ -71,3 +73,15 @@ def test_cors_origins_are_exact(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert settings.cors_origins == ("https://a.example", "http://localhost:3000")
+
+
+def test_the_api_style_is_envelope_unless_the_operator_says_plain(tmp_path: Path) -> None:
+    default = Settings.load({"BETTER_AUTH_SECRET": GOOD_SECRET}, cwd=tmp_path)
+    plain = Settings.load({"BETTER_AUTH_SECRET": GOOD_SECRET, "API_STYLE": " Plain "}, cwd=tmp_path)
+
+    assert (default.api_style, plain.api_style) == ("envelope", "plain")
+    assert plain.summary()["api_style"] == "plain"
+
+
+def test_every_style_the_settings_accept_exists() -> None:
+    assert set(API_STYLES) == set(STYLES)
