@@ -340,7 +340,12 @@ def _error(plain: bool) -> Schema:
     message = {"type": "string", "minLength": 1}
     details = {"type": "array", "minItems": 1, "items": ref("FieldError")}
     if plain:
-        properties: Schema = {"detail": message, "error": code, "details": details}
+        detail = {
+            **message,
+            "description": "A sentence to show people; on a validation failure the messages "
+            "of the broken rules.",
+        }
+        properties: Schema = {"detail": detail, "error": code, "details": details}
     else:
         properties = {"data": {"type": "null"}, "error": code, "message": message}
         properties["details"] = details

@@ -109,7 +109,9 @@ class Plain(Style):
     ) -> Response:
         """`{"detail": message, "error": CODE}`, plus `details` on validation failures."""
         body: dict[str, Any] = {"detail": message, "error": code}
-        if details is not None:
+        if details:
+            # Frontends show `detail` as it is: the rules broken say more than that some were.
+            body["detail"] = " ".join(d["message"] for d in details)
             body["details"] = details
         return Response(render(body), status, headers, media_type="application/json")
 

@@ -193,6 +193,8 @@ async def test_contradicting_or_malformed_names_are_422(
     assert set(body) == {"detail", "error", "details"}
     assert body["error"] == "VALIDATION_ERROR"
     assert [(d["field"], d["code"]) for d in body["details"]] == [(field, code)]
+    # What a frontend shows as it is: the broken rule itself.
+    assert body["detail"] == body["details"][0]["message"]
 
 
 @pytest.mark.usefixtures("seeded")

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,48 +13,14 @@ from pathlib import Path
 from typing import Final
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect, sync_playwright
-from starlette.types import ASGIApp
+from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect
 
 from taskservice.bootstrap import build_app
+from tests.e2e.browser import chromium, serve
 from tests.e2e.conftest import settings_for
 from tests.e2e.web_conftest import PASSWORD, new_email
 
-CHROMIUM: Final = Path("/usr/bin/chromium")
-CHROMIUM_ARGS: Final = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 RESULTS: Final = Path(__file__).resolve().parents[2] / "test-results"
-
-
-@contextmanager
-def serve(app: ASGIApp) -> Iterator[str]:
-    """Serve `app` with uvicorn in a background thread on a free loopback port; yield its URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False, ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped before it started"
-        assert time.monotonic() < deadline, "uvicorn did not start in time"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 @contextmanager
@@ -90,17 +53,9 @@ def serve_attacker(target: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless; a missing one skips locally and fails in CI."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is required in CI")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
+    """Debian's Chromium, headless."""
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
