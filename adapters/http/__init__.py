@@ -1,4 +1,4 @@
-"""The JSON API on Starlette: routes, request parsing, the envelope and error mapping."""
+"""The JSON API on Starlette: routes, request parsing, the response styles and error mapping."""
 
 from adapters.http.app import ApiDependencies, create_app
 
