@@ -1,10 +1,12 @@
-"""Fixtures shared by every ring of tests: a PostgreSQL database of this run's own."""
+"""Fixtures shared by every ring of tests: a PostgreSQL database of this run's own, and Redis."""
 
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -48,3 +50,17 @@ async def postgres_url() -> AsyncIterator[str]:
     url = await create_database()
     yield url
     await drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis the tests share: database 15, and keys no other run uses (fresh e-mails, hosts)."""
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname, parts.port or 6379), timeout=1).close()
+    except OSError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is required in CI and is not reachable: {exc}")
+        pytest.skip(f"Redis is not reachable at {url}: {exc}")
+    return url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -26,26 +27,39 @@ class LimitsThrottle:
         # Our own pool, so that shutdown can close the Redis connections the storage opened.
         self._pool = coredis.ConnectionPool.from_url(plain) if plain.startswith("redis") else None
         options = {"connection_pool": self._pool} if self._pool is not None else {}
-        storage = storage_from_string(f"async+{plain}", **options)  # type: ignore[arg-type]
-        self._limiter = MovingWindowRateLimiter(storage)
+        self._storage = storage_from_string(f"async+{plain}", **options)  # type: ignore[arg-type]
+        self._limiter = MovingWindowRateLimiter(self._storage)
         self._items: dict[Bucket, RateLimitItem] = {b: parse(text) for b, text in limits.items()}
 
     async def hit(self, bucket: Bucket, key: str) -> None:
-        """Count one attempt; RateLimited when it is over the bucket's limit."""
+        """Count one attempt, atomically with its check; RateLimited, counting nothing, when over."""
         item = self._items[bucket]
         if not await self._ask(self._limiter.hit(item, bucket.value, key)):
             raise RateLimited(await self._retry_after(item, bucket, key))
 
-    async def check(self, bucket: Bucket, key: str) -> None:
-        """RateLimited when `key` has no attempts left in `bucket`, counting nothing."""
-        item = self._items[bucket]
-        if not await self._ask(self._limiter.test(item, bucket.value, key)):
-            raise RateLimited(await self._retry_after(item, bucket, key))
+    async def clear(self, bucket: Bucket, key: str) -> None:
+        """Forget every attempt counted for `key` in `bucket`."""
+        try:
+            await self._between_sweeps()
+            await self._limiter.clear(self._items[bucket], bucket.value, key)
+        except Exception:
+            # Left to expire with its window: the owner is signed in either way.
+            log.exception("rate limit storage failed; the attempts stay counted")
 
     async def aclose(self) -> None:
         """Close the connections to a shared storage, if any."""
         if self._pool is not None:
             self._pool.disconnect()
+
+    async def _between_sweeps(self) -> None:
+        # limits' in-process store (5.8.0, aio/storage/memory.py) sweeps expired attempts in a task
+        # that lists its keys, then visits each; a key cleared meanwhile kills it with a KeyError.
+        # So a clear waits for a running sweep; nothing awaits between the last look and the clear,
+        # so no sweep starts in between. Redis has no such task.
+        while isinstance(sweep := getattr(self._storage, "timer", None), asyncio.Task):
+            if sweep.done():
+                return
+            await asyncio.wait([sweep])
 
     async def _ask(self, question: Awaitable[bool]) -> bool:
         try:

@@ -161,10 +161,10 @@ class Throttle(Protocol):
     """Counts attempts per bucket and key, shared by every process of the service."""
 
     async def hit(self, bucket: Bucket, key: str) -> None:
-        """Count one attempt; RateLimited when it is over the bucket's limit."""
+        """Count one attempt, atomically with its check; RateLimited, counting nothing, when over."""
 
-    async def check(self, bucket: Bucket, key: str) -> None:
-        """RateLimited when `key` has no attempts left in `bucket`, counting nothing."""
+    async def clear(self, bucket: Bucket, key: str) -> None:
+        """Forget every attempt counted for `key` in `bucket`."""
 
 
 class Sealer(Protocol):

@@ -51,6 +51,7 @@ class Settings:
     rate_limit_auth_per_address: str = "30/minute"
     rate_limit_failed_sign_in_per_email: str = "10/15 minutes"
     api_style: str = "envelope"
+    rate_limit_failed_sign_in_per_email_all_addresses: str = "100/hour"
 
     @property
     def production(self) -> bool:
@@ -119,6 +120,10 @@ def _from(env: Mapping[str, str]) -> Settings:
         rate_limit_failed_sign_in_per_email=get("RATE_LIMIT_FAILED_SIGN_IN_PER_EMAIL")
         or "10/15 minutes",
         api_style=_api_style(get("API_STYLE") or "envelope"),
+        rate_limit_failed_sign_in_per_email_all_addresses=get(
+            "RATE_LIMIT_FAILED_SIGN_IN_PER_EMAIL_ALL_ADDRESSES"
+        )
+        or "100/hour",
     )
 
 

@@ -26,6 +26,7 @@ def settings_for(database_url: str, tmp: Path, **overrides: object) -> Settings:
         "data_dir": tmp,
         "rate_limit_auth_per_address": "10000/minute",
         "rate_limit_failed_sign_in_per_email": "10000/minute",
+        "rate_limit_failed_sign_in_per_email_all_addresses": "10000/minute",
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]

@@ -25,10 +25,7 @@ from tests.tokens import SECRET
 
 CSRF_SECRET: Final = b"csrf-secret-of-the-web-tests-0123456789abcdef"
 PASSWORD: Final = "correct horse battery"
-LOOSE_LIMITS: Final = {
-    Bucket.AUTH_PER_ADDRESS: "1000/minute",
-    Bucket.FAILED_SIGN_IN_PER_EMAIL: "1000/minute",
-}
+LOOSE_LIMITS: Final = dict.fromkeys(Bucket, "1000/minute")
 
 
 def storage() -> UnitOfWorkFactory:

@@ -1,14 +1,14 @@
-"""Account use cases on the in-memory adapters with fakes for hashing, tokens and throttling."""
+"""Account use cases on the in-memory adapters (the throttle in process), fakes for hashes and tokens."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from adapters.memory import MemoryStore
+from adapters.throttle import LimitsThrottle
 from domain.accounts import parse_credentials
 from domain.errors import Conflict, InvalidCredentials, RateLimited, SignUpClosed, ValidationFailed
 from domain.throttling import Bucket
@@ -36,6 +36,8 @@ class ReversingHasher:
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         self.verified_against.append(password_hash)
+        # Argon2 runs in a thread: other sign-ins go on meanwhile, as they would here.
+        await asyncio.sleep(0)
         return password_hash == "rev$" + password[::-1]
 
 
@@ -44,25 +46,20 @@ class PlainIssuer:
         return IssuedToken(token=f"token-for-{user.id}", expires_at=now + timedelta(days=7))
 
 
-class CountingThrottle:
-    """Allows `limit` hits per bucket and key."""
-
-    def __init__(self, limit: int = 100) -> None:
-        self.limit = limit
-        self.hits: Counter[tuple[Bucket, str]] = Counter()
-
-    async def hit(self, bucket: Bucket, key: str) -> None:
-        await self.check(bucket, key)
-        self.hits[bucket, key] += 1
-
-    async def check(self, bucket: Bucket, key: str) -> None:
-        if self.hits[bucket, key] >= self.limit:
-            raise RateLimited(60)
+def throttle(*, per_email_and_address: int = 100, per_email: int = 1000) -> LimitsThrottle:
+    """The in-process throttle with these sign-in limits per window of an hour."""
+    return LimitsThrottle(
+        {
+            Bucket.AUTH_PER_ADDRESS: "1000/hour",
+            Bucket.FAILED_SIGN_IN_PER_EMAIL_AND_ADDRESS: f"{per_email_and_address}/hour",
+            Bucket.FAILED_SIGN_IN_PER_EMAIL_ALL_ADDRESSES: f"{per_email}/hour",
+        }
+    )
 
 
 @pytest.fixture
 def kit() -> dict[str, object]:
-    return {"hasher": ReversingHasher(), "issuer": PlainIssuer(), "throttle": CountingThrottle()}
+    return {"hasher": ReversingHasher(), "issuer": PlainIssuer(), "throttle": throttle()}
 
 
 async def sign_up(
@@ -82,14 +79,19 @@ async def sign_up(
 
 
 async def sign_in(
-    store: MemoryStore, kit: dict[str, object], email: str, password: str
+    store: MemoryStore,
+    kit: dict[str, object],
+    email: str,
+    password: str,
+    *,
+    address: str = "10.0.0.1",
 ) -> services.Session:
     return await services.sign_in(
         store,
         FixedClock(),
         email=email,
         password=password,
-        address="10.0.0.1",
+        address=address,
         **kit,  # type: ignore[arg-type]
     )
 
@@ -141,17 +143,90 @@ async def test_unknown_email_is_checked_against_a_dummy_and_fails_like_a_wrong_p
     assert hasher.verified_against[0] is None
 
 
-async def test_failed_sign_ins_are_counted_per_email(kit: dict[str, object]) -> None:
+async def test_parallel_guesses_never_pass_the_limit(kit: dict[str, object]) -> None:
     store = MemoryStore()
     await sign_up(store, kit, "a@b.co")
-    throttle = CountingThrottle(limit=2)
-    kit["throttle"] = throttle
+    kit["throttle"] = throttle(per_email_and_address=10)
+    results = await asyncio.gather(
+        *(sign_in(store, kit, "a@b.co", f"wrong-{n:03}") for n in range(20)),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, InvalidCredentials) for r in results) == 10
+    assert sum(isinstance(r, RateLimited) for r in results) == 10
+    hasher = kit["hasher"]
+    assert isinstance(hasher, ReversingHasher)
+    assert len(hasher.verified_against) == 10
+
+
+async def test_a_stranger_elsewhere_cannot_lock_the_owner_out(kit: dict[str, object]) -> None:
+    store = MemoryStore()
+    await sign_up(store, kit, "a@b.co")
+    kit["throttle"] = throttle(per_email_and_address=3)
+    for _ in range(3):
+        with pytest.raises(InvalidCredentials):
+            await sign_in(store, kit, "A@b.co", "wrong-pass", address="203.0.113.9")
+    with pytest.raises(RateLimited):
+        await sign_in(store, kit, "a@b.co", "password1", address="203.0.113.9")
+
+    session = await sign_in(store, kit, "a@b.co", "password1", address="10.0.0.1")
+    assert session.user.email == "a@b.co"
+
+
+async def test_guesses_from_many_addresses_meet_the_limit_per_email(
+    kit: dict[str, object],
+) -> None:
+    store = MemoryStore()
+    await sign_up(store, kit, "a@b.co")
+    kit["throttle"] = throttle(per_email_and_address=3, per_email=5)
+    for n in range(5):
+        with pytest.raises(InvalidCredentials):
+            await sign_in(store, kit, "a@b.co", "wrong-pass", address=f"198.51.100.{n}")
+    with pytest.raises(RateLimited) as refused:
+        await sign_in(store, kit, "a@b.co", "password1", address="198.51.100.99")
+    assert refused.value.retry_after > 60
+
+
+async def test_refused_attempts_do_not_use_up_the_limit_per_email(
+    kit: dict[str, object],
+) -> None:
+    store = MemoryStore()
+    await sign_up(store, kit, "a@b.co")
+    kit["throttle"] = throttle(per_email_and_address=2, per_email=4)
+    for _ in range(10):
+        with pytest.raises((InvalidCredentials, RateLimited)):
+            await sign_in(store, kit, "a@b.co", "wrong-pass", address="203.0.113.9")
+
+    session = await sign_in(store, kit, "a@b.co", "password1", address="10.0.0.1")
+    assert session.user.email == "a@b.co"
+
+
+async def test_signing_in_forgives_earlier_mistakes_from_that_address(
+    kit: dict[str, object],
+) -> None:
+    store = MemoryStore()
+    await sign_up(store, kit, "a@b.co")
+    kit["throttle"] = throttle(per_email_and_address=3)
     for _ in range(2):
         with pytest.raises(InvalidCredentials):
-            await sign_in(store, kit, "A@b.co", "wrong-pass")
-    assert throttle.hits[Bucket.FAILED_SIGN_IN_PER_EMAIL, "a@b.co"] == 2
+            await sign_in(store, kit, "a@b.co", "wrong-pass")
+    await sign_in(store, kit, "a@b.co", "password1")
+    for _ in range(2):
+        with pytest.raises(InvalidCredentials):
+            await sign_in(store, kit, "a@b.co", "wrong-pass")
+    await sign_in(store, kit, "a@b.co", "password1")
+
+
+async def test_an_ipv6_client_is_counted_by_its_64(kit: dict[str, object]) -> None:
+    store = MemoryStore()
+    await sign_up(store, kit, "a@b.co")
+    kit["throttle"] = throttle(per_email_and_address=2)
+    for host in ("2001:db8:1:2::1", "2001:db8:1:2:ffff::9"):
+        with pytest.raises(InvalidCredentials):
+            await sign_in(store, kit, "a@b.co", "wrong-pass", address=host)
     with pytest.raises(RateLimited):
-        await sign_in(store, kit, "a@b.co", "password1")
+        await sign_in(store, kit, "a@b.co", "password1", address="2001:db8:1:2:abcd::7")
+
+    await sign_in(store, kit, "a@b.co", "password1", address="2001:db8:1:3::1")
 
 
 def test_credential_rules() -> None:

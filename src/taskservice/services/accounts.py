@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from contextlib import suppress
 from datetime import datetime
 
 import attrs
 
 from domain.accounts import Account, Credentials, email_key
-from domain.errors import InvalidCredentials, RateLimited, SignUpClosed
-from domain.throttling import Bucket
+from domain.errors import InvalidCredentials, SignUpClosed
+from domain.throttling import Bucket, address_key, email_and_address_key
 from domain.types import UserId
 from domain.users import Principal, User
 from taskservice.ports import Clock, PasswordHasher, Throttle, TokenIssuer, UnitOfWorkFactory
@@ -39,7 +38,7 @@ async def sign_up(
     """Create a local account (e-mail unique case-insensitively) and sign it in."""
     if not allow_signup:
         raise SignUpClosed()
-    await throttle.hit(Bucket.AUTH_PER_ADDRESS, address)
+    await throttle.hit(Bucket.AUTH_PER_ADDRESS, address_key(address))
     password_hash = await hasher.hash(credentials.password)
     now = clock.now()
     user = User(
@@ -67,18 +66,29 @@ async def sign_in(
     password: str,
     address: str,
 ) -> Session:
-    """A session for the account with this e-mail and password; one answer for every failure."""
+    """A session for the account with this e-mail and password; one answer for every failure.
+
+    Every attempt is counted before the password is checked, in each limit atomically, so
+    parallel guesses cannot all pass a limit between its check and its count. The strict limit
+    is per e-mail and address, so that a stranger elsewhere cannot lock the owner out; the
+    looser one per e-mail bounds guessing spread over many addresses. It is counted last, so
+    that attempts the strict limit already refused do not use it up.
+    """
     key = email_key(email)
-    await throttle.hit(Bucket.AUTH_PER_ADDRESS, address)
-    await throttle.check(Bucket.FAILED_SIGN_IN_PER_EMAIL, key)
+    pair = email_and_address_key(key, address)
+    await throttle.hit(Bucket.AUTH_PER_ADDRESS, address_key(address))
+    await throttle.hit(Bucket.FAILED_SIGN_IN_PER_EMAIL_AND_ADDRESS, pair)
+    await throttle.hit(Bucket.FAILED_SIGN_IN_PER_EMAIL_ALL_ADDRESSES, key)
     async with uow_factory() as uow:
         account = await uow.users.account_by_email(key)
     # An unknown e-mail is checked against a dummy hash so that both failures take as long.
     if not await hasher.verify(account.password_hash if account else None, password):
-        with suppress(RateLimited):
-            await throttle.hit(Bucket.FAILED_SIGN_IN_PER_EMAIL, key)
         raise InvalidCredentials()
     assert account is not None
+    # The owner proved the password from this address: their earlier typos there are forgiven.
+    # The count across addresses stays, or each sign-in of the owner would hand a distributed
+    # guesser a fresh allowance.
+    await throttle.clear(Bucket.FAILED_SIGN_IN_PER_EMAIL_AND_ADDRESS, pair)
     return _session(issuer, account.user, clock.now())
 
 
