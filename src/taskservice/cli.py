@@ -7,6 +7,7 @@ import math
 import signal
 import sys
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
@@ -43,8 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        **proxy_options(settings),
         timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),
         log_config=None,
         access_log=False,
@@ -60,6 +60,15 @@ def _settings() -> Settings:
     except ValueError as exc:
         raise ConfigurationError(f"DATABASE_URL: {exc}") from None
     return settings
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for the client's address and scheme: X-Forwarded-* from listed proxies.
+
+    uvicorn (0.54) takes the right-most X-Forwarded-For entry that is not itself a listed proxy,
+    so whatever a client writes to the left of it is ignored.
+    """
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips}
 
 
 def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -106,7 +107,7 @@ def _from(env: Mapping[str, str]) -> Settings:
         cors_origins=_origins(get("CORS_ORIGINS", "")),
         allow_signup=_flag(env, "ALLOW_SIGNUP", default=True),
         cookie_secure=_flag(env, "COOKIE_SECURE", default=True),
-        forwarded_allow_ips=get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        forwarded_allow_ips=_proxies(get("FORWARDED_ALLOW_IPS", "127.0.0.1")),
         log_level=_log_level(get("LOG_LEVEL") or "INFO"),
         host=get("HOST", "127.0.0.1"),
         port=_number(env, "PORT", 8000),
@@ -188,6 +189,27 @@ def _origins(raw: str) -> tuple[str, ...]:
                 f"CORS_ORIGINS entry {origin!r} is not an origin such as https://app.example.com"
             )
     return origins
+
+
+def _proxies(raw: str) -> str:
+    # uvicorn takes "*" to mean every peer, and then believes the left-most X-Forwarded-For
+    # entry, which the client writes; an entry that is not an address it ignores in silence.
+    entries = [e.strip() for e in raw.split(",") if e.strip()]
+    for entry in entries:
+        if entry == "*":
+            raise ValueError(
+                "FORWARDED_ALLOW_IPS='*' would let every client choose the address it is "
+                "rate-limited under; list the addresses or networks of your proxies instead, "
+                "e.g. 127.0.0.1 or 172.31.250.0/24."
+            )
+        try:
+            ipaddress.ip_network(entry)
+        except ValueError:
+            raise ValueError(
+                f"FORWARDED_ALLOW_IPS entry {entry!r} is not an IP address or network such as "
+                "10.0.0.5 or 10.0.0.0/24 (with no host bits set)."
+            ) from None
+    return ",".join(entries)
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:

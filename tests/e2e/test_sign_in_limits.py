@@ -11,9 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from starlette.applications import Starlette
 
 from taskservice.bootstrap import build_app
+from taskservice.cli import proxy_options
 from tests.e2e.conftest import settings_for
 
 pytestmark = pytest.mark.postgres
@@ -132,3 +134,30 @@ async def test_ipv6_neighbours_in_one_64_share_a_limit(app: Starlette) -> None:
 
     assert statuses == [401] * STRICT + [429]
     assert other_network.status_code == 401
+
+
+async def test_behind_a_listed_proxy_the_client_is_counted_whatever_it_writes(
+    migrated_postgres_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(
+        migrated_postgres_url,
+        tmp_path,
+        forwarded_allow_ips="10.0.0.0/24",
+        rate_limit_auth_per_address="3/minute",
+    )
+    application = build_app(settings)
+    config = uvicorn.Config(application, log_config=None, **proxy_options(settings))
+    config.load()
+
+    async def through_proxy(forwarded_for: str) -> int:
+        async with client_from(config.loaded_app, "10.0.0.2") as proxy:
+            headers = {"X-Forwarded-For": forwarded_for}
+            body = {"email": new_email(), "password": "guess guess"}
+            return (await proxy.post("/api/auth/sign-in", json=body, headers=headers)).status_code
+
+    async with application.router.lifespan_context(application):
+        spoofing = [await through_proxy(f"192.0.2.{n}, 203.0.113.5") for n in range(4)]
+        other_client = await through_proxy("203.0.113.6")
+
+    assert spoofing == [401, 401, 401, 429]
+    assert other_client == 401

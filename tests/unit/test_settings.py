@@ -57,6 +57,10 @@ def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
         ({"PORT": "eighty"}, "PORT"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"API_STYLE": "fastapi"}, "API_STYLE"),
+        ({"FORWARDED_ALLOW_IPS": "*"}, "FORWARDED_ALLOW_IPS='\\*' would let every client"),
+        ({"FORWARDED_ALLOW_IPS": "10.0.0.1, *"}, "FORWARDED_ALLOW_IPS"),
+        ({"FORWARDED_ALLOW_IPS": "proxy.internal"}, "not an IP address or network"),
+        ({"FORWARDED_ALLOW_IPS": "10.0.0.1/8"}, "no host bits"),
     ],
 )
 def test_bad_values_are_explained(tmp_path: Path, env: dict[str, str], message: str) -> None:
@@ -85,3 +89,20 @@ def test_the_api_style_is_envelope_unless_the_operator_says_plain(tmp_path: Path
 
 def test_every_style_the_settings_accept_exists() -> None:
     assert set(API_STYLES) == set(STYLES)
+
+
+@pytest.mark.parametrize(
+    ("raw", "trusted"),
+    [
+        (None, "127.0.0.1"),
+        ("", ""),
+        (" 10.0.0.5 , 172.31.250.0/24,2001:db8::/64 ", "10.0.0.5,172.31.250.0/24,2001:db8::/64"),
+    ],
+)
+def test_forwarded_allow_ips_lists_addresses_and_networks(
+    tmp_path: Path, raw: str | None, trusted: str
+) -> None:
+    environ = {"BETTER_AUTH_SECRET": GOOD_SECRET}
+    if raw is not None:
+        environ["FORWARDED_ALLOW_IPS"] = raw
+    assert Settings.load(environ, cwd=tmp_path).forwarded_allow_ips == trusted
