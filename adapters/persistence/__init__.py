@@ -1,6 +1,7 @@
 """Driven adapter: SQLAlchemy Core tables, repositories and unit of work on PostgreSQL or SQLite."""
 
 from adapters.persistence.engine import create_engine, create_migration_engine
+from adapters.persistence.files import tighten_folder
 from adapters.persistence.migrations import downgrade_to_base, head_revision, upgrade_to_head
 from adapters.persistence.pool import PoolUsage
 from adapters.persistence.readiness import SqlReadiness
@@ -22,5 +23,6 @@ __all__ = [
     "downgrade_to_base",
     "head_revision",
     "metadata",
+    "tighten_folder",
     "upgrade_to_head",
 ]

@@ -11,6 +11,7 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
+from adapters.persistence.files import create_private_folder, private_database
 from adapters.persistence.liveness import check_connections
 from adapters.persistence.pool import KeepingPool, kept_connections
 from adapters.persistence.urls import async_database_url
@@ -95,8 +96,8 @@ def create_migration_engine(raw_url: str) -> AsyncEngine:
 def _sqlite_engine(
     url: URL, connect_args: dict[str, object], *, foreign_keys: bool, **options: Any
 ) -> AsyncEngine:
-    _ensure_parent_directory(url)
     engine = create_async_engine(url, connect_args=connect_args, **options)
+    _keep_private(engine, url)
     pragmas = (
         "PRAGMA journal_mode=WAL",
         f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}",
@@ -143,8 +144,14 @@ def _json_text(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
-def _ensure_parent_directory(url: URL) -> None:
+def _keep_private(engine: AsyncEngine, url: URL) -> None:
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return
-    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    create_private_folder(Path(database).parent)
+
+    def before_connect(*_: Any) -> None:
+        # Before SQLite opens (and perhaps creates) the file: it would make it 0644.
+        private_database(Path(database))
+
+    event.listen(engine.sync_engine, "do_connect", before_connect)

@@ -25,6 +25,7 @@ from adapters.persistence import (
     SqlUnitOfWorkFactory,
     create_engine,
     head_revision,
+    tighten_folder,
 )
 from adapters.throttle import LimitsThrottle
 from adapters.web import WebDependencies, WebSecurityHeaders, web_routes
@@ -93,6 +94,7 @@ def build_identity(settings: Settings) -> tuple[TokenIssuer, PasswordHasher, Lim
 
 def build_adapters(settings: Settings) -> Adapters:
     """Real adapters for the configured database and identity sources."""
+    tighten_folder(settings.data_dir)
     engine = create_engine(
         settings.database_url,
         pool_size=settings.pool_size,

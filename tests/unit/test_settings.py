@@ -20,6 +20,7 @@ def test_defaults_are_the_embedded_database_and_a_generated_secret(tmp_path: Pat
     assert settings.database_url == f"sqlite:///{data / 'tasks.db'}"
     secret_file = data / "secret"
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
     assert settings.secret == secret_file.read_bytes()
     assert len(settings.secret) >= 32
     again = Settings.load({"DATA_DIR": str(data)}, cwd=tmp_path)
