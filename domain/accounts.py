@@ -84,11 +84,12 @@ def _check(errors: list[FieldError], field: str, raw: object, rule: _Rule) -> st
 
 def _email(raw: str) -> str | FieldError:
     email = raw.strip()
-    if len(email) > EMAIL_MAX:
+    # Lower-casing can lengthen it ("İ" becomes two characters), and the key must fit too.
+    if max(len(email), len(email_key(email))) > EMAIL_MAX:
         return FieldError(
             field="email",
             code="too_long",
-            message=f"The e-mail must be at most {EMAIL_MAX} characters.",
+            message=f"The e-mail must be at most {EMAIL_MAX} characters, also in lower case.",
         )
     local, at, domain = email.rpartition("@")
     labels = domain.split(".")

@@ -293,8 +293,9 @@ def _schemas(plain: bool) -> dict[str, Schema]:
                 "email": {
                     "type": "string",
                     "pattern": pattern["email"],
-                    "description": f"Trimmed, then an address of at most {EMAIL_MAX} characters: "
-                    "a local part, `@`, and a dotted domain of letters, digits and hyphens.",
+                    "description": f"Trimmed, then an address of at most {EMAIL_MAX} characters, "
+                    "also in lower case: a local part, `@`, and a dotted domain of letters, digits "
+                    "and hyphens.",
                 },
                 "password": {
                     "type": "string",

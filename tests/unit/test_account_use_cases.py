@@ -239,6 +239,26 @@ def test_credential_rules() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("email", "accepted"),
+    [
+        # 196 characters that lower-case to 385 ("İ" becomes "i" and a combining dot).
+        ("İ" * 64 + "@" + "İ" * 63 + "." + "İ" * 63 + ".com", False),
+        ("a" * 64 + "@" + "İ" * 63 + "." + "İ" * 30 + ".co", False),
+        ("a" * 64 + "@" + "İ" * 60 + "." + "b" * 60 + ".co", True),
+        ("a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 57 + ".co", True),
+    ],
+)
+def test_an_email_must_fit_also_in_lower_case(email: str, accepted: bool) -> None:
+    body = {"email": email, "password": "password1"}
+    if accepted:
+        assert len(parse_credentials(body, with_name=True).email_key) <= 254
+        return
+    with pytest.raises(ValidationFailed) as caught:
+        parse_credentials(body, with_name=True)
+    assert [(d.field, d.code) for d in caught.value.details] == [("email", "too_long")]
+
+
 async def test_current_user_provisions_a_token_user(kit: dict[str, object]) -> None:
     store = MemoryStore()
     principal = Principal(user_id=UserId("ba-123"), email="ext@b.co")
