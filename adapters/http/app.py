@@ -45,6 +45,7 @@ class ApiDependencies:
     allow_signup: bool = True
     pool_stats: PoolStats | None = None
     api_style: str = "envelope"
+    metrics_token: str | None = attrs.field(default=None, repr=False)
 
 
 def create_app(
@@ -77,7 +78,7 @@ def create_app(
             style=style,
         ).routes(),
         *HealthApi(readiness=deps.readiness, style=style).routes(),
-        metrics.route(),
+        metrics.route(deps.metrics_token),
         *docs_routes(style),
         *extra_routes,
     ]

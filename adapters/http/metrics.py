@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import (
@@ -16,6 +17,9 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from adapters.http import parsing
+from domain.errors import InvalidToken
 
 PoolStats = Callable[[], Mapping[str, float]]
 
@@ -75,10 +79,15 @@ class Metrics:
         count.inc()
         latency.observe(seconds)
 
-    def route(self) -> Route:
-        """GET /metrics in the Prometheus text format."""
+    def route(self, token: str | None = None) -> Route:
+        """GET /metrics in the Prometheus text format; with `token`, for its bearer only."""
+        expected = None if token is None else token.encode()
 
         async def metrics(request: Request) -> Response:
+            if expected is not None:
+                presented = parsing.bearer_token(request).encode()
+                if not hmac.compare_digest(presented, expected):
+                    raise InvalidToken()
             return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
         return Route("/metrics", metrics, methods=["GET"])

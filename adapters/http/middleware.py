@@ -28,6 +28,8 @@ _API_SECURITY_HEADERS: Final = (
     (b"x-frame-options", b"DENY"),
 )
 _NOSNIFF: Final = _API_SECURITY_HEADERS[:1]
+# Two years, as preload lists ask; without includeSubDomains, which is not ours to promise.
+_HSTS: Final = (b"strict-transport-security", b"max-age=63072000")
 # Set by this middleware whatever the app said.
 _OURS: Final = frozenset({b"x-request-id"})
 _OURS_ON_API: Final = frozenset({b"x-request-id", b"cache-control"})
@@ -39,7 +41,7 @@ _level_of_log = logging.getLogger(_LOGGER)
 
 
 class RequestContextMiddleware:
-    """Adds X-Request-ID (and no-store, security headers on /api), logs, measures, 500s on crashes."""
+    """Adds X-Request-ID, HSTS and /api's headers; logs, measures, and answers 500 for crashes."""
 
     def __init__(
         self, app: ASGIApp, metrics: Metrics | None = None, style: Style = ENVELOPE
@@ -58,6 +60,8 @@ class RequestContextMiddleware:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         api = scope["path"].startswith("/api/")
+        # uvicorn sets the scheme from X-Forwarded-Proto when a listed proxy sent it.
+        https = scope.get("scheme") == "https"
         status = 500
         started = False
 
@@ -66,7 +70,9 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                message["headers"] = _with_our_headers(message.get("headers", ()), request_id, api)
+                message["headers"] = _with_our_headers(
+                    message.get("headers", ()), request_id, api, https
+                )
             await send(message)
 
         try:
@@ -107,7 +113,7 @@ def _header(scope: Scope, name: bytes) -> str:
 
 
 def _with_our_headers(
-    raw: Iterable[tuple[bytes, bytes]], request_id: str, api: bool
+    raw: Iterable[tuple[bytes, bytes]], request_id: str, api: bool, https: bool
 ) -> list[tuple[bytes, bytes]]:
     # On the raw ASGI header list (names are lower-case there): this runs on every response.
     ours = _OURS_ON_API if api else _OURS
@@ -117,6 +123,8 @@ def _with_our_headers(
         headers.append((b"cache-control", b"no-store"))
     present = {name for name, _ in headers}
     headers += [h for h in (_API_SECURITY_HEADERS if api else _NOSNIFF) if h[0] not in present]
+    if https and _HSTS[0] not in present:
+        headers.append(_HSTS)
     return headers
 
 

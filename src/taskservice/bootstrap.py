@@ -147,6 +147,7 @@ def build_app(settings: Settings, adapters: Adapters | None = None) -> Starlette
         allow_signup=settings.allow_signup,
         pool_stats=chosen.pool_stats,
         api_style=settings.api_style,
+        metrics_token=settings.metrics_token,
     )
     web = WebDependencies(
         uow=chosen.uow,

@@ -53,6 +53,7 @@ class Settings:
     rate_limit_failed_sign_in_per_email: str = "10/15 minutes"
     api_style: str = "envelope"
     rate_limit_failed_sign_in_per_email_all_addresses: str = "100/hour"
+    metrics_token: str | None = attrs.field(default=None, repr=False)
 
     @property
     def production(self) -> bool:
@@ -78,6 +79,7 @@ class Settings:
             "shutdown_timeout_s": self.shutdown_timeout,
             "rate_limit_storage": _describe_url(self.rate_limit_storage),
             "api_style": self.api_style,
+            "metrics_token_set": self.metrics_token is not None,
         }
 
     @classmethod
@@ -95,7 +97,7 @@ class Settings:
 
 def _from(env: Mapping[str, str]) -> Settings:
     get = env.get
-    mode = get("ENV", "development").strip().lower()
+    mode = _mode(get("ENV"))
     data_dir = Path(get("DATA_DIR") or "data")
     return Settings(
         env=mode,
@@ -125,7 +127,16 @@ def _from(env: Mapping[str, str]) -> Settings:
             "RATE_LIMIT_FAILED_SIGN_IN_PER_EMAIL_ALL_ADDRESSES"
         )
         or "100/hour",
+        metrics_token=(get("METRICS_TOKEN") or "").strip() or None,
     )
+
+
+def _mode(raw: str | None) -> str:
+    # Anything else used to mean development, and so a generated secret where one was required.
+    mode = "development" if raw is None else raw.strip().lower()
+    if mode not in {"development", "production"}:
+        raise ValueError(f"ENV must be development or production, not {raw!r}.")
+    return mode
 
 
 def _secret(value: str | None, data_dir: Path, *, production: bool) -> bytes:

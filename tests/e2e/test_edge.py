@@ -7,13 +7,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.applications import Starlette
 
 from taskservice.bootstrap import build_app
+from taskservice.cli import proxy_options
 from taskservice.settings import ConfigurationError, Settings
 from tests.e2e.conftest import settings_for
 
 ALLOWED = "https://app.example"
+METRICS_TOKEN = "scrape-token-0123456789abcdef"
 OTHER = "https://evil.example"
 
 
@@ -147,3 +151,73 @@ async def test_metrics_count_requests_by_route_template_and_show_the_pool(
     assert pool["size"] == 10
     assert pool["checked_out"] == 0
     assert pool["checked_in"] >= 1
+
+
+@pytest.fixture
+async def guarded_metrics(
+    migrated_postgres_url: str, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The service with METRICS_TOKEN set."""
+    settings = settings_for(migrated_postgres_url, tmp_path, metrics_token=METRICS_TOKEN)
+    app = build_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+    ):
+        yield client
+
+
+async def test_with_a_metrics_token_metrics_need_it_as_a_bearer_token(
+    guarded_metrics: httpx.AsyncClient,
+) -> None:
+    refused = [
+        await guarded_metrics.get("/metrics"),
+        await guarded_metrics.get("/metrics", headers={"Authorization": "Bearer wrong"}),
+        await guarded_metrics.get(
+            "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}x"}
+        ),
+        await guarded_metrics.get("/metrics", headers={"Authorization": f"Basic {METRICS_TOKEN}"}),
+    ]
+    allowed = await guarded_metrics.get(
+        "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+
+    assert [r.status_code for r in refused] == [401] * 4
+    for response in refused:
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert "taskservice_http_requests" not in response.text
+    assert allowed.status_code == 200
+    assert "taskservice_http_requests_total" in allowed.text
+
+
+@pytest.mark.parametrize("path", ["/api/nobody/tasks", "/healthz", "/sign-in", "/nowhere"])
+async def test_responses_over_https_carry_hsts_and_over_http_do_not(
+    app: Starlette, path: str
+) -> None:
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="https://service.example") as https,
+        httpx.AsyncClient(transport=transport, base_url="http://service.example") as http,
+    ):
+        secure = await https.get(path)
+        plain = await http.get(path)
+
+    assert secure.headers["strict-transport-security"] == "max-age=63072000"
+    assert "strict-transport-security" not in plain.headers
+
+
+async def test_hsts_follows_the_scheme_a_listed_proxy_forwards(
+    migrated_postgres_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(migrated_postgres_url, tmp_path, forwarded_allow_ips="10.0.0.0/24")
+    config = uvicorn.Config(build_app(settings), log_config=None, **proxy_options(settings))
+    config.load()
+
+    async def healthz(peer: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=config.loaded_app, client=(peer, 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            return await client.get("/healthz", headers={"X-Forwarded-Proto": "https"})
+
+    assert "strict-transport-security" in (await healthz("10.0.0.2")).headers
+    assert "strict-transport-security" not in (await healthz("198.51.100.4")).headers

@@ -42,6 +42,7 @@ def test_the_summary_names_the_database_but_no_credentials(tmp_path: Path) -> No
             "BETTER_AUTH_SECRET": SECRET,
             "DATABASE_URL": "postgresql://neondb_owner:npg_s3cr3t@ep-x.neon.tech/neondb?sslmode=require",
             "RATE_LIMIT_STORAGE": "redis://:r3dis@cache:6379/0",
+            "METRICS_TOKEN": "scrape-m3trics",
         },
         cwd=tmp_path,
     )
@@ -54,5 +55,7 @@ def test_the_summary_names_the_database_but_no_credentials(tmp_path: Path) -> No
         "port": None,
         "database": "neondb",
     }
-    for secret in ("npg_s3cr3t", "neondb_owner", "r3dis", SECRET, "sslmode"):
+    assert summary["metrics_token_set"] is True
+    for secret in ("npg_s3cr3t", "neondb_owner", "r3dis", SECRET, "sslmode", "m3trics"):
         assert secret not in text
+    assert "m3trics" not in repr(settings)

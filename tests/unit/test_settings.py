@@ -27,9 +27,16 @@ def test_defaults_are_the_embedded_database_and_a_generated_secret(tmp_path: Pat
     assert again.secret == settings.secret
 
 
-def test_production_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
+@pytest.mark.parametrize("env", ["production", " Production "])
+def test_production_refuses_to_start_without_a_secret(tmp_path: Path, env: str) -> None:
     with pytest.raises(ConfigurationError, match="BETTER_AUTH_SECRET"):
-        Settings.load({"ENV": "production", "DATA_DIR": str(tmp_path)}, cwd=tmp_path)
+        Settings.load({"ENV": env, "DATA_DIR": str(tmp_path)}, cwd=tmp_path)
+    assert not (tmp_path / "secret").exists()
+
+
+def test_an_unknown_env_generates_no_secret(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="ENV"):
+        Settings.load({"ENV": "prod", "DATA_DIR": str(tmp_path)}, cwd=tmp_path)
     assert not (tmp_path / "secret").exists()
 
 
@@ -58,6 +65,9 @@ def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
         ({"PORT": "eighty"}, "PORT"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"API_STYLE": "fastapi"}, "API_STYLE"),
+        ({"ENV": "prod"}, "ENV must be development or production, not 'prod'"),
+        ({"ENV": "staging"}, "ENV"),
+        ({"ENV": ""}, "ENV"),
         ({"FORWARDED_ALLOW_IPS": "*"}, "FORWARDED_ALLOW_IPS='\\*' would let every client"),
         ({"FORWARDED_ALLOW_IPS": "10.0.0.1, *"}, "FORWARDED_ALLOW_IPS"),
         ({"FORWARDED_ALLOW_IPS": "proxy.internal"}, "not an IP address or network"),
