@@ -35,6 +35,7 @@ _SERVICE_VARIABLES: Final = (
     "SHUTDOWN_TIMEOUT",
     "DB_",
     "RATE_LIMIT_",
+    "METRICS_TOKEN",
 )
 
 
