@@ -18,7 +18,7 @@ class Bucket(enum.Enum):
     """Every sign-in attempt not yet succeeded, by e-mail and client address: the strict limit."""
 
     FAILED_SIGN_IN_PER_EMAIL_ALL_ADDRESSES = "failed-sign-in-per-email-all-addresses"
-    """Every sign-in attempt, by e-mail from all addresses: the bound on distributed guessing."""
+    """Sign-in attempts the strict limit let through, by e-mail: the bound on distributed guessing."""
 
 
 def address_key(address: str) -> str:
