@@ -82,7 +82,9 @@ def build_identity(settings: Settings) -> tuple[TokenIssuer, PasswordHasher, Lim
     throttle = LimitsThrottle(
         {
             Bucket.AUTH_PER_ADDRESS: settings.rate_limit_auth_per_address,
-            Bucket.FAILED_SIGN_IN_PER_EMAIL_AND_ADDRESS: settings.rate_limit_failed_sign_in_per_email,
+            Bucket.FAILED_SIGN_IN_PER_EMAIL_AND_ADDRESS: (
+                settings.rate_limit_failed_sign_in_per_email
+            ),
             Bucket.FAILED_SIGN_IN_PER_EMAIL_ALL_ADDRESSES: (
                 settings.rate_limit_failed_sign_in_per_email_all_addresses
             ),
