@@ -7,6 +7,7 @@ from datetime import datetime
 import attrs
 
 from domain.errors import Forbidden
+from domain.sessions import IssuedSession
 from domain.types import UserId
 
 USER_ID_MAX = 255
@@ -28,6 +29,8 @@ class Principal:
 
     user_id: UserId
     email: str | None = None
+    session: IssuedSession | None = None
+    """Set for the service's own tokens only: the session that the service can end."""
 
 
 def ensure_owner(principal: Principal, owner: UserId) -> None:

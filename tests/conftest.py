@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
+from tests.better_auth_js import BetterAuthJs
+
 PG_ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -64,3 +66,9 @@ def redis_url() -> str:
             pytest.fail(f"Redis is required in CI and is not reachable: {exc}")
         pytest.skip(f"Redis is not reachable at {url}: {exc}")
     return url
+
+
+@pytest.fixture(scope="session")
+def better_auth_js(tmp_path_factory: pytest.TempPathFactory) -> BetterAuthJs:
+    """The real better-auth npm package, installed once per lock file, driven through Node."""
+    return BetterAuthJs.prepare(tmp_path_factory.mktemp("better-auth-js"))

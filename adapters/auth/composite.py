@@ -19,9 +19,10 @@ class CompositeVerifier:
     async def verify(self, token: str) -> Principal:
         """The principal proven by `token`; InvalidToken for any other algorithm or failure."""
         # The header only routes; each verifier checks `alg` again against its own keys.
-        alg = read_header(token)["alg"]
+        header = read_header(token)
+        alg = header["alg"]
         if alg == HMAC_ALGORITHM and self._secret is not None:
-            return self._secret.verify_hmac(token)
+            return self._secret.verify_hmac(token, header)
         if alg in JWKS_ALGORITHMS and self._jwks is not None:
             return await self._jwks.verify(token)
         raise InvalidToken()

@@ -117,15 +117,15 @@ def normalise_issuer(issuer: str | None) -> str | None:
 
 @attrs.frozen(kw_only=True)
 class ClaimRules:
-    """What a verified token's claims must say: timing, subject and, when set, issuer/audience."""
+    """What a verified token's claims must say: timing, and the issuer and audience of SPEC §2."""
 
     issuer: str | None = attrs.field(converter=normalise_issuer)
     issuer_required: bool
     leeway: int = DEFAULT_LEEWAY
     clock: EpochClock = time.time
 
-    def verify(self, token: str, key: Key, alg: str) -> Principal:
-        """The principal of `token` signed by `key` with `alg`; InvalidToken for anything wrong."""
+    def claims(self, token: str, key: Key, alg: str) -> dict[str, Any]:
+        """The checked claims of `token` signed by `key` with `alg`; InvalidToken for anything wrong."""
         try:
             claims = jwt.decode(token, key, registry=registry_for(alg)).claims
             self._registry().validate(claims)
@@ -134,20 +134,25 @@ class ClaimRules:
         except Exception as exc:
             raise InvalidToken() from exc
         self._check_issuer(claims)
-        return _principal(claims)
+        return claims
+
+    def verify(self, token: str, key: Key, alg: str) -> Principal:
+        """The principal named by the `sub` of `token`; InvalidToken for anything wrong."""
+        return subject_principal(self.claims(token, key, alg))
 
     def _registry(self) -> jwt.JWTClaimsRegistry:
         return jwt.JWTClaimsRegistry(
-            now=int(self.clock()),
-            leeway=self.leeway,
-            exp={"essential": True},
-            sub={"essential": True},
+            now=int(self.clock()), leeway=self.leeway, exp={"essential": True}
         )
 
     def _check_issuer(self, claims: dict[str, Any]) -> None:
-        if self.issuer is None:
-            return
         iss, aud = claims.get("iss"), claims.get("aud")
+        if self.issuer is None:
+            # RFC 7519 §4.1.3: a token for an audience we cannot claim to be is refused; with
+            # nothing configured there is no issuer to compare an `iss` with.
+            if aud is not None:
+                raise InvalidToken()
+            return
         if self.issuer_required and (iss is None or aud is None):
             raise InvalidToken()
         if iss is not None and (not isinstance(iss, str) or normalise_issuer(iss) != self.issuer):
@@ -161,12 +166,23 @@ def _audiences(aud: object) -> set[str | None]:
     return {normalise_issuer(value) for value in values if isinstance(value, str)}
 
 
-def _principal(claims: dict[str, Any]) -> Principal:
-    sub = claims["sub"]
+def subject_principal(claims: dict[str, Any]) -> Principal:
+    """The principal of claims that name their user in `sub`; InvalidToken when they do not."""
+    return Principal(
+        user_id=user_id_of(claims.get("sub")), email=display_email(claims.get("email"))
+    )
+
+
+def user_id_of(value: object) -> UserId:
+    """`value` as a user id; InvalidToken unless a string of 1–255 characters, no control ones."""
     # A control character cannot be stored or put in a path, so such a subject names nobody.
-    if not isinstance(sub, str) or not 1 <= len(sub) <= USER_ID_MAX or has_control(sub):
+    if not isinstance(value, str) or not 1 <= len(value) <= USER_ID_MAX or has_control(value):
         raise InvalidToken()
-    email = claims.get("email")
-    # The e-mail is for display only: keep it when it is storable, drop it otherwise.
-    usable = isinstance(email, str) and len(email) <= EMAIL_MAX and not has_control(email)
-    return Principal(user_id=UserId(sub), email=email if usable else None)
+    return UserId(value)
+
+
+def display_email(value: object) -> str | None:
+    """An e-mail claim kept for display when it is storable; None otherwise."""
+    if isinstance(value, str) and len(value) <= EMAIL_MAX and not has_control(value):
+        return value
+    return None

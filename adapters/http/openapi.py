@@ -933,7 +933,9 @@ def openapi_document(style: Style = ENVELOPE) -> Schema:
                     "type": "http",
                     "scheme": "bearer",
                     "bearerFormat": "JWT",
-                    "description": "HS256 with the shared secret, or a Better Auth JWT verified by JWKS.",
+                    "description": "A token from sign-up or sign-in; an HS256 token of a frontend "
+                    "under the shared secret (`sub`, or Better Auth's `session_data` cookie with the "
+                    "JWT cookie cache); or a Better Auth JWT verified by JWKS.",
                 }
             },
         },

@@ -13,9 +13,10 @@ import pytest
 
 from taskservice.bootstrap import build_app
 from tests.better_auth import BASE, SigningKey, ed25519_key, serving
+from tests.better_auth_js import BetterAuthJs
 from tests.e2e.conftest import settings_for
 from tests.e2e.wire import Wire
-from tests.tokens import hs256
+from tests.tokens import SECRET, hs256
 
 pytestmark = pytest.mark.postgres
 
@@ -119,3 +120,49 @@ async def test_a_token_users_email_never_links_to_a_local_account(
     assert (await client.get(f"/api/{local_id}/tasks", headers=auth)).status_code == 403
     me = await client.get("/api/auth/me", headers=auth)
     assert wire.data(me)["id"] == outsider
+
+
+async def test_better_auths_session_cookie_works_through_the_whole_task_api(
+    client: httpx.AsyncClient, better_auth_js: BetterAuthJs, wire: Wire
+) -> None:
+    # What a Next.js frontend forwards from its `better-auth.session_data` cookie when Better
+    # Auth runs with session.cookieCache = {enabled: true, strategy: "jwt"}.
+    people = [
+        {
+            "email": f"{name}.{uuid.uuid4().hex[:8]}@example.com",
+            "password": "pw-12345678",
+            "name": name,
+        }
+        for name in ("ada", "bob")
+    ]
+    ada, bob = await better_auth_js.run(
+        "session-cookie", {"secret": SECRET.decode(), "users": people}
+    )
+    auth = {"Authorization": f"Bearer {ada['cookies']['better-auth.session_data']}"}
+    theirs = {"Authorization": f"Bearer {bob['cookies']['better-auth.session_data']}"}
+    tasks = f"/api/{ada['userId']}/tasks"
+
+    empty = await client.get(tasks, headers=auth)
+    assert (empty.status_code, wire.data(empty)) == (200, [])
+    created = await client.post(tasks, json={"title": "Buy milk"}, headers=auth)
+    assert created.status_code == 201, created.text
+    task = f"{tasks}/{wire.data(created)['id']}"
+    assert wire.data(await client.get(task, headers=auth))["title"] == "Buy milk"
+    put = await client.put(task, json={"title": "Buy oat milk", "priority": "high"}, headers=auth)
+    assert wire.data(put)["priority"] == "high"
+    patched = await client.patch(task, json={"tags": ["home"]}, headers=auth)
+    assert wire.data(patched)["tags"] == ["home"]
+    done = await client.patch(f"{task}/complete", json={"completed": True}, headers=auth)
+    assert wire.data(done)["completed"] is True
+    listed = await client.get(tasks, headers=auth)
+    assert [(t["title"], t["completed"]) for t in wire.data(listed)] == [("Buy oat milk", True)]
+    me = await client.get("/api/auth/me", headers=auth)
+    assert (wire.data(me)["id"], wire.data(me)["email"]) == (ada["userId"], ada["email"])
+
+    assert (await client.get(tasks, headers=theirs)).status_code == 403
+    peek = f"/api/{bob['userId']}/tasks/{wire.data(created)['id']}"
+    assert (await client.get(peek, headers=theirs)).status_code == 404
+
+    deleted = await client.delete(task, headers=auth)
+    assert wire.data(deleted)["title"] == "Buy oat milk"
+    assert (await client.get(task, headers=auth)).status_code == 404

@@ -355,6 +355,14 @@ async def test_without_an_issuer_iss_and_aud_are_not_required(
         assert await verifier.verify(keys.ed.token(iss=None, aud=None)) == EXPECTED
 
 
+async def test_without_an_issuer_a_token_for_an_audience_is_refused(
+    keys: Keys, server: JwksServer
+) -> None:
+    async with jwks_verifier(server.url, issuer=None) as verifier:
+        with pytest.raises(InvalidToken):
+            await verifier.verify(keys.ed.token(iss=None))
+
+
 @pytest.mark.parametrize(
     ("name", "alg"),
     [

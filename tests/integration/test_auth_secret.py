@@ -11,10 +11,14 @@ from typing import Any
 
 import pytest
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
 from adapters.auth import SecretIssuer, SecretVerifier
+from adapters.auth.keys import Purpose, derived_key
+from adapters.auth.secret import SESSION_KEY_ID
 from domain.errors import InvalidToken
+from domain.sessions import IssuedSession
 from domain.types import UserId
 from domain.users import Principal, User
 
@@ -315,8 +319,15 @@ async def test_with_an_issuer_a_wrong_iss_or_aud_is_rejected(extra: dict[str, An
         await verifier(ISSUER).verify(token(**extra))
 
 
-async def test_without_an_issuer_iss_and_aud_are_not_checked() -> None:
-    await verifier().verify(token(iss="https://anyone.example.com", aud="whatever"))
+async def test_without_an_issuer_iss_is_not_compared() -> None:
+    await verifier().verify(token(iss="https://anyone.example.com"))
+
+
+@pytest.mark.parametrize("aud", ["whatever", [ISSUER], []], ids=repr)
+async def test_without_an_issuer_a_token_for_an_audience_is_refused(aud: object) -> None:
+    # RFC 7519 §4.1.3: with no audience configured, the service is in no token's audience.
+    with pytest.raises(InvalidToken):
+        await verifier().verify(token(aud=aud))
 
 
 def test_a_secret_shorter_than_32_bytes_is_refused() -> None:
@@ -331,37 +342,59 @@ def test_a_secret_shorter_than_32_bytes_is_refused() -> None:
 USER = User(
     id=UserId("local-7"), email="grace@example.com", created_at=datetime(2026, 1, 1, tzinfo=UTC)
 )
-ISSUED_AT = datetime.fromtimestamp(NOW, UTC)
+ISSUED_AT = datetime.fromtimestamp(NOW, UTC) + timedelta(microseconds=250_001)
+SESSION_KEY = derived_key(SECRET, Purpose.SESSION_TOKENS)
 
 
 def _decoded(raw: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    decoded = jwt.decode(raw, OctKey.import_key(SECRET), algorithms=["HS256"])
+    decoded = jwt.decode(raw, OctKey.import_key(SESSION_KEY), algorithms=["HS256"])
     return decoded.header, decoded.claims
 
 
 async def test_issued_tokens_carry_the_claims_of_spec_4_and_verify() -> None:
     issued = SecretIssuer(SECRET, issuer=ISSUER).issue(USER, ISSUED_AT)
     header, payload = _decoded(issued.token)
-    assert header["alg"] == "HS256"
+    assert header == {"alg": "HS256", "typ": "JWT", "kid": SESSION_KEY_ID}
+    jti = payload.pop("jti")
+    # No `email`: a sign-up does not prove it, and Better Auth trusts a token that states it.
     assert payload == {
         "sub": "local-7",
-        "email": "grace@example.com",
-        "iat": NOW,
+        "iat": ISSUED_AT.timestamp(),
         "exp": NOW + 7 * 24 * 3600,
         "iss": ISSUER,
         "aud": ISSUER,
     }
-    assert issued.expires_at == ISSUED_AT + timedelta(days=7)
+    assert len(base64.urlsafe_b64decode(jti + "==")) * 8 >= 128
+    assert issued.expires_at == datetime.fromtimestamp(NOW, UTC) + timedelta(days=7)
     principal = await verifier(ISSUER).verify(issued.token)
-    assert principal == Principal(user_id=UserId("local-7"), email="grace@example.com")
+    assert principal == Principal(
+        user_id=UserId("local-7"),
+        session=IssuedSession(
+            id=jti,
+            issued_at=ISSUED_AT,
+            expires_at=issued.expires_at + timedelta(seconds=30),
+        ),
+    )
+
+
+async def test_every_issued_token_has_its_own_id() -> None:
+    issuer = SecretIssuer(SECRET, issuer=None)
+    ids = {_decoded(issuer.issue(USER, ISSUED_AT).token)[1]["jti"] for _ in range(50)}
+    assert len(ids) == 50
+
+
+async def test_issued_tokens_are_signed_with_the_derived_key_not_the_secret() -> None:
+    issued = SecretIssuer(SECRET, issuer=None).issue(USER, ISSUED_AT)
+    with pytest.raises(JoseError):
+        jwt.decode(issued.token, OctKey.import_key(SECRET), algorithms=["HS256"])
 
 
 async def test_without_an_issuer_issued_tokens_have_no_iss_or_aud() -> None:
     issued = SecretIssuer(SECRET, issuer=None, lifetime=timedelta(hours=1)).issue(USER, ISSUED_AT)
     _, payload = _decoded(issued.token)
-    assert set(payload) == {"sub", "email", "iat", "exp"}
+    assert set(payload) == {"sub", "iat", "exp", "jti"}
     assert payload["exp"] == NOW + 3600
-    assert issued.expires_at == ISSUED_AT + timedelta(hours=1)
+    assert issued.expires_at == datetime.fromtimestamp(NOW, UTC) + timedelta(hours=1)
     await verifier().verify(issued.token)
 
 
@@ -370,6 +403,56 @@ async def test_issued_tokens_expire_with_their_lifetime() -> None:
     later = SecretVerifier(SECRET, clock=lambda: NOW + 60 + 30)
     with pytest.raises(InvalidToken):
         await later.verify(issued.token)
+
+
+def own(header: dict[str, Any] | None = None, *, key: bytes = SESSION_KEY, **overrides: Any) -> str:
+    """A token shaped like the service's own, signed with `key` (the derived one by default)."""
+    claims = {"sub": "local-7", "iat": NOW, "exp": NOW + 600, "jti": "j" * 22, **overrides}
+    kept = {k: v for k, v in claims.items() if v is not None}
+    return compact(header or {"alg": "HS256", "kid": SESSION_KEY_ID}, kept, secret=key)
+
+
+async def test_a_token_of_ours_is_recognised_by_its_kid_and_the_derived_key() -> None:
+    principal = await verifier().verify(own())
+    assert principal.session is not None
+    assert principal.session.id == "j" * 22
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        pytest.param(own(key=SECRET), id="our kid, signed with the shared secret"),
+        pytest.param(own({"alg": "HS256"}), id="the derived key, without our kid"),
+        pytest.param(own({"alg": "HS256", "kid": "other"}), id="the derived key, another kid"),
+    ],
+)
+async def test_the_kid_routes_to_one_key_and_that_key_decides(forged: str) -> None:
+    with pytest.raises(InvalidToken):
+        await verifier().verify(forged)
+
+
+async def test_a_frontends_token_with_a_kid_of_its_own_is_checked_with_the_secret() -> None:
+    frontend = compact({"alg": "HS256", "kid": "frontend-1"}, claims())
+    principal = await verifier().verify(frontend)
+    assert (principal.user_id, principal.session) == ("user-1", None)
+
+
+@pytest.mark.parametrize(
+    "claims_",
+    [{"jti": None}, {"jti": ""}, {"jti": "j" * 65}, {"jti": 7}, {"iat": None}, {"exp": None}],
+    ids=repr,
+)
+async def test_a_token_of_ours_needs_an_id_and_both_times(claims_: dict[str, Any]) -> None:
+    with pytest.raises(InvalidToken):
+        await verifier().verify(own(**claims_))
+
+
+async def test_a_token_of_ours_follows_the_audience_rule_too() -> None:
+    await verifier(ISSUER).verify(own(iss=ISSUER, aud=ISSUER))
+    with pytest.raises(InvalidToken):
+        await verifier().verify(own(aud=ISSUER))
+    with pytest.raises(InvalidToken):
+        await verifier(ISSUER).verify(own(aud="https://evil.example.com"))
 
 
 def test_a_non_positive_lifetime_is_refused() -> None:
@@ -387,3 +470,70 @@ async def test_a_sub_with_control_characters_names_nobody(sub: str) -> None:
 async def test_an_unstorable_email_claim_is_dropped(email: str) -> None:
     principal = await verifier().verify(token(email=email))
     assert principal.email is None
+
+
+BA_USER = "ba-user-1"
+
+
+def ba_session(**overrides: Any) -> dict[str, Any]:
+    """Claims shaped like Better Auth's cookie-cache session token; an override of None drops one."""
+    base: dict[str, Any] = {
+        "session": {"id": "s-1", "token": "opaque", "userId": BA_USER, "expiresAt": "2027-01-01"},
+        "user": {"id": BA_USER, "email": "ada@example.com", "name": "Ada", "emailVerified": False},
+        "updatedAt": NOW * 1000,
+        "version": "1",
+        "iat": NOW,
+        "exp": NOW + 300,
+    }
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def with_user_id(user_id: object) -> dict[str, Any]:
+    """Session claims whose user id, in both places, is `user_id`."""
+    return ba_session(
+        session={"id": "s-1", "userId": user_id}, user={"id": user_id, "email": "a@b.co"}
+    )
+
+
+async def test_better_auths_session_token_names_its_user_and_nothing_more() -> None:
+    principal = await verifier().verify(compact({"alg": "HS256"}, ba_session()))
+    assert principal == Principal(user_id=UserId(BA_USER), email="ada@example.com")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(ba_session(session={"id": "s-1", "userId": "someone-else"}), id="userId"),
+        pytest.param(ba_session(session={"id": "s-1"}), id="no userId"),
+        pytest.param(ba_session(session=None), id="no session"),
+        pytest.param(ba_session(user=None), id="no user"),
+        pytest.param(ba_session(session=BA_USER), id="session a string"),
+        pytest.param(ba_session(user=[BA_USER]), id="user a list"),
+        pytest.param(ba_session(exp=None), id="no exp"),
+        pytest.param(ba_session(exp=NOW - 31), id="expired"),
+        pytest.param(ba_session(aud="https://app.example.com"), id="an audience"),
+        pytest.param(with_user_id(""), id="empty id"),
+        pytest.param(with_user_id("x" * 256), id="long id"),
+        pytest.param(with_user_id(42), id="numeric id"),
+        pytest.param(with_user_id(None), id="null id"),
+        pytest.param(with_user_id("a\x00b"), id="control in id"),
+    ],
+)
+async def test_a_session_token_that_does_not_name_one_user_is_refused(bad: dict[str, Any]) -> None:
+    with pytest.raises(InvalidToken):
+        await verifier().verify(compact({"alg": "HS256"}, bad))
+
+
+async def test_a_session_token_is_trusted_only_under_the_shared_secret() -> None:
+    for forged in (
+        compact({"alg": "HS256"}, ba_session(), secret=b"y" * 48),
+        compact({"alg": "HS256", "kid": SESSION_KEY_ID}, ba_session(), secret=SESSION_KEY),
+    ):
+        with pytest.raises(InvalidToken):
+            await verifier().verify(forged)
+
+
+async def test_a_session_tokens_unstorable_email_is_dropped() -> None:
+    claims = ba_session(user={"id": BA_USER, "email": ["a@b.co"]})
+    assert (await verifier().verify(compact({"alg": "HS256"}, claims))).email is None
