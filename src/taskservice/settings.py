@@ -17,6 +17,7 @@ from dotenv import dotenv_values
 MIN_SECRET_BYTES = 32
 API_STYLES = ("envelope", "plain")
 """The response styles of SPEC §1 and §11 (adapters.http.style has one of each)."""
+JWKS_PATH = "/api/auth/jwks"
 # An origin is a scheme, a host and an optional port: no path, no credentials, no wildcard.
 _ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[^/\s?#@:\[\]]+)(:[0-9]{1,5})?")
 log = logging.getLogger("taskservice.settings")
@@ -60,6 +61,13 @@ class Settings:
         """Whether this is a production deployment (stricter start-up checks)."""
         return self.env == "production"
 
+    @property
+    def jwks_url(self) -> str | None:
+        """Where Better Auth's keys are: BETTER_AUTH_JWKS_URL, else under BETTER_AUTH_URL."""
+        if self.better_auth_jwks_url:
+            return self.better_auth_jwks_url
+        return f"{self.better_auth_url.rstrip('/')}{JWKS_PATH}" if self.better_auth_url else None
+
     def summary(self) -> dict[str, object]:
         """What the start-up log line tells operators: no secrets, no passwords, no user names."""
         return {
@@ -99,7 +107,7 @@ def _from(env: Mapping[str, str]) -> Settings:
     get = env.get
     mode = _mode(get("ENV"))
     data_dir = Path(get("DATA_DIR") or "data")
-    return Settings(
+    settings = Settings(
         env=mode,
         database_url=get("DATABASE_URL") or f"sqlite:///{data_dir / 'tasks.db'}",
         data_dir=data_dir,
@@ -129,6 +137,47 @@ def _from(env: Mapping[str, str]) -> Settings:
         or "100/hour",
         metrics_token=(get("METRICS_TOKEN") or "").strip() or None,
     )
+    _check_jwks(settings)
+    return settings
+
+
+def _check_jwks(settings: Settings) -> None:
+    if settings.better_auth_jwks_url and not settings.better_auth_url:
+        raise ValueError(
+            "BETTER_AUTH_JWKS_URL needs BETTER_AUTH_URL too: tokens verified with those keys must "
+            "name it as their issuer and audience. Set BETTER_AUTH_URL to the Better Auth base URL, "
+            "e.g. https://app.example.com"
+        )
+    url = settings.jwks_url
+    if url is not None and not _fetchable_keys(url):
+        raise ValueError(
+            f"The JWKS URL {url!r} must be https:// (plain http:// only for localhost, "
+            "127.0.0.0/8 or ::1): keys fetched in the clear could be swapped for an attacker's. "
+            "Fix BETTER_AUTH_JWKS_URL, or BETTER_AUTH_URL which it is derived from."
+        )
+
+
+def _fetchable_keys(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError:
+        return False
+    if host is None:
+        return False
+    if parts.scheme == "https":
+        return True
+    return parts.scheme == "http" and _is_loopback(host)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _mode(raw: str | None) -> str:

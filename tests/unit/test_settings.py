@@ -117,3 +117,55 @@ def test_forwarded_allow_ips_lists_addresses_and_networks(
     if raw is not None:
         environ["FORWARDED_ALLOW_IPS"] = raw
     assert Settings.load(environ, cwd=tmp_path).forwarded_allow_ips == trusted
+
+
+def test_a_jwks_url_without_the_better_auth_url_stops_start_up(tmp_path: Path) -> None:
+    env = {"BETTER_AUTH_SECRET": GOOD_SECRET, "BETTER_AUTH_JWKS_URL": "https://a.example/jwks"}
+    with pytest.raises(ConfigurationError, match="BETTER_AUTH_JWKS_URL needs BETTER_AUTH_URL"):
+        Settings.load(env, cwd=tmp_path)
+
+
+def test_the_jwks_url_is_derived_from_the_better_auth_url(tmp_path: Path) -> None:
+    env = {"BETTER_AUTH_SECRET": GOOD_SECRET, "BETTER_AUTH_URL": "https://app.example.com/"}
+    assert Settings.load(env, cwd=tmp_path).jwks_url == "https://app.example.com/api/auth/jwks"
+    assert Settings.load({"BETTER_AUTH_SECRET": GOOD_SECRET}, cwd=tmp_path).jwks_url is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://keys.example.com/jwks",
+        "http://localhost:3000/api/auth/jwks",
+        "http://127.0.0.1:3000/api/auth/jwks",
+        "http://127.8.9.10/jwks",
+        "http://[::1]:3000/api/auth/jwks",
+    ],
+)
+def test_keys_come_over_https_or_from_a_loopback_host(tmp_path: Path, url: str) -> None:
+    env = {
+        "BETTER_AUTH_SECRET": GOOD_SECRET,
+        "BETTER_AUTH_URL": "https://app.example.com",
+        "BETTER_AUTH_JWKS_URL": url,
+    }
+    assert Settings.load(env, cwd=tmp_path).jwks_url == url
+
+
+@pytest.mark.parametrize(
+    "urls",
+    [
+        {"BETTER_AUTH_URL": "http://app.example.com"},
+        {"BETTER_AUTH_URL": "http://frontend:3000"},
+        {"BETTER_AUTH_JWKS_URL": "http://keys.example.com/jwks"},
+        {"BETTER_AUTH_JWKS_URL": "http://10.0.0.1/jwks"},
+        {"BETTER_AUTH_JWKS_URL": "http://[::2]/jwks"},
+        {"BETTER_AUTH_JWKS_URL": "http://localhost.example.com/jwks"},
+        {"BETTER_AUTH_JWKS_URL": "ftp://keys.example.com/jwks"},
+        {"BETTER_AUTH_JWKS_URL": "https:///jwks"},
+        {"BETTER_AUTH_JWKS_URL": "https://keys.example.com:port/jwks"},
+    ],
+    ids=repr,
+)
+def test_keys_over_plain_http_elsewhere_stop_start_up(tmp_path: Path, urls: dict[str, str]) -> None:
+    env = {"BETTER_AUTH_SECRET": GOOD_SECRET, "BETTER_AUTH_URL": "https://app.example.com", **urls}
+    with pytest.raises(ConfigurationError, match=r"must be https://"):
+        Settings.load(env, cwd=tmp_path)
