@@ -13,6 +13,7 @@ from domain.accounts import Account
 from domain.errors import Conflict
 from domain.idempotency import IdempotencyRecord
 from domain.queries import TaskCounts, TaskQuery
+from domain.sessions import EndedSessions, IssuedSession
 from domain.tasks import Task
 from domain.types import TaskId, UserId
 from domain.users import User
@@ -24,6 +25,9 @@ class _State:
     users: dict[UserId, User] = attrs.Factory(dict)
     accounts: dict[str, Account] = attrs.Factory(dict)
     replies: dict[tuple[UserId, str], IdempotencyRecord] = attrs.Factory(dict)
+    # Ended sessions by (user, session id) with their expiry, and each user's cut-off.
+    ended: dict[tuple[UserId, str], datetime] = attrs.Factory(dict)
+    ended_before: dict[UserId, datetime] = attrs.Factory(dict)
     last_id: int = 0
 
     def copy(self) -> _State:
@@ -32,6 +36,8 @@ class _State:
             users=dict(self.users),
             accounts=dict(self.accounts),
             replies=dict(self.replies),
+            ended=dict(self.ended),
+            ended_before=dict(self.ended_before),
             last_id=self.last_id,
         )
 
@@ -165,6 +171,43 @@ class MemoryIdempotencyRepository:
         return len(expired)
 
 
+class MemorySessionRepository:
+    """Ended sessions in a unit of work's private copy of the state."""
+
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    async def end(self, user_id: UserId, session: IssuedSession) -> None:
+        """Record the session's end until it expires."""
+        self._state.ended.setdefault((user_id, session.id), session.expires_at)
+
+    async def end_all(self, user_id: UserId, before: datetime) -> None:
+        """End the user's sessions issued before `before`, unless a later cut-off holds."""
+        held = self._state.ended_before.get(user_id)
+        self._state.ended_before[user_id] = before if held is None else max(held, before)
+
+    async def ended(self, user_id: UserId, now: datetime) -> EndedSessions | None:
+        """The user's cut-off and ended sessions that expire after `now`; None for no user."""
+        if user_id not in self._state.users:
+            return None
+        live = frozenset(
+            sid
+            for (owner, sid), expires in self._state.ended.items()
+            if owner == user_id and expires > now
+        )
+        return EndedSessions(before=self._state.ended_before.get(user_id), ids=live)
+
+    async def purge(self, expired_by: datetime, limit: int) -> int:
+        """Delete up to `limit` records of sessions expired by `expired_by`, earliest first."""
+        expired = sorted(
+            (key for key, expires in self._state.ended.items() if expires <= expired_by),
+            key=self._state.ended.__getitem__,
+        )[:limit]
+        for key in expired:
+            del self._state.ended[key]
+        return len(expired)
+
+
 class MemoryUnitOfWork:
     """Works on a copy of the store's state and publishes it on commit, all or nothing."""
 
@@ -186,6 +229,11 @@ class MemoryUnitOfWork:
     def idempotency(self) -> MemoryIdempotencyRepository:
         """The idempotency record repository of this unit of work."""
         return MemoryIdempotencyRepository(self._state)
+
+    @property
+    def sessions(self) -> MemorySessionRepository:
+        """The ended-session repository of this unit of work."""
+        return MemorySessionRepository(self._state)
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()

@@ -32,7 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Executable
 
 from adapters.persistence.executors import Executor, Params, Prepared, Row
-from adapters.persistence.tables import NO_DUE, idempotency_keys, tasks, users
+from adapters.persistence.tables import NO_DUE, ended_sessions, idempotency_keys, tasks, users
 from domain.accounts import Account
 from domain.errors import Conflict
 from domain.idempotency import IdempotencyRecord, Reply
@@ -49,6 +49,7 @@ from domain.queries import (
     latest_day_started_by,
     search_text,
 )
+from domain.sessions import EndedSessions, IssuedSession
 from domain.tasks import PRIORITIES_BY_RANK, Task
 from domain.types import TaskId, UserId
 from domain.users import User
@@ -182,6 +183,24 @@ _PAGES: dict[tuple[SortField, bool, Status, bool, bool], Prepared] = {}
 _COUNT_COLUMNS: Final = (
     select(users.c.tasks_pending).where(_THE_OWNER).scalar_subquery(),
     select(users.c.tasks_completed).where(_THE_OWNER).scalar_subquery(),
+)
+
+
+# A user's cut-off beside each of their ended sessions still unexpired (one row, NULL, for none):
+# read whenever a process's knowledge of the user is over a second old, so compiled once.
+ENDED_SESSIONS: Final = Prepared(
+    select(users.c.sessions_ended_before, ended_sessions.c.session_id)
+    .select_from(
+        users.outerjoin(
+            ended_sessions,
+            and_(
+                ended_sessions.c.user_id == users.c.id,
+                ended_sessions.c.expires_at
+                > bindparam("now", type_=ended_sessions.c.expires_at.type),
+            ),
+        )
+    )
+    .where(_THE_OWNER)
 )
 
 
@@ -469,6 +488,48 @@ class SqlIdempotencyRepository(_Statements):
         )
         doomed_keys = tuple_(table.c.user_id, table.c.key).in_(doomed)
         purged = delete(table).where(doomed_keys).returning(table.c.key)
+        return len(await self._fetch(purged, writes=True))
+
+
+class SqlSessionRepository(_Statements):
+    """Ended sessions in `ended_sessions`, and each user's cut-off in `users`, in one unit of work."""
+
+    async def end(self, user_id: UserId, session: IssuedSession) -> None:
+        """Insert the session's end unless it is recorded already."""
+        values = {"user_id": user_id, "session_id": session.id, "expires_at": session.expires_at}
+        statement = self._insert(ended_sessions, values).on_conflict_do_nothing()
+        await self._fetch(statement, writes=True)
+
+    async def end_all(self, user_id: UserId, before: datetime) -> None:
+        """Move the user's cut-off to `before`, unless it is later already."""
+        cutoff = users.c.sessions_ended_before
+        statement = (
+            update(users)
+            .where(users.c.id == user_id, or_(cutoff.is_(None), cutoff < before))
+            .values(sessions_ended_before=before)
+        )
+        await self._fetch(statement, writes=True)
+
+    async def ended(self, user_id: UserId, now: datetime) -> EndedSessions | None:
+        """The user's cut-off and unexpired ended sessions, in one statement; None for no user."""
+        rows = await self._fetch(ENDED_SESSIONS, {"owner_id": user_id, "now": now})
+        if not rows:
+            return None
+        ids = frozenset(row[1] for row in rows if row[1] is not None)
+        return EndedSessions(before=rows[0][0], ids=ids)
+
+    async def purge(self, expired_by: datetime, limit: int) -> int:
+        """Delete up to `limit` expired records, earliest first, skipping rows others have locked."""
+        table = ended_sessions
+        doomed = (
+            select(table.c.user_id, table.c.session_id)
+            .where(table.c.expires_at <= expired_by)
+            .order_by(table.c.expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        doomed_keys = tuple_(table.c.user_id, table.c.session_id).in_(doomed)
+        purged = delete(table).where(doomed_keys).returning(table.c.session_id)
         return len(await self._fetch(purged, writes=True))
 
 

@@ -29,6 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from domain.sessions import SESSION_ID_MAX
+
 NAMING_CONVENTION: Final = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -82,6 +84,9 @@ users = Table(
     # its own statement or transaction: a list's counts then read one row, whatever the user has.
     Column("tasks_pending", Integer, nullable=False, server_default="0"),
     Column("tasks_completed", Integer, nullable=False, server_default="0"),
+    # Every session token of the user issued before this moment has ended (sign-out everywhere,
+    # a new password); null while none has.
+    Column("sessions_ended_before", UtcDateTime, nullable=True),
 )
 
 tasks = Table(
@@ -173,4 +178,20 @@ idempotency_keys = Table(
     Column("created_at", UtcDateTime, nullable=False),
     # Purging expired records reads them oldest first.
     Index("ix_idempotency_keys_created_at", "created_at"),
+)
+
+# Sessions of the service's own tokens ended before their expiry (sign-out): a record is needed
+# only while its token would still verify, and is purged after `expires_at`.
+ended_sessions = Table(
+    "ended_sessions",
+    metadata,
+    Column(
+        "user_id",
+        String(255),
+        ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("session_id", String(SESSION_ID_MAX), primary_key=True),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Index("ix_ended_sessions_expires_at", "expires_at"),
 )

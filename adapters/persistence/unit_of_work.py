@@ -12,6 +12,7 @@ from adapters.persistence.executors import AlchemyExecutor, AsyncpgExecutor, Exe
 from adapters.persistence.pool import KeptConnections, Turns, connect, kept_connections
 from adapters.persistence.repositories import (
     SqlIdempotencyRepository,
+    SqlSessionRepository,
     SqlTaskRepository,
     SqlUserRepository,
 )
@@ -30,6 +31,7 @@ class SqlUnitOfWork:
         self._tasks: SqlTaskRepository | None = None
         self._users: SqlUserRepository | None = None
         self._idempotency: SqlIdempotencyRepository | None = None
+        self._sessions: SqlSessionRepository | None = None
 
     @property
     def tasks(self) -> SqlTaskRepository:
@@ -52,6 +54,13 @@ class SqlUnitOfWork:
             raise RuntimeError("Use the unit of work in `async with` before its repositories.")
         return self._idempotency
 
+    @property
+    def sessions(self) -> SqlSessionRepository:
+        """The ended-session repository of this unit of work."""
+        if self._sessions is None:
+            raise RuntimeError("Use the unit of work in `async with` before its repositories.")
+        return self._sessions
+
     async def __aenter__(self) -> Self:
         if self._turns is not None:
             await self._turns.take()
@@ -73,6 +82,7 @@ class SqlUnitOfWork:
         self._tasks = SqlTaskRepository(executor)
         self._users = SqlUserRepository(executor)
         self._idempotency = SqlIdempotencyRepository(executor)
+        self._sessions = SqlSessionRepository(executor)
         return self
 
     async def __aexit__(
@@ -85,7 +95,7 @@ class SqlUnitOfWork:
         executor, self._executor = self._executor, None
         # Only a connection that ended its work cleanly waits for the next unit of work.
         kept, self._kept = (self._kept if exc is None else None), None
-        self._tasks = self._users = self._idempotency = None
+        self._tasks = self._users = self._idempotency = self._sessions = None
         if connection is None or executor is None:
             return
         try:

@@ -125,11 +125,13 @@ class AccountPages:
         return self._signed_in(session, target or f"{DEFAULT_NEXT}?notice=welcome")
 
     async def sign_out(self, request: Request) -> Response:
-        """POST /sign-out: forget the session cookie."""
+        """POST /sign-out: end the session on the server, and forget the cookie."""
         cookies = self.kit.cookies
         if cookies.session not in request.cookies:
             return redirect("/sign-in")
-        await self.kit.session_form(request)
+        _, principal = await self.kit.session_form(request)
+        deps = self.kit.deps
+        await services.sign_out(deps.uow, deps.clock, deps.sessions, principal)
         response = redirect("/sign-in?notice=signed_out")
         cookies.clear(response, cookies.session)
         return response

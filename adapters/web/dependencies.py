@@ -11,9 +11,9 @@ from taskservice.ports import (
     Sealer,
     Throttle,
     TokenIssuer,
-    TokenVerifier,
     UnitOfWorkFactory,
 )
+from taskservice.services import SessionGuard
 
 
 @attrs.frozen(kw_only=True)
@@ -22,7 +22,8 @@ class WebDependencies:
 
     uow: UnitOfWorkFactory
     clock: Clock
-    verifier: TokenVerifier
+    sessions: SessionGuard
+    """Verifies the session cookie's token, and knows which sessions have ended."""
     hasher: PasswordHasher
     issuer: TokenIssuer
     throttle: Throttle

@@ -44,7 +44,7 @@ class Kit:
 
     async def visitor(self, request: Request) -> Visitor:
         """Who sent `request`; remembered for the page (and error page) it gets."""
-        visitor = await self.cookies.visitor(request, self.deps.verifier)
+        visitor = await self.cookies.visitor(request, self.deps.sessions)
         request.state.web_visitor = visitor
         return visitor
 

@@ -41,6 +41,7 @@ from taskservice.ports import (
     TokenVerifier,
     UnitOfWorkFactory,
 )
+from taskservice.services import SessionGuard
 from taskservice.settings import Settings
 
 Closer = Callable[[], Awaitable[None]]
@@ -67,12 +68,9 @@ def build_verifier(settings: Settings) -> tuple[TokenVerifier, tuple[Closer, ...
     """The token verifier for the configured identity sources (shared secret, Better Auth JWKS)."""
     issuer = settings.better_auth_url
     secret = SecretVerifier(settings.secret, issuer=issuer)
-    jwks_url = settings.better_auth_jwks_url or (
-        f"{issuer.rstrip('/')}/api/auth/jwks" if issuer else None
-    )
-    if jwks_url is None:
+    if settings.jwks_url is None:
         return CompositeVerifier(secret, None), ()
-    jwks = JwksVerifier(jwks_url, issuer=issuer)
+    jwks = JwksVerifier(settings.jwks_url, issuer=issuer)
     return CompositeVerifier(secret, jwks), (jwks.aclose,)
 
 
@@ -137,10 +135,12 @@ def build_app(settings: Settings, adapters: Adapters | None = None) -> Starlette
     # Cursors and undo values travel through clients, sealed under a key of their own.
     sealer = AeadSealer(settings.secret)
     cursors = CursorCodec(sealer)
+    # The one verifier of both driving adapters, so that an ended session ends for both.
+    sessions = SessionGuard(chosen.verifier, chosen.uow, chosen.clock)
     deps = ApiDependencies(
         uow=chosen.uow,
         clock=chosen.clock,
-        verifier=chosen.verifier,
+        verifier=sessions,
         readiness=chosen.readiness,
         hasher=chosen.hasher,
         issuer=chosen.issuer,
@@ -154,7 +154,7 @@ def build_app(settings: Settings, adapters: Adapters | None = None) -> Starlette
     web = WebDependencies(
         uow=chosen.uow,
         clock=chosen.clock,
-        verifier=chosen.verifier,
+        sessions=sessions,
         hasher=chosen.hasher,
         issuer=chosen.issuer,
         throttle=chosen.throttle,

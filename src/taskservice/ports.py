@@ -11,6 +11,7 @@ import attrs
 from domain.accounts import Account
 from domain.idempotency import IdempotencyRecord
 from domain.queries import TaskCounts, TaskQuery
+from domain.sessions import EndedSessions, IssuedSession
 from domain.tasks import Task
 from domain.throttling import Bucket
 from domain.types import TaskId, UserId
@@ -77,6 +78,22 @@ class IdempotencyRepository(Protocol):
         """Delete at most `limit` records of any user created at or before `expired_by`."""
 
 
+class SessionRepository(Protocol):
+    """Which sessions of the service's own tokens have ended, inside one unit of work."""
+
+    async def end(self, user_id: UserId, session: IssuedSession) -> None:
+        """Record that `user_id`'s `session` has ended, until it expires; a repeat changes nothing."""
+
+    async def end_all(self, user_id: UserId, before: datetime) -> None:
+        """Every session of `user_id` issued before `before` has ended; the latest moment holds."""
+
+    async def ended(self, user_id: UserId, now: datetime) -> EndedSessions | None:
+        """`user_id`'s ended sessions that expire after `now`; None when there is no such user."""
+
+    async def purge(self, expired_by: datetime, limit: int) -> int:
+        """Delete at most `limit` records of any user's ended sessions expired by `expired_by`."""
+
+
 class UnitOfWork(Protocol):
     """One atomic conversation with storage: everything commits together or not at all."""
 
@@ -91,6 +108,10 @@ class UnitOfWork(Protocol):
     @property
     def idempotency(self) -> IdempotencyRepository:
         """The idempotency record repository bound to this unit of work."""
+
+    @property
+    def sessions(self) -> SessionRepository:
+        """The ended-session repository bound to this unit of work."""
 
     async def commit(self) -> None:
         """Make every write of this unit of work durable."""

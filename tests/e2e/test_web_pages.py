@@ -188,6 +188,17 @@ async def test_sign_out_then_sign_in_again_finds_the_tasks(client: Client) -> No
     assert await titles(client) == ["Water the plants"]
 
 
+async def test_signing_out_ends_the_session_not_just_the_cookie(client: Client) -> None:
+    await sign_up(client)
+    token = client.cookies["__Host-session"]
+    await post(client, "/sign-out")
+    client.cookies.set("__Host-session", token)
+    response = await client.get("/tasks")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/sign-in?next=/tasks"
+    assert "Max-Age=0" in set_cookies(response)["__Host-session"]
+
+
 async def test_a_signed_in_visitor_skips_the_sign_in_page(client: Client) -> None:
     await sign_up(client)
     assert (await client.get("/")).headers["location"] == "/tasks"

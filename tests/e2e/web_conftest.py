@@ -20,6 +20,7 @@ from adapters.web import WebDependencies, WebSecurityHeaders, web_routes
 from domain.throttling import Bucket
 from taskservice.clock import SystemClock
 from taskservice.ports import Clock, Throttle, UnitOfWorkFactory
+from taskservice.services import SessionGuard
 from tests.sealing import CURSORS, SEALER
 from tests.tokens import SECRET
 
@@ -47,10 +48,12 @@ def web_app(
     `closers` run at the end of the app's lifespan, inside the loop that served it (e.g. the
     `dispose` of a SQL engine, whose connections belong to that loop).
     """
+    uow = uow or storage()
+    clock = clock or SystemClock()
     deps = WebDependencies(
-        uow=uow or storage(),
-        clock=clock or SystemClock(),
-        verifier=SecretVerifier(SECRET),
+        uow=uow,
+        clock=clock,
+        sessions=SessionGuard(SecretVerifier(SECRET), uow, clock),
         hasher=Argon2Hasher(),
         issuer=SecretIssuer(SECRET, issuer=None),
         throttle=throttle or LimitsThrottle(LOOSE_LIMITS),

@@ -73,6 +73,7 @@ async def test_upgrade_downgrade_upgrade_round_trip(empty_url: str) -> None:
         "users",
         "tasks",
         "idempotency_keys",
+        "ended_sessions",
     }
 
     await asyncio.to_thread(downgrade_to_base, empty_url)

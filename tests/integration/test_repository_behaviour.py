@@ -16,6 +16,7 @@ from adapters.persistence import SqlUnitOfWorkFactory
 from domain.accounts import Account
 from domain.errors import Conflict
 from domain.queries import Due, Sort, SortField, Status, TaskFilter, TaskQuery
+from domain.sessions import EndedSessions, IssuedSession
 from domain.tasks import Priority, Task, parse_changes
 from domain.types import TaskId, UserId
 from domain.users import User
@@ -530,3 +531,85 @@ async def test_concurrent_writers_all_succeed(uow: UnitOfWorkFactory) -> None:
     assert len({t.id for t in added}) == 25
     async with uow() as work:
         assert (await work.tasks.counts(user_id)).pending == 25
+
+
+def issued(
+    *, issued_at: datetime = NOW, expires_at: datetime = NOW + timedelta(days=7)
+) -> IssuedSession:
+    """A session of a token the service issued, with an id of its own."""
+    return IssuedSession(id=uuid.uuid4().hex[:22], issued_at=issued_at, expires_at=expires_at)
+
+
+async def ended(uow: UnitOfWorkFactory, user_id: UserId, now: datetime = NOW) -> EndedSessions:
+    """The user's ended sessions as a new unit of work sees them at `now`."""
+    async with uow() as work:
+        state = await work.sessions.ended(user_id, now)
+    assert state is not None
+    return state
+
+
+async def test_a_user_has_no_ended_sessions_until_one_ends(uow: UnitOfWorkFactory) -> None:
+    user_id, other = await stored_user(uow), await stored_user(uow)
+    assert await ended(uow, user_id) == EndedSessions()
+    one, two = issued(), issued()
+    async with uow() as work:
+        await work.sessions.end(user_id, one)
+        await work.sessions.end(user_id, one)
+        await work.commit()
+    state = await ended(uow, user_id)
+    assert state == EndedSessions(ids=frozenset({one.id}))
+    assert state.ends(one)
+    assert not state.ends(two)
+    assert await ended(uow, other) == EndedSessions()
+
+
+async def test_ended_sessions_of_no_such_user_are_none(uow: UnitOfWorkFactory) -> None:
+    async with uow() as work:
+        assert await work.sessions.ended(UserId(f"nobody-{uuid.uuid4().hex}"), NOW) is None
+
+
+async def test_an_ended_session_counts_until_it_expires_then_is_purged(
+    uow: UnitOfWorkFactory,
+) -> None:
+    user_id = await stored_user(uow)
+    soon = [issued(expires_at=NOW + timedelta(minutes=1)) for _ in range(3)]
+    later = issued(expires_at=NOW + timedelta(hours=1))
+    async with uow() as work:
+        for session in (*soon, later):
+            await work.sessions.end(user_id, session)
+        await work.commit()
+    assert (await ended(uow, user_id)).ids == {later.id, *(s.id for s in soon)}
+    assert (await ended(uow, user_id, NOW + timedelta(minutes=1))).ids == {later.id}
+
+    async with uow() as work:
+        assert await work.sessions.purge(NOW + timedelta(minutes=1), 2) == 2
+        assert await work.sessions.purge(NOW + timedelta(minutes=1), 1000) >= 1
+        await work.commit()
+    assert (await ended(uow, user_id, NOW - timedelta(days=1))).ids == {later.id}
+
+
+async def test_ending_every_session_ends_those_issued_before_the_moment(
+    uow: UnitOfWorkFactory,
+) -> None:
+    user_id = await stored_user(uow)
+    async with uow() as work:
+        await work.sessions.end_all(user_id, NOW)
+        await work.commit()
+    state = await ended(uow, user_id)
+    assert state.before == NOW
+    assert state.ends(issued(issued_at=NOW - timedelta(microseconds=1)))
+    assert not state.ends(issued(issued_at=NOW))
+
+    for moment in (NOW - timedelta(hours=1), NOW + timedelta(hours=1)):
+        async with uow() as work:
+            await work.sessions.end_all(user_id, moment)
+            await work.commit()
+    assert (await ended(uow, user_id)).before == NOW + timedelta(hours=1)
+
+
+async def test_no_session_ends_without_commit(uow: UnitOfWorkFactory) -> None:
+    user_id = await stored_user(uow)
+    async with uow() as work:
+        await work.sessions.end(user_id, issued())
+        await work.sessions.end_all(user_id, NOW)
+    assert await ended(uow, user_id) == EndedSessions()
