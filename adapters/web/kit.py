@@ -16,6 +16,7 @@ from adapters.web.routing import Halt, PageError, forbidden
 from adapters.web.session import Cookies, Visitor, sign_in_url
 from adapters.web.undo import UndoSealer
 from domain.users import Principal
+from taskservice import services
 
 _SESSION_BINDING = "session:"
 _PRE_SESSION_BINDING = "pre-session:"
@@ -45,6 +46,11 @@ class Kit:
     async def visitor(self, request: Request) -> Visitor:
         """Who sent `request`; remembered for the page (and error page) it gets."""
         visitor = await self.cookies.visitor(request, self.deps.sessions)
+        if visitor.principal is not None:
+            # The header names the account, which the service's own tokens no longer carry.
+            deps = self.deps
+            account = await services.current_user(deps.uow, deps.clock, visitor.principal)
+            visitor = attrs.evolve(visitor, account=account)
         request.state.web_visitor = visitor
         return visitor
 
@@ -93,7 +99,7 @@ class Kit:
         token = ""
         if visitor.principal is not None and visitor.session_cookie is not None:
             token = self.csrf.token(_SESSION_BINDING + visitor.session_cookie)
-        base = {"user": visitor.principal, "csrf_token": token, "now": self.deps.clock.now()}
+        base = {"user": visitor.account, "csrf_token": token, "now": self.deps.clock.now()}
         return self.views.render(template, base | context, status=status, headers=headers)
 
     def error_page(self, request: Request, error: PageError) -> Response:

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from domain.errors import InvalidToken
-from domain.users import Principal
+from domain.users import Principal, User
 from taskservice.ports import TokenVerifier
 
 _UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\x7f\\]")
@@ -24,6 +24,8 @@ class Visitor:
 
     principal: Principal | None = None
     session_cookie: str | None = None
+    account: User | None = None
+    """The signed-in user's record, for the page header."""
 
     @property
     def has_stale_cookie(self) -> bool:

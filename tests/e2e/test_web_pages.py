@@ -137,7 +137,8 @@ async def test_an_invalid_or_expired_session_redirects_and_clears_the_cookie(
 
 
 async def test_sign_up_sets_a_host_only_secure_http_only_lax_cookie(client: Client) -> None:
-    response = await sign_up(client)
+    email = new_email()
+    response = await sign_up(client, email)
     assert response.headers["location"] == "/tasks?notice=welcome"
     cookie = set_cookies(response)["__Host-session"]
     attributes = [part.strip() for part in cookie.split(";")]
@@ -148,6 +149,8 @@ async def test_sign_up_sets_a_host_only_secure_http_only_lax_cookie(client: Clie
     page = await client.get("/tasks?notice=welcome")
     assert page.status_code == 200
     assert "Welcome!" in Html(page.text).texts["live"]
+    # The header names the account, though the session's token carries no e-mail.
+    assert f'<span class="account-name">{email}</span>' in page.text
 
 
 async def test_cookie_secure_false_names_the_cookie_session_without_secure(
