@@ -12,6 +12,8 @@ import asyncpg
 import pytest
 
 from tests.better_auth_js import BetterAuthJs
+# The harnesses' fixtures (PgBouncer, HAProxy, an OpenID Provider) for every test module.
+pytest_plugins = ("tests.infra.fixtures",)
 
 PG_ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
