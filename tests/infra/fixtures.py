@@ -1,13 +1,22 @@
-"""The harnesses as pytest fixtures, for every test module (tests/conftest.py loads this plugin)."""
+"""The harnesses as pytest fixtures, for every test module (tests/conftest.py loads this plugin).
+
+The `start_…` fixtures are factories: a test starts as many as it needs, configured as it needs,
+and all are stopped when the test ends.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from typing import Any
 
 import pytest
 
 from tests.conftest import create_database, drop_database
+from tests.infra.haproxy import Balancer, haproxy
 from tests.infra.pgbouncer import pgbouncer
+
+StartHaproxy = Callable[..., Awaitable[Balancer]]
 
 
 @pytest.fixture
@@ -19,3 +28,14 @@ async def pgbouncer_url() -> AsyncIterator[str]:
             yield bouncer.url
     finally:
         await drop_database(url)
+
+
+@pytest.fixture
+async def start_haproxy() -> AsyncIterator[StartHaproxy]:
+    """`await start_haproxy(["127.0.0.1:8001", …], **options)`: a `Balancer` (tests.infra.haproxy)."""
+    async with AsyncExitStack() as stack:
+
+        async def start(servers: Sequence[str], **options: Any) -> Balancer:
+            return await stack.enter_async_context(haproxy(servers, **options))
+
+        yield start
