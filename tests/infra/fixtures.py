@@ -14,9 +14,11 @@ import pytest
 
 from tests.conftest import create_database, drop_database
 from tests.infra.haproxy import Balancer, haproxy
+from tests.infra.openid_provider import OpenIDProvider, openid_provider
 from tests.infra.pgbouncer import pgbouncer
 
 StartHaproxy = Callable[..., Awaitable[Balancer]]
+StartOpenIDProvider = Callable[..., Awaitable[OpenIDProvider]]
 
 
 @pytest.fixture
@@ -37,5 +39,16 @@ async def start_haproxy() -> AsyncIterator[StartHaproxy]:
 
         async def start(servers: Sequence[str], **options: Any) -> Balancer:
             return await stack.enter_async_context(haproxy(servers, **options))
+
+        yield start
+
+
+@pytest.fixture
+async def start_openid_provider() -> AsyncIterator[StartOpenIDProvider]:
+    """`await start_openid_provider(redirect_uris=[…], **options)`: tests.infra.openid_provider."""
+    async with AsyncExitStack() as stack:
+
+        async def start(**options: Any) -> OpenIDProvider:
+            return await stack.enter_async_context(openid_provider(**options))
 
         yield start
