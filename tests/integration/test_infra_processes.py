@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.processes import LOOPBACK, free_port, http_answers, started, tcp_answers
+from tests.infra.processes import LOOPBACK, free_port, http_answers, program, started, tcp_answers
 
 SERVE = [sys.executable, "-m", "http.server", "--bind", LOOPBACK]
 
@@ -99,3 +99,17 @@ async def test_a_program_that_never_answers_is_reported_and_stopped(tmp_path: Pa
         ):
             pass
     assert gone(int((tmp_path / "pid").read_text()))
+
+
+def test_a_missing_program_skips_the_test_locally_and_fails_it_in_ci(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(
+        pytest.skip.Exception, match=r"^absent is not installed \(Debian package x\)"
+    ):
+        program("absent", package="x")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must run this test"):
+        program("absent", package="x")
+    assert program("sh", package="dash").endswith("/sh")
