@@ -13,12 +13,13 @@ Version: oidc-provider 8.8.1, the last line that supports Node 18 and 20 (9.x wa
 runtime" below Node 22 LTS). Its npm packages come from tests/infra/oidc/package-lock.json
 (tests.infra.npm).
 
-Signing in in Chromium (playwright), after the product redirected the page to the provider:
-  1. the login page: `input[name=login]` takes the account's *subject* (not its e-mail),
-     `input[name=password]` any non-empty text (the development login checks no password);
-     the button is "Sign-in" (`button[type=submit]`). An unknown subject gets no code: the
-     provider answers with its error page (HTTP 500) instead of the consent page.
-  2. the consent page: the button "Continue" (`button[type=submit]`).
+Signing in in Chromium (playwright), after the product redirected the page to the provider
+(tried with Debian's Chromium from a sync playwright test taking the async fixture):
+  1. the login page: `page.fill("input[name=login]", account.subject)` (the subject, not the
+     e-mail), `page.fill("input[name=password]", "any")` (the development login checks no
+     password), `page.get_by_role("button", name="Sign-in").click()`. An unknown subject gets
+     no code: the provider answers with its error page (HTTP 500) instead of the consent page.
+  2. the consent page: `page.get_by_role("button", name="Continue").click()`.
   3. the provider redirects to the client's `redirect_uri` with `code`, `state` and `iss`.
   A second sign-in in the same browser context skips both pages (the provider's session and
   the grant are remembered): use a new context, or add `prompt=login` to the request.
