@@ -5,8 +5,8 @@ config, auth file and unix-socket directory in a temporary directory of its own,
 `postgres` user when the test runs as root (pgbouncer refuses root), and yields a `PgBouncer` whose
 `url` reaches the same database through it. Authentication is `trust`, as on the server behind.
 
-What a transaction pooler changes (the smoke tests in tests/integration/test_infra_pgbouncer.py
-show each):
+What a transaction pooler changes (tests/integration/test_infra_pgbouncer.py shows each, except
+where said):
 
 - A server connection belongs to a client only for one transaction, or for one statement outside
   one. A named prepared statement lives on one server connection; PgBouncer before 1.21 does not
@@ -19,17 +19,19 @@ show each):
   statement with `asyncpg.Connection.prepare()` and caches it per DBAPI connection
   (`prepared_statement_cache_size`, default 100, a DBAPI argument: URL query or `connect_args`;
   0 disables it). For PgBouncer it documents `prepared_statement_name_func` (e.g. uuid names in
-  `connect_args`) against name collisions, with `NullPool` and `DISCARD` on release to keep
-  unused statements from piling up. Tried against this 1.18: named statements still fail when
-  the prepare and the execution land on different server connections (outside a transaction, or
-  cached across transactions); what works in and out of transactions is asyncpg's
-  `statement_cache_size=0` in `connect_args`, with or without `prepared_statement_cache_size=0`.
+  `connect_args`) against name collisions, with `NullPool` and `DISCARD` on release so that
+  unused statements do not pile up. Against this 1.18, unique names are not enough: a statement
+  cached across transactions fails as above; and, tried by hand under concurrent load (not a
+  test: it depends on timing), uuid names failed outside transactions too, even with both caches
+  off, when the prepare and the execution landed on different server connections. What worked
+  in every case tried: asyncpg's `statement_cache_size=0` in `connect_args` (unnamed statements).
 - Session state leaks: `SET` outside a transaction stays on the server connection for whichever
-  client gets it next; `SET LOCAL` ends with its transaction. `LISTEN` needs a direct connection.
-- Startup parameters other than client_encoding, datestyle, timezone, standard_conforming_strings
-  and application_name are refused ("unsupported startup parameter"), e.g. asyncpg's
-  `server_settings={"statement_timeout": …}`, unless listed in `ignore_startup_parameters`
-  (then they are silently not applied).
+  client gets it next; `SET LOCAL` ends with its transaction. (So `LISTEN`, which lasts as long as
+  the session, needs a direct connection: not tested here.)
+- PgBouncer keeps track of client_encoding, datestyle, timezone, standard_conforming_strings and
+  application_name; any other startup parameter is refused ("unsupported startup parameter"),
+  e.g. asyncpg's `server_settings={"statement_timeout": …}`, unless listed in
+  `ignore_startup_parameters` (then it is silently not applied).
 """
 
 from __future__ import annotations

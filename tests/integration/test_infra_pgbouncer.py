@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from tests.infra.pgbouncer import pgbouncer
 from tests.integration.sql_backends import fresh_postgres
@@ -82,6 +88,51 @@ async def test_asyncpg_statement_cache_breaks_when_another_client_holds_the_serv
         finally:
             for connection in (first, second, third):
                 await connection.close()
+
+
+SQLALCHEMY_CONNECT_ARGS = {
+    "dialect defaults": ({}, True),
+    # What SQLAlchemy documents for PgBouncer: unique names, yet still one server's statements.
+    "prepared_statement_name_func": (
+        {"prepared_statement_name_func": lambda: f"__asyncpg_{uuid.uuid4()}__"},
+        True,
+    ),
+    "statement_cache_size=0": ({"statement_cache_size": 0}, False),
+}
+
+
+@pytest.mark.parametrize(
+    ("connect_args", "fails"), SQLALCHEMY_CONNECT_ARGS.values(), ids=SQLALCHEMY_CONNECT_ARGS
+)
+async def test_sqlalchemy_needs_asyncpgs_statement_cache_off_not_only_unique_names(
+    database_url: str, connect_args: dict[str, Any], fails: bool
+) -> None:
+    """The same turns with SQLAlchemy's asyncpg dialect, a statement run in two transactions."""
+    async with pgbouncer(database_url, pool_size=2) as bouncer:
+        url = bouncer.url.replace("postgresql://", "postgresql+asyncpg://", 1)
+        engine = create_async_engine(url, connect_args=connect_args, poolclass=NullPool)
+        first, third = [
+            await asyncpg.connect(bouncer.url, statement_cache_size=0) for _ in range(2)
+        ]
+        statement = text("SELECT :n + 1")
+        try:
+            async with engine.connect() as second:
+                await first.execute("BEGIN")
+                async with second.begin():
+                    assert await second.scalar(statement, {"n": 1}) == 2
+                await third.execute("BEGIN")
+                await first.execute("COMMIT")
+                async with second.begin():
+                    if fails:
+                        with pytest.raises(DBAPIError, match="does not exist"):
+                            await second.scalar(statement, {"n": 2})
+                    else:
+                        assert await second.scalar(statement, {"n": 2}) == 3
+                await third.execute("COMMIT")
+        finally:
+            await engine.dispose()
+            await first.close()
+            await third.close()
 
 
 async def test_a_session_setting_outlives_its_transaction_and_reaches_another_client(
