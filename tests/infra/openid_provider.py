@@ -9,9 +9,10 @@ The authorization code flow with PKCE (S256) is the only one: a request without
 provider for "another issuer": it has another port, so another issuer, and another key unless
 `signing_key=first.signing_key` is passed (then only `iss` tells the two apart).
 
-Version: oidc-provider 8.8.1, the last line that supports Node 18 and 20 (9.x warns "Unsupported
-runtime" below Node 22 LTS). Its npm packages come from tests/infra/oidc/package-lock.json
-(tests.infra.npm).
+Version: oidc-provider 8.8.1, the last release of the line that supports Node 18 (Debian's) and
+20 (this machine's). 9.x asks for Node 22 LTS: on Node 20.20 its 9.13.3 ran the same flow but
+warned "Unsupported runtime"; 9.x is the maintained line, so move to it with Node 22. The npm
+packages come from tests/infra/oidc/package-lock.json (tests.infra.npm).
 
 Signing in in Chromium (playwright), after the product redirected the page to the provider
 (tried with Debian's Chromium from a sync playwright test taking the async fixture):
