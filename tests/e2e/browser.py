@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -13,10 +12,11 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Final
 
-import pytest
 import uvicorn
 from playwright.sync_api import Browser, sync_playwright
 from starlette.types import ASGIApp
+
+from tests.infra.processes import unavailable
 
 CHROMIUM: Final = Path("/usr/bin/chromium")
 CHROMIUM_ARGS: Final = [
@@ -34,9 +34,7 @@ CHROMIUM_ARGS: Final = [
 def chromium() -> Iterator[Browser]:
     """Debian's Chromium, headless; a missing one skips locally and fails in CI."""
     if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is required in CI")
-        pytest.skip(f"{CHROMIUM} is not installed")
+        unavailable(f"{CHROMIUM} is not installed")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS

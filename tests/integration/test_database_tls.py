@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from adapters.persistence import SqlReadiness, SqlUnitOfWorkFactory, head_revision, upgrade_to_head
 from domain.errors import StorageUnavailable
 from tests.certificates import Authority, Issued
+from tests.infra.processes import free_port, unavailable
 from tests.integration.sql_backends import engine_for
 
 POSTGRES_INSTALLS: Final = Path("/usr/lib/postgresql")
@@ -64,7 +64,7 @@ def cluster() -> Iterator[Cluster]:
         authority = Authority.create("Cluster CA")
         server = authority.server(root, "127.0.0.1", "localhost")
         files = Cluster(
-            port=_free_port(),
+            port=free_port(),
             ca=authority.write(root / "ca.crt"),
             stranger=Authority.create("Stranger CA").write(root / "stranger.crt"),
             client=authority.client(root, CERTIFIED),
@@ -224,19 +224,11 @@ def _postgres_binaries() -> Path:
     if installed:
         return installed[-1].parent
     on_path = shutil.which("pg_ctl")
-    if on_path:
-        return Path(on_path).parent
-    message = f"PostgreSQL's server programs (initdb, pg_ctl) are not under {POSTGRES_INSTALLS}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{message}; CI must run this test")
-    pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    if not on_path:
+        unavailable(
+            f"PostgreSQL's server programs (initdb, pg_ctl) are not under {POSTGRES_INSTALLS}"
+        )
+    return Path(on_path).parent
 
 
 def _runs_as_root() -> bool:

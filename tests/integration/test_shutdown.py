@@ -19,20 +19,13 @@ import httpx
 import pytest
 
 from tests.faulty_proxy import LOOPBACK, FaultyProxy
+from tests.infra.processes import free_port
 from tests.integration.sql_backends import migrated_postgres
 from tests.tokens import SECRET, hs256
 
 BURST: Final = 8
 ROUND_TRIP_DELAY: Final = 0.3
 START_WITHIN: Final = 15.0
-
-
-def free_port() -> int:
-    """A TCP port on the loopback interface that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def service_environment(database_url: str, port: int) -> dict[str, str]:
