@@ -12,9 +12,12 @@ from sqlalchemy import exc
 
 from domain.errors import StorageUnavailable
 
-# SQLSTATE classes meaning "not now": 08 connection exception, 53 insufficient resources
-# (too many connections), 57 operator intervention (statement timeout, admin shutdown).
-_UNAVAILABLE_SQLSTATE_CLASSES: Final = frozenset({"08", "53", "57"})
+# SQLSTATE classes meaning "not now": 08 connection exception, 28 invalid authorization (the
+# server refused the login: a wrong password, a missing client certificate, an unknown role),
+# 53 insufficient resources (too many connections), 57 operator intervention (statement
+# timeout, admin shutdown). Like a refused connection, a refused login is the deployment's
+# trouble, not a bug of the request, and the service answers again once it is mended.
+_UNAVAILABLE_SQLSTATE_CLASSES: Final = frozenset({"08", "28", "53", "57"})
 _QUERY_CANCELED: Final = "57014"  # the statement timeout: the connection itself is fine
 
 

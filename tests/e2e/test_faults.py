@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Final
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -196,6 +197,27 @@ async def test_the_service_starts_without_its_database_and_gets_ready_when_it_ap
 
         await proxy.restore()
         assert await seconds_until_ok(client, user) < RECOVER_WITHIN
+
+
+async def test_a_login_the_database_refuses_is_a_503_not_a_500(
+    migrated_postgres_url: str, tmp_path: Path, wire: Wire
+) -> None:
+    # An unknown role (SQLSTATE 28000), like a wrong password: the deployment's to mend.
+    parts = urlsplit(migrated_postgres_url)
+    refused = urlunsplit(parts._replace(netloc=f"nobody_at_all@{parts.hostname}:{parts.port}"))
+    app = build_app(settings_for(refused, tmp_path, api_style=wire.style))
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+    ):
+        user = User()
+        assert_unavailable(await answered(client.get(user.tasks, headers=user.headers)), wire)
+        assert_unavailable(
+            await answered(client.post(user.tasks, json={"title": "x"}, headers=user.headers)),
+            wire,
+        )
+        assert_unavailable(await answered(client.get("/readyz")), wire)
 
 
 class Writer:
