@@ -1,24 +1,22 @@
 """Driven adapter: SQLAlchemy Core tables, repositories and unit of work on PostgreSQL or SQLite."""
 
-from adapters.persistence.engine import create_engine, create_migration_engine
+from adapters.persistence.database import Database, SqlReadiness
+from adapters.persistence.engine import create_migration_engine
 from adapters.persistence.files import tighten_folder
 from adapters.persistence.migrations import downgrade_to_base, head_revision, upgrade_to_head
-from adapters.persistence.pool import PoolUsage
-from adapters.persistence.readiness import SqlReadiness
 from adapters.persistence.repositories import SqlTaskRepository, SqlUserRepository
 from adapters.persistence.tables import metadata
 from adapters.persistence.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from adapters.persistence.urls import async_database_url
 
 __all__ = [
-    "PoolUsage",
+    "Database",
     "SqlReadiness",
     "SqlTaskRepository",
     "SqlUnitOfWork",
     "SqlUnitOfWorkFactory",
     "SqlUserRepository",
     "async_database_url",
-    "create_engine",
     "create_migration_engine",
     "downgrade_to_base",
     "head_revision",

@@ -12,8 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from adapters.persistence.files import create_private_folder, private_database
-from adapters.persistence.liveness import check_connections
-from adapters.persistence.pool import KeepingPool, kept_connections
 from adapters.persistence.urls import async_database_url
 
 CONNECT_TIMEOUT_S: Final = 5.0
@@ -23,17 +21,24 @@ SQLITE_BUSY_TIMEOUT_MS: Final = 5000
 # Client-side margin over the server's statement_timeout, so the server cancels first and
 # the connection stays usable.
 COMMAND_TIMEOUT_MARGIN_S: Final = 2.0
+# What SQLAlchemy's asyncpg dialect takes from the URL for itself rather than for asyncpg.
+_NOT_FOR_ASYNCPG: Final = ("prepared_statement_cache_size", "prepared_statement_name_func")
 
 
-def create_engine(
+def service_engine(
     raw_url: str,
     *,
-    pool_size: int = 10,
-    pool_timeout: float = 5.0,
-    statement_timeout_ms: int = 10_000,
-    connect_timeout: float = CONNECT_TIMEOUT_S,
-) -> AsyncEngine:
-    """The service's engine for a PostgreSQL or SQLite URL as the user wrote it."""
+    pool_size: int,
+    pool_timeout: float,
+    statement_timeout_ms: int,
+    connect_timeout: float,
+) -> tuple[AsyncEngine, dict[str, Any] | None]:
+    """The service's engine for a URL as the user wrote it, and asyncpg.connect's arguments for
+    connections outside its pool (None on SQLite).
+
+    On PostgreSQL every session is read-only outside a transaction begun READ WRITE, so that no
+    write can commit on its own (executors.AsyncpgExecutor begins one before the first write).
+    """
     url, connect_args = async_database_url(raw_url)
     # max_overflow=0: pool_size is the most connections the service ever opens.
     # hide_parameters: statement values (e-mails, password hashes) never reach error messages,
@@ -47,36 +52,25 @@ def create_engine(
         "json_deserializer": orjson.loads,
     }
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, connect_args, foreign_keys=True, **options)
+        return _sqlite_engine(url, connect_args, foreign_keys=True, **options), None
     connect_args |= {
         "timeout": connect_timeout,
         "command_timeout": statement_timeout_ms / 1000 + COMMAND_TIMEOUT_MARGIN_S,
         "server_settings": {
             "statement_timeout": str(statement_timeout_ms),
+            "default_transaction_read_only": "on",
             "application_name": "taskservice",
         },
     }
     # Autocommit: SQLAlchemy begins no transaction of its own; the unit of work's executor
-    # begins one at its first write (executors.AsyncpgExecutor).
+    # begins one at its first write.
     engine = create_async_engine(
-        url,
-        connect_args=connect_args,
-        isolation_level="AUTOCOMMIT",
-        poolclass=KeepingPool,
-        **options,
+        url, connect_args=connect_args, isolation_level="AUTOCOMMIT", **options
     )
-    check_connections(engine, timeout=connect_timeout)
-
-    def release_kept(_dbapi_connection: Any, _entry: ConnectionPoolEntry, _reason: Any) -> None:
-        # One connection was lost: the database may have dropped the kept ones too, so they go
-        # back to the pool, whose checkout pings them before use.
-        kept = kept_connections(engine)
-        if kept is not None:
-            kept.release(suspect=True)
-
-    event.listen(engine.sync_engine, "invalidate", release_kept)
     event.listen(engine.sync_engine, "connect", _decode_json_with_orjson)
-    return engine
+    _, from_url = engine.dialect.create_connect_args(url)
+    driver_args = {k: v for k, v in from_url.items() if k not in _NOT_FOR_ASYNCPG}
+    return engine, driver_args | connect_args
 
 
 def create_migration_engine(raw_url: str) -> AsyncEngine:

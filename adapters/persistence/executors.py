@@ -1,23 +1,28 @@
 """How a unit of work's statements reach the database: through SQLAlchemy, or straight to asyncpg.
 
-Every statement is built with SQLAlchemy Core. The hot ones are `Prepared`: built once at import,
-with named parameters, and compiled once per dialect. On PostgreSQL those run on the asyncpg
-connection under the pooled SQLAlchemy one, skipping SQLAlchemy's per-call and per-row work;
-statements built per call (list filters, idempotency records, accounts) still go through
-SQLAlchemy, on the same connection and in the same transaction.
+Every statement is built with SQLAlchemy Core. The hot ones, and every one that writes, are
+`Prepared`: built once, with named parameters, compiled once per dialect, and aware of whether
+they write. On PostgreSQL those run on the asyncpg connection under the pooled SQLAlchemy one,
+skipping SQLAlchemy's per-call and per-row work; selects built per call (list filters, accounts)
+still go through SQLAlchemy, on the same connection and in the same transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import asyncpg
 import attrs
+from sqlalchemy import Select
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql import ClauseElement, Executable, visitors
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.selectable import ForUpdateArg
 
 from adapters.persistence.errors import Failure, driver_failure, storage_errors
 from domain.errors import StorageUnavailable
@@ -25,6 +30,10 @@ from domain.errors import StorageUnavailable
 Row = Sequence[Any]
 """A result row, read by position in the order of the statement's columns."""
 Params = Mapping[str, Any]
+_ASYNCPG: Final = asyncpg_dialect()  # type: ignore[no-untyped-call]
+# What may change data or lock rows, wherever it sits in a statement: INSERT, UPDATE and DELETE
+# (a CTE's too), FOR UPDATE or FOR SHARE, and SQL text, which cannot be looked into.
+_WRITING: Final = (UpdateBase, ForUpdateArg, TextClause)
 
 
 @attrs.frozen
@@ -44,17 +53,23 @@ class Compiled:
 
 
 class Prepared:
-    """A statement with named parameters, built once and compiled once per dialect."""
+    """A statement with named parameters, built once, that knows whether it writes.
+
+    Its rows come straight from asyncpg on PostgreSQL, without SQLAlchemy's result processing,
+    so a column type that needs some (`process_result_value`) is refused when it is built.
+    """
 
     def __init__(self, statement: Executable) -> None:
+        assert isinstance(statement, ClauseElement)
         self.statement = statement
+        self.writes = any(isinstance(e, _WRITING) for e in visitors.iterate(statement))
+        _refuse_result_processing(statement)
         self._compiled: dict[str, Compiled] = {}
 
     def compiled(self, dialect: Dialect) -> Compiled:
         """The statement compiled for `dialect`."""
         known = self._compiled.get(dialect.name)
         if known is None:
-            assert isinstance(self.statement, ClauseElement)
             compiled = self.statement.compile(dialect=dialect)
             assert isinstance(compiled, SQLCompiler)
             names = tuple(compiled.positiontup or ())
@@ -64,20 +79,27 @@ class Prepared:
         return known
 
 
+def _refuse_result_processing(statement: Executable) -> None:
+    for column in getattr(statement, "exported_columns", ()):
+        if column.type.dialect_impl(_ASYNCPG).result_processor(_ASYNCPG, None) is not None:
+            raise TypeError(
+                f"Column {column} of type {column.type!r} needs result processing on asyncpg, "
+                "which prepared statements skip: read it per call, or make the type a no-op there"
+            )
+
+
+Statement = Prepared | Select[Any]
+"""What an executor runs: a prepared statement, or a select built per call (which only reads)."""
+
+
 class Executor(Protocol):
-    """Runs one unit of work's statements and returns their rows."""
+    """Runs one unit of work's statements and returns their rows; writes only in a transaction."""
 
     @property
     def dialect(self) -> Dialect:
         """The SQL dialect of the connection."""
 
-    async def fetch(
-        self,
-        statement: Prepared | Executable,
-        params: Params | None = None,
-        *,
-        writes: bool = False,
-    ) -> Sequence[Row]:
+    async def fetch(self, statement: Statement, params: Params | None = None) -> Sequence[Row]:
         """The rows of `statement` (none for a statement without RETURNING)."""
 
     async def commit(self) -> None:
@@ -85,6 +107,18 @@ class Executor(Protocol):
 
     async def rollback(self) -> None:
         """Drop the writes since the last commit."""
+
+
+async def executor_on(connection: AsyncConnection) -> Executor:
+    """The executor for a unit of work on `connection`, which begins its transaction if needed."""
+    if connection.dialect.name == "postgresql":
+        # A connection fresh from the pool holds its pooled connection already, so it is read
+        # without get_raw_connection()'s trip through a greenlet.
+        held = connection.sync_connection
+        pooled = held.connection if held is not None else await connection.get_raw_connection()
+        return AsyncpgExecutor(connection, pooled.driver_connection)
+    await connection.begin()
+    return AlchemyExecutor(connection)
 
 
 async def _through_alchemy(
@@ -96,7 +130,11 @@ async def _through_alchemy(
 
 
 class AlchemyExecutor:
-    """Every statement through SQLAlchemy, in the transaction the unit of work began."""
+    """Every statement through SQLAlchemy, in the transaction begun with the unit of work.
+
+    On SQLite that transaction holds the write lock from the start (engine.py), so every
+    statement, whatever it does, is inside it.
+    """
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
@@ -106,20 +144,10 @@ class AlchemyExecutor:
         """The SQL dialect of the connection."""
         return self._connection.dialect
 
-    async def fetch(
-        self,
-        statement: Prepared | Executable,
-        params: Params | None = None,
-        *,
-        writes: bool = False,
-    ) -> Sequence[Row]:
-        """The rows of `statement`, with SQLAlchemy's type processing.
-
-        `writes` changes nothing here: the unit of work began its transaction (on SQLite, with the
-        write lock) when it started.
-        """
+    async def fetch(self, statement: Statement, params: Params | None = None) -> Sequence[Row]:
+        """The rows of `statement`, with SQLAlchemy's type processing."""
         if isinstance(statement, Prepared):
-            statement = statement.statement
+            return await _through_alchemy(self._connection, statement.statement, params)
         return await _through_alchemy(self._connection, statement, params)
 
     async def commit(self) -> None:
@@ -138,33 +166,28 @@ class AsyncpgExecutor:
 
     The engine runs in autocommit mode, so SQLAlchemy never begins a transaction of its own; reads
     before the first write run without one, which in READ COMMITTED sees the same data (each
-    statement takes its own snapshot either way) and saves a BEGIN and a ROLLBACK.
+    statement takes its own snapshot either way) and saves a BEGIN and a ROLLBACK. The session is
+    read-only outside a transaction begun READ WRITE (database.py), so a statement that writes
+    without saying so is refused by PostgreSQL rather than committed on its own.
     """
 
     def __init__(self, connection: AsyncConnection, driver: asyncpg.Connection) -> None:
         self._connection = connection
         self._driver = driver
-        self._transaction: Any = None
+        self._writing = False
 
     @property
     def dialect(self) -> Dialect:
         """The SQL dialect of the connection."""
         return self._connection.dialect
 
-    async def fetch(
-        self,
-        statement: Prepared | Executable,
-        params: Params | None = None,
-        *,
-        writes: bool = False,
-    ) -> Sequence[Row]:
-        """The rows of `statement`; a write first begins the unit of work's transaction."""
-        if writes and self._transaction is None:
-            transaction = self._driver.transaction()
-            await self._guarded(transaction.start())
-            self._transaction = transaction
+    async def fetch(self, statement: Statement, params: Params | None = None) -> Sequence[Row]:
+        """The rows of `statement`; one that writes first begins the unit of work's transaction."""
         if not isinstance(statement, Prepared):
             return await _through_alchemy(self._connection, statement, params)
+        if statement.writes and not self._writing:
+            await self._guarded(self._driver.execute("BEGIN READ WRITE"))
+            self._writing = True
         compiled = statement.compiled(self.dialect)
         arguments = compiled.arguments(params or {})
         rows: Sequence[Row] = await self._guarded(self._driver.fetch(compiled.sql, *arguments))
@@ -172,15 +195,16 @@ class AsyncpgExecutor:
 
     async def commit(self) -> None:
         """Commit the transaction, if a write began one."""
-        transaction, self._transaction = self._transaction, None
-        if transaction is not None:
-            await self._guarded(transaction.commit())
+        await self._end("COMMIT")
 
     async def rollback(self) -> None:
         """Roll the transaction back, if a write began one."""
-        transaction, self._transaction = self._transaction, None
-        if transaction is not None:
-            await self._guarded(transaction.rollback())
+        await self._end("ROLLBACK")
+
+    async def _end(self, command: str) -> None:
+        if self._writing:
+            self._writing = False
+            await self._guarded(self._driver.execute(command))
 
     async def _guarded(self, call: Any) -> Any:
         try:
@@ -191,7 +215,7 @@ class AsyncpgExecutor:
                 raise
             if failure is Failure.CONNECTION_LOST:
                 # The pool must not hand this connection out again.
-                self._transaction = None
+                self._writing = False
                 with storage_errors():
                     await self._connection.invalidate(error)
             raise StorageUnavailable() from error

@@ -1,8 +1,8 @@
-"""Task and user repositories over one AsyncConnection, with explicit row-to-domain mapping."""
+"""The SQL repositories: their statements, one set per dialect where SQL differs, and row mapping."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -29,7 +29,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql import Executable
 
 from adapters.persistence.executors import Executor, Params, Prepared, Row
 from adapters.persistence.tables import NO_DUE, ended_sessions, idempotency_keys, tasks, users
@@ -108,6 +107,11 @@ def _param(name: str) -> BindParameter[Any]:
     return bindparam(name, type_=tasks.c[name].type)
 
 
+def _values(table: Table, names: Sequence[str]) -> dict[str, BindParameter[Any]]:
+    # Each column's value from the parameter of its name.
+    return {name: bindparam(name, type_=table.c[name].type) for name in names}
+
+
 _COUNTERS_MOVED: Final = {
     "tasks_pending": users.c.tasks_pending + bindparam("pending_delta", type_=Integer),
     "tasks_completed": users.c.tasks_completed + bindparam("completed_delta", type_=Integer),
@@ -162,11 +166,11 @@ def _owner_upsert(dialect_insert: Any) -> Any:
             "tasks_pending": users.c.tasks_pending + values.excluded.tasks_pending,
             "tasks_completed": users.c.tasks_completed + values.excluded.tasks_completed,
         },
-    )
+    ).returning(users.c.id)
 
 
 COUNT_OWNER_SQLITE: Final = Prepared(_owner_upsert(sqlite.insert))
-_OWNER_CTE: Final = _owner_upsert(postgresql.insert).returning(users.c.id).cte("owner")
+_OWNER_CTE: Final = _owner_upsert(postgresql.insert).cte("owner")
 INSERT_COUNTED_TASK_POSTGRES: Final = Prepared(
     insert(tasks)
     .from_select(
@@ -176,7 +180,9 @@ INSERT_COUNTED_TASK_POSTGRES: Final = Prepared(
     .returning(tasks.c.id)
     .add_cte(_OWNER_CTE)
 )
-COUNT_CHANGE_SQLITE: Final = Prepared(update(users).where(_THE_OWNER).values(_COUNTERS_MOVED))
+COUNT_CHANGE_SQLITE: Final = Prepared(
+    update(users).where(_THE_OWNER).values(_COUNTERS_MOVED).returning(users.c.id)
+)
 _PAGES: dict[tuple[SortField, bool, Status, bool, bool], Prepared] = {}
 # The owner's counts beside every row of a page: one round trip where two would cost 30 us
 # of the reference app's 490 per list (make bench), and more of the service's.
@@ -202,34 +208,143 @@ ENDED_SESSIONS: Final = Prepared(
     )
     .where(_THE_OWNER)
 )
+_BEFORE: Final = bindparam("before", type_=users.c.sessions_ended_before.type)
+END_ALL_SESSIONS: Final = Prepared(
+    update(users)
+    .where(
+        _THE_OWNER,
+        or_(users.c.sessions_ended_before.is_(None), users.c.sessions_ended_before < _BEFORE),
+    )
+    .values(sessions_ended_before=_BEFORE)
+)
 
 
-class _Statements:
-    """Runs statements through a unit of work's executor."""
-
-    def __init__(self, executor: Executor) -> None:
-        self._executor = executor
-
-    async def _fetch(
-        self,
-        statement: Prepared | Executable,
-        params: Params | None = None,
-        *,
-        writes: bool = False,
-    ) -> Sequence[Row]:
-        return await self._executor.fetch(statement, params, writes=writes)
-
-    @property
-    def _dialect(self) -> str:
-        return self._executor.dialect.name
-
-    def _insert(self, table: Table, values: dict[str, object]) -> postgresql.Insert | sqlite.Insert:
-        # The dialect's own INSERT, for its ON CONFLICT clause.
-        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        return dialect_insert(table).values(values)
+def _purge(table: Table, key: str, moment: str) -> Prepared:
+    # Up to `limit` rows expired by `expired_by`, oldest first. SKIP LOCKED: concurrent purges
+    # take disjoint rows instead of waiting on each other.
+    doomed = (
+        select(table.c.user_id, table.c[key])
+        .where(table.c[moment] <= bindparam("expired_by", type_=table.c[moment].type))
+        .order_by(table.c[moment])
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(skip_locked=True)
+    )
+    doomed_keys = tuple_(table.c.user_id, table.c[key]).in_(doomed)
+    return Prepared(delete(table).where(doomed_keys).returning(table.c[key]))
 
 
-class SqlTaskRepository(_Statements):
+PURGE_RECORDS: Final = _purge(idempotency_keys, "key", "created_at")
+PURGE_ENDED_SESSIONS: Final = _purge(ended_sessions, "session_id", "expires_at")
+_ACCOUNT: Final = ("id", "email", "name", "created_at", "password_hash", "email_key")
+
+
+def _ensure_user(dialect_insert: Any) -> Prepared:
+    values = dialect_insert(users).values(_values(users, ("id", "email", "name", "created_at")))
+    return Prepared(values.on_conflict_do_nothing(index_elements=[users.c.id]))
+
+
+def _add_account(dialect_insert: Any) -> Prepared:
+    # ON CONFLICT DO NOTHING (on the id or the e-mail key) instead of catching IntegrityError:
+    # a failed statement would abort the whole PostgreSQL transaction, and the caller's unit of
+    # work with it.
+    values = dialect_insert(users).values(_values(users, _ACCOUNT))
+    return Prepared(values.on_conflict_do_nothing().returning(users.c.id))
+
+
+def _claim_record(dialect_insert: Any) -> Prepared:
+    # The unique key makes a concurrent claim wait for the other transaction to end, then see
+    # its row: exactly one of them stores a record.
+    table = idempotency_keys
+    names = [column.name for column in RECORD_COLUMNS]
+    values = dialect_insert(table).values(_values(table, names))
+    claimed = values.on_conflict_do_update(
+        index_elements=[table.c.user_id, table.c.key],
+        set_={name: values.excluded[name] for name in names},
+        where=table.c.created_at <= bindparam("expired_by", type_=table.c.created_at.type),
+    )
+    return Prepared(claimed.returning(table.c.key))
+
+
+def _end_session(dialect_insert: Any) -> Prepared:
+    values = _values(ended_sessions, ("user_id", "session_id", "expires_at"))
+    return Prepared(dialect_insert(ended_sessions).values(values).on_conflict_do_nothing())
+
+
+def _jsonb_has_any(tags: tuple[str, ...]) -> ColumnElement[bool]:
+    # JSONB `?|`, which the GIN index on tags serves.
+    jsonb = type_coerce(tasks.c.tags, postgresql.JSONB)
+    has_any: ColumnElement[bool] = jsonb.has_any(postgresql.array(tags))
+    return has_any
+
+
+def _json_each_has_any(tags: tuple[str, ...]) -> ColumnElement[bool]:
+    each = func.json_each(tasks.c.tags).table_valued("value")
+    return exists(select(literal(1)).select_from(each).where(each.c.value.in_(tags)))
+
+
+Steps = tuple[Prepared, ...]
+"""Statements run in order while each returns a row; what the last one run returns is the answer.
+
+PostgreSQL does in one statement, with CTEs, what SQLite does in two.
+"""
+
+
+@attrs.frozen(kw_only=True)
+class Statements:
+    """The statements whose SQL differs between dialects: one set per dialect, same names."""
+
+    add_task: Steps
+    update_counted_task: Steps
+    delete_task: Steps
+    ensure_user: Prepared
+    add_account: Prepared
+    claim_record: Prepared
+    end_session: Prepared
+    any_tag: Callable[[tuple[str, ...]], ColumnElement[bool]]
+
+
+STATEMENTS: Final = {
+    "postgresql": Statements(
+        add_task=(INSERT_COUNTED_TASK_POSTGRES,),
+        update_counted_task=(UPDATE_COUNTED_TASK,),
+        delete_task=(DELETE_COUNTED_TASK,),
+        ensure_user=_ensure_user(postgresql.insert),
+        add_account=_add_account(postgresql.insert),
+        claim_record=_claim_record(postgresql.insert),
+        end_session=_end_session(postgresql.insert),
+        any_tag=_jsonb_has_any,
+    ),
+    "sqlite": Statements(
+        add_task=(COUNT_OWNER_SQLITE, INSERT_TASK),
+        update_counted_task=(UPDATE_TASK, COUNT_CHANGE_SQLITE),
+        delete_task=(DELETE_TASK, COUNT_CHANGE_SQLITE),
+        ensure_user=_ensure_user(sqlite.insert),
+        add_account=_add_account(sqlite.insert),
+        claim_record=_claim_record(sqlite.insert),
+        end_session=_end_session(sqlite.insert),
+        any_tag=_json_each_has_any,
+    ),
+}
+"""Each dialect's statements, chosen once per database (unit_of_work.SqlUnitOfWorkFactory)."""
+
+
+class _Repository:
+    """Runs statements through a unit of work's executor, in its dialect."""
+
+    def __init__(self, executor: Executor, statements: Statements) -> None:
+        self._fetch = executor.fetch
+        self._sql = statements
+
+    async def _steps(self, steps: Steps, params: Params) -> Sequence[Row]:
+        rows: Sequence[Row] = ()
+        for statement in steps:
+            rows = await self._fetch(statement, params)
+            if not rows:
+                break
+        return rows
+
+
+class SqlTaskRepository(_Repository):
     """A user's tasks in the `tasks` table, and their counts in `users`, inside one unit of work."""
 
     async def add(self, task: Task, owner: User) -> Task:
@@ -241,11 +356,7 @@ class SqlTaskRepository(_Statements):
             "user_created_at": owner.created_at,
             **_deltas(task, +1),
         }
-        if self._dialect == "postgresql":
-            rows = await self._fetch(INSERT_COUNTED_TASK_POSTGRES, params, writes=True)
-        else:
-            await self._fetch(COUNT_OWNER_SQLITE, params, writes=True)
-            rows = await self._fetch(INSERT_TASK, params, writes=True)
+        rows = await self._steps(self._sql.add_task, params)
         return attrs.evolve(task, id=TaskId(rows[0][0]))
 
     async def get(self, user_id: UserId, task_id: TaskId) -> Task | None:
@@ -262,12 +373,12 @@ class SqlTaskRepository(_Statements):
             "expected_version": previous.version,
         }
         if task.completed == previous.completed:
-            return bool(await self._fetch(UPDATE_TASK, params, writes=True))
+            return bool(await self._fetch(UPDATE_TASK, params))
         moved = {
             "pending_delta": -1 if task.completed else +1,
             "completed_delta": +1 if task.completed else -1,
         }
-        return await self._counted(UPDATE_TASK, UPDATE_COUNTED_TASK, params | moved)
+        return bool(await self._steps(self._sql.update_counted_task, params | moved))
 
     async def remove(self, task: Task) -> bool:
         """Delete the task if the stored one is still at `task.version`."""
@@ -277,15 +388,7 @@ class SqlTaskRepository(_Statements):
             "expected_version": task.version,
             **_deltas(task, -1),
         }
-        return await self._counted(DELETE_TASK, DELETE_COUNTED_TASK, params)
-
-    async def _counted(self, change: Prepared, counted_change: Prepared, params: Params) -> bool:
-        if self._dialect == "postgresql":
-            return bool(await self._fetch(counted_change, params, writes=True))
-        if not await self._fetch(change, params, writes=True):
-            return False
-        await self._fetch(COUNT_CHANGE_SQLITE, params, writes=True)
-        return True
+        return bool(await self._steps(self._sql.delete_task, params))
 
     async def page(self, user_id: UserId, query: TaskQuery) -> list[Task]:
         """One keyset page of the user's matching tasks, ordered by the sort value, then id."""
@@ -323,7 +426,7 @@ class SqlTaskRepository(_Statements):
         shape = (sort.field, sort.descending, query.filter.status, after is not None, counted)
         statement = _PAGES.get(shape)
         if statement is None:
-            statement = _PAGES[shape] = _page_statement(*shape)
+            statement = _PAGES[shape] = page_statement(*shape)
         params: dict[str, Any] = {"owner_id": user_id, "limit": query.limit}
         if after is not None:
             params["after_value"], params["after_id"] = after
@@ -366,20 +469,11 @@ class SqlTaskRepository(_Statements):
         if chosen.priorities:
             conditions.append(tasks.c.priority.in_([p.rank for p in chosen.priorities]))
         if chosen.tags:
-            conditions.append(self._any_tag(chosen.tags))
+            conditions.append(self._sql.any_tag(chosen.tags))
         window = query.due_window()
         if window is not None:
             conditions += _due(window)
         return conditions
-
-    def _any_tag(self, tags: tuple[str, ...]) -> ColumnElement[bool]:
-        if self._dialect == "postgresql":
-            # JSONB `?|`, which the GIN index on tags serves.
-            jsonb = type_coerce(tasks.c.tags, postgresql.JSONB)
-            has_any: ColumnElement[bool] = jsonb.has_any(postgresql.array(tags))
-            return has_any
-        each = func.json_each(tasks.c.tags).table_valued("value")
-        return exists(select(literal(1)).select_from(each).where(each.c.value.in_(tags)))
 
     async def counts(self, user_id: UserId) -> TaskCounts:
         """The user's pending and completed counts, from the counters every write keeps."""
@@ -388,7 +482,7 @@ class SqlTaskRepository(_Statements):
         return TaskCounts(pending=pending, completed=completed)
 
 
-class SqlUserRepository(_Statements):
+class SqlUserRepository(_Repository):
     """Users and local accounts in the `users` table, inside one unit of work."""
 
     async def get(self, user_id: UserId) -> User | None:
@@ -399,9 +493,7 @@ class SqlUserRepository(_Statements):
     async def ensure(self, user: User) -> None:
         """Insert the user unless its id exists; the first writer's row is kept."""
         values = {"id": user.id, "email": user.email, "name": user.name}
-        statement = self._insert(users, values | {"created_at": user.created_at})
-        statement = statement.on_conflict_do_nothing(index_elements=[users.c.id])
-        await self._fetch(statement, writes=True)
+        await self._fetch(self._sql.ensure_user, values | {"created_at": user.created_at})
 
     async def account_by_email(self, email_key: str) -> Account | None:
         """The local account whose lower-cased e-mail is `email_key`."""
@@ -420,26 +512,19 @@ class SqlUserRepository(_Statements):
     async def add_account(self, account: Account, email_key: str) -> None:
         """Insert a local account; Conflict if its e-mail key or id is taken."""
         user = account.user
-        statement = self._insert(
-            users,
-            {
-                "id": user.id,
-                "email": user.email,
-                "name": user.name,
-                "created_at": user.created_at,
-                "password_hash": account.password_hash,
-                "email_key": email_key,
-            },
-        )
-        # ON CONFLICT DO NOTHING (on the id or the e-mail key) instead of catching IntegrityError:
-        # a failed statement would abort the whole PostgreSQL transaction, and the caller's
-        # unit of work with it.
-        inserted = statement.on_conflict_do_nothing().returning(users.c.id)
-        if not await self._fetch(inserted, writes=True):
+        values = {
+            "id": user.id,
+            "email": user.email,
+            "name": user.name,
+            "created_at": user.created_at,
+            "password_hash": account.password_hash,
+            "email_key": email_key,
+        }
+        if not await self._fetch(self._sql.add_account, values):
             raise Conflict("An account with this e-mail already exists.")
 
 
-class SqlIdempotencyRepository(_Statements):
+class SqlIdempotencyRepository(_Repository):
     """Idempotency records in the `idempotency_keys` table, inside one unit of work."""
 
     async def get(self, user_id: UserId, key: str) -> IdempotencyRecord | None:
@@ -451,13 +536,9 @@ class SqlIdempotencyRepository(_Statements):
         return _record(rows[0]) if rows else None
 
     async def claim(self, record: IdempotencyRecord, expired_by: datetime) -> bool:
-        """Insert the record, or overwrite an expired one; nothing while a newer one holds the key.
-
-        The unique key makes a concurrent claim wait for the other transaction to end, then
-        see its row: exactly one of them stores a record.
-        """
+        """Insert the record, or overwrite an expired one; nothing while a newer one holds the key."""
         reply = record.reply
-        values: dict[str, object] = {
+        values = {
             "user_id": record.user_id,
             "key": record.key,
             "fingerprint": record.fingerprint,
@@ -465,50 +546,27 @@ class SqlIdempotencyRepository(_Statements):
             "headers": dict(reply.headers),
             "body": reply.body,
             "created_at": record.created_at,
+            "expired_by": expired_by,
         }
-        statement = self._insert(idempotency_keys, values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[idempotency_keys.c.user_id, idempotency_keys.c.key],
-            set_={name: statement.excluded[name] for name in values},
-            where=idempotency_keys.c.created_at <= expired_by,
-        )
-        claimed = statement.returning(idempotency_keys.c.key)
-        return bool(await self._fetch(claimed, writes=True))
+        return bool(await self._fetch(self._sql.claim_record, values))
 
     async def purge(self, expired_by: datetime, limit: int) -> int:
         """Delete up to `limit` expired records, oldest first, skipping rows others have locked."""
-        table = idempotency_keys
-        # SKIP LOCKED: concurrent purges take disjoint rows instead of waiting on each other.
-        doomed = (
-            select(table.c.user_id, table.c.key)
-            .where(table.c.created_at <= expired_by)
-            .order_by(table.c.created_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        doomed_keys = tuple_(table.c.user_id, table.c.key).in_(doomed)
-        purged = delete(table).where(doomed_keys).returning(table.c.key)
-        return len(await self._fetch(purged, writes=True))
+        params = {"expired_by": expired_by, "limit": limit}
+        return len(await self._fetch(PURGE_RECORDS, params))
 
 
-class SqlSessionRepository(_Statements):
+class SqlSessionRepository(_Repository):
     """Ended sessions in `ended_sessions`, and each user's cut-off in `users`, in one unit of work."""
 
     async def end(self, user_id: UserId, session: IssuedSession) -> None:
         """Insert the session's end unless it is recorded already."""
         values = {"user_id": user_id, "session_id": session.id, "expires_at": session.expires_at}
-        statement = self._insert(ended_sessions, values).on_conflict_do_nothing()
-        await self._fetch(statement, writes=True)
+        await self._fetch(self._sql.end_session, values)
 
     async def end_all(self, user_id: UserId, before: datetime) -> None:
         """Move the user's cut-off to `before`, unless it is later already."""
-        cutoff = users.c.sessions_ended_before
-        statement = (
-            update(users)
-            .where(users.c.id == user_id, or_(cutoff.is_(None), cutoff < before))
-            .values(sessions_ended_before=before)
-        )
-        await self._fetch(statement, writes=True)
+        await self._fetch(END_ALL_SESSIONS, {"owner_id": user_id, "before": before})
 
     async def ended(self, user_id: UserId, now: datetime) -> EndedSessions | None:
         """The user's cut-off and unexpired ended sessions, in one statement; None for no user."""
@@ -520,17 +578,8 @@ class SqlSessionRepository(_Statements):
 
     async def purge(self, expired_by: datetime, limit: int) -> int:
         """Delete up to `limit` expired records, earliest first, skipping rows others have locked."""
-        table = ended_sessions
-        doomed = (
-            select(table.c.user_id, table.c.session_id)
-            .where(table.c.expires_at <= expired_by)
-            .order_by(table.c.expires_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        doomed_keys = tuple_(table.c.user_id, table.c.session_id).in_(doomed)
-        purged = delete(table).where(doomed_keys).returning(table.c.session_id)
-        return len(await self._fetch(purged, writes=True))
+        params = {"expired_by": expired_by, "limit": limit}
+        return len(await self._fetch(PURGE_ENDED_SESSIONS, params))
 
 
 def _status(status: Status) -> Conditions:
@@ -612,9 +661,10 @@ def _is_simple(query: TaskQuery) -> bool:
     )
 
 
-def _page_statement(
+def page_statement(
     field: SortField, descending: bool, status: Status, continued: bool, counted: bool
 ) -> Prepared:
+    """The page of a list sorted by a column and filtered by status at most, prepared per shape."""
     column = _SORT_COLUMNS[field]
     conditions = [_OWNER, *_status(status)]
     if continued:

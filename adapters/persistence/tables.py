@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import (
     JSON,
@@ -40,6 +41,9 @@ NAMING_CONVENTION: Final = {
 }
 
 
+_Processor = Callable[[Any], datetime | None]
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """A timestamp stored in UTC and always read back timezone-aware in UTC."""
 
@@ -55,12 +59,22 @@ class UtcDateTime(TypeDecorator[datetime]):
         return _in_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Attach UTC to the naive values SQLite returns; normalise PostgreSQL's to UTC."""
+        """Attach UTC to the naive values SQLite returns."""
         if value is None:
             return None
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return _in_utc(value)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> _Processor | None:
+        """None on asyncpg, which returns every timestamptz aware in UTC already.
+
+        So a prepared statement's rows, which come straight from asyncpg, need no processing
+        (executors.Prepared), and SQLAlchemy's rows skip a call per value.
+        """
+        if dialect.driver == "asyncpg":
+            return None
+        return super().result_processor(dialect, coltype)
 
 
 def _in_utc(value: datetime) -> datetime:

@@ -20,10 +20,9 @@ from adapters.auth import (
 )
 from adapters.http import ApiDependencies, create_app
 from adapters.persistence import (
-    PoolUsage,
+    Database,
     SqlReadiness,
     SqlUnitOfWorkFactory,
-    create_engine,
     head_revision,
     tighten_folder,
 )
@@ -95,7 +94,7 @@ def build_identity(settings: Settings) -> tuple[TokenIssuer, PasswordHasher, Lim
 def build_adapters(settings: Settings) -> Adapters:
     """Real adapters for the configured database and identity sources."""
     tighten_folder(settings.data_dir)
-    engine = create_engine(
+    database = Database(
         settings.database_url,
         pool_size=settings.pool_size,
         pool_timeout=settings.pool_timeout,
@@ -105,14 +104,14 @@ def build_adapters(settings: Settings) -> Adapters:
     verifier, verifier_closers = build_verifier(settings)
     issuer, hasher, throttle = build_identity(settings)
     return Adapters(
-        uow=SqlUnitOfWorkFactory(engine),
-        readiness=SqlReadiness(engine, head_revision()),
+        uow=SqlUnitOfWorkFactory(database),
+        readiness=SqlReadiness(database, head_revision()),
         verifier=verifier,
         issuer=issuer,
         hasher=hasher,
         throttle=throttle,
-        closers=(*verifier_closers, throttle.aclose, engine.dispose),
-        pool_stats=PoolUsage(engine),
+        closers=(*verifier_closers, throttle.aclose, database.close),
+        pool_stats=database.usage,
     )
 
 

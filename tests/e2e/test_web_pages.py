@@ -24,7 +24,7 @@ from domain.errors import StorageUnavailable
 from domain.throttling import Bucket
 from taskservice.ports import UnitOfWork
 from tests.e2e.web_conftest import PASSWORD, Html, ManualClock, new_email, web_app
-from tests.integration.sql_backends import engine_for
+from tests.integration.sql_backends import database_for
 from tests.sealing import shows
 
 Client = httpx.AsyncClient
@@ -524,8 +524,8 @@ async def test_concurrent_posts_of_one_undo_restore_one_task_on_postgresql(
     migrated_postgres_url: str,
 ) -> None:
     async with (
-        engine_for(migrated_postgres_url) as engine,
-        client_for(web_app(SqlUnitOfWorkFactory(engine))) as client,
+        database_for(migrated_postgres_url) as database,
+        client_for(web_app(SqlUnitOfWorkFactory(database))) as client,
     ):
         await sign_up(client)
         task_id = await add(client, "Once on PostgreSQL")

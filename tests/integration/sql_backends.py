@@ -1,4 +1,4 @@
-"""Migrated SQLite and PostgreSQL databases of a test's own, and engines that are always disposed."""
+"""Migrated SQLite and PostgreSQL databases of a test's own, and Databases and engines on them."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
-from adapters.persistence import create_engine, upgrade_to_head
+from adapters.persistence import Database, async_database_url, upgrade_to_head
+from adapters.persistence.engine import CONNECT_TIMEOUT_S
 from tests.conftest import create_database, drop_database
 
 
@@ -44,17 +48,48 @@ async def migrated_sqlite(directory: Path) -> str:
 
 
 @asynccontextmanager
-async def engine_for(
-    url: str, *, pool_size: int = 10, pool_timeout: float = 5.0, statement_timeout_ms: int = 10_000
-) -> AsyncIterator[AsyncEngine]:
-    """The service's engine for `url`, disposed on exit."""
-    engine = create_engine(
+async def database_for(
+    url: str,
+    *,
+    pool_size: int = 10,
+    pool_timeout: float = 5.0,
+    statement_timeout_ms: int = 10_000,
+    connect_timeout: float = CONNECT_TIMEOUT_S,
+) -> AsyncIterator[Database]:
+    """The service's Database for `url`, closed on exit."""
+    database = Database(
         url,
         pool_size=pool_size,
         pool_timeout=pool_timeout,
         statement_timeout_ms=statement_timeout_ms,
+        connect_timeout=connect_timeout,
     )
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@asynccontextmanager
+async def engine_for(url: str) -> AsyncIterator[AsyncEngine]:
+    """A plain engine for a test's own SQL (rows set up or read back behind the service's back).
+
+    Unlike the service's, its PostgreSQL sessions may write outside a transaction; on SQLite,
+    foreign keys are enforced as the service's are. Disposed on exit.
+    """
+    driver_url, connect_args = async_database_url(url)
+    engine = create_async_engine(driver_url, connect_args=connect_args, poolclass=NullPool)
+    if driver_url.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _enforce_foreign_keys)
     try:
         yield engine
     finally:
         await engine.dispose()
+
+
+def _enforce_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()

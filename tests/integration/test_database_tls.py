@@ -27,11 +27,14 @@ from adapters.persistence import SqlReadiness, SqlUnitOfWorkFactory, head_revisi
 from domain.errors import StorageUnavailable
 from tests.certificates import Authority, Issued
 from tests.infra.processes import free_port, unavailable
-from tests.integration.sql_backends import engine_for
+from tests.integration.sql_backends import database_for
 
 POSTGRES_INSTALLS: Final = Path("/usr/lib/postgresql")
 CERTIFIED: Final = "certified"
 """The role that signs in with a client certificate, and only with one."""
+GUARDED: Final = "guarded"
+"""The role that signs in with a password, and only with one."""
+PASSWORD: Final = "right-password"
 ELSEWHERE: Final = "127.0.0.2"
 VERIFY_FAILED: Final = "certificate verify failed"
 
@@ -82,6 +85,7 @@ def cluster() -> Iterator[Cluster]:
         (data / "pg_hba.conf").write_text(
             "local all postgres trust\n"
             f"hostssl all {CERTIFIED} 127.0.0.1/32 cert\n"
+            f"hostssl all {GUARDED} 127.0.0.1/32 scram-sha-256\n"
             "hostssl all all 127.0.0.1/32 trust\n"
             f"hostssl all all {ELSEWHERE}/32 trust\n"
         )
@@ -91,6 +95,11 @@ def cluster() -> Iterator[Cluster]:
             raise RuntimeError(f"{error}\n{(root / 'log').read_text()}") from None
         started = True
         _as_server_user(binaries / "createuser", "-h", root, "-p", str(files.port), CERTIFIED)
+        _as_server_user(
+            binaries / "psql",
+            *("-h", root, "-p", str(files.port), "-d", "postgres"),
+            *("-c", f"CREATE ROLE {GUARDED} LOGIN PASSWORD '{PASSWORD}'"),
+        )
         yield files
     finally:
         if started:
@@ -113,8 +122,8 @@ async def test_a_neon_style_url_with_its_ca_migrates_and_serves_over_verified_tl
 ) -> None:
     url = cluster.url(sslmode="require", channel_binding="require", sslrootcert=cluster.ca)
     await asyncio.to_thread(upgrade_to_head, url)  # Alembic's engine
-    async with engine_for(url) as engine:  # the service's engine
-        assert await SqlReadiness(engine, head_revision()).is_ready()
+    async with database_for(url) as database:  # the service's engine
+        assert await SqlReadiness(database, head_revision()).is_ready()
     assert await encrypted(url)
 
 
@@ -168,12 +177,32 @@ async def test_a_client_certificate_signs_in_where_the_server_asks_for_one(
 ) -> None:
     verified = {"sslmode": "verify-full", "sslrootcert": cluster.ca, "user": CERTIFIED}
     client = {"sslcert": cluster.client.certificate, "sslkey": cluster.client.key}
-    async with engine_for(cluster.url(**verified, **client)) as engine, engine.connect() as db:
+    async with (
+        database_for(cluster.url(**verified, **client)) as database,
+        database.connection() as db,
+    ):
         assert await db.scalar(text("SELECT current_user")) == CERTIFIED
-    async with engine_for(cluster.url(**verified)) as engine:
+    async with database_for(cluster.url(**verified)) as database:
         with pytest.raises(DBAPIError, match="requires a valid client certificate"):
-            async with engine.connect():
+            async with database.engine.connect():
                 pass
+
+
+async def test_a_login_the_server_refuses_is_storage_unavailable(cluster: Cluster) -> None:
+    # SQLSTATE class 28: the deployment's to mend, answered 503 meanwhile, not 500.
+    verified = {"sslmode": "verify-full", "sslrootcert": cluster.ca}
+    signed_in = cluster.url(**verified, user=f"{GUARDED}:{PASSWORD}")
+    async with database_for(signed_in) as database, database.connection() as db:
+        assert await db.scalar(text("SELECT current_user")) == GUARDED
+    for url, reason in [
+        (cluster.url(**verified, user=f"{GUARDED}:wrong"), "password authentication failed"),
+        (cluster.url(**verified, user=CERTIFIED), "requires a valid client certificate"),
+    ]:
+        async with database_for(url) as database:
+            with pytest.raises(StorageUnavailable) as refused:
+                async with SqlUnitOfWorkFactory(database)():
+                    pass
+            assert reason in str(refused.value.__cause__)
 
 
 @pytest.mark.parametrize("command", ["migrate", "serve"])
@@ -199,7 +228,7 @@ def test_a_contradictory_url_stops_the_command_with_a_configuration_error(
 
 async def encrypted(url: str) -> bool:
     """Whether the service's engine reaches `url` and the server says the session uses TLS."""
-    async with engine_for(url) as engine, engine.connect() as connection:
+    async with database_for(url) as database, database.connection() as connection:
         session_ssl = await connection.scalar(
             text("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
         )
@@ -208,9 +237,9 @@ async def encrypted(url: str) -> bool:
 
 async def refusal(url: str) -> str:
     """Why a unit of work on `url` could not start: a failed certificate check, in words."""
-    async with engine_for(url) as engine:
+    async with database_for(url) as database:
         with pytest.raises(StorageUnavailable) as refused:
-            async with SqlUnitOfWorkFactory(engine)():
+            async with SqlUnitOfWorkFactory(database)():
                 pass
     # The class name is what the `storage unavailable` log line shows operators.
     assert isinstance(refused.value.__cause__, ssl.SSLCertVerificationError)

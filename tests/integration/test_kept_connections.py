@@ -10,25 +10,23 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.persistence import PoolUsage, SqlReadiness, SqlUnitOfWork, SqlUnitOfWorkFactory
+from adapters.persistence import Database, SqlReadiness, SqlUnitOfWork, SqlUnitOfWorkFactory
 from adapters.persistence.migrations import head_revision
-from adapters.persistence.pool import KeptConnections, kept_connections
 from domain.errors import StorageUnavailable
 from domain.types import UserId
-from tests.integration.sql_backends import engine_for, migrated_postgres, migrated_sqlite
+from tests.integration.sql_backends import database_for, migrated_postgres, migrated_sqlite
 from tests.integration.test_sql_engine import a_failed_write, a_user, kill_service_connections
 
 
-def checkouts(engine: AsyncEngine) -> list[object]:
+def checkouts(database: Database) -> list[object]:
     """Every checkout from SQLAlchemy's pool from now on, as the driver connection it gave."""
     seen: list[object] = []
 
     def record(dbapi_connection: Any, _entry: Any, _proxy: Any) -> None:
         seen.append(dbapi_connection.driver_connection)
 
-    event.listen(engine.sync_engine, "checkout", record)
+    event.listen(database.engine.sync_engine, "checkout", record)
     return seen
 
 
@@ -39,49 +37,42 @@ async def at_once(factory: SqlUnitOfWorkFactory, count: int) -> AsyncIterator[li
         yield [await stack.enter_async_context(factory()) for _ in range(count)]
 
 
-def kept_of(engine: AsyncEngine) -> KeptConnections:
-    """The engine's kept connections (a PostgreSQL engine always has them)."""
-    kept = kept_connections(engine)
-    assert kept is not None
-    return kept
-
-
 @pytest.mark.postgres
 async def test_the_next_unit_of_work_takes_the_connection_the_last_one_gave_back() -> None:
-    async with migrated_postgres() as url, engine_for(url) as engine:
-        factory = SqlUnitOfWorkFactory(engine)
-        seen = checkouts(engine)
+    async with migrated_postgres() as url, database_for(url) as database:
+        factory = SqlUnitOfWorkFactory(database)
+        seen = checkouts(database)
         user_id = await a_user(factory)
         for _ in range(3):
             async with factory() as work:
                 assert await work.users.get(user_id) is not None
         assert len(seen) == 1
         # users.get runs through SQLAlchemy, whose bookkeeping transaction must not carry over.
-        connection = kept_of(engine).reuse()
-        assert connection is not None
+        connection = await database.checkout()
         assert not connection.in_transaction()
-        kept_of(engine).keep(connection)
-        usage = PoolUsage(engine)()
+        await database.checkin(connection, keep=True)
+        assert len(seen) == 1
+        usage = database.usage()
         assert (usage["checked_out"], usage["checked_in"]) == (0, 1)
 
 
 @pytest.mark.postgres
 async def test_a_unit_of_work_that_failed_gives_its_connection_back_to_the_pool() -> None:
-    async with migrated_postgres() as url, engine_for(url) as engine:
-        factory = SqlUnitOfWorkFactory(engine)
+    async with migrated_postgres() as url, database_for(url) as database:
+        factory = SqlUnitOfWorkFactory(database)
         user_id = await a_user(factory)
-        assert len(kept_of(engine)) == 1
+        assert database.kept == 1
         with pytest.raises(RuntimeError):
             await a_failed_write(factory, user_id)
-        assert len(kept_of(engine)) == 0
-        assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        assert database.kept == 0
+        assert database.engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
 @pytest.mark.postgres
 async def test_connections_idle_past_the_trusted_window_go_back_to_be_checked() -> None:
-    async with migrated_postgres() as url, engine_for(url) as engine:
-        factory = SqlUnitOfWorkFactory(engine)
-        seen = checkouts(engine)
+    async with migrated_postgres() as url, database_for(url) as database:
+        factory = SqlUnitOfWorkFactory(database)
+        seen = checkouts(database)
         user_id = await a_user(factory)
         await asyncio.sleep(0.6)  # TRUSTED_FOR_S is 0.5
         async with factory() as work:
@@ -92,29 +83,29 @@ async def test_connections_idle_past_the_trusted_window_go_back_to_be_checked() 
 
 @pytest.mark.postgres
 async def test_a_lost_connection_sends_the_kept_ones_back_through_the_pool() -> None:
-    async with migrated_postgres() as url, engine_for(url, pool_size=2) as engine:
-        factory = SqlUnitOfWorkFactory(engine)
+    async with migrated_postgres() as url, database_for(url, pool_size=2) as database:
+        factory = SqlUnitOfWorkFactory(database)
         user_id = await a_user(factory)
         first, second = factory(), factory()
         await first.__aenter__()
         await second.__aenter__()
         await first.__aexit__(None, None, None)
-        assert len(kept_of(engine)) == 1
+        assert database.kept == 1
         await kill_service_connections(url)
         with pytest.raises(StorageUnavailable):
             await second.users.get(user_id)
         await second.__aexit__(None, None, None)
-        assert len(kept_of(engine)) == 0
+        assert database.kept == 0
 
 
 @pytest.mark.postgres
 async def test_after_a_lost_connection_the_kept_ones_are_checked_before_use() -> None:
-    async with migrated_postgres() as url, engine_for(url, pool_size=3) as engine:
-        factory = SqlUnitOfWorkFactory(engine)
+    async with migrated_postgres() as url, database_for(url, pool_size=3) as database:
+        factory = SqlUnitOfWorkFactory(database)
         user_id = await a_user(factory)
         async with at_once(factory, 3):
             pass
-        assert len(kept_of(engine)) == 3
+        assert database.kept == 3
         await kill_service_connections(url)
         # A prepared statement on the asyncpg connection: SQLAlchemy does not see the loss.
         with pytest.raises(StorageUnavailable):
@@ -127,27 +118,30 @@ async def test_after_a_lost_connection_the_kept_ones_are_checked_before_use() ->
 
 
 @pytest.mark.postgres
-async def test_disposing_the_engine_closes_the_kept_connections() -> None:
-    async with migrated_postgres() as url, engine_for(url) as engine:
-        factory = SqlUnitOfWorkFactory(engine)
-        seen = checkouts(engine)
+async def test_closing_the_database_closes_the_kept_connections() -> None:
+    async with migrated_postgres() as url, database_for(url) as database:
+        factory = SqlUnitOfWorkFactory(database)
+        seen = checkouts(database)
         await a_user(factory)
-        await engine.dispose()
+        await database.close()
         assert seen[0].is_closed()  # type: ignore[attr-defined]
 
 
 @pytest.mark.postgres
 async def test_readiness_gets_a_connection_while_units_of_work_keep_them_all() -> None:
-    async with migrated_postgres() as url, engine_for(url, pool_size=1, pool_timeout=5) as engine:
-        await a_user(SqlUnitOfWorkFactory(engine))
-        assert len(kept_of(engine)) == 1
-        assert await SqlReadiness(engine, head_revision(), timeout=1).is_ready()
+    async with (
+        migrated_postgres() as url,
+        database_for(url, pool_size=1, pool_timeout=5) as database,
+    ):
+        await a_user(SqlUnitOfWorkFactory(database))
+        assert database.kept == 1
+        assert await SqlReadiness(database, head_revision(), timeout=1).is_ready()
 
 
 async def test_sqlite_keeps_no_connections(tmp_path: Path) -> None:
-    async with engine_for(await migrated_sqlite(tmp_path)) as engine:
-        await a_user(SqlUnitOfWorkFactory(engine))
-        assert kept_connections(engine) is None
+    async with database_for(await migrated_sqlite(tmp_path)) as database:
+        await a_user(SqlUnitOfWorkFactory(database))
+        assert database.kept == 0
 
 
 async def busy_units_of_work(factory: SqlUnitOfWorkFactory, user_id: UserId) -> list[Any]:
@@ -175,24 +169,28 @@ async def stopped(tasks: list[Any]) -> None:
 async def test_readiness_gets_a_connection_while_units_of_work_pass_them_all_around() -> None:
     # Every connection busy and a queue of units of work: a given-back connection must reach
     # the check waiting on the pool rather than the next unit of work.
-    async with migrated_postgres() as url, engine_for(url, pool_size=2) as engine:
-        factory = SqlUnitOfWorkFactory(engine)
+    async with migrated_postgres() as url, database_for(url, pool_size=2) as database:
+        factory = SqlUnitOfWorkFactory(database)
         busy = await busy_units_of_work(factory, await a_user(factory))
         try:
             for _ in range(3):
-                assert await SqlReadiness(engine, head_revision(), timeout=1).is_ready()
+                assert await SqlReadiness(database, head_revision(), timeout=1).is_ready()
         finally:
             await stopped(busy)
 
 
 @pytest.mark.postgres
 async def test_another_factory_gets_a_connection_while_one_passes_them_all_around() -> None:
-    async with migrated_postgres() as url, engine_for(url, pool_size=2, pool_timeout=1) as engine:
-        factory = SqlUnitOfWorkFactory(engine)
+    # Both take their turns from the one Database, first come, first served.
+    async with (
+        migrated_postgres() as url,
+        database_for(url, pool_size=2, pool_timeout=1) as database,
+    ):
+        factory = SqlUnitOfWorkFactory(database)
         user_id = await a_user(factory)
         busy = await busy_units_of_work(factory, user_id)
         try:
-            async with SqlUnitOfWorkFactory(engine)() as work:
+            async with SqlUnitOfWorkFactory(database)() as work:
                 assert await work.users.get(user_id) is not None
         finally:
             await stopped(busy)

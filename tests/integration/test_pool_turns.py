@@ -9,13 +9,13 @@ import pytest
 
 from adapters.persistence import SqlUnitOfWorkFactory
 from domain.errors import StorageUnavailable
-from tests.integration.sql_backends import engine_for, migrated_postgres
+from tests.integration.sql_backends import database_for, migrated_postgres
 
 
 @pytest.mark.postgres
 async def test_a_newcomer_waits_behind_those_already_waiting() -> None:
-    async with migrated_postgres() as url, engine_for(url, pool_size=1) as engine:
-        factory = SqlUnitOfWorkFactory(engine)
+    async with migrated_postgres() as url, database_for(url, pool_size=1) as database:
+        factory = SqlUnitOfWorkFactory(database)
         entered: list[str] = []
 
         async def use(name: str) -> None:
@@ -35,8 +35,8 @@ async def test_a_newcomer_waits_behind_those_already_waiting() -> None:
 
 
 async def test_a_failed_connect_gives_its_turn_back() -> None:
-    async with engine_for("postgresql://postgres@127.0.0.1:1/tasks", pool_size=1) as engine:
-        factory = SqlUnitOfWorkFactory(engine)
+    async with database_for("postgresql://postgres@127.0.0.1:1/tasks", pool_size=1) as database:
+        factory = SqlUnitOfWorkFactory(database)
         started = time.monotonic()
         for _ in range(3):
             with pytest.raises(StorageUnavailable) as failure:

@@ -21,7 +21,7 @@ from domain.types import TaskId, UserId
 from domain.users import Principal, User
 from taskservice import services
 from taskservice.ports import UnitOfWorkFactory
-from tests.integration.sql_backends import engine_for, migrated_postgres, migrated_sqlite
+from tests.integration.sql_backends import database_for, migrated_postgres, migrated_sqlite
 from tests.sealing import CURSORS
 
 pytestmark = pytest.mark.postgres
@@ -42,13 +42,13 @@ async def backends(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Ba
     sqlite_url = await migrated_sqlite(tmp_path_factory.mktemp("equivalence"))
     async with (
         migrated_postgres() as postgres_url,
-        engine_for(sqlite_url) as sqlite_engine,
-        engine_for(postgres_url) as postgres_engine,
+        database_for(sqlite_url) as sqlite_database,
+        database_for(postgres_url) as postgres_database,
     ):
         yield {
             "memory": MemoryStore(),
-            "sqlite": SqlUnitOfWorkFactory(sqlite_engine),
-            "postgres": SqlUnitOfWorkFactory(postgres_engine),
+            "sqlite": SqlUnitOfWorkFactory(sqlite_database),
+            "postgres": SqlUnitOfWorkFactory(postgres_database),
         }
 
 

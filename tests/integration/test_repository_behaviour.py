@@ -21,7 +21,7 @@ from domain.tasks import Priority, Task, parse_changes
 from domain.types import TaskId, UserId
 from domain.users import User
 from taskservice.ports import UnitOfWorkFactory
-from tests.integration.sql_backends import engine_for, migrated_postgres, migrated_sqlite
+from tests.integration.sql_backends import database_for, migrated_postgres, migrated_sqlite
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -37,11 +37,11 @@ async def uow(
         yield MemoryStore()
     elif request.param == "sqlite":
         url = await migrated_sqlite(tmp_path_factory.mktemp("sqlite"))
-        async with engine_for(url) as engine:
-            yield SqlUnitOfWorkFactory(engine)
+        async with database_for(url) as database:
+            yield SqlUnitOfWorkFactory(database)
     else:
-        async with migrated_postgres() as url, engine_for(url) as engine:
-            yield SqlUnitOfWorkFactory(engine)
+        async with migrated_postgres() as url, database_for(url) as database:
+            yield SqlUnitOfWorkFactory(database)
 
 
 def new_user(email: str | None = None) -> User:

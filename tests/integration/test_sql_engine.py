@@ -15,13 +15,13 @@ import attrs
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from adapters.persistence import PoolUsage, SqlUnitOfWorkFactory, create_engine
-from adapters.persistence.liveness import TRUSTED_FOR_S
+from adapters.persistence import Database, SqlUnitOfWorkFactory
+from adapters.persistence.database import TRUSTED_FOR_S
 from domain.errors import StorageUnavailable
 from domain.tasks import Task, parse_changes
 from domain.types import UserId
 from domain.users import User
-from tests.integration.sql_backends import engine_for, migrated_postgres, migrated_sqlite
+from tests.integration.sql_backends import database_for, migrated_postgres, migrated_sqlite
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -46,7 +46,10 @@ async def a_user(factory: SqlUnitOfWorkFactory) -> UserId:
 
 
 async def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
-    async with engine_for(await migrated_sqlite(tmp_path)) as engine, engine.connect() as c:
+    async with (
+        database_for(await migrated_sqlite(tmp_path)) as database,
+        database.connection() as c,
+    ):
         settings = [
             (await c.exec_driver_sql(f"PRAGMA {name}")).scalar()
             for name in ("journal_mode", "foreign_keys", "busy_timeout")
@@ -67,42 +70,42 @@ async def test_a_sqlite_unit_of_work_holds_the_write_lock_from_its_start(tmp_pat
             other.execute("ROLLBACK")
             return True
 
-    async with engine_for(url) as engine:
-        async with SqlUnitOfWorkFactory(engine)():
+    async with database_for(url) as database:
+        async with SqlUnitOfWorkFactory(database)():
             assert not can_write()
         assert can_write()
 
 
 async def test_missing_folders_of_a_sqlite_path_are_created(tmp_path: Path) -> None:
     folder = tmp_path / "deep" / "data"
-    async with engine_for(f"sqlite:///{folder / 'tasks.db'}") as engine:
+    async with database_for(f"sqlite:///{folder / 'tasks.db'}") as database:
         assert folder.is_dir()
-        async with SqlUnitOfWorkFactory(engine)():
+        async with SqlUnitOfWorkFactory(database)():
             pass
     assert (folder / "tasks.db").is_file()
 
 
 async def test_an_unreachable_postgres_is_storage_unavailable() -> None:
-    async with engine_for("postgresql://postgres@127.0.0.1:1/tasks") as engine:
+    async with database_for("postgresql://postgres@127.0.0.1:1/tasks") as database:
         started = time.monotonic()
         with pytest.raises(StorageUnavailable):
-            async with SqlUnitOfWorkFactory(engine)():
+            async with SqlUnitOfWorkFactory(database)():
                 pass
         assert time.monotonic() - started < 5
 
 
 async def test_an_unopenable_sqlite_file_is_storage_unavailable(tmp_path: Path) -> None:
     # The "file" is a folder, which SQLite cannot open.
-    async with engine_for(f"sqlite:///{tmp_path}") as engine:
+    async with database_for(f"sqlite:///{tmp_path}") as database:
         with pytest.raises(StorageUnavailable):
-            async with SqlUnitOfWorkFactory(engine)():
+            async with SqlUnitOfWorkFactory(database)():
                 pass
 
 
 async def test_an_exhausted_pool_is_storage_unavailable(tmp_path: Path) -> None:
     url = await migrated_sqlite(tmp_path)
-    async with engine_for(url, pool_size=1, pool_timeout=0.2) as engine:
-        factory = SqlUnitOfWorkFactory(engine)
+    async with database_for(url, pool_size=1, pool_timeout=0.2) as database:
+        factory = SqlUnitOfWorkFactory(database)
         async with factory():
             with pytest.raises(StorageUnavailable):
                 async with factory():
@@ -113,8 +116,8 @@ async def test_an_exhausted_pool_is_storage_unavailable(tmp_path: Path) -> None:
 
 async def test_a_check_violation_is_a_bug_and_stays_an_integrity_error(tmp_path: Path) -> None:
     url = await migrated_sqlite(tmp_path)
-    async with engine_for(url) as engine:
-        factory = SqlUnitOfWorkFactory(engine)
+    async with database_for(url) as database:
+        factory = SqlUnitOfWorkFactory(database)
         user_id = await a_user(factory)
         with pytest.raises(IntegrityError):
             async with factory() as work:
@@ -125,10 +128,10 @@ async def test_a_check_violation_is_a_bug_and_stays_an_integrity_error(tmp_path:
 async def test_a_statement_timeout_is_storage_unavailable() -> None:
     async with (
         migrated_postgres() as url,
-        engine_for(url) as engine,
-        engine_for(url, statement_timeout_ms=200) as impatient,
+        database_for(url) as database,
+        database_for(url, statement_timeout_ms=200) as impatient,
     ):
-        factory = SqlUnitOfWorkFactory(engine)
+        factory = SqlUnitOfWorkFactory(database)
         user_id = await a_user(factory)
         async with factory() as work:
             task = await work.tasks.add(a_task(user_id), owner(user_id))
@@ -158,8 +161,8 @@ async def kill_service_connections(url: str) -> int:
 
 @pytest.mark.postgres
 async def test_a_connection_lost_mid_work_is_storage_unavailable_and_heals() -> None:
-    async with migrated_postgres() as url, engine_for(url) as engine:
-        factory = SqlUnitOfWorkFactory(engine)
+    async with migrated_postgres() as url, database_for(url) as database:
+        factory = SqlUnitOfWorkFactory(database)
         user_id = await a_user(factory)
 
         async def work_through_a_restart() -> None:
@@ -176,8 +179,8 @@ async def test_a_connection_lost_mid_work_is_storage_unavailable_and_heals() -> 
 
 @pytest.mark.postgres
 async def test_pooled_connections_killed_while_idle_are_replaced() -> None:
-    async with migrated_postgres() as url, engine_for(url) as engine:
-        factory = SqlUnitOfWorkFactory(engine)
+    async with migrated_postgres() as url, database_for(url) as database:
+        factory = SqlUnitOfWorkFactory(database)
         user_id = await a_user(factory)
         assert await kill_service_connections(url) >= 1
         await asyncio.sleep(TRUSTED_FOR_S)  # idle long enough to be pinged on checkout
@@ -189,8 +192,8 @@ async def test_pooled_connections_killed_while_idle_are_replaced() -> None:
 async def test_a_connection_killed_right_after_use_fails_one_unit_of_work_only() -> None:
     # Within TRUSTED_FOR_S of its last answer a connection is not pinged: the unit of work
     # that gets it fails as unavailable, and the pool replaces the connection.
-    async with migrated_postgres() as url, engine_for(url) as engine:
-        factory = SqlUnitOfWorkFactory(engine)
+    async with migrated_postgres() as url, database_for(url) as database:
+        factory = SqlUnitOfWorkFactory(database)
         user_id = await a_user(factory)
         assert await kill_service_connections(url) >= 1
         with pytest.raises(StorageUnavailable):
@@ -202,8 +205,8 @@ async def test_a_connection_killed_right_after_use_fails_one_unit_of_work_only()
 
 @pytest.mark.postgres
 async def test_a_failure_caught_inside_the_work_does_not_break_its_exit() -> None:
-    async with migrated_postgres() as url, engine_for(url) as engine:
-        factory = SqlUnitOfWorkFactory(engine)
+    async with migrated_postgres() as url, database_for(url) as database:
+        factory = SqlUnitOfWorkFactory(database)
         user_id = await a_user(factory)
         async with factory() as work:
             await kill_service_connections(url)
@@ -221,10 +224,13 @@ async def a_failed_write(factory: SqlUnitOfWorkFactory, user_id: UserId) -> None
 @pytest.mark.postgres
 async def test_every_way_out_of_a_unit_of_work_gives_its_connection_back() -> None:
     # Healthy PostgreSQL connections are kept for the next unit of work or go back to the pool
-    # without a greenlet (unit_of_work._release); one lost on the way would exhaust this pool
+    # without a greenlet (Database.checkin); one lost on the way would exhaust this pool
     # of one at once.
-    async with migrated_postgres() as url, engine_for(url, pool_size=1, pool_timeout=0.5) as engine:
-        factory = SqlUnitOfWorkFactory(engine)
+    async with (
+        migrated_postgres() as url,
+        database_for(url, pool_size=1, pool_timeout=0.5) as database,
+    ):
+        factory = SqlUnitOfWorkFactory(database)
         user_id = await a_user(factory)
         for _ in range(3):
             async with factory() as work:
@@ -235,12 +241,12 @@ async def test_every_way_out_of_a_unit_of_work_gives_its_connection_back() -> No
             async with factory() as work:
                 # Built per call, so it runs through SQLAlchemy on the same connection.
                 assert await work.users.get(user_id) is not None
-        assert PoolUsage(engine)()["checked_out"] == 0
+        assert database.usage()["checked_out"] == 0
         async with factory() as work:
             assert (await work.tasks.counts(user_id)).pending == 3
 
 
-async def test_creating_an_engine_opens_no_connection(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite:///{tmp_path / 'never.db'}")
+async def test_opening_a_database_opens_no_connection(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'never.db'}")
     assert not (tmp_path / "never.db").exists()
-    await engine.dispose()
+    await database.close()
