@@ -328,7 +328,7 @@ STATEMENTS: Final = {
 """Each dialect's statements, chosen once per database (unit_of_work.SqlUnitOfWorkFactory)."""
 
 
-class _Repository:
+class SqlRepository:
     """Runs statements through a unit of work's executor, in its dialect."""
 
     def __init__(self, executor: Executor, statements: Statements) -> None:
@@ -344,7 +344,7 @@ class _Repository:
         return rows
 
 
-class SqlTaskRepository(_Repository):
+class SqlTaskRepository(SqlRepository):
     """A user's tasks in the `tasks` table, and their counts in `users`, inside one unit of work."""
 
     async def add(self, task: Task, owner: User) -> Task:
@@ -482,7 +482,7 @@ class SqlTaskRepository(_Repository):
         return TaskCounts(pending=pending, completed=completed)
 
 
-class SqlUserRepository(_Repository):
+class SqlUserRepository(SqlRepository):
     """Users and local accounts in the `users` table, inside one unit of work."""
 
     async def get(self, user_id: UserId) -> User | None:
@@ -524,7 +524,7 @@ class SqlUserRepository(_Repository):
             raise Conflict("An account with this e-mail already exists.")
 
 
-class SqlIdempotencyRepository(_Repository):
+class SqlIdempotencyRepository(SqlRepository):
     """Idempotency records in the `idempotency_keys` table, inside one unit of work."""
 
     async def get(self, user_id: UserId, key: str) -> IdempotencyRecord | None:
@@ -556,7 +556,7 @@ class SqlIdempotencyRepository(_Repository):
         return len(await self._fetch(PURGE_RECORDS, params))
 
 
-class SqlSessionRepository(_Repository):
+class SqlSessionRepository(SqlRepository):
     """Ended sessions in `ended_sessions`, and each user's cut-off in `users`, in one unit of work."""
 
     async def end(self, user_id: UserId, session: IssuedSession) -> None:
