@@ -144,7 +144,7 @@ async def test_a_stalled_database_is_a_503_within_the_timeouts_not_a_hang(
     proxy.blackhole()
     started = time.monotonic()
     assert_unavailable(await answered(client.get(user.tasks, headers=user.headers)), wire)
-    # The connection answered a moment ago, so it is trusted without a ping (liveness.py): its
+    # The connection answered a moment ago, so it is trusted without a ping (database.py): its
     # statement waits out the command timeout, and the connection is dropped.
     assert time.monotonic() - started < STATEMENT_TIMEOUT_MS / 1000 + COMMAND_TIMEOUT_MARGIN_S + 0.5
     for _ in range(2):
