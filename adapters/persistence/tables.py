@@ -59,7 +59,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         return _in_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Attach UTC to the naive values SQLite returns."""
+        """Attach UTC to the naive values SQLite returns (asyncpg's need nothing, see below)."""
         if value is None:
             return None
         if value.tzinfo is None:
