@@ -12,6 +12,7 @@ import pytest
 from starlette.applications import Starlette
 
 from taskservice.bootstrap import build_adapters, build_app
+from tests.clock import FakeClock
 from tests.e2e.conftest import settings_for
 from tests.e2e.wire import Wire
 
@@ -22,13 +23,6 @@ NOW = datetime(2030, 3, 10, 12, tzinfo=UTC)
 Client = httpx.AsyncClient
 
 
-class FixedClock:
-    """A clock stopped at NOW, so that `today` is a known day."""
-
-    def now(self) -> datetime:
-        return NOW
-
-
 @pytest.fixture(scope="module")
 async def fixed_app(
     migrated_postgres_url: str, tmp_path_factory: pytest.TempPathFactory, api_style: str
@@ -37,7 +31,7 @@ async def fixed_app(
     settings = settings_for(
         migrated_postgres_url, tmp_path_factory.mktemp("fixed"), api_style=api_style
     )
-    adapters = attrs.evolve(build_adapters(settings), clock=FixedClock())
+    adapters = attrs.evolve(build_adapters(settings), clock=FakeClock(NOW))
     application = build_app(settings, adapters)
     async with application.router.lifespan_context(application):
         yield application

@@ -23,7 +23,8 @@ from adapters.web import WebSecurityHeaders
 from domain.errors import StorageUnavailable
 from domain.throttling import Bucket
 from taskservice.ports import UnitOfWork
-from tests.e2e.web_conftest import PASSWORD, Html, ManualClock, new_email, web_app
+from tests.clock import FakeClock
+from tests.e2e.web_conftest import PASSWORD, Html, new_email, web_app
 from tests.integration.sql_backends import database_for
 from tests.sealing import shows
 
@@ -42,12 +43,12 @@ def store() -> MemoryStore:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
-async def client(store: MemoryStore, clock: ManualClock) -> AsyncIterator[Client]:
+async def client(store: MemoryStore, clock: FakeClock) -> AsyncIterator[Client]:
     async with client_for(web_app(store, clock=clock)) as c:
         yield c
 
@@ -464,7 +465,7 @@ async def test_create_edit_complete_reopen_delete_and_undo(client: Client) -> No
 
 
 async def test_undo_expires_and_is_only_for_its_owner(
-    store: MemoryStore, clock: ManualClock, client: Client
+    store: MemoryStore, clock: FakeClock, client: Client
 ) -> None:
     await sign_up(client)
     task_id = await add(client, "Short-lived")

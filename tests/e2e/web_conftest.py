@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Final
 
@@ -78,17 +77,6 @@ def web_app(
 def new_email() -> str:
     """An e-mail address no test has used."""
     return f"person.{uuid.uuid4().hex[:10]}@example.com"
-
-
-@attrs.define
-class ManualClock:
-    """A clock that moves only when told to."""
-
-    moment: datetime = attrs.field(factory=lambda: datetime.now(UTC))
-
-    def now(self) -> datetime:
-        """The clock's current moment."""
-        return self.moment
 
 
 _VOID: Final = frozenset(

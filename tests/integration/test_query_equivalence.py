@@ -21,6 +21,7 @@ from domain.types import TaskId, UserId
 from domain.users import Principal, User
 from taskservice import services
 from taskservice.ports import UnitOfWorkFactory
+from tests.clock import FakeClock
 from tests.integration.sql_backends import database_for, migrated_postgres, migrated_sqlite
 from tests.sealing import CURSORS
 
@@ -50,16 +51,6 @@ async def backends(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Ba
             "sqlite": SqlUnitOfWorkFactory(sqlite_database),
             "postgres": SqlUnitOfWorkFactory(postgres_database),
         }
-
-
-class FixedClock:
-    """A clock stopped at one moment."""
-
-    def __init__(self, now: datetime) -> None:
-        self.current = now
-
-    def now(self) -> datetime:
-        return self.current
 
 
 def _text(min_size: int, max_size: int) -> st.SearchStrategy[str]:
@@ -156,7 +147,7 @@ async def _listed(uow: UnitOfWorkFactory, owner: UserId, query: TaskQuery) -> li
     while True:
         page = await services.list_tasks(
             uow,
-            FixedClock(NOW),
+            FakeClock(NOW),
             CURSORS,
             principal=principal,
             owner=owner,

@@ -16,13 +16,9 @@ from domain.types import UserId
 from domain.users import Principal, User
 from taskservice import services
 from taskservice.ports import IssuedToken
+from tests.clock import FakeClock
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
-
-
-class FixedClock:
-    def now(self) -> datetime:
-        return NOW
 
 
 class ReversingHasher:
@@ -70,7 +66,7 @@ async def sign_up(
     )
     return await services.sign_up(
         store,
-        FixedClock(),
+        FakeClock(NOW),
         credentials=credentials,
         address="10.0.0.1",
         allow_signup=allow,
@@ -88,7 +84,7 @@ async def sign_in(
 ) -> services.Session:
     return await services.sign_in(
         store,
-        FixedClock(),
+        FakeClock(NOW),
         email=email,
         password=password,
         address=address,
@@ -262,7 +258,7 @@ def test_an_email_must_fit_also_in_lower_case(email: str, accepted: bool) -> Non
 async def test_current_user_provisions_a_token_user(kit: dict[str, object]) -> None:
     store = MemoryStore()
     principal = Principal(user_id=UserId("ba-123"), email="ext@b.co")
-    user = await services.current_user(store, FixedClock(), principal)
+    user = await services.current_user(store, FakeClock(NOW), principal)
     assert (user.id, user.email) == ("ba-123", "ext@b.co")
     assert store.state.users[UserId("ba-123")] == user
     assert "ext@b.co" not in store.state.accounts

@@ -14,7 +14,8 @@ from domain.tasks import Task, parse_changes
 from domain.types import TaskId
 from domain.users import Principal
 from taskservice import services
-from tests.unit.test_idempotent_create import ALICE, BOB, SettableClock
+from tests.clock import FakeClock
+from tests.unit.test_idempotent_create import ALICE, BOB, START
 
 
 def render(task: Task) -> Reply:
@@ -24,7 +25,7 @@ def render(task: Task) -> Reply:
     )
 
 
-async def new_task(store: MemoryStore, clock: SettableClock) -> TaskId:
+async def new_task(store: MemoryStore, clock: FakeClock) -> TaskId:
     """One of Alice's tasks, pending."""
     changes = parse_changes({"title": "t"}, "create")
     task = await services.create_task(
@@ -35,7 +36,7 @@ async def new_task(store: MemoryStore, clock: SettableClock) -> TaskId:
 
 async def toggle(
     store: MemoryStore,
-    clock: SettableClock,
+    clock: FakeClock,
     task_id: TaskId,
     key: str,
     *,
@@ -65,7 +66,7 @@ def state(store: MemoryStore, task_id: TaskId) -> tuple[bool, int]:
 
 
 async def test_a_retried_toggle_replays_and_toggles_once() -> None:
-    store, clock = MemoryStore(), SettableClock()
+    store, clock = MemoryStore(), FakeClock(START)
     task_id = await new_task(store, clock)
 
     first = await toggle(store, clock, task_id, "k1")
@@ -77,7 +78,7 @@ async def test_a_retried_toggle_replays_and_toggles_once() -> None:
 
 
 async def test_another_key_toggles_again() -> None:
-    store, clock = MemoryStore(), SettableClock()
+    store, clock = MemoryStore(), FakeClock(START)
     task_id = await new_task(store, clock)
 
     await toggle(store, clock, task_id, "k1")
@@ -88,7 +89,7 @@ async def test_another_key_toggles_again() -> None:
 
 
 async def test_setting_with_a_key_keeps_the_answer_even_when_nothing_changes() -> None:
-    store, clock = MemoryStore(), SettableClock()
+    store, clock = MemoryStore(), FakeClock(START)
     task_id = await new_task(store, clock)
 
     done = await toggle(store, clock, task_id, "k1", completed=True, fingerprint="true")
@@ -99,7 +100,7 @@ async def test_setting_with_a_key_keeps_the_answer_even_when_nothing_changes() -
 
 
 async def test_the_key_with_another_request_is_refused_and_nothing_changes() -> None:
-    store, clock = MemoryStore(), SettableClock()
+    store, clock = MemoryStore(), FakeClock(START)
     task_id = await new_task(store, clock)
     await toggle(store, clock, task_id, "k1")
 
@@ -109,10 +110,10 @@ async def test_the_key_with_another_request_is_refused_and_nothing_changes() -> 
 
 
 async def test_after_24_hours_the_key_toggles_again() -> None:
-    store, clock = MemoryStore(), SettableClock()
+    store, clock = MemoryStore(), FakeClock(START)
     task_id = await new_task(store, clock)
     await toggle(store, clock, task_id, "k1")
-    clock.current += timedelta(hours=24)
+    clock.moment += timedelta(hours=24)
 
     later = await toggle(store, clock, task_id, "k1")
 
@@ -121,7 +122,7 @@ async def test_after_24_hours_the_key_toggles_again() -> None:
 
 
 async def test_concurrent_toggles_with_one_key_toggle_once() -> None:
-    store, clock = MemoryStore(), SettableClock()
+    store, clock = MemoryStore(), FakeClock(START)
     task_id = await new_task(store, clock)
 
     outcomes = await asyncio.gather(*(toggle(store, clock, task_id, "k1") for _ in range(5)))
@@ -131,7 +132,7 @@ async def test_concurrent_toggles_with_one_key_toggle_once() -> None:
 
 
 async def test_a_stale_if_match_is_refused_and_keeps_no_answer() -> None:
-    store, clock = MemoryStore(), SettableClock()
+    store, clock = MemoryStore(), FakeClock(START)
     task_id = await new_task(store, clock)
 
     with pytest.raises(PreconditionFailed):
@@ -143,7 +144,7 @@ async def test_a_stale_if_match_is_refused_and_keeps_no_answer() -> None:
 
 
 async def test_a_missing_or_foreign_task_keeps_no_answer() -> None:
-    store, clock = MemoryStore(), SettableClock()
+    store, clock = MemoryStore(), FakeClock(START)
     task_id = await new_task(store, clock)
 
     with pytest.raises(NotFound):

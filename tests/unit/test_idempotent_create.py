@@ -14,19 +14,11 @@ from domain.tasks import Task, parse_changes
 from domain.types import UserId
 from domain.users import Principal
 from taskservice import services
+from tests.clock import FakeClock
 
 ALICE = Principal(user_id=UserId("alice"))
 BOB = Principal(user_id=UserId("bob"))
-
-
-class SettableClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.current = datetime(2030, 1, 1, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.current
+START = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def render(task: Task) -> Reply:
@@ -36,7 +28,7 @@ def render(task: Task) -> Reply:
 
 async def create(
     store: MemoryStore,
-    clock: SettableClock,
+    clock: FakeClock,
     key: str,
     *,
     title: str = "t",
@@ -61,9 +53,9 @@ def task_count(store: MemoryStore) -> int:
 
 
 async def test_a_retry_replays_the_first_answer_and_creates_nothing() -> None:
-    store, clock = MemoryStore(), SettableClock()
+    store, clock = MemoryStore(), FakeClock(START)
     first = await create(store, clock, "k1")
-    clock.current += timedelta(hours=23, minutes=59)
+    clock.moment += timedelta(hours=23, minutes=59)
     again = await create(store, clock, "k1")
 
     assert (first.replayed, again.replayed) == (False, True)
@@ -72,7 +64,7 @@ async def test_a_retry_replays_the_first_answer_and_creates_nothing() -> None:
 
 
 async def test_the_same_key_with_another_body_is_refused() -> None:
-    store, clock = MemoryStore(), SettableClock()
+    store, clock = MemoryStore(), FakeClock(START)
     await create(store, clock, "k1", title="one")
     with pytest.raises(IdempotencyKeyReused):
         await create(store, clock, "k1", title="two")
@@ -80,7 +72,7 @@ async def test_the_same_key_with_another_body_is_refused() -> None:
 
 
 async def test_keys_belong_to_their_user() -> None:
-    store, clock = MemoryStore(), SettableClock()
+    store, clock = MemoryStore(), FakeClock(START)
     alice = await create(store, clock, "shared")
     bob = await create(store, clock, "shared", who=BOB)
     assert not alice.replayed
@@ -89,9 +81,9 @@ async def test_keys_belong_to_their_user() -> None:
 
 
 async def test_after_24_hours_the_key_names_a_new_request() -> None:
-    store, clock = MemoryStore(), SettableClock()
+    store, clock = MemoryStore(), FakeClock(START)
     first = await create(store, clock, "k1", title="one")
-    clock.current += timedelta(hours=24)
+    clock.moment += timedelta(hours=24)
     second = await create(store, clock, "k1", title="two")
     third = await create(store, clock, "k1", title="two")
 
@@ -103,19 +95,19 @@ async def test_after_24_hours_the_key_names_a_new_request() -> None:
 
 
 async def test_creating_purges_expired_records_of_every_user() -> None:
-    store, clock = MemoryStore(), SettableClock()
+    store, clock = MemoryStore(), FakeClock(START)
     for n in range(3):
         await create(store, clock, f"old-{n}", who=BOB)
-    clock.current += timedelta(hours=1)
+    clock.moment += timedelta(hours=1)
     await create(store, clock, "recent", who=BOB)
-    clock.current += timedelta(hours=23)
+    clock.moment += timedelta(hours=23)
     await create(store, clock, "fresh")
 
     assert set(store.state.replies) == {(BOB.user_id, "recent"), (ALICE.user_id, "fresh")}
 
 
 async def test_concurrent_requests_with_one_key_create_one_task() -> None:
-    store, clock = MemoryStore(), SettableClock()
+    store, clock = MemoryStore(), FakeClock(START)
     outcomes = await asyncio.gather(*(create(store, clock, "k1") for _ in range(5)))
     assert sorted(o.replayed for o in outcomes) == [False, True, True, True, True]
     assert all(o.reply == outcomes[0].reply for o in outcomes)
@@ -123,7 +115,7 @@ async def test_concurrent_requests_with_one_key_create_one_task() -> None:
 
 
 async def test_the_policy_is_checked_before_the_key_is_looked_at() -> None:
-    store, clock = MemoryStore(), SettableClock()
+    store, clock = MemoryStore(), FakeClock(START)
     with pytest.raises(Forbidden):
         await create(store, clock, "k1", who=BOB, owner=ALICE.user_id)
     assert not store.state.replies

@@ -22,6 +22,7 @@ from domain.tasks import parse_changes
 from domain.types import TaskId, UserId
 from domain.users import Principal
 from taskservice import services
+from tests.clock import FakeClock
 from tests.sealing import CURSORS
 
 ALICE = Principal(user_id=UserId("alice"))
@@ -29,17 +30,7 @@ NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-class FixedClock:
-    """A clock that always reads the same moment."""
-
-    def __init__(self, now: datetime) -> None:
-        self.current = now
-
-    def now(self) -> datetime:
-        return self.current
-
-
-async def add(store: MemoryStore, clock: FixedClock, **fields: object) -> TaskId:
+async def add(store: MemoryStore, clock: FakeClock, **fields: object) -> TaskId:
     """Create a task for Alice through the use case."""
     changes = parse_changes({"title": "t", **fields}, "create")
     task = await services.create_task(
@@ -49,7 +40,7 @@ async def add(store: MemoryStore, clock: FixedClock, **fields: object) -> TaskId
 
 
 async def listed(
-    store: MemoryStore, clock: FixedClock, query: TaskQuery, *, page_size: int = 100
+    store: MemoryStore, clock: FakeClock, query: TaskQuery, *, page_size: int = 100
 ) -> list[TaskId]:
     """Every id the use case lists for `query`, page by page."""
     seen: list[TaskId] = []
@@ -77,7 +68,7 @@ def due(kind: Due, tz: ZoneInfo) -> TaskQuery:
 
 async def test_today_on_the_23_hour_day_when_new_york_springs_forward() -> None:
     # 2030-03-10 runs from 05:00Z (EST) to 04:00Z the next day (EDT).
-    store, clock = MemoryStore(), FixedClock(datetime(2030, 3, 10, 12, tzinfo=UTC))
+    store, clock = MemoryStore(), FakeClock(datetime(2030, 3, 10, 12, tzinfo=UTC))
     before = await add(store, clock, due_at="2030-03-10T04:59:59Z")
     first = await add(store, clock, due_at="2030-03-10T05:00:00Z")
     last = await add(store, clock, due_at="2030-03-11T03:59:59Z")
@@ -92,7 +83,7 @@ async def test_today_on_the_23_hour_day_when_new_york_springs_forward() -> None:
 
 async def test_today_on_the_25_hour_day_when_berlin_falls_back() -> None:
     # 2030-10-27 runs from 22:00Z the day before (CEST) to 23:00Z (CET).
-    store, clock = MemoryStore(), FixedClock(datetime(2030, 10, 27, 12, tzinfo=UTC))
+    store, clock = MemoryStore(), FakeClock(datetime(2030, 10, 27, 12, tzinfo=UTC))
     await add(store, clock, due_at="2030-10-26T21:59:59Z")
     first = await add(store, clock, due_at="2030-10-26T22:00:00Z")
     last = await add(store, clock, due_at="2030-10-27T22:59:59Z")
@@ -106,7 +97,7 @@ async def test_today_on_the_25_hour_day_when_berlin_falls_back() -> None:
 
 async def test_days_are_the_callers_calendar_days() -> None:
     # At 12:00Z it is already 2 January on Kiritimati (UTC+14) but still 1 January in UTC.
-    store, clock = MemoryStore(), FixedClock(datetime(2030, 1, 1, 12, tzinfo=UTC))
+    store, clock = MemoryStore(), FakeClock(datetime(2030, 1, 1, 12, tzinfo=UTC))
     yesterday_there = await add(store, clock, due_date="2030-01-01")
     tomorrow_here = await add(store, clock, due_date="2030-01-02")
     kiritimati = ZoneInfo("Pacific/Kiritimati")
@@ -118,7 +109,7 @@ async def test_days_are_the_callers_calendar_days() -> None:
 
 
 async def test_overdue_means_pending_and_past_and_next_7_days_means_today_plus_six() -> None:
-    store, clock = MemoryStore(), FixedClock(datetime(2030, 1, 10, 12, tzinfo=UTC))
+    store, clock = MemoryStore(), FakeClock(datetime(2030, 1, 10, 12, tzinfo=UTC))
     past_moment = await add(store, clock, due_at="2030-01-10T11:59:59Z")
     await add(store, clock, due_at="2030-01-10T12:00:00Z")
     past_day = await add(store, clock, due_date="2030-01-09")
@@ -142,7 +133,7 @@ async def test_overdue_means_pending_and_past_and_next_7_days_means_today_plus_s
 async def test_the_due_sort_puts_tasks_without_a_due_last_both_ways(
     descending: bool, page_size: int
 ) -> None:
-    store, clock = MemoryStore(), FixedClock(datetime(2030, 1, 1, tzinfo=UTC))
+    store, clock = MemoryStore(), FakeClock(datetime(2030, 1, 1, tzinfo=UTC))
     none_a = await add(store, clock)
     early = await add(store, clock, due_at="2030-01-02T04:00:00Z")
     all_day = await add(store, clock, due_date="2030-01-02")  # 05:00Z in New York
@@ -162,7 +153,7 @@ async def test_the_due_sort_puts_tasks_without_a_due_last_both_ways(
 
 
 async def test_an_all_day_date_sorts_at_the_start_of_its_day_in_the_zone() -> None:
-    store, clock = MemoryStore(), FixedClock(datetime(2030, 1, 1, tzinfo=UTC))
+    store, clock = MemoryStore(), FakeClock(datetime(2030, 1, 1, tzinfo=UTC))
     timed = await add(store, clock, due_at="2030-01-02T04:00:00Z")
     all_day = await add(store, clock, due_date="2030-01-02")
     query = TaskQuery(sort=Sort(field=SortField.DUE, descending=False))

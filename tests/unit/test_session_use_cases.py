@@ -20,19 +20,10 @@ from domain.users import Principal, User
 from taskservice import services
 from taskservice.ports import UnitOfWorkFactory
 from taskservice.services import SessionGuard
+from tests.clock import FakeClock
 from tests.tokens import SECRET, hs256
 
 ISSUER = SecretIssuer(SECRET, issuer=None)
-
-
-@attrs.define
-class ManualClock:
-    """Wall-clock time that moves only when told to."""
-
-    moment: datetime = attrs.field(factory=lambda: datetime.now(UTC))
-
-    def now(self) -> datetime:
-        return self.moment
 
 
 @attrs.define
@@ -66,12 +57,12 @@ async def account(store: UnitOfWorkFactory) -> User:
     return user
 
 
-def token_for(user: User, clock: ManualClock) -> str:
+def token_for(user: User, clock: FakeClock) -> str:
     """A token the service issued to `user` at the clock's moment."""
     return ISSUER.issue(user, clock.now()).token
 
 
-def guard_on(store: UnitOfWorkFactory, clock: ManualClock, ticker: Ticker) -> SessionGuard:
+def guard_on(store: UnitOfWorkFactory, clock: FakeClock, ticker: Ticker) -> SessionGuard:
     """One process's guard over `store`."""
     return SessionGuard(SecretVerifier(SECRET), store, clock, monotonic=ticker)
 
@@ -82,8 +73,8 @@ def store() -> CountingStore:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
@@ -92,7 +83,7 @@ def ticker() -> Ticker:
 
 
 async def test_a_frontends_token_passes_without_a_look_at_storage(
-    store: CountingStore, clock: ManualClock, ticker: Ticker
+    store: CountingStore, clock: FakeClock, ticker: Ticker
 ) -> None:
     principal = await guard_on(store, clock, ticker).verify(hs256("frontend-user"))
     assert principal == Principal(user_id=UserId("frontend-user"))
@@ -100,7 +91,7 @@ async def test_a_frontends_token_passes_without_a_look_at_storage(
 
 
 async def test_signing_out_ends_that_token_at_once_and_no_other(
-    store: CountingStore, clock: ManualClock, ticker: Ticker
+    store: CountingStore, clock: FakeClock, ticker: Ticker
 ) -> None:
     guard = guard_on(store, clock, ticker)
     user = await account(store)
@@ -116,7 +107,7 @@ async def test_signing_out_ends_that_token_at_once_and_no_other(
 
 
 async def test_another_process_refuses_the_token_once_its_knowledge_is_a_second_old(
-    store: CountingStore, clock: ManualClock, ticker: Ticker
+    store: CountingStore, clock: FakeClock, ticker: Ticker
 ) -> None:
     here, there = guard_on(store, clock, ticker), guard_on(store, clock, ticker)
     user = await account(store)
@@ -133,7 +124,7 @@ async def test_another_process_refuses_the_token_once_its_knowledge_is_a_second_
 
 
 async def test_one_read_a_second_serves_every_request_of_a_user(
-    store: CountingStore, clock: ManualClock, ticker: Ticker
+    store: CountingStore, clock: FakeClock, ticker: Ticker
 ) -> None:
     guard = guard_on(store, clock, ticker)
     user = await account(store)
@@ -150,7 +141,7 @@ async def test_one_read_a_second_serves_every_request_of_a_user(
 
 
 async def test_ending_every_session_spares_only_tokens_issued_after_it(
-    store: CountingStore, clock: ManualClock, ticker: Ticker
+    store: CountingStore, clock: FakeClock, ticker: Ticker
 ) -> None:
     guard = guard_on(store, clock, ticker)
     user, bystander = await account(store), await account(store)
@@ -170,7 +161,7 @@ async def test_ending_every_session_spares_only_tokens_issued_after_it(
 
 
 async def test_a_token_of_ours_whose_account_is_gone_is_refused(
-    store: CountingStore, clock: ManualClock, ticker: Ticker
+    store: CountingStore, clock: FakeClock, ticker: Ticker
 ) -> None:
     ghost = User(id=UserId("deleted-account"), created_at=clock.now())
     with pytest.raises(InvalidToken):
@@ -178,7 +169,7 @@ async def test_a_token_of_ours_whose_account_is_gone_is_refused(
 
 
 async def test_signing_out_a_frontends_token_touches_nothing(
-    store: CountingStore, clock: ManualClock, ticker: Ticker
+    store: CountingStore, clock: FakeClock, ticker: Ticker
 ) -> None:
     guard = guard_on(store, clock, ticker)
     await services.sign_out(store, clock, guard, await guard.verify(hs256("frontend-user")))
@@ -198,7 +189,7 @@ class FlakyStore(MemoryStore):
         return super().__call__()
 
 
-async def test_a_failed_read_is_not_remembered(clock: ManualClock, ticker: Ticker) -> None:
+async def test_a_failed_read_is_not_remembered(clock: FakeClock, ticker: Ticker) -> None:
     store = FlakyStore()
     guard = guard_on(store, clock, ticker)
     token = token_for(await account(store), clock)
@@ -242,7 +233,7 @@ class _SlowUnitOfWork(MemoryUnitOfWork):
 
 
 async def test_a_read_begun_before_a_sign_out_is_not_remembered_after_it(
-    clock: ManualClock, ticker: Ticker
+    clock: FakeClock, ticker: Ticker
 ) -> None:
     store = SlowReads()
     guard = guard_on(store, clock, ticker)

@@ -14,21 +14,11 @@ from domain.tasks import TaskChanges, parse_changes
 from domain.types import TaskId, UserId
 from domain.users import Principal, User
 from taskservice import services
+from tests.clock import FakeClock
 from tests.sealing import CURSORS
 
 ALICE = Principal(user_id=UserId("alice"), email="alice@example.com")
 BOB = Principal(user_id=UserId("bob"))
-
-
-class TickingClock:
-    """A clock that moves one second on every reading."""
-
-    def __init__(self) -> None:
-        self.current = datetime(2030, 1, 1, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        self.current += timedelta(seconds=1)
-        return self.current
 
 
 @pytest.fixture
@@ -37,12 +27,12 @@ def store() -> MemoryStore:
 
 
 @pytest.fixture
-def clock() -> TickingClock:
-    return TickingClock()
+def clock() -> FakeClock:
+    return FakeClock(datetime(2030, 1, 1, tzinfo=UTC), tick=timedelta(seconds=1))
 
 
 async def create(
-    store: MemoryStore, clock: TickingClock, title: str = "t", who: Principal = ALICE
+    store: MemoryStore, clock: FakeClock, title: str = "t", who: Principal = ALICE
 ) -> TaskId:
     changes = parse_changes({"title": title}, "create")
     task = await services.create_task(
@@ -52,7 +42,7 @@ async def create(
 
 
 async def test_create_provisions_the_user_and_stores_the_task(
-    store: MemoryStore, clock: TickingClock
+    store: MemoryStore, clock: FakeClock
 ) -> None:
     task_id = await create(store, clock)
     assert store.state.users[ALICE.user_id].email == "alice@example.com"
@@ -61,7 +51,7 @@ async def test_create_provisions_the_user_and_stores_the_task(
 
 
 async def test_policy_is_checked_before_data_is_touched(
-    store: MemoryStore, clock: TickingClock
+    store: MemoryStore, clock: FakeClock
 ) -> None:
     task_id = await create(store, clock)
     with pytest.raises(Forbidden):
@@ -77,7 +67,7 @@ async def test_policy_is_checked_before_data_is_touched(
     assert BOB.user_id not in store.state.users
 
 
-async def test_someone_elses_task_is_not_found(store: MemoryStore, clock: TickingClock) -> None:
+async def test_someone_elses_task_is_not_found(store: MemoryStore, clock: FakeClock) -> None:
     task_id = await create(store, clock)
     for call in (
         services.get_task(store, principal=BOB, owner=BOB.user_id, task_id=task_id),
@@ -99,9 +89,7 @@ async def test_someone_elses_task_is_not_found(store: MemoryStore, clock: Tickin
     assert store.state.tasks[task_id].title == "t"
 
 
-async def test_update_with_a_stale_version_is_refused(
-    store: MemoryStore, clock: TickingClock
-) -> None:
+async def test_update_with_a_stale_version_is_refused(store: MemoryStore, clock: FakeClock) -> None:
     task_id = await create(store, clock)
     with pytest.raises(PreconditionFailed):
         await services.update_task(
@@ -126,9 +114,7 @@ async def test_update_with_a_stale_version_is_refused(
     assert (updated.title, updated.version) == ("x", 2)
 
 
-async def test_delete_with_a_stale_version_is_refused(
-    store: MemoryStore, clock: TickingClock
-) -> None:
+async def test_delete_with_a_stale_version_is_refused(store: MemoryStore, clock: FakeClock) -> None:
     task_id = await create(store, clock)
     with pytest.raises(PreconditionFailed):
         await services.delete_task(
@@ -141,7 +127,7 @@ async def test_delete_with_a_stale_version_is_refused(
     assert task_id not in store.state.tasks
 
 
-async def test_completion_is_set_when_given(store: MemoryStore, clock: TickingClock) -> None:
+async def test_completion_is_set_when_given(store: MemoryStore, clock: FakeClock) -> None:
     task_id = await create(store, clock)
     first = await services.set_completion(
         store, clock, principal=ALICE, owner=ALICE.user_id, task_id=task_id, completed=True
@@ -154,9 +140,7 @@ async def test_completion_is_set_when_given(store: MemoryStore, clock: TickingCl
     assert second.version == first.version == 2
 
 
-async def test_completion_is_toggled_when_not_given(
-    store: MemoryStore, clock: TickingClock
-) -> None:
+async def test_completion_is_toggled_when_not_given(store: MemoryStore, clock: FakeClock) -> None:
     task_id = await create(store, clock)
     toggles = [
         await services.set_completion(
@@ -169,9 +153,7 @@ async def test_completion_is_toggled_when_not_given(
     assert toggles[1].completed_at is None
 
 
-async def test_concurrent_conditional_writes_one_wins(
-    store: MemoryStore, clock: TickingClock
-) -> None:
+async def test_concurrent_conditional_writes_one_wins(store: MemoryStore, clock: FakeClock) -> None:
     task_id = await create(store, clock)
     results = await asyncio.gather(
         *(
@@ -193,7 +175,7 @@ async def test_concurrent_conditional_writes_one_wins(
 
 
 async def test_paging_returns_each_task_once_with_counts(
-    store: MemoryStore, clock: TickingClock
+    store: MemoryStore, clock: FakeClock
 ) -> None:
     ids = [await create(store, clock, f"t{i}") for i in range(7)]
     await services.set_completion(
@@ -215,9 +197,7 @@ async def test_paging_returns_each_task_once_with_counts(
     assert seen == ids
 
 
-async def test_a_cursor_for_another_query_is_refused(
-    store: MemoryStore, clock: TickingClock
-) -> None:
+async def test_a_cursor_for_another_query_is_refused(store: MemoryStore, clock: FakeClock) -> None:
     for i in range(3):
         await create(store, clock, f"t{i}")
     page = await services.list_tasks(
