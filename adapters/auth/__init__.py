@@ -5,11 +5,8 @@ from adapters.auth.jwks import JwksVerifier
 from adapters.auth.passwords import Argon2Hasher, meets_owasp_minimum
 from adapters.auth.sealing import AeadSealer
 from adapters.auth.secret import SecretIssuer, SecretVerifier
-from adapters.auth.tokens import MAX_TOKEN_LENGTH, MIN_SECRET_BYTES
 
 __all__ = [
-    "MAX_TOKEN_LENGTH",
-    "MIN_SECRET_BYTES",
     "AeadSealer",
     "Argon2Hasher",
     "CompositeVerifier",

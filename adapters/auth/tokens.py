@@ -20,9 +20,8 @@ from domain.errors import InvalidToken
 from domain.tasks import has_control
 from domain.types import UserId
 from domain.users import USER_ID_MAX, Principal
+from taskservice.ports import MAX_TOKEN_LENGTH, MIN_SECRET_BYTES
 
-MAX_TOKEN_LENGTH: Final = 8 * 1024
-MIN_SECRET_BYTES: Final = 32
 DEFAULT_LEEWAY: Final = 30
 HMAC_ALGORITHM: Final = "HS256"
 JWKS_ALGORITHMS: Final = frozenset({"EdDSA", "ES256", "ES512", "RS256", "PS256"})

@@ -12,9 +12,9 @@ from starlette.requests import Request
 from adapters.http.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from domain.errors import InvalidToken, MissingToken, NotFound
 from domain.types import MAX_TASK_ID, TaskId
+from taskservice.ports import MAX_TOKEN_LENGTH
 
 MAX_BODY: Final = 64 * 1024
-MAX_TOKEN: Final = 8 * 1024
 JSON: Final = frozenset({"application/json"})
 JSON_OR_MERGE_PATCH: Final = frozenset({"application/json", "application/merge-patch+json"})
 
@@ -32,7 +32,7 @@ def bearer_token(request: Request) -> str:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise InvalidToken("The Authorization header must be 'Bearer <token>'.")
-    if len(token) > MAX_TOKEN:
+    if len(token) > MAX_TOKEN_LENGTH:
         raise InvalidToken("The access token is too large.")
     return token
 

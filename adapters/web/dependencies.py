@@ -6,6 +6,7 @@ import attrs
 
 from taskservice.cursors import CursorCodec
 from taskservice.ports import (
+    MIN_SECRET_BYTES,
     Clock,
     PasswordHasher,
     Sealer,
@@ -35,5 +36,5 @@ class WebDependencies:
 
     @csrf_secret.validator
     def _long_enough(self, _: attrs.Attribute[bytes], value: bytes) -> None:
-        if len(value) < 32:
-            raise ValueError("csrf_secret must be at least 32 bytes")
+        if len(value) < MIN_SECRET_BYTES:
+            raise ValueError(f"csrf_secret must be at least {MIN_SECRET_BYTES} bytes")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Final, Protocol, Self
 
 import attrs
 
@@ -16,6 +16,13 @@ from domain.tasks import Task
 from domain.throttling import Bucket
 from domain.types import TaskId, UserId
 from domain.users import Principal, User
+
+MAX_TOKEN_LENGTH: Final = 8 * 1024
+"""The longest bearer token read at all: a longer one is refused unread, by the driving adapters
+before and by every TokenVerifier in any case."""
+MIN_SECRET_BYTES: Final = 32
+"""The shortest shared secret (BETTER_AUTH_SECRET) accepted: an HMAC-SHA256 key, and the keys
+derived from it, need that many bytes of strength."""
 
 
 class TaskRepository(Protocol):

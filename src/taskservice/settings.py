@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 import attrs
 from dotenv import dotenv_values
 
-MIN_SECRET_BYTES = 32
+from taskservice.ports import MIN_SECRET_BYTES
+
 API_STYLES = ("envelope", "plain")
 """The response styles of SPEC §1 and §11 (adapters.http.style has one of each)."""
 JWKS_PATH = "/api/auth/jwks"
