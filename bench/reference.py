@@ -38,10 +38,11 @@ PRIORITIES: Final = ("none", "low", "medium", "high")
 _RANKS: Final = {name: rank for rank, name in enumerate(PRIORITIES)}
 _JSON_OPTIONS: Final = orjson.OPT_UTC_Z
 
+# What the service reads and writes, in its order (tests/integration/test_field_copies.py checks).
 _COLUMNS: Final = (
-    "tasks.id, tasks.user_id, tasks.title, tasks.description, tasks.completed, "
-    "tasks.completed_at, tasks.priority, tasks.due_date, tasks.due_at, tasks.tags, "
-    "tasks.version, tasks.created_at, tasks.updated_at"
+    "tasks.id, tasks.user_id, tasks.title, tasks.created_at, tasks.updated_at, "
+    "tasks.description, tasks.completed, tasks.completed_at, tasks.priority, tasks.due_date, "
+    "tasks.due_at, tasks.tags, tasks.version"
 )
 # A page carries its owner's counts in every row, so that one round trip answers a list.
 _COUNTED: Final = (
@@ -75,6 +76,8 @@ COUNT_OWNER: Final = (
 _TIMESTAMP: Final = "TIMESTAMP WITH TIME ZONE"
 WRITTEN: Final[tuple[tuple[str, str], ...]] = (
     ("title", "VARCHAR"),
+    ("created_at", _TIMESTAMP),
+    ("updated_at", _TIMESTAMP),
     ("description", "VARCHAR"),
     ("completed", "BOOLEAN"),
     ("completed_at", _TIMESTAMP),
@@ -83,8 +86,6 @@ WRITTEN: Final[tuple[tuple[str, str], ...]] = (
     ("due_at", _TIMESTAMP),
     ("tags", "JSONB"),
     ("version", "INTEGER"),
-    ("created_at", _TIMESTAMP),
-    ("updated_at", _TIMESTAMP),
 )
 SEARCH_TEXT: Final = ("search_text", "VARCHAR")
 
@@ -218,6 +219,8 @@ def task_json(row: Mapping[str, Any]) -> dict[str, Any]:
         "id": row["id"],
         "user_id": row["user_id"],
         "title": row["title"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
         "description": row["description"],
         "completed": row["completed"],
         "completed_at": row["completed_at"],
@@ -226,8 +229,6 @@ def task_json(row: Mapping[str, Any]) -> dict[str, Any]:
         "due_at": row["due_at"],
         "tags": row["tags"],
         "version": row["version"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
     }
 
 

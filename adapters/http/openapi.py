@@ -16,7 +16,15 @@ from adapters.http.style import ENVELOPE, PAGE_COUNT_HEADERS, Plain, Style
 from domain.accounts import EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
 from domain.idempotency import KEY_MAX
 from domain.queries import LIMIT_DEFAULT, LIMIT_MAX, TEXT_MAX, Due, time_zones
-from domain.tasks import DESCRIPTION_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX, Priority, is_control
+from domain.tasks import (
+    DESCRIPTION_MAX,
+    TAG_MAX,
+    TAGS_MAX,
+    TASK_FIELDS,
+    TITLE_MAX,
+    Priority,
+    is_control,
+)
 from domain.types import MAX_TASK_ID
 
 Schema = dict[str, Any]
@@ -160,8 +168,9 @@ def _writable() -> Schema:
 
 
 _IGNORED: Final[Schema] = {
-    name: {"description": "Read-only; sent back by a client, it is ignored."}
-    for name in ("id", "user_id", "version", "created_at", "updated_at", "completed_at")
+    field.name: {"description": "Read-only; sent back by a client, it is ignored."}
+    for field in TASK_FIELDS
+    if not field.writable
 }
 # Both due forms in one body are refused; one of them may be null.
 _ONE_DUE: Final[Schema] = {

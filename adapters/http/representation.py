@@ -21,7 +21,15 @@ from domain.queries import (
     TaskQuery,
     time_zones,
 )
-from domain.tasks import TAGS_MAX, InvalidValue, Priority, Task, has_control, normalise_tag
+from domain.tasks import (
+    TAGS_MAX,
+    InvalidValue,
+    Priority,
+    Task,
+    field_values,
+    has_control,
+    normalise_tag,
+)
 
 LIST_PARAMETERS: Final = frozenset(
     {"status", "q", "priority", "tag", "due", "tz", "sort", "limit", "cursor"}
@@ -44,22 +52,8 @@ T = TypeVar("T")
 
 
 def task_json(task: Task) -> dict[str, Any]:
-    """The JSON object of a task (datetimes are rendered by the envelope)."""
-    return {
-        "id": task.id,
-        "user_id": task.user_id,
-        "title": task.title,
-        "description": task.description,
-        "completed": task.completed,
-        "completed_at": task.completed_at,
-        "priority": task.priority,
-        "due_date": task.due_date,
-        "due_at": task.due_at,
-        "tags": task.tags,
-        "version": task.version,
-        "created_at": task.created_at,
-        "updated_at": task.updated_at,
-    }
+    """The JSON object of a task: every field (datetimes are rendered by the envelope)."""
+    return field_values(task)
 
 
 class _Reader:

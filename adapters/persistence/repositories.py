@@ -31,10 +31,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.persistence.executors import Executor, Params, Prepared, Row
+from adapters.persistence.rows import RECORD_COLUMNS, TASK_COLUMNS, USER_COLUMNS, WRITTEN
+from adapters.persistence.rows import record_from_row as _record
+from adapters.persistence.rows import task_from_row as _task
+from adapters.persistence.rows import task_values as _task_values
+from adapters.persistence.rows import user_from_row as _user
 from adapters.persistence.tables import NO_DUE, ended_sessions, idempotency_keys, tasks, users
 from domain.accounts import Account
 from domain.errors import Conflict
-from domain.idempotency import IdempotencyRecord, Reply
+from domain.idempotency import IdempotencyRecord
 from domain.queries import (
     Due,
     DueWindow,
@@ -46,10 +51,9 @@ from domain.queries import (
     day_start,
     fold,
     latest_day_started_by,
-    search_text,
 )
 from domain.sessions import EndedSessions, IssuedSession
-from domain.tasks import PRIORITIES_BY_RANK, Task
+from domain.tasks import Task
 from domain.types import TaskId, UserId
 from domain.users import User
 
@@ -59,47 +63,6 @@ _SORT_COLUMNS: Final = {
     SortField.PRIORITY: tasks.c.priority,
     SortField.TITLE: tasks.c.title,
 }
-# What a task is read as, in the positions _task reads them from.
-TASK_COLUMNS: Final = (
-    tasks.c.id,
-    tasks.c.user_id,
-    tasks.c.title,
-    tasks.c.description,
-    tasks.c.completed,
-    tasks.c.completed_at,
-    tasks.c.priority,
-    tasks.c.due_date,
-    tasks.c.due_at,
-    tasks.c.tags,
-    tasks.c.version,
-    tasks.c.created_at,
-    tasks.c.updated_at,
-)
-USER_COLUMNS: Final = (users.c.id, users.c.email, users.c.name, users.c.created_at)
-RECORD_COLUMNS: Final = (
-    idempotency_keys.c.user_id,
-    idempotency_keys.c.key,
-    idempotency_keys.c.fingerprint,
-    idempotency_keys.c.status,
-    idempotency_keys.c.headers,
-    idempotency_keys.c.body,
-    idempotency_keys.c.created_at,
-)
-WRITTEN: Final = (
-    "title",
-    "description",
-    "completed",
-    "completed_at",
-    "priority",
-    "due_date",
-    "due_at",
-    "tags",
-    "version",
-    "created_at",
-    "updated_at",
-    "search_text",
-)
-"""The task columns every insert and update writes, all but the keys."""
 Conditions = list[ColumnElement[bool]]
 
 
@@ -681,75 +644,3 @@ def _deltas(task: Task, sign: int) -> dict[str, int]:
         "pending_delta": 0 if task.completed else sign,
         "completed_delta": sign if task.completed else 0,
     }
-
-
-def _task_values(task: Task) -> dict[str, object]:
-    return {
-        "title": task.title,
-        "description": task.description,
-        "completed": task.completed,
-        "completed_at": task.completed_at,
-        "priority": task.priority.rank,
-        "due_date": task.due_date,
-        "due_at": task.due_at,
-        "tags": list(task.tags),
-        "version": task.version,
-        "created_at": task.created_at,
-        "updated_at": task.updated_at,
-        "search_text": search_text(task),
-    }
-
-
-def _task(row: Row) -> Task:
-    # Positional, in the order of TASK_COLUMNS, ignoring any columns after them (a page's
-    # counts): this runs for every row of every list.
-    (
-        id_,
-        user_id,
-        title,
-        description,
-        completed,
-        completed_at,
-        priority,
-        due_date,
-        due_at,
-        tags,
-        version,
-        created_at,
-        updated_at,
-        *_,
-    ) = row
-    return Task(
-        id_,
-        user_id,
-        title,
-        created_at,
-        updated_at,
-        description,
-        completed,
-        completed_at,
-        # Indexed here rather than through a classmethod, whose call cost 1,500 instructions a row.
-        PRIORITIES_BY_RANK[priority],
-        due_date,
-        due_at,
-        tuple(tags),
-        version,
-    )
-
-
-def _user(row: Row) -> User:
-    # Positional, in the order of USER_COLUMNS.
-    id_, email, name, created_at = row[:4]
-    return User(id=UserId(id_), email=email, name=name, created_at=created_at)
-
-
-def _record(row: Row) -> IdempotencyRecord:
-    # Positional, in the order of RECORD_COLUMNS.
-    user_id, key, fingerprint, status, headers, body, created_at = row
-    return IdempotencyRecord(
-        user_id=UserId(user_id),
-        key=key,
-        fingerprint=fingerprint,
-        reply=Reply(status=status, headers=headers, body=bytes(body)),
-        created_at=created_at,
-    )

@@ -20,8 +20,10 @@ from adapters.memory import MemoryStore
 from adapters.persistence import SqlUnitOfWorkFactory
 from adapters.throttle import LimitsThrottle
 from adapters.web import WebSecurityHeaders
+from adapters.web.forms import task_form
 from domain.errors import StorageUnavailable
 from domain.throttling import Bucket
+from domain.types import TaskId
 from taskservice.ports import UnitOfWork
 from tests.clock import FakeClock
 from tests.e2e.web_conftest import PASSWORD, Html, new_email, web_app
@@ -30,6 +32,7 @@ from tests.sealing import shows
 
 Client = httpx.AsyncClient
 BASE = "https://testserver"
+FORM_FIELDS = frozenset({"input", "textarea", "select"})
 
 
 def client_for(app: Starlette) -> Client:
@@ -394,6 +397,21 @@ async def test_sign_in_forms_need_their_pre_session_token(client: Client) -> Non
 
 
 # Tasks through forms
+
+
+async def test_the_add_and_edit_forms_have_an_input_for_every_value_they_send(
+    client: Client, store: MemoryStore
+) -> None:
+    await sign_up(client)
+    task_id = await add(client, "Buy milk")
+    pages = {
+        "/tasks": task_form(),
+        f"/tasks/{task_id}/edit": task_form(store.state.tasks[TaskId(task_id)]),
+    }
+    for url, form in pages.items():
+        page = Html((await client.get(url)).text)
+        named = {a["name"] for tag, a in page.tags if tag in FORM_FIELDS and "name" in a}
+        assert set(form) <= named, url
 
 
 async def test_create_edit_complete_reopen_delete_and_undo(client: Client) -> None:

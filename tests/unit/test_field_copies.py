@@ -1,0 +1,88 @@
+"""Where a copy of the task's fields must stay, it stays equal to the domain's definition.
+
+The OpenAPI schemas carry prose for each field, the web forms present each one, and the bench's
+reference app must not import the service: each is written out, and checked here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from adapters.http.openapi import openapi_document
+from adapters.persistence.rows import TASK_COLUMNS, WRITTEN
+from adapters.web.forms import task_data, task_form
+from bench import reference
+from domain import queries
+from domain.tasks import TASK_FIELDS, WRITABLE_FIELDS, Priority, Task
+from domain.types import TaskId, UserId
+from taskservice.ports import MAX_TOKEN_LENGTH
+
+NAMES = [field.name for field in TASK_FIELDS]
+NULLABLE = {field.name for field in TASK_FIELDS if field.nullable}
+# Completion has a button of its own on the list; the task forms do not repeat it.
+IN_FORMS = WRITABLE_FIELDS - {"completed"}
+NOW = datetime(2030, 1, 2, 3, 4, tzinfo=UTC)
+
+
+def _schemas() -> dict[str, Any]:
+    schemas: dict[str, Any] = openapi_document()["components"]["schemas"]
+    return schemas
+
+
+def _admits_null(schema: dict[str, Any]) -> bool:
+    return {"type": "null"} in schema.get("oneOf", [])
+
+
+def test_the_task_schema_has_every_field_nullable_as_the_domain_says() -> None:
+    task = _schemas()["Task"]
+    assert set(task["properties"]) == set(task["required"]) == set(NAMES)
+    assert {n for n, s in task["properties"].items() if _admits_null(s)} == NULLABLE
+
+
+@pytest.mark.parametrize("body", ["TaskCreate", "TaskReplace", "TaskPatch"])
+def test_task_bodies_type_the_writable_fields_and_ignore_the_others(body: str) -> None:
+    properties = _schemas()[body]["properties"]
+    assert set(properties) == set(NAMES)
+    typed = {name for name, schema in properties.items() if set(schema) - {"description"}}
+    assert typed == WRITABLE_FIELDS
+    assert {n for n in typed if _admits_null(properties[n])} == NULLABLE & WRITABLE_FIELDS
+
+
+def test_the_task_forms_show_and_send_every_field_they_present() -> None:
+    task = Task(
+        id=TaskId(1),
+        user_id=UserId("u"),
+        title="t",
+        created_at=NOW,
+        updated_at=NOW,
+        description="d",
+        priority=Priority.HIGH,
+        due_date=date(2030, 1, 3),
+        tags=("a",),
+    )
+    shown = task_form(task)
+    assert set(shown) - {"due_offset"} == IN_FORMS
+    assert set(task_data(shown)) == IN_FORMS - {"due_at"}
+    assert set(task_data({**shown, "due_date": "", "due_at": "2030-01-03T04:05"})) == (
+        IN_FORMS - {"due_date"}
+    )
+
+
+def test_the_reference_app_reads_and_writes_the_columns_the_service_does() -> None:
+    assert ", ".join(f"tasks.{column.name}" for column in TASK_COLUMNS) == reference._COLUMNS
+    assert [name for name, _ in (*reference.WRITTEN, reference.SEARCH_TEXT)] == list(WRITTEN)
+    row = dict.fromkeys(NAMES, 0)
+    assert list(reference.task_json(row)) == NAMES
+    assert set(reference._WRITABLE) == WRITABLE_FIELDS
+
+
+def test_the_reference_app_shares_the_service_limits() -> None:
+    assert tuple(Priority) == reference.PRIORITIES
+    assert reference.MAX_TOKEN == MAX_TOKEN_LENGTH
+    assert (reference.LIMIT_DEFAULT, reference.LIMIT_MAX) == (
+        queries.LIMIT_DEFAULT,
+        queries.LIMIT_MAX,
+    )
