@@ -8,6 +8,8 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from adapters.http.codes import ErrorCode
+
 _JSON_OPTIONS = orjson.OPT_UTC_Z
 
 
@@ -39,7 +41,7 @@ def success(
 
 def failure(
     status: int,
-    code: str,
+    code: ErrorCode,
     message: str,
     *,
     headers: Mapping[str, str] | None = None,

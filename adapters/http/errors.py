@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from adapters.http.codes import ErrorCode
 from adapters.http.style import Style
 from domain import errors
 
@@ -22,7 +23,7 @@ class ApiError(Exception):
     """An HTTP-level refusal that has no domain meaning (bad JSON, wrong media type, too large)."""
 
     status = 400
-    code = "BAD_REQUEST"
+    code = ErrorCode.BAD_REQUEST
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -37,46 +38,46 @@ class PayloadTooLarge(ApiError):
     """The body is over the limit."""
 
     status = 413
-    code = "PAYLOAD_TOO_LARGE"
+    code = ErrorCode.PAYLOAD_TOO_LARGE
 
 
 class UnsupportedMediaType(ApiError):
     """The body is not of a media type this route accepts."""
 
     status = 415
-    code = "UNSUPPORTED_MEDIA_TYPE"
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
 
 
 @attrs.frozen
 class _Mapping:
     status: int
-    code: str
+    code: ErrorCode
     headers: Mapping[str, str] = attrs.field(factory=dict)
 
 
 _DOMAIN: Final[dict[type[errors.DomainError], _Mapping]] = {
-    errors.ValidationFailed: _Mapping(422, "VALIDATION_ERROR"),
-    errors.NotFound: _Mapping(404, "NOT_FOUND"),
-    errors.Forbidden: _Mapping(403, "FORBIDDEN"),
-    errors.PreconditionFailed: _Mapping(412, "PRECONDITION_FAILED"),
-    errors.Conflict: _Mapping(409, "CONFLICT"),
-    errors.IdempotencyKeyReused: _Mapping(422, "IDEMPOTENCY_KEY_REUSED"),
+    errors.ValidationFailed: _Mapping(422, ErrorCode.VALIDATION_ERROR),
+    errors.NotFound: _Mapping(404, ErrorCode.NOT_FOUND),
+    errors.Forbidden: _Mapping(403, ErrorCode.FORBIDDEN),
+    errors.PreconditionFailed: _Mapping(412, ErrorCode.PRECONDITION_FAILED),
+    errors.Conflict: _Mapping(409, ErrorCode.CONFLICT),
+    errors.IdempotencyKeyReused: _Mapping(422, ErrorCode.IDEMPOTENCY_KEY_REUSED),
     errors.InvalidToken: _Mapping(
-        401, "UNAUTHORIZED", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        401, ErrorCode.UNAUTHORIZED, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
     ),
-    errors.MissingToken: _Mapping(401, "UNAUTHORIZED", {"WWW-Authenticate": "Bearer"}),
-    errors.InvalidCredentials: _Mapping(401, "INVALID_CREDENTIALS"),
+    errors.MissingToken: _Mapping(401, ErrorCode.UNAUTHORIZED, {"WWW-Authenticate": "Bearer"}),
+    errors.InvalidCredentials: _Mapping(401, ErrorCode.INVALID_CREDENTIALS),
     errors.StorageUnavailable: _Mapping(
-        503, "SERVICE_UNAVAILABLE", {"Retry-After": RETRY_AFTER_SECONDS}
+        503, ErrorCode.SERVICE_UNAVAILABLE, {"Retry-After": RETRY_AFTER_SECONDS}
     ),
 }
 
 _HTTP_CODES: Final = {
-    400: "BAD_REQUEST",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
+    400: ErrorCode.BAD_REQUEST,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
 }
 _HTTP_MESSAGES: Final = {
     404: "No such resource.",
@@ -128,7 +129,7 @@ def exception_handlers(style: Style) -> dict[type[Exception], Handler]:
     async def rate_limited(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, errors.RateLimited)
         headers = {"Retry-After": str(exc.retry_after)}
-        return style.error(429, "RATE_LIMITED", exc.message, headers=headers)
+        return style.error(429, ErrorCode.RATE_LIMITED, exc.message, headers=headers)
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -136,7 +137,7 @@ def exception_handlers(style: Style) -> dict[type[Exception], Handler]:
 
     async def http_exception(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        code = _HTTP_CODES.get(exc.status_code, "BAD_REQUEST")
+        code = _HTTP_CODES.get(exc.status_code, ErrorCode.BAD_REQUEST)
         message = _HTTP_MESSAGES.get(exc.status_code, exc.detail)
         return style.error(exc.status_code, code, message, headers=exc.headers)
 
@@ -153,5 +154,5 @@ def exception_handlers(style: Style) -> dict[type[Exception], Handler]:
 def internal_error(style: Style) -> Response:
     """The 500 answer: it says nothing about internals."""
     return style.error(
-        500, "INTERNAL_ERROR", "Something went wrong on our side; it has been logged."
+        500, ErrorCode.INTERNAL_ERROR, "Something went wrong on our side; it has been logged."
     )

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from adapters.http.codes import ErrorCode
 from adapters.http.errors import RETRY_AFTER_SECONDS
 from adapters.http.style import Style
 from taskservice.ports import Readiness
@@ -36,7 +37,7 @@ class HealthApi:
             return self.style.resource({"status": "ready"}, "The service is ready.")
         return self.style.error(
             503,
-            "SERVICE_UNAVAILABLE",
+            ErrorCode.SERVICE_UNAVAILABLE,
             "The database is unreachable or not migrated.",
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         )

@@ -11,11 +11,21 @@ import functools
 from collections.abc import Iterable
 from typing import Any, Final
 
-from adapters.http.representation import FRONTEND_SORTS, SORTS
+from adapters.http.codes import ErrorCode
+from adapters.http.representation import COMPLETIONS, FRONTEND_SORTS, ORDERS, SORTS
 from adapters.http.style import ENVELOPE, PAGE_COUNT_HEADERS, Plain, Style
 from domain.accounts import EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
 from domain.idempotency import KEY_MAX
-from domain.queries import LIMIT_DEFAULT, LIMIT_MAX, TEXT_MAX, Due, time_zones
+from domain.queries import (
+    LIMIT_DEFAULT,
+    LIMIT_MAX,
+    TEXT_MAX,
+    Due,
+    Sort,
+    Status,
+    TaskFilter,
+    time_zones,
+)
 from domain.tasks import (
     DESCRIPTION_MAX,
     TAG_MAX,
@@ -29,23 +39,6 @@ from domain.types import MAX_TASK_ID
 
 Schema = dict[str, Any]
 
-ERROR_CODES: Final = [
-    "BAD_REQUEST",
-    "UNAUTHORIZED",
-    "INVALID_CREDENTIALS",
-    "FORBIDDEN",
-    "NOT_FOUND",
-    "METHOD_NOT_ALLOWED",
-    "CONFLICT",
-    "PRECONDITION_FAILED",
-    "PAYLOAD_TOO_LARGE",
-    "UNSUPPORTED_MEDIA_TYPE",
-    "VALIDATION_ERROR",
-    "IDEMPOTENCY_KEY_REUSED",
-    "RATE_LIMITED",
-    "INTERNAL_ERROR",
-    "SERVICE_UNAVAILABLE",
-]
 PRIORITIES: Final = [p.value for p in Priority]
 
 
@@ -346,7 +339,7 @@ def _schemas(plain: bool) -> dict[str, Schema]:
 
 
 def _error(plain: bool) -> Schema:
-    code = {"type": "string", "enum": ERROR_CODES}
+    code = {"type": "string", "enum": [code.value for code in ErrorCode]}
     message = {"type": "string", "minLength": 1}
     details = {"type": "array", "minItems": 1, "items": ref("FieldError")}
     if plain:
@@ -598,7 +591,11 @@ def list_parameters(plain: bool = False) -> list[Schema]:
         _param(
             "status",
             "query",
-            {"type": "string", "enum": ["all", "pending", "completed"], "default": "all"},
+            {
+                "type": "string",
+                "enum": [status.value for status in Status],
+                "default": TaskFilter().status.value,
+            },
             "Filter by completion.",
         ),
         _param(
@@ -660,7 +657,7 @@ def _native_sort() -> Schema:
     return _param(
         "sort",
         "query",
-        {"type": "string", "enum": list(SORTS), "default": "-created_at"},
+        {"type": "string", "enum": list(SORTS), "default": str(Sort())},
         "Order; `-` for descending; `id` breaks ties in the same direction. `priority` "
         "ranks none < low < medium < high; `due` orders by due_at, or due_date at the "
         "start of its day in `tz`, with tasks without a due last in both directions.",
@@ -674,7 +671,7 @@ def _frontend_parameters() -> list[Schema]:
         _param(
             "sort",
             "query",
-            {"type": "string", "enum": [*FRONTEND_SORTS, *SORTS], "default": "-created_at"},
+            {"type": "string", "enum": [*FRONTEND_SORTS, *SORTS], "default": str(Sort())},
             "A frontend's `created`, `title`, `due_date` (= `due`) or `priority`, or an order "
             "of the envelope style (`-` for descending). `order` gives the direction; without "
             "it `created` is newest first (the default list) and every other unsigned name "
@@ -684,7 +681,7 @@ def _frontend_parameters() -> list[Schema]:
         _param(
             "order",
             "query",
-            {"type": "string", "enum": ["asc", "desc"]},
+            {"type": "string", "enum": list(ORDERS)},
             "The direction of `sort` (alone: of `created`).",
         ),
         _param(
@@ -696,7 +693,7 @@ def _frontend_parameters() -> list[Schema]:
         _param(
             "completed",
             "query",
-            {"type": "string", "enum": ["true", "false"]},
+            {"type": "string", "enum": list(COMPLETIONS)},
             "`true` = `status=completed`, `false` = `status=pending`; with `status` a 422.",
         ),
     ]

@@ -11,14 +11,13 @@ from starlette.requests import Request
 
 from adapters.http.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from domain.errors import InvalidToken, MissingToken, NotFound
-from domain.types import MAX_TASK_ID, TaskId
+from domain.types import TaskId, parse_task_id
 from taskservice.ports import MAX_TOKEN_LENGTH
 
 MAX_BODY: Final = 64 * 1024
 JSON: Final = frozenset({"application/json"})
 JSON_OR_MERGE_PATCH: Final = frozenset({"application/json", "application/merge-patch+json"})
 
-_TASK_ID = re.compile(r"[1-9][0-9]{0,18}", re.ASCII)
 _STRONG_ETAG = re.compile(r'"([1-9][0-9]{0,9})"', re.ASCII)
 _ANY_ETAG = re.compile(r'(?:W/)?"([1-9][0-9]{0,9})"', re.ASCII)
 
@@ -39,9 +38,10 @@ def bearer_token(request: Request) -> str:
 
 def task_id(text: str) -> TaskId:
     """A path id that is a positive 64-bit integer; anything else names no task."""
-    if _TASK_ID.fullmatch(text) and int(text) <= MAX_TASK_ID:
-        return TaskId(int(text))
-    raise NotFound("No such task.")
+    found = parse_task_id(text)
+    if found is None:
+        raise NotFound("No such task.")
+    return found
 
 
 async def json_object(

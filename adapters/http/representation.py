@@ -47,6 +47,8 @@ FRONTEND_SORTS: Final = {
 newest first; the others read as SPEC §3.1 reads an unsigned sort, ascending."""
 ORDERS: Final = {"asc": False, "desc": True}
 """`order` values and whether each is descending."""
+COMPLETIONS: Final = {"true": Status.COMPLETED, "false": Status.PENDING}
+"""A frontend's `completed` values and the status each asks for."""
 
 T = TypeVar("T")
 
@@ -185,18 +187,17 @@ def _search(raw: str) -> str | None:
 
 
 def _completion(raw: str) -> Status:
-    if raw == "true":
-        return Status.COMPLETED
-    if raw == "false":
-        return Status.PENDING
-    raise InvalidValue("invalid_choice", "completed must be true or false.")
+    try:
+        return COMPLETIONS[raw]
+    except KeyError:
+        raise InvalidValue("invalid_choice", "completed must be true or false.") from None
 
 
 def _order(raw: str) -> bool:
     try:
         return ORDERS[raw]
     except KeyError:
-        raise InvalidValue("invalid_choice", "order must be asc or desc.") from None
+        raise InvalidValue("invalid_choice", f"order must be {' or '.join(ORDERS)}.") from None
 
 
 def _frontend_sort(reader: _Reader) -> Sort:
@@ -239,7 +240,7 @@ def _priorities(raw: str) -> tuple[Priority, ...]:
         return tuple(Priority(item) for item in items)
     except ValueError:
         raise InvalidValue(
-            "invalid_choice", "priority is a comma-separated list of none, low, medium, high."
+            "invalid_choice", f"priority is a comma-separated list of {', '.join(Priority)}."
         ) from None
 
 

@@ -15,6 +15,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
+from adapters.http.codes import ErrorCode
 from adapters.http.envelope import failure, render, success, success_body
 from adapters.http.representation import list_query
 from domain.queries import TaskQuery
@@ -62,7 +63,7 @@ class Style:
     def error(
         self,
         status: int,
-        code: str,
+        code: ErrorCode,
         message: str,
         *,
         headers: Mapping[str, str] | None = None,
@@ -101,7 +102,7 @@ class Plain(Style):
     def error(
         self,
         status: int,
-        code: str,
+        code: ErrorCode,
         message: str,
         *,
         headers: Mapping[str, str] | None = None,

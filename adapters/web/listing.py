@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import attrs
 
 from adapters.web.session import DEFAULT_NEXT, safe_next
-from domain.queries import Sort, SortField, Status, TaskFilter, TaskQuery
+from domain.queries import Sort, Status, TaskFilter, TaskQuery
 
 _SORT_LABELS: Final = {
     "-created_at": "Newest first",
@@ -19,11 +19,8 @@ _SORT_LABELS: Final = {
     "-priority": "Highest priority",
     "title": "Title A–Z",
 }
-SORT_CHOICES: Final = tuple(
-    (value, label)
-    for value, label in _SORT_LABELS.items()
-    if value.removeprefix("-") in {f.value for f in SortField}
-)
+# Parsed, so that a name no sort has stops the import instead of vanishing from the page.
+SORT_CHOICES: Final = tuple((str(Sort.parse(name)), label) for name, label in _SORT_LABELS.items())
 STATUS_CHOICES: Final = (
     (Status.ALL, "All"),
     (Status.PENDING, "Pending"),

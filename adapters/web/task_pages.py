@@ -17,7 +17,7 @@ from adapters.web.session import DEFAULT_NEXT, here, safe_next
 from domain.errors import Conflict, PreconditionFailed, ValidationFailed
 from domain.idempotency import Reply
 from domain.tasks import Priority, Task, parse_changes
-from domain.types import MAX_TASK_ID, TaskId, UserId
+from domain.types import TaskId, UserId, parse_task_id
 from domain.users import Principal
 from taskservice import services
 
@@ -259,12 +259,10 @@ class TaskPages:
 
 def _task_id(request: Request) -> TaskId:
     """The task id in the path; a 404 page for anything that is not a positive 64-bit integer."""
-    text: str = request.path_params["task_id"]
-    if not (
-        text.isascii() and text.isdecimal() and len(text) <= 19 and 0 < int(text) <= MAX_TASK_ID
-    ):
+    found = parse_task_id(request.path_params["task_id"])
+    if found is None:
         raise not_found()
-    return TaskId(int(text))
+    return found
 
 
 def _expected(form: Form) -> frozenset[int] | None:

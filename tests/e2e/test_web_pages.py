@@ -33,6 +33,7 @@ from tests.sealing import shows
 Client = httpx.AsyncClient
 BASE = "https://testserver"
 FORM_FIELDS = frozenset({"input", "textarea", "select"})
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 
 def client_for(app: Starlette) -> Client:
@@ -674,6 +675,14 @@ async def test_another_users_task_is_a_404_page(store: MemoryStore, client: Clie
     assert "Page not found" in responses[0].text
     assert await titles(client) == ["Mine"]
     assert Html((await client.get("/tasks")).text).count("li", "is-done") == 0
+
+
+async def test_a_task_has_one_address_as_in_the_api(client: Client) -> None:
+    await sign_up(client)
+    task_id = await add(client, "Mine")
+    assert (await client.get(f"/tasks/{task_id}/edit")).status_code == 200
+    for spelling in (f"0{task_id}", f"+{task_id}", str(task_id).translate(FULL_WIDTH)):
+        assert (await client.get(f"/tasks/{spelling}/edit")).status_code == 404, spelling
 
 
 async def test_status_filter_sort_and_paging(client: Client) -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+import attrs
 import pytest
 
+from adapters.http.accounts import user_json
 from adapters.http.openapi import openapi_document
 from adapters.persistence.rows import TASK_COLUMNS, WRITTEN
 from adapters.web.forms import task_data, task_form
@@ -18,6 +20,7 @@ from bench import reference
 from domain import queries
 from domain.tasks import TASK_FIELDS, WRITABLE_FIELDS, Priority, Task
 from domain.types import TaskId, UserId
+from domain.users import User
 from taskservice.ports import MAX_TOKEN_LENGTH
 
 NAMES = [field.name for field in TASK_FIELDS]
@@ -49,6 +52,13 @@ def test_task_bodies_type_the_writable_fields_and_ignore_the_others(body: str) -
     typed = {name for name, schema in properties.items() if set(schema) - {"description"}}
     assert typed == WRITABLE_FIELDS
     assert {n for n in typed if _admits_null(properties[n])} == NULLABLE & WRITABLE_FIELDS
+
+
+def test_the_user_schema_is_what_the_api_writes_of_a_user() -> None:
+    user = User(id=UserId("u"), email="u@example.com", name="U", created_at=NOW)
+    schema = _schemas()["User"]
+    assert set(schema["properties"]) == set(schema["required"]) == set(user_json(user))
+    assert set(user_json(user)) <= {field.name for field in attrs.fields(User)}
 
 
 def test_the_task_forms_show_and_send_every_field_they_present() -> None:
