@@ -1,4 +1,4 @@
-"""The whole app over HTTP (httpx + ASGITransport) on a migrated PostgreSQL database."""
+"""The whole app over HTTP (httpx + ASGITransport), on a migrated PostgreSQL database and in memory."""
 
 from __future__ import annotations
 
@@ -6,16 +6,22 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Final
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
+from adapters.memory import AlwaysReady, MemoryStore
 from adapters.persistence import upgrade_to_head
-from taskservice.bootstrap import build_app
+from taskservice.bootstrap import Adapters, build_app, build_identity, build_verifier
 from taskservice.settings import Settings
 from tests.e2e.wire import STYLES, Wire
 from tests.tokens import SECRET, hs256
+
+STORAGE: Final = ("postgres", "memory")
+ON_POSTGRES_ONLY: Final = pytest.mark.parametrize("storage", ["postgres"], scope="session")
+"""For a test that looks into the database itself: the app's storage must be that database."""
 
 
 def settings_for(database_url: str, tmp: Path, **overrides: object) -> Settings:
@@ -52,15 +58,50 @@ def wire(api_style: str) -> Wire:
     return Wire(api_style)
 
 
+def memory_adapters(settings: Settings) -> Adapters:
+    """The configured identity adapters on in-memory storage."""
+    verifier, closers = build_verifier(settings)
+    issuer, hasher, throttle = build_identity(settings)
+    return Adapters(
+        uow=MemoryStore(),
+        readiness=AlwaysReady(),
+        verifier=verifier,
+        issuer=issuer,
+        hasher=hasher,
+        throttle=throttle,
+        closers=(*closers, throttle.aclose),
+    )
+
+
+@pytest.fixture(scope="session", params=STORAGE)
+def storage(request: pytest.FixtureRequest) -> str:
+    """Each storage in turn: every test of the API runs on PostgreSQL and in memory."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture(scope="session")
+def database_url(request: pytest.FixtureRequest, storage: str) -> str | None:
+    """The migrated PostgreSQL database of this session, or None for the in-memory storage."""
+    # Asked for here, outside the event loop, so that a memory-only run needs no PostgreSQL.
+    if storage == "memory":
+        return None
+    url: str = request.getfixturevalue("migrated_postgres_url")
+    return url
+
+
 @pytest.fixture(scope="session")
 async def app(
-    migrated_postgres_url: str, tmp_path_factory: pytest.TempPathFactory, api_style: str
+    tmp_path_factory: pytest.TempPathFactory, database_url: str | None, api_style: str
 ) -> AsyncIterator[Starlette]:
-    """The service on PostgreSQL in one style, started and shut down through its lifespan."""
-    settings = settings_for(
-        migrated_postgres_url, tmp_path_factory.mktemp("data"), api_style=api_style
-    )
-    application = build_app(settings)
+    """The service on one storage in one style, started and shut down through its lifespan."""
+    data = tmp_path_factory.mktemp("data")
+    if database_url is None:
+        # The URL is only named in the start-up log line; nothing opens it.
+        settings = settings_for(f"sqlite:///{data / 'unused.db'}", data, api_style=api_style)
+        application = build_app(settings, memory_adapters(settings))
+    else:
+        application = build_app(settings_for(database_url, data, api_style=api_style))
     async with application.router.lifespan_context(application):
         yield application
 

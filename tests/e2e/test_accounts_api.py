@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 
 from adapters.auth.keys import Purpose, derived_key
 from taskservice.bootstrap import build_app
-from tests.e2e.conftest import settings_for
+from tests.e2e.conftest import ON_POSTGRES_ONLY, settings_for
 from tests.e2e.wire import Wire
 from tests.tokens import SECRET
 
@@ -148,6 +148,7 @@ async def test_unknown_email_and_wrong_password_get_the_same_answer(
     assert wire.error(wrong_password) == "INVALID_CREDENTIALS"
 
 
+@ON_POSTGRES_ONLY
 async def test_password_is_stored_with_argon2id_at_owasp_parameters(
     client: Client, migrated_postgres_url: str
 ) -> None:

@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from taskservice.bootstrap import build_app
 from taskservice.cli import proxy_options
 from taskservice.settings import ConfigurationError, Settings
-from tests.e2e.conftest import settings_for
+from tests.e2e.conftest import ON_POSTGRES_ONLY, settings_for
 
 ALLOWED = "https://app.example"
 METRICS_TOKEN = "scrape-token-0123456789abcdef"
@@ -130,6 +130,7 @@ async def test_api_responses_carry_security_headers_and_no_store(
     assert (await client.get("/healthz")).headers["x-content-type-options"] == "nosniff"
 
 
+@ON_POSTGRES_ONLY
 async def test_metrics_count_requests_by_route_template_and_show_the_pool(
     client: httpx.AsyncClient, tasks_url: str, auth: dict[str, str]
 ) -> None:

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, update
 
 from adapters.persistence.tables import idempotency_keys
+from tests.e2e.conftest import ON_POSTGRES_ONLY
 from tests.e2e.wire import Wire
 from tests.integration.sql_backends import engine_for
 from tests.tokens import hs256
@@ -151,6 +152,7 @@ async def test_concurrent_requests_with_one_key_create_exactly_one_task(
     assert await count(client, tasks_url, auth, wire) == 1
 
 
+@ON_POSTGRES_ONLY
 async def test_after_24_hours_the_key_creates_a_new_task(
     client: Client,
     tasks_url: str,
