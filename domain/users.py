@@ -37,3 +37,20 @@ def ensure_owner(principal: Principal, owner: UserId) -> None:
     """Refuse access to `owner`'s data by anyone but `owner`."""
     if principal.user_id != owner:
         raise Forbidden("You may only access your own tasks.")
+
+
+@attrs.frozen(kw_only=True)
+class Caller:
+    """Who asks (the principal of a verified token) and whose tasks they ask about."""
+
+    principal: Principal
+    owner: UserId
+
+    @classmethod
+    def of(cls, principal: Principal) -> Caller:
+        """`principal` asking about their own tasks."""
+        return cls(principal=principal, owner=principal.user_id)
+
+    def check(self) -> None:
+        """Apply the ownership policy: Forbidden unless the principal is the owner."""
+        ensure_owner(self.principal, self.owner)

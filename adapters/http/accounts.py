@@ -14,15 +14,8 @@ from adapters.http.routing import by_method
 from adapters.http.style import Style
 from domain.accounts import parse_credentials, parse_sign_in
 from domain.users import User
-from taskservice import services
-from taskservice.ports import (
-    Clock,
-    PasswordHasher,
-    Throttle,
-    TokenIssuer,
-    TokenVerifier,
-    UnitOfWorkFactory,
-)
+from taskservice.ports import TokenVerifier
+from taskservice.services import AccountUseCases, Session
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -30,7 +23,7 @@ def user_json(user: User) -> dict[str, Any]:
     return {"id": user.id, "email": user.email, "name": user.name, "created_at": user.created_at}
 
 
-def session_json(session: services.Session) -> dict[str, Any]:
+def session_json(session: Session) -> dict[str, Any]:
     """A signed-in user with the token and its expiry."""
     return {
         "user": user_json(session.user),
@@ -46,15 +39,10 @@ def client_address(request: Request) -> str:
 
 @attrs.frozen(kw_only=True)
 class AccountApi:
-    """The account endpoints, bound to the ports they use."""
+    """The account endpoints, bound to the account use cases."""
 
-    uow: UnitOfWorkFactory
-    clock: Clock
+    accounts: AccountUseCases
     verifier: TokenVerifier
-    hasher: PasswordHasher
-    issuer: TokenIssuer
-    throttle: Throttle
-    allow_signup: bool
     style: Style
 
     def routes(self) -> list[Route]:
@@ -68,38 +56,20 @@ class AccountApi:
     async def sign_up(self, request: Request) -> Response:
         """POST /api/auth/sign-up: a new local account, signed in."""
         body = await parsing.json_object(request) or {}
-        session = await services.sign_up(
-            self.uow,
-            self.clock,
-            hasher=self.hasher,
-            issuer=self.issuer,
-            throttle=self.throttle,
-            credentials=parse_credentials(body, with_name=True),
-            address=client_address(request),
-            allow_signup=self.allow_signup,
-        )
+        credentials = parse_credentials(body, with_name=True)
+        session = await self.accounts.sign_up(credentials, client_address(request))
         request.state.user_id = session.user.id
         return self.style.resource(session_json(session), "Account created.", status=201)
 
     async def sign_in(self, request: Request) -> Response:
         """POST /api/auth/sign-in: a token for the right e-mail and password."""
         email, password = parse_sign_in(await parsing.json_object(request) or {})
-        session = await services.sign_in(
-            self.uow,
-            self.clock,
-            hasher=self.hasher,
-            issuer=self.issuer,
-            throttle=self.throttle,
-            email=email,
-            password=password,
-            address=client_address(request),
-        )
+        session = await self.accounts.sign_in(email, password, client_address(request))
         request.state.user_id = session.user.id
         return self.style.resource(session_json(session), "Signed in.")
 
     async def me(self, request: Request) -> Response:
         """GET /api/auth/me: the caller's user."""
-        principal = await self.verifier.verify(parsing.bearer_token(request))
-        request.state.user_id = principal.user_id
-        user = await services.current_user(self.uow, self.clock, principal)
+        principal = await parsing.authenticated(request, self.verifier)
+        user = await self.accounts.current_user(principal)
         return self.style.resource(user_json(user), "You are signed in.")

@@ -18,31 +18,16 @@ from adapters.http.metrics import Metrics, PoolStats
 from adapters.http.middleware import RequestContextMiddleware, cors
 from adapters.http.style import STYLES
 from adapters.http.tasks import TaskApi
-from taskservice.cursors import CursorCodec
-from taskservice.ports import (
-    Clock,
-    PasswordHasher,
-    Readiness,
-    Throttle,
-    TokenIssuer,
-    TokenVerifier,
-    UnitOfWorkFactory,
-)
+from taskservice.ports import Readiness
+from taskservice.services import UseCases
 
 
 @attrs.frozen(kw_only=True)
 class ApiDependencies:
-    """The ports the JSON API drives."""
+    """The use cases the JSON API drives, and what its probes and metrics read."""
 
-    uow: UnitOfWorkFactory
-    clock: Clock
-    verifier: TokenVerifier
+    use_cases: UseCases
     readiness: Readiness
-    hasher: PasswordHasher
-    issuer: TokenIssuer
-    throttle: Throttle
-    cursors: CursorCodec
-    allow_signup: bool = True
     pool_stats: PoolStats | None = None
     api_style: str = "envelope"
     metrics_token: str | None = attrs.field(default=None, repr=False)
@@ -59,24 +44,11 @@ def create_app(
     """The whole ASGI app: API routes, probes, and whatever other driving adapters add."""
     metrics = Metrics(deps.pool_stats)
     style = STYLES[deps.api_style]
+    use_cases = deps.use_cases
+    verifier = use_cases.sessions
     routes: list[BaseRoute] = [
-        *TaskApi(
-            uow=deps.uow,
-            clock=deps.clock,
-            verifier=deps.verifier,
-            cursors=deps.cursors,
-            style=style,
-        ).routes(),
-        *AccountApi(
-            uow=deps.uow,
-            clock=deps.clock,
-            verifier=deps.verifier,
-            hasher=deps.hasher,
-            issuer=deps.issuer,
-            throttle=deps.throttle,
-            allow_signup=deps.allow_signup,
-            style=style,
-        ).routes(),
+        *TaskApi(tasks=use_cases.tasks, verifier=verifier, style=style).routes(),
+        *AccountApi(accounts=use_cases.accounts, verifier=verifier, style=style).routes(),
         *HealthApi(readiness=deps.readiness, style=style).routes(),
         metrics.route(deps.metrics_token),
         *docs_routes(style),

@@ -1,4 +1,4 @@
-"""Reading requests: bearer tokens, JSON bodies, path ids and preconditions."""
+"""Reading requests: the caller's token, JSON bodies, path ids and preconditions."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from starlette.requests import Request
 from adapters.http.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from domain.errors import InvalidToken, MissingToken, NotFound
 from domain.types import TaskId, parse_task_id
-from taskservice.ports import MAX_TOKEN_LENGTH
+from domain.users import Principal
+from taskservice.ports import MAX_TOKEN_LENGTH, TokenVerifier
 
 MAX_BODY: Final = 64 * 1024
 JSON: Final = frozenset({"application/json"})
@@ -34,6 +35,13 @@ def bearer_token(request: Request) -> str:
     if len(token) > MAX_TOKEN_LENGTH:
         raise InvalidToken("The access token is too large.")
     return token
+
+
+async def authenticated(request: Request, verifier: TokenVerifier) -> Principal:
+    """The principal of the request's bearer token, remembered for the request's log line."""
+    principal = await verifier.verify(bearer_token(request))
+    request.state.user_id = principal.user_id
+    return principal
 
 
 def task_id(text: str) -> TaskId:

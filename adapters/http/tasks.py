@@ -10,27 +10,25 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from adapters.http import parsing
+from adapters.http.parsing import authenticated
 from adapters.http.representation import task_json
 from adapters.http.routing import by_method
 from adapters.http.style import Style
 from domain.errors import FieldError, ValidationFailed, unknown_fields
 from domain.idempotency import IdempotentRequest, Reply, key_errors
 from domain.tasks import Task, TaskChanges, parse_changes
-from domain.types import UserId
-from domain.users import Principal, ensure_owner
-from taskservice import services
-from taskservice.cursors import CursorCodec
-from taskservice.ports import Clock, TokenVerifier, UnitOfWorkFactory
+from domain.types import TaskId, UserId
+from domain.users import Caller
+from taskservice.ports import TokenVerifier
+from taskservice.services import TaskUseCases
 
 
 @attrs.frozen(kw_only=True)
 class TaskApi:
-    """The task endpoints, bound to the ports they use."""
+    """The task endpoints, bound to the task use cases."""
 
-    uow: UnitOfWorkFactory
-    clock: Clock
+    tasks: TaskUseCases
     verifier: TokenVerifier
-    cursors: CursorCodec
     style: Style
 
     def routes(self) -> list[Route]:
@@ -47,56 +45,45 @@ class TaskApi:
             by_method("/api/{user_id}/tasks/{id}/complete", PATCH=self.complete),
         ]
 
-    async def _caller(self, request: Request) -> tuple[Principal, UserId]:
-        principal = await self.verifier.verify(parsing.bearer_token(request))
-        request.state.user_id = principal.user_id
-        owner = UserId(request.path_params["user_id"])
-        ensure_owner(principal, owner)
-        return principal, owner
+    async def _caller(self, request: Request) -> Caller:
+        """The verified caller, and the owner whose tasks the path names.
+
+        The policy is applied here already (the use case applies it again), so that a stranger
+        gets a 403 before anything else of the request is read and judged.
+        """
+        principal = await authenticated(request, self.verifier)
+        caller = Caller(principal=principal, owner=UserId(request.path_params["user_id"]))
+        caller.check()
+        return caller
+
+    async def _caller_and_task(self, request: Request) -> tuple[Caller, TaskId]:
+        """The caller, and the task the path names."""
+        return await self._caller(request), parsing.task_id(request.path_params["id"])
 
     async def index(self, request: Request) -> Response:
         """GET /api/{user_id}/tasks: one page of the user's tasks."""
-        principal, owner = await self._caller(request)
+        caller = await self._caller(request)
         query, cursor = self.style.list_query(request.query_params)
-        page = await services.list_tasks(
-            self.uow,
-            self.clock,
-            self.cursors,
-            principal=principal,
-            owner=owner,
-            query=query,
-            cursor=cursor,
-        )
+        page = await self.tasks.list_page(caller, query, cursor)
         items = [task_json(t) for t in page.tasks]
         return self.style.page(items, page, limit=query.limit, request=request)
 
     async def create(self, request: Request) -> Response:
         """POST /api/{user_id}/tasks: a new task, once per Idempotency-Key when one is sent."""
-        principal, owner = await self._caller(request)
+        caller = await self._caller(request)
         body = await parsing.json_object(request) or {}
         key = request.headers.get("idempotency-key")
         changes = _create_changes(body, key)
         if key is None:
-            task = await services.create_task(
-                self.uow, self.clock, principal=principal, owner=owner, changes=changes
-            )
-            return _replied(self._created(task))
-        outcome = await services.create_task_once(
-            self.uow,
-            self.clock,
-            principal=principal,
-            owner=owner,
-            changes=changes,
-            request=IdempotentRequest(key=key, fingerprint=parsing.fingerprint(body)),
-            render=self._created,
-        )
+            return _replied(self._created(await self.tasks.create(caller, changes)))
+        keyed = IdempotentRequest(key=key, fingerprint=parsing.fingerprint(body))
+        outcome = await self.tasks.create_once(caller, changes, request=keyed, render=self._created)
         return _replied(outcome.reply, replayed=outcome.replayed)
 
     async def show(self, request: Request) -> Response:
         """GET /api/{user_id}/tasks/{id}: one task, or 304 when the client's copy is current."""
-        principal, owner = await self._caller(request)
-        task_id = parsing.task_id(request.path_params["id"])
-        task = await services.get_task(self.uow, principal=principal, owner=owner, task_id=task_id)
+        caller, task_id = await self._caller_and_task(request)
+        task = await self.tasks.get(caller, task_id)
         if parsing.if_none_match(request, task.version):
             return Response(status_code=304, headers={"ETag": task.etag})
         return self._task_response(task, "Task found.")
@@ -110,62 +97,35 @@ class TaskApi:
         return await self._update(request, "patch", parsing.JSON_OR_MERGE_PATCH)
 
     async def _update(self, request: Request, mode: str, media_types: frozenset[str]) -> Response:
-        principal, owner = await self._caller(request)
-        task_id = parsing.task_id(request.path_params["id"])
+        caller, task_id = await self._caller_and_task(request)
         body = await parsing.json_object(request, media_types)
         changes = parse_changes(body or {}, "replace" if mode == "replace" else "patch")
-        task = await services.update_task(
-            self.uow,
-            self.clock,
-            principal=principal,
-            owner=owner,
-            task_id=task_id,
-            changes=changes,
-            expected=parsing.if_match(request),
-        )
+        expected = parsing.if_match(request)
+        task = await self.tasks.update(caller, task_id, changes, expected=expected)
         return self._task_response(task, "Task updated.")
 
     async def delete(self, request: Request) -> Response:
         """DELETE /api/{user_id}/tasks/{id}: returns the deleted task so a client can offer undo."""
-        principal, owner = await self._caller(request)
-        task_id = parsing.task_id(request.path_params["id"])
-        task = await services.delete_task(
-            self.uow,
-            principal=principal,
-            owner=owner,
-            task_id=task_id,
-            expected=parsing.if_match(request),
-        )
+        caller, task_id = await self._caller_and_task(request)
+        task = await self.tasks.delete(caller, task_id, expected=parsing.if_match(request))
         return self.style.resource(task_json(task), "Task deleted.")
 
     async def complete(self, request: Request) -> Response:
         """PATCH …/complete: `{"completed": …}` sets completion; no body or `{}` toggles it."""
-        principal, owner = await self._caller(request)
-        task_id = parsing.task_id(request.path_params["id"])
+        caller, task_id = await self._caller_and_task(request)
         body = await parsing.json_object(request, parsing.JSON_OR_MERGE_PATCH, optional=True) or {}
         key = request.headers.get("idempotency-key")
         completed = _completion(body, key)
         expected = parsing.if_match(request)
         if key is None:
-            task = await services.set_completion(
-                self.uow,
-                self.clock,
-                principal=principal,
-                owner=owner,
-                task_id=task_id,
-                completed=completed,
-                expected=expected,
-            )
+            task = await self.tasks.set_completion(caller, task_id, completed, expected=expected)
             return _replied(self._completed(task))
         # The task is part of what the key names: the same key on another task is a reuse.
         fingerprint = parsing.fingerprint(body, scope=f"complete {task_id}")
-        outcome = await services.set_completion_once(
-            self.uow,
-            self.clock,
-            principal=principal,
-            owner=owner,
-            task_id=task_id,
-            completed=completed,
+        outcome = await self.tasks.set_completion_once(
+            caller,
+            task_id,
+            completed,
             request=IdempotentRequest(key=key, fingerprint=fingerprint),
             render=self._completed,
             expected=expected,

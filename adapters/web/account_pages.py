@@ -21,16 +21,18 @@ from domain.errors import (
     SignUpClosed,
     ValidationFailed,
 )
-from taskservice import services
+from taskservice.services import AccountUseCases, Session, SessionGuard
 
 _NOTICES = {"signed_out": "You have signed out."}
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class AccountPages:
-    """Sign-up, sign-in and sign-out, bound to the web toolkit."""
+    """Sign-up, sign-in and sign-out, bound to the web toolkit and the account use cases."""
 
     kit: Kit
+    accounts: AccountUseCases
+    sessions: SessionGuard
 
     def routes(self) -> list[Route]:
         """The routes of the account pages."""
@@ -62,21 +64,11 @@ class AccountPages:
         form = await self.kit.pre_session_form(request)
         target = safe_next(form.get("next"))
         shown = {"email": form.get("email", "")}
-        deps = self.kit.deps
         try:
             email, password = parse_sign_in(
                 {"email": form.get("email", ""), "password": form.get("password", "")}
             )
-            session = await services.sign_in(
-                deps.uow,
-                deps.clock,
-                hasher=deps.hasher,
-                issuer=deps.issuer,
-                throttle=deps.throttle,
-                email=email,
-                password=password,
-                address=_address(request),
-            )
+            session = await self.accounts.sign_in(email, password, _address(request))
         except ValidationFailed as exc:
             return self._form_page(
                 request,
@@ -130,31 +122,21 @@ class AccountPages:
         if cookies.session not in request.cookies:
             return redirect("/sign-in")
         _, principal = await self.kit.session_form(request)
-        deps = self.kit.deps
-        await services.sign_out(deps.uow, deps.clock, deps.sessions, principal)
+        await self.sessions.sign_out(principal)
         response = redirect("/sign-in?notice=signed_out")
         cookies.clear(response, cookies.session)
         return response
 
-    async def _create_account(self, request: Request, form: Form) -> services.Session:
-        deps = self.kit.deps
-        if not deps.allow_signup:
+    async def _create_account(self, request: Request, form: Form) -> Session:
+        if not self.accounts.allow_signup:
             raise SignUpClosed()
         fields = {"email": form.get("email", ""), "password": form.get("password", "")}
         if form.get("name", "").strip():
             fields["name"] = form["name"]
-        return await services.sign_up(
-            deps.uow,
-            deps.clock,
-            hasher=deps.hasher,
-            issuer=deps.issuer,
-            throttle=deps.throttle,
-            credentials=parse_credentials(fields, with_name=True),
-            address=_address(request),
-            allow_signup=deps.allow_signup,
-        )
+        credentials = parse_credentials(fields, with_name=True)
+        return await self.accounts.sign_up(credentials, _address(request))
 
-    def _signed_in(self, session: services.Session, target: str) -> Response:
+    def _signed_in(self, session: Session, target: str) -> Response:
         response = redirect(target)
         cookies = self.kit.cookies
         lifetime = session.expires_at - self.kit.deps.clock.now()
@@ -187,7 +169,7 @@ class AccountPages:
             status=status,
             headers=headers,
             csrf_token=kit.pre_session_token(cookie),
-            allow_signup=kit.deps.allow_signup,
+            allow_signup=self.accounts.allow_signup,
             **values,
         )
         if is_new:

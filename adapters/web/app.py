@@ -15,8 +15,9 @@ from adapters.web.task_pages import TaskPages
 def web_routes(deps: WebDependencies) -> list[BaseRoute]:
     """Every page of the browser UI, and its stylesheet and script under /static."""
     kit = Kit.build(deps)
+    use_cases = deps.use_cases
     return [
-        *AccountPages(kit).routes(),
-        *TaskPages(kit).routes(),
+        *AccountPages(kit=kit, accounts=use_cases.accounts, sessions=use_cases.sessions).routes(),
+        *TaskPages(kit=kit, tasks=use_cases.tasks).routes(),
         Mount("/static", VersionedStaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -4,33 +4,18 @@ from __future__ import annotations
 
 import attrs
 
-from taskservice.cursors import CursorCodec
-from taskservice.ports import (
-    MIN_SECRET_BYTES,
-    Clock,
-    PasswordHasher,
-    Sealer,
-    Throttle,
-    TokenIssuer,
-    UnitOfWorkFactory,
-)
-from taskservice.services import SessionGuard
+from taskservice.ports import MIN_SECRET_BYTES, Clock, Sealer
+from taskservice.services import UseCases
 
 
 @attrs.frozen(kw_only=True)
 class WebDependencies:
-    """The ports the browser UI drives, the cursor codec, and its cookie and CSRF settings."""
+    """The use cases the browser UI drives, the clock and sealer of its undo values, and its
+    cookie and CSRF settings."""
 
-    uow: UnitOfWorkFactory
+    use_cases: UseCases
     clock: Clock
-    sessions: SessionGuard
-    """Verifies the session cookie's token, and knows which sessions have ended."""
-    hasher: PasswordHasher
-    issuer: TokenIssuer
-    throttle: Throttle
-    cursors: CursorCodec
     sealer: Sealer
-    allow_signup: bool = True
     cookie_secure: bool = True
     csrf_secret: bytes = attrs.field(repr=False)
 

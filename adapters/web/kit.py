@@ -16,7 +16,6 @@ from adapters.web.routing import Halt, PageError, forbidden
 from adapters.web.session import Cookies, Visitor, sign_in_url
 from adapters.web.undo import UndoSealer
 from domain.users import Principal
-from taskservice import services
 
 _SESSION_BINDING = "session:"
 _PRE_SESSION_BINDING = "pre-session:"
@@ -45,11 +44,11 @@ class Kit:
 
     async def visitor(self, request: Request) -> Visitor:
         """Who sent `request`; remembered for the page (and error page) it gets."""
-        visitor = await self.cookies.visitor(request, self.deps.sessions)
+        use_cases = self.deps.use_cases
+        visitor = await self.cookies.visitor(request, use_cases.sessions)
         if visitor.principal is not None:
             # The header names the account, which the service's own tokens no longer carry.
-            deps = self.deps
-            account = await services.current_user(deps.uow, deps.clock, visitor.principal)
+            account = await use_cases.accounts.current_user(visitor.principal)
             visitor = attrs.evolve(visitor, account=account)
         request.state.web_visitor = visitor
         return visitor

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Final
 
 import attrs
@@ -17,9 +18,9 @@ from adapters.web.session import DEFAULT_NEXT, here, safe_next
 from domain.errors import Conflict, PreconditionFailed, ValidationFailed
 from domain.idempotency import Reply
 from domain.tasks import Priority, Task, parse_changes
-from domain.types import TaskId, UserId, parse_task_id
-from domain.users import Principal
-from taskservice import services
+from domain.types import TaskId, parse_task_id
+from domain.users import Caller
+from taskservice.services import TaskUseCases
 
 NOTICES: Final = {
     "created": "Task added.",
@@ -33,11 +34,13 @@ NOTICES: Final = {
 PRIORITIES: Final = tuple(p.value for p in Priority)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class TaskPages:
-    """The task list and the forms that change tasks, bound to the web toolkit."""
+    """The task list and the forms that change tasks, bound to the web toolkit and the task use
+    cases; every page shows the signed-in visitor their own tasks."""
 
     kit: Kit
+    tasks: TaskUseCases
 
     def routes(self) -> list[Route]:
         """The routes of the task pages."""
@@ -50,20 +53,28 @@ class TaskPages:
             page_route("/tasks/{task_id}/delete", on_error, POST=self.delete),
         ]
 
+    async def _caller(self, request: Request) -> Caller:
+        """The signed-in visitor, who is sent to sign in (and back here) otherwise."""
+        return Caller.of(await self.kit.principal(request, here(request)))
+
+    async def _form(self, request: Request) -> tuple[Form, Caller]:
+        """The CSRF-checked form of a signed-in visitor, and the visitor."""
+        form, principal = await self.kit.session_form(request)
+        return form, Caller.of(principal)
+
+    def _now(self) -> datetime:
+        return self.kit.deps.clock.now()
+
     async def index(self, request: Request) -> Response:
         """GET /tasks: one page of the list, with the notice of the last action."""
-        principal = await self.kit.principal(request, here(request))
+        caller = await self._caller(request)
         params = request.query_params
         notice = NOTICES.get(params.get("notice", ""))
         undo = params.get("undo")
-        deleted = (
-            self.kit.undo.unseal(undo, principal.user_id, self.kit.deps.clock.now())
-            if undo
-            else None
-        )
+        deleted = self.kit.undo.unseal(undo, caller.owner, self._now()) if undo else None
         return await self._list_page(
             request,
-            principal,
+            caller,
             ListView.from_params(params),
             notice=notice,
             undo={"token": undo, "title": deleted.title} if deleted else None,
@@ -71,51 +82,38 @@ class TaskPages:
 
     async def create(self, request: Request) -> Response:
         """POST /tasks: add a task, then back to the first page of the list."""
-        form, principal = await self.kit.session_form(request)
+        form, caller = await self._form(request)
         view = ListView.from_url(safe_next(form.get("next")) or DEFAULT_NEXT)
         try:
             changes = parse_changes(task_data(form), "create")
         except ValidationFailed as exc:
             errors = field_errors(exc.details)
             return await self._list_page(
-                request, principal, view, status=422, form=form, errors=errors
+                request, caller, view, status=422, form=form, errors=errors
             )
-        deps = self.kit.deps
-        owner = principal.user_id
-        await services.create_task(
-            deps.uow, deps.clock, principal=principal, owner=owner, changes=changes
-        )
+        await self.tasks.create(caller, changes)
         return redirect(back_to(view.url(cursor=None), "created"))
 
     async def edit_page(self, request: Request) -> Response:
         """GET /tasks/{id}/edit: the task's form."""
-        principal = await self.kit.principal(request, here(request))
-        task = await self._task(principal, request)
+        caller = await self._caller(request)
+        task = await self.tasks.get(caller, _task_id(request))
         back = safe_next(request.query_params.get("next")) or DEFAULT_NEXT
         return self._edit_page(request, task, task_form(task), back=back)
 
     async def edit(self, request: Request) -> Response:
         """POST /tasks/{id}/edit: save the form if the task has not changed in between."""
-        form, principal = await self.kit.session_form(request)
-        task = await self._task(principal, request)
+        form, caller = await self._form(request)
+        task = await self.tasks.get(caller, _task_id(request))
         back = safe_next(form.get("next")) or DEFAULT_NEXT
-        deps = self.kit.deps
         try:
             changes = parse_changes(task_data(form, current=task), "replace")
-            await services.update_task(
-                deps.uow,
-                deps.clock,
-                principal=principal,
-                owner=principal.user_id,
-                task_id=task.id,
-                changes=changes,
-                expected=_expected(form),
-            )
+            await self.tasks.update(caller, task.id, changes, expected=_expected(form))
         except ValidationFailed as exc:
             errors = field_errors(exc.details)
             return self._edit_page(request, task, form, back=back, status=422, errors=errors)
         except PreconditionFailed:
-            latest = await self._task(principal, request)
+            latest = await self.tasks.get(caller, task.id)
             problem = (
                 "Someone changed this task after you opened it. Check your changes and save "
                 "again to keep them."
@@ -125,53 +123,34 @@ class TaskPages:
 
     async def complete(self, request: Request) -> Response:
         """POST /tasks/{id}/complete: mark the task completed (completed=true) or pending."""
-        form, principal = await self.kit.session_form(request)
+        form, caller = await self._form(request)
         completed = {"true": True, "false": False}.get(form.get("completed", "true"))
         if completed is None:
             raise PageError(400, "Bad request", "The form asked for an unknown state.")
-        deps = self.kit.deps
-        await services.set_completion(
-            deps.uow,
-            deps.clock,
-            principal=principal,
-            owner=principal.user_id,
-            task_id=_task_id(request),
-            completed=completed,
-        )
+        await self.tasks.set_completion(caller, _task_id(request), completed)
         return redirect(back_to(form.get("next"), "completed" if completed else "reopened"))
 
     async def delete(self, request: Request) -> Response:
         """POST /tasks/{id}/delete: delete the task and offer to undo it."""
-        form, principal = await self.kit.session_form(request)
-        deleted = await services.delete_task(
-            self.kit.deps.uow,
-            principal=principal,
-            owner=principal.user_id,
-            task_id=_task_id(request),
-        )
-        undo = self.kit.undo.seal(deleted, principal.user_id, self.kit.deps.clock.now())
+        form, caller = await self._form(request)
+        deleted = await self.tasks.delete(caller, _task_id(request))
+        undo = self.kit.undo.seal(deleted, caller.owner, self._now())
         return redirect(back_to(form.get("next"), "deleted", undo=undo))
 
     async def restore(self, request: Request) -> Response:
         """POST /tasks/restore: re-create a just-deleted task, once however often it is sent."""
-        form, principal = await self.kit.session_form(request)
-        deps = self.kit.deps
-        undo = self.kit.undo.unseal(form.get("undo", ""), principal.user_id, deps.clock.now())
+        form, caller = await self._form(request)
+        undo = self.kit.undo.unseal(form.get("undo", ""), caller.owner, self._now())
         if undo is None:
             return redirect(back_to(form.get("next"), "undo_expired"))
         # The first restore's answer is kept under the undo's id; a repeat gets it, creating nothing.
         restored = Reply(
             status=303, headers={"Location": back_to(form.get("next"), "restored")}, body=b""
         )
+        changes = parse_changes(undo.fields, "create")
         try:
-            outcome = await services.create_task_once(
-                deps.uow,
-                deps.clock,
-                principal=principal,
-                owner=principal.user_id,
-                changes=parse_changes(undo.fields, "create"),
-                request=undo.request(),
-                render=lambda _: restored,
+            outcome = await self.tasks.create_once(
+                caller, changes, request=undo.request(), render=lambda _: restored
             )
         except Conflict:
             raise PageError(
@@ -181,33 +160,17 @@ class TaskPages:
             ) from None
         return redirect(outcome.reply.headers["Location"])
 
-    async def _task(self, principal: Principal, request: Request) -> Task:
-        return await services.get_task(
-            self.kit.deps.uow,
-            principal=principal,
-            owner=principal.user_id,
-            task_id=_task_id(request),
-        )
-
     async def _list_page(
         self,
         request: Request,
-        principal: Principal,
+        caller: Caller,
         view: ListView,
         *,
         status: int = 200,
         **context: Any,
     ) -> Response:
         try:
-            page = await services.list_tasks(
-                self.kit.deps.uow,
-                self.kit.deps.clock,
-                self.kit.deps.cursors,
-                principal=principal,
-                owner=UserId(principal.user_id),
-                query=view.query(),
-                cursor=view.cursor,
-            )
+            page = await self.tasks.list_page(caller, view.query(), view.cursor)
         except ValidationFailed:
             raise PageError(
                 400,

@@ -40,7 +40,7 @@ from taskservice.ports import (
     TokenVerifier,
     UnitOfWorkFactory,
 )
-from taskservice.services import SessionGuard
+from taskservice.services import AccountUseCases, SessionGuard, TaskUseCases, UseCases
 from taskservice.settings import Settings
 
 Closer = Callable[[], Awaitable[None]]
@@ -115,6 +115,24 @@ def build_adapters(settings: Settings) -> Adapters:
     )
 
 
+def bind_use_cases(adapters: Adapters, cursors: CursorCodec, *, allow_signup: bool) -> UseCases:
+    """Every use case, bound once to the adapters it runs on."""
+    uow, clock = adapters.uow, adapters.clock
+    return UseCases(
+        tasks=TaskUseCases(uow=uow, clock=clock, cursors=cursors),
+        accounts=AccountUseCases(
+            uow=uow,
+            clock=clock,
+            hasher=adapters.hasher,
+            issuer=adapters.issuer,
+            throttle=adapters.throttle,
+            allow_signup=allow_signup,
+        ),
+        # The one verifier of both driving adapters, so that an ended session ends for both.
+        sessions=SessionGuard(adapters.verifier, uow, clock),
+    )
+
+
 def build_app(settings: Settings, adapters: Adapters | None = None) -> Starlette:
     """The whole service as an ASGI app, on real adapters unless others are given."""
     chosen = adapters or build_adapters(settings)
@@ -133,33 +151,18 @@ def build_app(settings: Settings, adapters: Adapters | None = None) -> Starlette
 
     # Cursors and undo values travel through clients, sealed under a key of their own.
     sealer = AeadSealer(settings.secret)
-    cursors = CursorCodec(sealer)
-    # The one verifier of both driving adapters, so that an ended session ends for both.
-    sessions = SessionGuard(chosen.verifier, chosen.uow, chosen.clock)
+    use_cases = bind_use_cases(chosen, CursorCodec(sealer), allow_signup=settings.allow_signup)
     deps = ApiDependencies(
-        uow=chosen.uow,
-        clock=chosen.clock,
-        verifier=sessions,
+        use_cases=use_cases,
         readiness=chosen.readiness,
-        hasher=chosen.hasher,
-        issuer=chosen.issuer,
-        throttle=chosen.throttle,
-        cursors=cursors,
-        allow_signup=settings.allow_signup,
         pool_stats=chosen.pool_stats,
         api_style=settings.api_style,
         metrics_token=settings.metrics_token,
     )
     web = WebDependencies(
-        uow=chosen.uow,
+        use_cases=use_cases,
         clock=chosen.clock,
-        sessions=sessions,
-        hasher=chosen.hasher,
-        issuer=chosen.issuer,
-        throttle=chosen.throttle,
-        cursors=cursors,
         sealer=sealer,
-        allow_signup=settings.allow_signup,
         cookie_secure=settings.cookie_secure,
         csrf_secret=settings.secret,
     )

@@ -110,6 +110,22 @@ async def test_path_user_other_than_token_user_is_forbidden(
 
 
 @pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/someone-else/tasks"),
+        ("PUT", "/api/someone-else/tasks/not-an-id"),
+        ("PATCH", "/api/someone-else/tasks/1/complete"),
+    ],
+)
+async def test_a_stranger_is_forbidden_before_the_request_is_judged(
+    client: Client, auth: dict[str, str], wire: Wire, method: str, path: str
+) -> None:
+    response = await client.request(method, path, headers=auth, content=b"{not json")
+    assert response.status_code == 403
+    assert wire.error(response) == "FORBIDDEN"
+
+
+@pytest.mark.parametrize(
     ("header", "challenge"),
     [
         (None, "Bearer"),

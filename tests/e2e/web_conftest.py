@@ -13,13 +13,13 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from adapters.auth import Argon2Hasher, SecretIssuer, SecretVerifier
-from adapters.memory import MemoryStore
+from adapters.memory import AlwaysReady, MemoryStore
 from adapters.throttle import LimitsThrottle
 from adapters.web import WebDependencies, WebSecurityHeaders, web_routes
 from domain.throttling import Bucket
+from taskservice.bootstrap import Adapters, bind_use_cases
 from taskservice.clock import SystemClock
 from taskservice.ports import Clock, Throttle, UnitOfWorkFactory
-from taskservice.services import SessionGuard
 from tests.sealing import CURSORS, SEALER
 from tests.tokens import SECRET
 
@@ -47,18 +47,19 @@ def web_app(
     `closers` run at the end of the app's lifespan, inside the loop that served it (e.g. the
     `dispose` of a SQL engine, whose connections belong to that loop).
     """
-    uow = uow or storage()
-    clock = clock or SystemClock()
-    deps = WebDependencies(
-        uow=uow,
-        clock=clock,
-        sessions=SessionGuard(SecretVerifier(SECRET), uow, clock),
-        hasher=Argon2Hasher(),
+    adapters = Adapters(
+        uow=uow or storage(),
+        readiness=AlwaysReady(),
+        verifier=SecretVerifier(SECRET),
         issuer=SecretIssuer(SECRET, issuer=None),
+        hasher=Argon2Hasher(),
         throttle=throttle or LimitsThrottle(LOOSE_LIMITS),
-        cursors=CURSORS,
+        clock=clock or SystemClock(),
+    )
+    deps = WebDependencies(
+        use_cases=bind_use_cases(adapters, CURSORS, allow_signup=allow_signup),
+        clock=adapters.clock,
         sealer=SEALER,
-        allow_signup=allow_signup,
         cookie_secure=cookie_secure,
         csrf_secret=CSRF_SECRET,
     )

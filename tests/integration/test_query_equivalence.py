@@ -18,9 +18,9 @@ from adapters.persistence import SqlUnitOfWorkFactory
 from domain.queries import LIMIT_MAX, Due, Sort, SortField, Status, TaskFilter, TaskQuery, day_start
 from domain.tasks import Priority, Task, parse_changes
 from domain.types import TaskId, UserId
-from domain.users import Principal, User
-from taskservice import services
+from domain.users import Caller, Principal, User
 from taskservice.ports import UnitOfWorkFactory
+from taskservice.services import TaskUseCases
 from tests.clock import FakeClock
 from tests.integration.sql_backends import database_for, migrated_postgres, migrated_sqlite
 from tests.sealing import CURSORS
@@ -141,19 +141,12 @@ def _cases(draw: st.DrawFn) -> tuple[list[Task], TaskQuery]:
 
 
 async def _listed(uow: UnitOfWorkFactory, owner: UserId, query: TaskQuery) -> list[TaskId]:
-    principal = Principal(user_id=owner)
+    tasks = TaskUseCases(uow=uow, clock=FakeClock(NOW), cursors=CURSORS)
+    caller = Caller.of(Principal(user_id=owner))
     seen: list[TaskId] = []
     cursor = None
     while True:
-        page = await services.list_tasks(
-            uow,
-            FakeClock(NOW),
-            CURSORS,
-            principal=principal,
-            owner=owner,
-            query=query,
-            cursor=cursor,
-        )
+        page = await tasks.list_page(caller, query, cursor)
         seen += [t.id for t in page.tasks]
         assert len(seen) <= LIMIT_MAX, "paging does not end"
         if (cursor := page.next_cursor) is None:

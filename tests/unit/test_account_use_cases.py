@@ -14,8 +14,8 @@ from domain.errors import Conflict, InvalidCredentials, RateLimited, SignUpClose
 from domain.throttling import Bucket
 from domain.types import UserId
 from domain.users import Principal, User
-from taskservice import services
 from taskservice.ports import IssuedToken
+from taskservice.services import AccountUseCases, Session
 from tests.clock import FakeClock
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -58,20 +58,18 @@ def kit() -> dict[str, object]:
     return {"hasher": ReversingHasher(), "issuer": PlainIssuer(), "throttle": throttle()}
 
 
+def accounts(store: MemoryStore, kit: dict[str, object], *, allow: bool = True) -> AccountUseCases:
+    """The account use cases on `store` with the fakes of `kit`."""
+    return AccountUseCases(uow=store, clock=FakeClock(NOW), allow_signup=allow, **kit)  # type: ignore[arg-type]
+
+
 async def sign_up(
     store: MemoryStore, kit: dict[str, object], email: str, *, allow: bool = True
-) -> services.Session:
+) -> Session:
     credentials = parse_credentials(
         {"email": email, "password": "password1", "name": " Ada "}, with_name=True
     )
-    return await services.sign_up(
-        store,
-        FakeClock(NOW),
-        credentials=credentials,
-        address="10.0.0.1",
-        allow_signup=allow,
-        **kit,  # type: ignore[arg-type]
-    )
+    return await accounts(store, kit, allow=allow).sign_up(credentials, "10.0.0.1")
 
 
 async def sign_in(
@@ -81,15 +79,8 @@ async def sign_in(
     password: str,
     *,
     address: str = "10.0.0.1",
-) -> services.Session:
-    return await services.sign_in(
-        store,
-        FakeClock(NOW),
-        email=email,
-        password=password,
-        address=address,
-        **kit,  # type: ignore[arg-type]
-    )
+) -> Session:
+    return await accounts(store, kit).sign_in(email, password, address)
 
 
 async def test_sign_up_then_sign_in_case_insensitively(kit: dict[str, object]) -> None:
@@ -115,7 +106,7 @@ async def test_concurrent_sign_ups_one_wins(kit: dict[str, object]) -> None:
     results = await asyncio.gather(
         *(sign_up(store, kit, "race@b.co") for _ in range(3)), return_exceptions=True
     )
-    assert sum(isinstance(r, services.Session) for r in results) == 1
+    assert sum(isinstance(r, Session) for r in results) == 1
     assert sum(isinstance(r, Conflict) for r in results) == 2
 
 
@@ -258,7 +249,7 @@ def test_an_email_must_fit_also_in_lower_case(email: str, accepted: bool) -> Non
 async def test_current_user_provisions_a_token_user(kit: dict[str, object]) -> None:
     store = MemoryStore()
     principal = Principal(user_id=UserId("ba-123"), email="ext@b.co")
-    user = await services.current_user(store, FakeClock(NOW), principal)
+    user = await accounts(store, kit).current_user(principal)
     assert (user.id, user.email) == ("ba-123", "ext@b.co")
     assert store.state.users[UserId("ba-123")] == user
     assert "ext@b.co" not in store.state.accounts

@@ -12,10 +12,10 @@ from domain.errors import Forbidden, IdempotencyKeyReused, NotFound, Preconditio
 from domain.idempotency import IdempotentRequest, Reply
 from domain.tasks import Task, parse_changes
 from domain.types import TaskId
-from domain.users import Principal
-from taskservice import services
+from domain.users import Caller, Principal
+from taskservice.services import KeyedOutcome
 from tests.clock import FakeClock
-from tests.unit.test_idempotent_create import ALICE, BOB, START
+from tests.unit.test_idempotent_create import ALICE, BOB, START, bound
 
 
 def render(task: Task) -> Reply:
@@ -28,9 +28,7 @@ def render(task: Task) -> Reply:
 async def new_task(store: MemoryStore, clock: FakeClock) -> TaskId:
     """One of Alice's tasks, pending."""
     changes = parse_changes({"title": "t"}, "create")
-    task = await services.create_task(
-        store, clock, principal=ALICE, owner=ALICE.user_id, changes=changes
-    )
+    task = await bound(store, clock).create(Caller.of(ALICE), changes)
     return task.id
 
 
@@ -44,15 +42,12 @@ async def toggle(
     fingerprint: str = "toggle",
     who: Principal = ALICE,
     expected: frozenset[int] | None = None,
-) -> services.KeyedOutcome:
+) -> KeyedOutcome:
     """Complete (toggle, unless `completed` is given) with `key`."""
-    return await services.set_completion_once(
-        store,
-        clock,
-        principal=who,
-        owner=who.user_id,
-        task_id=task_id,
-        completed=completed,
+    return await bound(store, clock).set_completion_once(
+        Caller.of(who),
+        task_id,
+        completed,
         request=IdempotentRequest(key=key, fingerprint=fingerprint),
         render=render,
         expected=expected,
@@ -152,13 +147,10 @@ async def test_a_missing_or_foreign_task_keeps_no_answer() -> None:
     with pytest.raises(NotFound):
         await toggle(store, clock, task_id, "k1", who=BOB)
     with pytest.raises(Forbidden):
-        await services.set_completion_once(
-            store,
-            clock,
-            principal=BOB,
-            owner=ALICE.user_id,
-            task_id=task_id,
-            completed=None,
+        await bound(store, clock).set_completion_once(
+            Caller(principal=BOB, owner=ALICE.user_id),
+            task_id,
+            None,
             request=IdempotentRequest(key="k1", fingerprint="toggle"),
             render=render,
         )

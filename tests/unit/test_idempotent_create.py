@@ -12,13 +12,19 @@ from domain.errors import Forbidden, IdempotencyKeyReused
 from domain.idempotency import IdempotentRequest, Reply
 from domain.tasks import Task, parse_changes
 from domain.types import UserId
-from domain.users import Principal
-from taskservice import services
+from domain.users import Caller, Principal
+from taskservice.services import KeyedOutcome, TaskUseCases
 from tests.clock import FakeClock
+from tests.sealing import CURSORS
 
 ALICE = Principal(user_id=UserId("alice"))
 BOB = Principal(user_id=UserId("bob"))
 START = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def bound(store: MemoryStore, clock: FakeClock) -> TaskUseCases:
+    """The task use cases on `store` and `clock`."""
+    return TaskUseCases(uow=store, clock=clock, cursors=CURSORS)
 
 
 def render(task: Task) -> Reply:
@@ -34,14 +40,11 @@ async def create(
     title: str = "t",
     who: Principal = ALICE,
     owner: UserId | None = None,
-) -> services.KeyedOutcome:
+) -> KeyedOutcome:
     """Create with `key`; the fingerprint stands for the body, here the title."""
-    return await services.create_task_once(
-        store,
-        clock,
-        principal=who,
-        owner=owner or who.user_id,
-        changes=parse_changes({"title": title}, "create"),
+    return await bound(store, clock).create_once(
+        Caller(principal=who, owner=owner or who.user_id),
+        parse_changes({"title": title}, "create"),
         request=IdempotentRequest(key=key, fingerprint=title),
         render=render,
     )

@@ -20,12 +20,13 @@ from domain.queries import (
 )
 from domain.tasks import parse_changes
 from domain.types import TaskId, UserId
-from domain.users import Principal
-from taskservice import services
+from domain.users import Caller, Principal
+from taskservice.services import TaskUseCases
 from tests.clock import FakeClock
 from tests.sealing import CURSORS
 
 ALICE = Principal(user_id=UserId("alice"))
+AS_ALICE = Caller.of(ALICE)
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -33,9 +34,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 async def add(store: MemoryStore, clock: FakeClock, **fields: object) -> TaskId:
     """Create a task for Alice through the use case."""
     changes = parse_changes({"title": "t", **fields}, "create")
-    task = await services.create_task(
-        store, clock, principal=ALICE, owner=ALICE.user_id, changes=changes
-    )
+    task = await TaskUseCases(uow=store, clock=clock, cursors=CURSORS).create(AS_ALICE, changes)
     return task.id
 
 
@@ -46,14 +45,10 @@ async def listed(
     seen: list[TaskId] = []
     cursor = None
     while True:
-        page = await services.list_tasks(
-            store,
-            clock,
-            CURSORS,
-            principal=ALICE,
-            owner=ALICE.user_id,
-            query=TaskQuery(filter=query.filter, sort=query.sort, tz=query.tz, limit=page_size),
-            cursor=cursor,
+        page = await TaskUseCases(uow=store, clock=clock, cursors=CURSORS).list_page(
+            AS_ALICE,
+            TaskQuery(filter=query.filter, sort=query.sort, tz=query.tz, limit=page_size),
+            cursor,
         )
         seen += [t.id for t in page.tasks]
         if (cursor := page.next_cursor) is None:

@@ -1,38 +1,29 @@
-"""The use cases: one async function per operation, dependencies as parameters."""
+"""The use cases, bound once to their ports by the composition root (taskservice.bootstrap)."""
 
-from taskservice.services.accounts import Session, current_user, sign_in, sign_up
-from taskservice.services.sessions import SessionGuard, end_every_session, sign_out
-from taskservice.services.tasks import (
-    ExpectedVersions,
-    KeyedOutcome,
-    TaskPage,
-    create_task,
-    create_task_once,
-    delete_task,
-    get_task,
-    list_tasks,
-    set_completion,
-    set_completion_once,
-    update_task,
-)
+import attrs
+
+from taskservice.services.accounts import AccountUseCases, Session
+from taskservice.services.sessions import SessionGuard
+from taskservice.services.tasks import ExpectedVersions, KeyedOutcome, TaskPage, TaskUseCases
+
+
+@attrs.frozen(kw_only=True)
+class UseCases:
+    """Every use case the driving adapters call, each bound to its ports."""
+
+    tasks: TaskUseCases
+    accounts: AccountUseCases
+    sessions: SessionGuard
+    """Verifies tokens for both driving adapters, and ends sessions."""
+
 
 __all__ = [
+    "AccountUseCases",
     "ExpectedVersions",
     "KeyedOutcome",
     "Session",
     "SessionGuard",
     "TaskPage",
-    "create_task",
-    "create_task_once",
-    "current_user",
-    "delete_task",
-    "end_every_session",
-    "get_task",
-    "list_tasks",
-    "set_completion",
-    "set_completion_once",
-    "sign_in",
-    "sign_out",
-    "sign_up",
-    "update_task",
+    "TaskUseCases",
+    "UseCases",
 ]

@@ -32,7 +32,8 @@ class _Known:
 
 
 class SessionGuard:
-    """A TokenVerifier that also refuses the service's own tokens whose session has ended.
+    """A TokenVerifier that also refuses the service's own tokens whose session has ended, and
+    the use cases that end them.
 
     What it knows of a user's ended sessions is re-read from storage once it is `max_age` old, so
     an end recorded by any process takes effect in every process within `max_age`, and at once in
@@ -69,6 +70,25 @@ class SessionGuard:
         if ended is None or ended.ends(session):
             raise InvalidToken()
         return principal
+
+    async def sign_out(self, principal: Principal) -> None:
+        """End the session of `principal`'s token on every instance; a frontend's is not ours to
+        end."""
+        session = principal.session
+        if session is None:
+            return
+        async with self._uow_factory() as uow:
+            await uow.sessions.end(principal.user_id, session)
+            await uow.sessions.purge(self._clock.now(), _PURGE_BATCH)
+            await uow.commit()
+        self.forget(principal.user_id)
+
+    async def end_every_session(self, user_id: UserId) -> None:
+        """End every session of `user_id` issued until now (sign-out everywhere, a new password)."""
+        async with self._uow_factory() as uow:
+            await uow.sessions.end_all(user_id, self._clock.now())
+            await uow.commit()
+        self.forget(user_id)
 
     def forget(self, user_id: UserId) -> None:
         """Drop what this process knows of `user_id`'s sessions: the next token reads them anew."""
@@ -115,27 +135,3 @@ class SessionGuard:
             del self._known[user_id]
         # Pruning again only when the map has doubled keeps its cost constant per entry.
         self._prune_at = max(_PRUNE_AT, 2 * len(self._known))
-
-
-async def sign_out(
-    uow_factory: UnitOfWorkFactory, clock: Clock, guard: SessionGuard, principal: Principal
-) -> None:
-    """End the session of `principal`'s token on every instance; a frontend's is not ours to end."""
-    session = principal.session
-    if session is None:
-        return
-    async with uow_factory() as uow:
-        await uow.sessions.end(principal.user_id, session)
-        await uow.sessions.purge(clock.now(), _PURGE_BATCH)
-        await uow.commit()
-    guard.forget(principal.user_id)
-
-
-async def end_every_session(
-    uow_factory: UnitOfWorkFactory, clock: Clock, guard: SessionGuard, user_id: UserId
-) -> None:
-    """End every session of `user_id` issued until now (sign-out everywhere, a new password)."""
-    async with uow_factory() as uow:
-        await uow.sessions.end_all(user_id, clock.now())
-        await uow.commit()
-    guard.forget(user_id)

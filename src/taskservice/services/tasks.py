@@ -1,4 +1,4 @@
-"""The use cases: one async function per operation, the policy checked before data is touched."""
+"""The task use cases, bound once to their ports; the policy is checked before data is touched."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from domain.errors import Conflict, IdempotencyKeyReused, NotFound, Precondition
 from domain.idempotency import KEEP_FOR, IdempotencyRecord, IdempotentRequest, Reply
 from domain.queries import TaskCounts, TaskQuery
 from domain.tasks import Task, TaskChanges
-from domain.types import TaskId, UserId
-from domain.users import Principal, User, ensure_owner
+from domain.types import TaskId
+from domain.users import Caller, User
 from taskservice.cursors import CursorCodec
 from taskservice.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
@@ -22,6 +22,8 @@ _PURGE_BATCH = 100
 
 ExpectedVersions = frozenset[int] | None
 """The versions an If-Match accepts; None when the request set no precondition."""
+Render = Callable[[Task], Reply]
+"""Turns a task into the answer that an Idempotency-Key keeps."""
 
 
 @attrs.frozen(kw_only=True)
@@ -31,50 +33,6 @@ class TaskPage:
     tasks: list[Task]
     next_cursor: str | None
     counts: TaskCounts
-
-
-async def list_tasks(
-    uow_factory: UnitOfWorkFactory,
-    clock: Clock,
-    cursors: CursorCodec,
-    *,
-    principal: Principal,
-    owner: UserId,
-    query: TaskQuery,
-    cursor: str | None = None,
-) -> TaskPage:
-    """A page of the owner's tasks, continuing after `cursor` when one is given.
-
-    `due` windows are measured from `clock`.
-    """
-    ensure_owner(principal, owner)
-    after = cursors.decode(cursor, owner, query) if cursor is not None else None
-    now = clock.now()
-    # One row more than asked tells whether another page exists.
-    ask = attrs.evolve(query, now=now, after=after, limit=query.limit + 1)
-    async with uow_factory() as uow:
-        rows, counts = await uow.tasks.page_with_counts(owner, ask)
-    tasks = rows[: query.limit]
-    next_cursor = None
-    if len(rows) > query.limit:
-        next_cursor = cursors.encode(owner, query, ask.position_of(tasks[-1]))
-    return TaskPage(tasks=tasks, next_cursor=next_cursor, counts=counts)
-
-
-async def create_task(
-    uow_factory: UnitOfWorkFactory,
-    clock: Clock,
-    *,
-    principal: Principal,
-    owner: UserId,
-    changes: TaskChanges,
-) -> Task:
-    """Store a new task for the owner, provisioning a first-seen user in the same transaction."""
-    ensure_owner(principal, owner)
-    async with uow_factory() as uow:
-        task = await _add(uow, clock, principal, owner, changes)
-        await uow.commit()
-    return task
 
 
 @attrs.frozen(kw_only=True)
@@ -89,90 +47,198 @@ class _LostRace(Exception):
     """Another writer changed the task between our read and our write; nothing was kept."""
 
 
-async def create_task_once(
-    uow_factory: UnitOfWorkFactory,
-    clock: Clock,
-    *,
-    principal: Principal,
-    owner: UserId,
-    changes: TaskChanges,
-    request: IdempotentRequest,
-    render: Callable[[Task], Reply],
-) -> KeyedOutcome:
-    """Create a task once per key: a retry within 24 h gets the first answer and creates nothing.
+@attrs.frozen(kw_only=True)
+class TaskUseCases:
+    """Every operation on tasks, bound to the storage, the clock and the cursor codec."""
 
-    `render` turns the new task into the answer to keep.
-    """
-    ensure_owner(principal, owner)
+    uow: UnitOfWorkFactory
+    clock: Clock
+    cursors: CursorCodec
 
-    async def create(uow: UnitOfWork) -> Reply:
-        return render(await _add(uow, clock, principal, owner, changes))
+    async def list_page(
+        self, caller: Caller, query: TaskQuery, cursor: str | None = None
+    ) -> TaskPage:
+        """A page of the owner's tasks, continuing after `cursor` when one is given.
 
-    return await _once(uow_factory, clock, owner, request, create)
+        `due` windows are measured from the clock.
+        """
+        caller.check()
+        owner = caller.owner
+        after = self.cursors.decode(cursor, owner, query) if cursor is not None else None
+        # One row more than asked tells whether another page exists.
+        ask = attrs.evolve(query, now=self.clock.now(), after=after, limit=query.limit + 1)
+        async with self.uow() as uow:
+            rows, counts = await uow.tasks.page_with_counts(owner, ask)
+        tasks = rows[: query.limit]
+        next_cursor = None
+        if len(rows) > query.limit:
+            next_cursor = self.cursors.encode(owner, query, ask.position_of(tasks[-1]))
+        return TaskPage(tasks=tasks, next_cursor=next_cursor, counts=counts)
 
-
-async def set_completion_once(
-    uow_factory: UnitOfWorkFactory,
-    clock: Clock,
-    *,
-    principal: Principal,
-    owner: UserId,
-    task_id: TaskId,
-    completed: bool | None,
-    request: IdempotentRequest,
-    render: Callable[[Task], Reply],
-    expected: ExpectedVersions = None,
-) -> KeyedOutcome:
-    """Set or toggle completion (as `set_completion`) once per key, so a toggle is safe to retry."""
-    ensure_owner(principal, owner)
-
-    async def complete(uow: UnitOfWork) -> Reply:
-        task = await _existing(uow, owner, task_id)
-        _check(task, expected)
-        updated = task.apply(_completion(task, completed), clock.now())
-        if updated is not task and not await uow.tasks.replace(updated, previous=task):
-            raise _LostRace()
-        return render(updated)
-
-    for _ in range(_WRITE_ATTEMPTS):
-        try:
-            return await _once(uow_factory, clock, owner, request, complete)
-        except _LostRace:
-            _raise_if_conditional(expected)
-    raise PreconditionFailed("The task kept changing; try again.")
-
-
-async def _once(
-    uow_factory: UnitOfWorkFactory,
-    clock: Clock,
-    owner: UserId,
-    request: IdempotentRequest,
-    act: Callable[[UnitOfWork], Awaitable[Reply]],
-) -> KeyedOutcome:
-    # The record of the key is stored in the transaction of the write it answers, so that
-    # neither exists without the other.
-    now = clock.now()
-    async with uow_factory() as uow:
-        earlier = await uow.idempotency.get(owner, request.key)
-        if earlier is not None and earlier.is_live(now):
-            return _replay(earlier, request)
-        await uow.idempotency.purge(now - KEEP_FOR, _PURGE_BATCH)
-        reply = await act(uow)
-        record = IdempotencyRecord(
-            user_id=owner,
-            key=request.key,
-            fingerprint=request.fingerprint,
-            reply=reply,
-            created_at=now,
-        )
-        if await uow.idempotency.claim(record, expired_by=now - KEEP_FOR):
+    async def create(self, caller: Caller, changes: TaskChanges) -> Task:
+        """Store a new task for the owner, provisioning a first-seen user in the same transaction."""
+        caller.check()
+        async with self.uow() as uow:
+            task = await self._add(uow, caller, changes)
             await uow.commit()
-            return KeyedOutcome(reply=reply, replayed=False)
-        # A concurrent request with this key committed first; ours is dropped uncommitted.
-        winner = await uow.idempotency.get(owner, request.key)
-    if winner is None:
-        raise Conflict("A request with this Idempotency-Key is still in flight; retry shortly.")
-    return _replay(winner, request)
+        return task
+
+    async def create_once(
+        self, caller: Caller, changes: TaskChanges, *, request: IdempotentRequest, render: Render
+    ) -> KeyedOutcome:
+        """Create a task once per key: a retry within 24 h gets the first answer and creates nothing.
+
+        `render` turns the new task into the answer to keep.
+        """
+        caller.check()
+
+        async def create(uow: UnitOfWork) -> Reply:
+            return render(await self._add(uow, caller, changes))
+
+        return await self._once(caller, request, create)
+
+    async def get(self, caller: Caller, task_id: TaskId) -> Task:
+        """The owner's task `task_id`; NotFound if it is missing or someone else's."""
+        caller.check()
+        async with self.uow() as uow:
+            return await _existing(uow, caller, task_id)
+
+    async def update(
+        self,
+        caller: Caller,
+        task_id: TaskId,
+        changes: TaskChanges,
+        *,
+        expected: ExpectedVersions = None,
+    ) -> Task:
+        """Apply `changes` to the task if its version is one of `expected` (when given)."""
+        caller.check()
+        return await self._write(
+            caller, task_id, expected, lambda t: t.apply(changes, self.clock.now())
+        )
+
+    async def set_completion(
+        self,
+        caller: Caller,
+        task_id: TaskId,
+        completed: bool | None,
+        *,
+        expected: ExpectedVersions = None,
+    ) -> Task:
+        """Mark the task completed or pending, or toggle it when `completed` is None.
+
+        Setting the state a task already has changes nothing; a toggle always changes it.
+        """
+        caller.check()
+        return await self._write(
+            caller,
+            task_id,
+            expected,
+            lambda t: t.apply(_completion(t, completed), self.clock.now()),
+        )
+
+    async def set_completion_once(
+        self,
+        caller: Caller,
+        task_id: TaskId,
+        completed: bool | None,
+        *,
+        request: IdempotentRequest,
+        render: Render,
+        expected: ExpectedVersions = None,
+    ) -> KeyedOutcome:
+        """Set or toggle completion (as `set_completion`) once per key, so a toggle is safe to retry."""
+        caller.check()
+
+        async def complete(uow: UnitOfWork) -> Reply:
+            task = await _existing(uow, caller, task_id)
+            _check(task, expected)
+            updated = task.apply(_completion(task, completed), self.clock.now())
+            if updated is not task and not await uow.tasks.replace(updated, previous=task):
+                raise _LostRace()
+            return render(updated)
+
+        for _ in range(_WRITE_ATTEMPTS):
+            try:
+                return await self._once(caller, request, complete)
+            except _LostRace:
+                _raise_if_conditional(expected)
+        raise PreconditionFailed("The task kept changing; try again.")
+
+    async def delete(
+        self, caller: Caller, task_id: TaskId, *, expected: ExpectedVersions = None
+    ) -> Task:
+        """Delete the task and return it as it was, so that a client can offer undo."""
+        caller.check()
+        for _ in range(_WRITE_ATTEMPTS):
+            async with self.uow() as uow:
+                task = await _existing(uow, caller, task_id)
+                _check(task, expected)
+                if await uow.tasks.remove(task):
+                    await uow.commit()
+                    return task
+            _raise_if_conditional(expected)
+        raise PreconditionFailed("The task kept changing; try again.")
+
+    async def _add(self, uow: UnitOfWork, caller: Caller, changes: TaskChanges) -> Task:
+        now = self.clock.now()
+        # The owner is provisioned by the same write, on a first-seen token's claims.
+        principal = caller.principal
+        user = User(id=principal.user_id, email=principal.email, created_at=now)
+        return await uow.tasks.add(
+            Task.create(user_id=caller.owner, changes=changes, now=now), user
+        )
+
+    async def _once(
+        self,
+        caller: Caller,
+        request: IdempotentRequest,
+        act: Callable[[UnitOfWork], Awaitable[Reply]],
+    ) -> KeyedOutcome:
+        # The record of the key is stored in the transaction of the write it answers, so that
+        # neither exists without the other.
+        now, owner = self.clock.now(), caller.owner
+        async with self.uow() as uow:
+            earlier = await uow.idempotency.get(owner, request.key)
+            if earlier is not None and earlier.is_live(now):
+                return _replay(earlier, request)
+            await uow.idempotency.purge(now - KEEP_FOR, _PURGE_BATCH)
+            reply = await act(uow)
+            record = IdempotencyRecord(
+                user_id=owner,
+                key=request.key,
+                fingerprint=request.fingerprint,
+                reply=reply,
+                created_at=now,
+            )
+            if await uow.idempotency.claim(record, expired_by=now - KEEP_FOR):
+                await uow.commit()
+                return KeyedOutcome(reply=reply, replayed=False)
+            # A concurrent request with this key committed first; ours is dropped uncommitted.
+            winner = await uow.idempotency.get(owner, request.key)
+        if winner is None:
+            raise Conflict("A request with this Idempotency-Key is still in flight; retry shortly.")
+        return _replay(winner, request)
+
+    async def _write(
+        self,
+        caller: Caller,
+        task_id: TaskId,
+        expected: ExpectedVersions,
+        change: Callable[[Task], Task],
+    ) -> Task:
+        for _ in range(_WRITE_ATTEMPTS):
+            async with self.uow() as uow:
+                task = await _existing(uow, caller, task_id)
+                _check(task, expected)
+                updated = change(task)
+                if updated is task:
+                    return task
+                if await uow.tasks.replace(updated, previous=task):
+                    await uow.commit()
+                    return updated
+            _raise_if_conditional(expected)
+        raise PreconditionFailed("The task kept changing; try again.")
 
 
 def _replay(record: IdempotencyRecord, request: IdempotentRequest) -> KeyedOutcome:
@@ -181,115 +247,14 @@ def _replay(record: IdempotencyRecord, request: IdempotentRequest) -> KeyedOutco
     return KeyedOutcome(reply=record.reply, replayed=True)
 
 
-async def _add(
-    uow: UnitOfWork, clock: Clock, principal: Principal, owner: UserId, changes: TaskChanges
-) -> Task:
-    now = clock.now()
-    # The owner is provisioned by the same write, on a first-seen token's claims.
-    user = User(id=principal.user_id, email=principal.email, created_at=now)
-    return await uow.tasks.add(Task.create(user_id=owner, changes=changes, now=now), user)
-
-
-async def get_task(
-    uow_factory: UnitOfWorkFactory, *, principal: Principal, owner: UserId, task_id: TaskId
-) -> Task:
-    """The owner's task `task_id`; NotFound if it is missing or someone else's."""
-    ensure_owner(principal, owner)
-    async with uow_factory() as uow:
-        return await _existing(uow, owner, task_id)
-
-
-async def update_task(
-    uow_factory: UnitOfWorkFactory,
-    clock: Clock,
-    *,
-    principal: Principal,
-    owner: UserId,
-    task_id: TaskId,
-    changes: TaskChanges,
-    expected: ExpectedVersions = None,
-) -> Task:
-    """Apply `changes` to the task if its version is one of `expected` (when given)."""
-    ensure_owner(principal, owner)
-    return await _write(
-        uow_factory, owner, task_id, expected, lambda t: t.apply(changes, clock.now())
-    )
-
-
-async def set_completion(
-    uow_factory: UnitOfWorkFactory,
-    clock: Clock,
-    *,
-    principal: Principal,
-    owner: UserId,
-    task_id: TaskId,
-    completed: bool | None,
-    expected: ExpectedVersions = None,
-) -> Task:
-    """Mark the task completed or pending, or toggle it when `completed` is None.
-
-    Setting the state a task already has changes nothing; a toggle always changes it.
-    """
-    ensure_owner(principal, owner)
-    return await _write(
-        uow_factory,
-        owner,
-        task_id,
-        expected,
-        lambda t: t.apply(_completion(t, completed), clock.now()),
-    )
-
-
 def _completion(task: Task, completed: bool | None) -> TaskChanges:
     # A toggle flips the state the task has in this unit of work, so that a retried write
     # toggles the fresh row rather than the one it lost to.
     return TaskChanges(completed=not task.completed if completed is None else completed)
 
 
-async def delete_task(
-    uow_factory: UnitOfWorkFactory,
-    *,
-    principal: Principal,
-    owner: UserId,
-    task_id: TaskId,
-    expected: ExpectedVersions = None,
-) -> Task:
-    """Delete the task and return it as it was, so that a client can offer undo."""
-    ensure_owner(principal, owner)
-    for _ in range(_WRITE_ATTEMPTS):
-        async with uow_factory() as uow:
-            task = await _existing(uow, owner, task_id)
-            _check(task, expected)
-            if await uow.tasks.remove(task):
-                await uow.commit()
-                return task
-        _raise_if_conditional(expected)
-    raise PreconditionFailed("The task kept changing; try again.")
-
-
-async def _write(
-    uow_factory: UnitOfWorkFactory,
-    owner: UserId,
-    task_id: TaskId,
-    expected: ExpectedVersions,
-    change: Callable[[Task], Task],
-) -> Task:
-    for _ in range(_WRITE_ATTEMPTS):
-        async with uow_factory() as uow:
-            task = await _existing(uow, owner, task_id)
-            _check(task, expected)
-            updated = change(task)
-            if updated is task:
-                return task
-            if await uow.tasks.replace(updated, previous=task):
-                await uow.commit()
-                return updated
-        _raise_if_conditional(expected)
-    raise PreconditionFailed("The task kept changing; try again.")
-
-
-async def _existing(uow: UnitOfWork, owner: UserId, task_id: TaskId) -> Task:
-    task = await uow.tasks.get(owner, task_id)
+async def _existing(uow: UnitOfWork, caller: Caller, task_id: TaskId) -> Task:
+    task = await uow.tasks.get(caller.owner, task_id)
     if task is None:
         raise NotFound("No such task.")
     return task
