@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from adapters.http.codes import ErrorCode
+from adapters.http.parsing import MAX_BODY
 from adapters.http.representation import COMPLETIONS, FRONTEND_SORTS, ORDERS, SORTS
 from adapters.http.style import ENVELOPE, PAGE_COUNT_HEADERS, Plain, Style
 from domain.accounts import EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
@@ -36,6 +37,7 @@ from domain.tasks import (
     is_control,
 )
 from domain.types import MAX_TASK_ID
+from domain.users import USER_ID_MAX
 
 Schema = dict[str, Any]
 
@@ -439,7 +441,7 @@ _ERRORS: Final = {
     "405": ("MethodNotAllowed", "The method is not allowed on this path.", ("Allow",)),
     "409": ("Conflict", "The request conflicts with the current state.", ()),
     "412": ("PreconditionFailed", "If-Match does not match the current ETag.", ()),
-    "413": ("PayloadTooLarge", "The body is over 64 KiB.", ()),
+    "413": ("PayloadTooLarge", f"The body is over {MAX_BODY // 1024} KiB.", ()),
     "415": ("UnsupportedMediaType", "The body is not of a media type this route accepts.", ()),
     "422": (
         "ValidationError",
@@ -545,7 +547,7 @@ def _parameters() -> dict[str, Schema]:
         "UserId": _param(
             "user_id",
             "path",
-            {"type": "string", "minLength": 1, "maxLength": 255},
+            {"type": "string", "minLength": 1, "maxLength": USER_ID_MAX},
             "The token's user (`sub`); any other user is 403.",
             required=True,
         ),

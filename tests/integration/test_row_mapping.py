@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 import pytest
-from sqlalchemy import String
+from sqlalchemy import Column, String
 
 from adapters.persistence.rows import (
     RECORD_COLUMNS,
@@ -21,12 +21,14 @@ from adapters.persistence.rows import (
     task_values,
     user_from_row,
 )
-from adapters.persistence.tables import idempotency_keys, tasks
-from domain.idempotency import IdempotencyRecord, Reply
+from adapters.persistence.tables import ended_sessions, idempotency_keys, tasks, users
+from domain.accounts import EMAIL_MAX, NAME_MAX
+from domain.idempotency import KEY_MAX, IdempotencyRecord, Reply
 from domain.queries import search_text
+from domain.sessions import SESSION_ID_MAX
 from domain.tasks import DESCRIPTION_MAX, TASK_FIELDS, TITLE_MAX, Priority, Task
 from domain.types import UserId
-from domain.users import User
+from domain.users import USER_ID_MAX, User
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -87,6 +89,29 @@ def test_text_columns_are_as_long_as_the_domain_allows(column: str, limit: int) 
     kind = tasks.c[column].type
     assert isinstance(kind, String)
     assert kind.length == limit
+
+
+@pytest.mark.parametrize(
+    ("column", "limit"),
+    [
+        (users.c.id, USER_ID_MAX),
+        (users.c.email, EMAIL_MAX),
+        (users.c.email_key, EMAIL_MAX),
+        (users.c.name, NAME_MAX),
+        (tasks.c.user_id, USER_ID_MAX),
+        (idempotency_keys.c.user_id, USER_ID_MAX),
+        (idempotency_keys.c.key, KEY_MAX),
+        (ended_sessions.c.user_id, USER_ID_MAX),
+        (ended_sessions.c.session_id, SESSION_ID_MAX),
+    ],
+    ids=str,
+)
+def test_text_columns_hold_the_longest_value_the_domain_allows(
+    column: Column[Any], limit: int
+) -> None:
+    assert isinstance(column.type, String)
+    assert column.type.length is not None
+    assert column.type.length >= limit
 
 
 def test_a_user_row_reads_back_as_the_user() -> None:
