@@ -56,11 +56,25 @@ class Settings:
     api_style: str = "envelope"
     rate_limit_failed_sign_in_per_email_all_addresses: str = "100/hour"
     metrics_token: str | None = attrs.field(default=None, repr=False)
+    web_concurrency: int = 1
+    metrics_dir: Path | None = None
+    """Where worker processes keep their metrics (PROMETHEUS_MULTIPROC_DIR); unset: a fresh one."""
 
     @property
     def production(self) -> bool:
         """Whether this is a production deployment (stricter start-up checks)."""
         return self.env == "production"
+
+    @property
+    def throttles_per_process(self) -> bool:
+        """Whether sign-in attempts would be counted apart in each of several worker processes."""
+        storage = self.rate_limit_storage.removeprefix("async+")
+        return self.web_concurrency > 1 and storage.startswith("memory://")
+
+    @property
+    def shared_metrics_dir(self) -> Path | None:
+        """The directory every worker's metrics meet in, when there are several workers."""
+        return self.metrics_dir if self.web_concurrency > 1 else None
 
     @property
     def jwks_url(self) -> str | None:
@@ -89,6 +103,7 @@ class Settings:
             "rate_limit_storage": _describe_url(self.rate_limit_storage),
             "api_style": self.api_style,
             "metrics_token_set": self.metrics_token is not None,
+            "web_concurrency": self.web_concurrency,
         }
 
     @classmethod
@@ -137,9 +152,24 @@ def _from(env: Mapping[str, str]) -> Settings:
         )
         or "100/hour",
         metrics_token=(get("METRICS_TOKEN") or "").strip() or None,
+        web_concurrency=_positive(env, "WEB_CONCURRENCY", 1),
+        metrics_dir=Path(raw) if (raw := get("PROMETHEUS_MULTIPROC_DIR")) else None,
     )
     _check_jwks(settings)
+    _check_shared_state(settings)
     return settings
+
+
+def _check_shared_state(settings: Settings) -> None:
+    # Each worker would keep its own counts: a guesser gets the limit once per worker.
+    if not (settings.throttles_per_process and settings.production):
+        return
+    raise ValueError(
+        f"WEB_CONCURRENCY={settings.web_concurrency} with RATE_LIMIT_STORAGE=memory:// would "
+        "count sign-in attempts in each worker process apart, multiplying every limit by the "
+        "number of workers. Set RATE_LIMIT_STORAGE to a Redis all processes share, e.g. "
+        "redis://redis:6379/0, or WEB_CONCURRENCY=1."
+    )
 
 
 def _check_jwks(settings: Settings) -> None:
@@ -293,6 +323,13 @@ def _number(env: Mapping[str, str], name: str, default: int) -> int:
         return int(str(raw))
     except ValueError:
         raise ValueError(f"{name} must be a whole number, not {raw!r}.") from None
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _number(env, name, default)
+    if value < 1:
+        raise ValueError(f"{name} must be 1 or more, not {value}.")
+    return value
 
 
 def _log_level(raw: str) -> str:
