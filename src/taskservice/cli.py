@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import math
-import signal
+import logging
 import sys
-from types import FrameType
-from typing import Any
-
-import uvicorn
 
 from adapters.persistence import async_database_url, upgrade_to_head
+from taskservice import serving
 from taskservice.logs import configure_logging
 from taskservice.settings import ConfigurationError, Settings
+
+log = logging.getLogger("taskservice")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,19 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         upgrade_to_head(settings.database_url)
         return 0
-    # uvicorn re-raises SIGTERM after its graceful shutdown; under the default handler the process
-    # would then die by the signal, which supervisors report as a failure rather than a clean stop.
-    signal.signal(signal.SIGTERM, _exit_cleanly)
-    uvicorn.run(
-        "taskservice.asgi:create_app",
-        factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        **proxy_options(settings),
-        timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),
-        log_config=None,
-        access_log=False,
-    )
+    if settings.throttles_per_process:
+        # Refused in production (settings); in development, said once, by the one who starts them.
+        log.warning(
+            "RATE_LIMIT_STORAGE=memory:// counts sign-in attempts in each of the %d workers "
+            "apart; set it to a shared redis://… before going to production",
+            settings.web_concurrency,
+        )
+    serving.serve(settings, args.host or settings.host, args.port or settings.port)
     return 0
 
 
@@ -60,19 +53,6 @@ def _settings() -> Settings:
     except ValueError as exc:
         raise ConfigurationError(f"DATABASE_URL: {exc}") from None
     return settings
-
-
-def proxy_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn's options for the client's address and scheme: X-Forwarded-* from listed proxies.
-
-    uvicorn (0.54) takes the right-most X-Forwarded-For entry that is not itself a listed proxy,
-    so whatever a client writes to the left of it is ignored.
-    """
-    return {"proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips}
-
-
-def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(0)
 
 
 if __name__ == "__main__":

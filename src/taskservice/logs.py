@@ -26,6 +26,15 @@ def _scrub(
     return event
 
 
+def _add_pid(
+    _logger: object, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    # Which worker process wrote the line; the record has it already (logging asks the kernel
+    # once per record), ours and every library's alike.
+    event["pid"] = event["_record"].process
+    return event
+
+
 def _dumps(obj: object, default: object = None) -> str:
     return orjson.dumps(obj, default=default).decode()  # type: ignore[arg-type]
 
@@ -53,6 +62,7 @@ def configure_logging(level: str = "INFO") -> None:
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
         processors=[
+            _add_pid,
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             _scrub,

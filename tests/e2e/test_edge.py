@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 
 from taskservice.bootstrap import build_app
-from taskservice.cli import proxy_options
+from taskservice.serving import proxy_options
 from taskservice.settings import ConfigurationError, Settings
 from tests.e2e.conftest import ON_POSTGRES_ONLY, settings_for
 

@@ -15,7 +15,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from taskservice.bootstrap import build_app
-from taskservice.cli import proxy_options
+from taskservice.serving import proxy_options
 from tests.e2e.conftest import settings_for
 
 pytestmark = pytest.mark.postgres

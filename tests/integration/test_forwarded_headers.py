@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from taskservice.cli import proxy_options
+from taskservice.serving import proxy_options
 from taskservice.settings import ConfigurationError, Settings
 
 SECRET = "s" * 32

@@ -1,4 +1,7 @@
-"""The real `taskservice serve` process: SIGTERM drains in-flight requests, frees the pool, exits 0."""
+"""The real `taskservice serve` process: SIGTERM drains in-flight requests, frees the pool, exits 0.
+
+Alone, and as WEB_CONCURRENCY workers under one port: then every worker drains its own.
+"""
 
 from __future__ import annotations
 
@@ -20,10 +23,13 @@ import pytest
 
 from tests.faulty_proxy import LOOPBACK, FaultyProxy
 from tests.infra.processes import free_port
+from tests.infra.service import service
+from tests.infra.service import service_environment as production_environment
 from tests.integration.sql_backends import migrated_postgres
 from tests.tokens import SECRET, hs256
 
 BURST: Final = 8
+WORKERS: Final = 2
 ROUND_TRIP_DELAY: Final = 0.3
 START_WITHIN: Final = 15.0
 
@@ -170,3 +176,64 @@ async def test_production_without_a_secret_refuses_to_start_and_says_why(tmp_pat
 
     assert exit_code != 0
     assert "BETTER_AUTH_SECRET" in (tmp_path / "stderr").read_text()
+
+
+@pytest.mark.postgres
+async def test_sigterm_drains_every_worker_refuses_newcomers_at_once_and_exits_0(
+    tmp_path: Path, redis_url: str
+) -> None:
+    user = "shutdown-workers-user"
+    headers = {"Authorization": f"Bearer {hs256(user)}"}
+    async with migrated_postgres() as url, FaultyProxy.to(url) as proxy:
+        env = production_environment(
+            proxy.url(url),
+            WEB_CONCURRENCY=str(WORKERS),
+            RATE_LIMIT_STORAGE=redis_url,
+            DB_POOL_SIZE=str(BURST + 2),
+            SHUTDOWN_TIMEOUT="15",
+        )
+        async with (
+            service(env, tmp_path) as served,
+            served.clients_per_worker(WORKERS, BURST // WORKERS) as clients,
+        ):
+            proxy.delay = ROUND_TRIP_DELAY
+            burst = {
+                f"burst-{pid}-{n}": asyncio.create_task(
+                    client.get(
+                        f"/api/{user}/tasks",
+                        headers={**headers, "X-Request-ID": f"burst-{pid}-{n}"},
+                    )
+                )
+                for pid, workers_clients in clients.items()
+                for n, client in enumerate(workers_clients)
+            }
+            # Admitted: each request has reached the database, in both workers.
+            async with asyncio.timeout(10):
+                await proxy.wait_for_links(BURST)
+            served.process.process.send_signal(signal.SIGTERM)
+            # The arbiter closes its listening socket before it signals the workers: a newcomer
+            # is refused (a balancer retries it elsewhere), not accepted and left unanswered.
+            assert await refused_within(int(env["PORT"]), 2)
+            assert not any(task.done() for task in burst.values()), "the burst ended early"
+            proxy.delay = 0
+            async with asyncio.timeout(20):
+                responses = await asyncio.gather(*burst.values())
+            async with asyncio.timeout(25):
+                exit_code = await served.process.process.wait()
+
+        assert [r.status_code for r in responses] == [200] * BURST
+        assert exit_code == 0, served.process.output()
+        assert proxy.clean_closes >= BURST
+        assert proxy.dirty_closes == 0
+        for _ in range(100):
+            if not await sessions_on(url):
+                break
+            await asyncio.sleep(0.05)
+        assert await sessions_on(url) == 0
+    # Every line says which process wrote it: the arbiter's own, and each worker's.
+    lines = served.lines()
+    assert all(isinstance(line["pid"], int) for line in lines)
+    drained = {line["pid"] for line in lines if line.get("request_id") in burst}
+    stopped = {line["pid"] for line in served.events("service stopped")}
+    assert drained == stopped == set(clients)
+    assert {line["pid"] for line in lines} == {served.process.pid, *clients}
