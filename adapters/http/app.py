@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from pathlib import Path
 
 import attrs
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
-from starlette.types import Lifespan
 
 from adapters.http.accounts import AccountApi
 from adapters.http.docs import docs_routes
@@ -31,6 +32,11 @@ class ApiDependencies:
     pool_stats: PoolStats | None = None
     api_style: str = "envelope"
     metrics_token: str | None = attrs.field(default=None, repr=False)
+    metrics_dir: Path | None = None
+    """Where several worker processes add up their metrics; None: this process alone."""
+
+
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
 
 def create_app(
@@ -39,10 +45,10 @@ def create_app(
     extra_routes: Sequence[BaseRoute] = (),
     extra_middleware: Sequence[Middleware] = (),
     cors_origins: Sequence[str] = (),
-    lifespan: Lifespan[Starlette] | None = None,
+    lifespan: Lifespan | None = None,
 ) -> Starlette:
     """The whole ASGI app: API routes, probes, and whatever other driving adapters add."""
-    metrics = Metrics(deps.pool_stats)
+    metrics = Metrics(deps.pool_stats, deps.metrics_dir)
     style = STYLES[deps.api_style]
     use_cases = deps.use_cases
     verifier = use_cases.sessions
@@ -61,7 +67,17 @@ def create_app(
         routes=routes,
         middleware=[*middleware, *extra_middleware],
         exception_handlers=exception_handlers(style),
-        lifespan=lifespan,
+        lifespan=_with_metrics(metrics, lifespan),
     )
     app.router.redirect_slashes = False
     return app
+
+
+def _with_metrics(metrics: Metrics, lifespan: Lifespan | None) -> Lifespan:
+    # Inside the caller's lifespan: the metrics stop before the resources they read are closed.
+    @asynccontextmanager
+    async def run(app: Starlette) -> AsyncIterator[None]:
+        async with lifespan(app) if lifespan else nullcontext(), metrics.publishing():
+            yield
+
+    return run

@@ -158,6 +158,7 @@ def build_app(settings: Settings, adapters: Adapters | None = None) -> Starlette
         pool_stats=chosen.pool_stats,
         api_style=settings.api_style,
         metrics_token=settings.metrics_token,
+        metrics_dir=settings.shared_metrics_dir,
     )
     web = WebDependencies(
         use_cases=use_cases,
