@@ -4,6 +4,7 @@
     python -m bench --scenarios list_first,create --rounds 5 --seconds 10
     python -m bench --profile list_first  # py-spy on the service while wrk drives one scenario
     python -m bench --profile create --target reference
+    python -m bench --scenarios list_first_workers,create_workers --service-cores 0,1
 
 Everything it starts (a database, servers, wrk, py-spy) is stopped or dropped at the end, on
 failure and on Ctrl-C too. Results go to bench/results/ (git-ignored).
@@ -38,6 +39,8 @@ from bench.scenarios import (
     SCENARIOS,
     SERVICE,
     SERVICE_INFO,
+    SERVICE_WORKERS,
+    WORKERS,
     ParityError,
     Scenario,
     Workload,
@@ -68,6 +71,8 @@ class Options:
     target: str
     rate: int
     server_cpu: int | None
+    service_cores: tuple[int, ...] | None
+    """Where the service with several workers runs; None: on `server_cpu`, as the others."""
 
 
 @attrs.frozen(kw_only=True)
@@ -122,13 +127,21 @@ def _options(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--profile", metavar="SCENARIO", help="profile one scenario with py-spy")
     parser.add_argument("--target", choices=(SERVICE, REFERENCE), default=SERVICE)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    parser.add_argument(
+        "--service-cores",
+        metavar="LIST",
+        help=f"cores for the {WORKERS}-worker service, e.g. 0,1 (default: the server core)",
+    )
     args = parser.parse_args(argv)
     try:
         chosen = tuple(BY_KEY[k.strip()] for k in args.scenarios.split(",") if k.strip())
         profile = BY_KEY[args.profile] if args.profile else None
     except KeyError as exc:
         parser.error(f"unknown scenario {exc}; choose from {keys}")
-    server_cpu, load_cpu = _cores()
+    if profile is not None and profile.of_workers:
+        parser.error("--profile follows one process; profile the one-worker scenarios instead")
+    service_cores = _core_list(parser, args.service_cores)
+    server_cpu, load_cpu = _cores(service_cores)
     seconds = args.seconds or (15.0 if profile else 5.0)
     return Options(
         scenarios=chosen,
@@ -140,16 +153,39 @@ def _options(argv: Sequence[str] | None) -> Options:
         target=args.target,
         rate=args.rate,
         server_cpu=server_cpu,
+        service_cores=service_cores,
     )
 
 
-def _cores() -> tuple[int | None, int | None]:
-    """A core for the server and another for wrk; no pinning on a single-core machine."""
+def _core_list(parser: argparse.ArgumentParser, raw: str | None) -> tuple[int, ...] | None:
+    if raw is None:
+        return None
+    try:
+        cores = tuple(int(core) for core in raw.split(","))
+    except ValueError:
+        parser.error(f"--service-cores takes core numbers such as 0,1, not {raw!r}")
+    if not set(cores) <= os.sched_getaffinity(0):
+        parser.error(
+            f"--service-cores {raw}: this process may use cores {sorted(os.sched_getaffinity(0))}"
+        )
+    return cores
+
+
+def _cores(service_cores: tuple[int, ...] | None = None) -> tuple[int | None, int | None]:
+    """A core for the server and another for wrk; no pinning on a single-core machine.
+
+    wrk keeps a core of its own beside the workers' cores when there is one left; on a machine
+    with no third core it shares one with a worker, and the workers' numbers show that.
+    """
     allowed = sorted(os.sched_getaffinity(0))
     if len(allowed) < 2:
         print("bench: one core only: nothing is pinned and the numbers mean little")
         return None, None
-    return allowed[0], allowed[1]
+    taken = {allowed[0], *(service_cores or ())}
+    spare = [core for core in allowed if core not in taken]
+    if not spare:
+        print(f"bench: no core left for wrk beside {sorted(taken)}: it shares core {allowed[1]}")
+    return allowed[0], spare[0] if spare else allowed[1]
 
 
 @asynccontextmanager
@@ -200,6 +236,16 @@ def _servers(
             made[name] = servers.reference(
                 database_url=database_url, secret=secret, workdir=workdir, cpu=cpu
             )
+        elif name == SERVICE_WORKERS:
+            made[name] = servers.service(
+                database_url=database_url,
+                secret=secret,
+                log_level="WARNING",
+                workdir=workdir,
+                cpu=options.service_cores or cpu,
+                name=name,
+                extra_env={**options.service_env, "WEB_CONCURRENCY": str(WORKERS)},
+            )
         else:
             made[name] = servers.service(
                 database_url=database_url,
@@ -226,22 +272,47 @@ def _keep_logs(workdir: Path, stamp: str) -> None:
 
 async def _benchmark(options: Options) -> int:
     started = time.monotonic()
-    names = {REFERENCE, *(s.service for s in options.scenarios)}
+    names = {*(s.service for s in options.scenarios), *(s.baseline for s in options.scenarios)}
     async with _rig(options, names) as rig:
         notes = await _prepare(rig)
         results = await _measure(rig, options)
         meta = await _meta(rig, options, notes)
     meta["total_seconds"] = round(time.monotonic() - started, 1)
-    found = report.targets(results)
+    against_reference = [r for r in results if not r.scenario.of_workers]
+    of_workers = [r for r in results if r.scenario.of_workers]
+    found = report.targets(against_reference) if against_reference else []
+    scaling = report.worker_targets(of_workers, _worker_cores(options))
     path = RESULTS / f"{rig.stamp}.json"
-    report.write_json(path, meta, results, found)
+    report.write_json(path, meta, results, [*found, *scaling])
     print()
     print(_headline(meta))
-    print(report.table(results))
-    print("\ntargets (issue 7):")
-    print(report.targets_text(found))
+    if against_reference:
+        print(report.table(against_reference))
+        print("\ntargets (issue 7):")
+        print(report.targets_text(found))
+    if of_workers:
+        print(f"\n{WORKERS} workers against 1 ({_worker_cores_text(options)}):")
+        print(report.workers_table(of_workers))
+        print("\ntargets (issue 17):")
+        print(report.targets_text(scaling))
     print(f"\nbench: {path} ({meta['total_seconds']:.0f} s)")
     return 0
+
+
+def _worker_cores(options: Options) -> int:
+    """How many cores the workers had to themselves: wrk's core does not count."""
+    cores = set(
+        options.service_cores or ([] if options.server_cpu is None else [options.server_cpu])
+    )
+    return len(cores - {options.load.cpu}) if cores else os.cpu_count() or 1
+
+
+def _worker_cores_text(options: Options) -> str:
+    cores = options.service_cores or (options.server_cpu,)
+    return (
+        f"the {WORKERS}-worker service on core(s) {','.join(map(str, cores))}, "
+        f"the 1-worker service on core {options.server_cpu}, wrk on core {options.load.cpu}"
+    )
 
 
 async def _prepare(rig: Rig) -> list[str]:
@@ -283,7 +354,7 @@ async def _measure(rig: Rig, options: Options) -> list[report.ScenarioResult]:
 
 
 def _servers_of(rig: Rig, scenario: Scenario) -> tuple[servers.Server, servers.Server]:
-    return rig.servers[scenario.service], rig.servers[REFERENCE]
+    return rig.servers[scenario.service], rig.servers[scenario.baseline]
 
 
 async def _round(rig: Rig, result: report.ScenarioResult, options: Options, round_no: int) -> None:
@@ -296,10 +367,11 @@ async def _round(rig: Rig, result: report.ScenarioResult, options: Options, roun
     result.reference_runs.append(b)
     result.service_rss_mb = round(service.rss_mb(), 1)
     result.reference_rss_mb = round(reference.rss_mb(), 1)
+    first, second = scenario.sides
     print(
-        f"  {scenario.title:<33} round {round_no}: service {a.rps:6.0f} req/s "
+        f"  {scenario.title:<33} round {round_no}: {first} {a.rps:6.0f} req/s "
         f"p99 {a.p99_ms:6.1f} ms {a.cpu_us:5.0f} us/req err {a.errors(scenario.expected):<3}"
-        f" | reference {b.rps:6.0f} req/s p99 {b.p99_ms:6.1f} ms {b.cpu_us:5.0f} us/req "
+        f" | {second} {b.rps:6.0f} req/s p99 {b.p99_ms:6.1f} ms {b.cpu_us:5.0f} us/req "
         f"err {b.errors(scenario.expected)}",
         flush=True,
     )
@@ -334,6 +406,7 @@ async def _meta(rig: Rig, options: Options, notes: list[str]) -> dict[str, Any]:
             "warmup_seconds": options.warmup,
             "rounds": options.rounds,
             "server_cpu": rig.server_cpu,
+            "service_cores": options.service_cores,
             "wrk_cpu": options.load.cpu,
             "service_env": options.service_env,
             "seed_seconds": round(rig.seed_seconds, 1),

@@ -17,6 +17,9 @@ PAGE_FOR_PAGING: Final = 100
 SLOTS_PER_SCENARIO: Final = 128
 SERVICE: Final = "service"
 SERVICE_INFO: Final = "service_info"
+SERVICE_WORKERS: Final = "service_workers"
+"""The service with WEB_CONCURRENCY=WORKERS, measured against the one-worker service."""
+WORKERS: Final = 2
 REFERENCE: Final = "reference"
 
 
@@ -29,7 +32,19 @@ class Scenario:
     script: str
     expected: int = 200
     service: str = SERVICE
-    """Which service process answers: the quiet one, or the one logging every request."""
+    """Which service process answers: the quiet one, the one logging every request, or workers."""
+    baseline: str = REFERENCE
+    """What it is measured against, alternating: the reference app, or the one-worker service."""
+
+    @property
+    def of_workers(self) -> bool:
+        """Whether this compares WORKERS worker processes with one."""
+        return self.baseline == SERVICE
+
+    @property
+    def sides(self) -> tuple[str, str]:
+        """How the two sides of an A B pair are called in the output."""
+        return (f"{WORKERS} workers", "1 worker") if self.of_workers else ("service", "reference")
 
 
 SCENARIOS: Final = (
@@ -46,6 +61,21 @@ SCENARIOS: Final = (
         title="list first page, LOG_LEVEL=INFO",
         script="static",
         service=SERVICE_INFO,
+    ),
+    Scenario(
+        key="list_first_workers",
+        title=f"list first page, {WORKERS} workers",
+        script="static",
+        service=SERVICE_WORKERS,
+        baseline=SERVICE,
+    ),
+    Scenario(
+        key="create_workers",
+        title=f"create (POST), {WORKERS} workers",
+        script="create",
+        expected=201,
+        service=SERVICE_WORKERS,
+        baseline=SERVICE,
     ),
 )
 BY_KEY: Final = {s.key: s for s in SCENARIOS}
@@ -79,6 +109,7 @@ class Workload:
         requests = {
             "list_first": ("GET", f"/api/{many}/tasks", token),
             "list_first_info": ("GET", f"/api/{many}/tasks", token),
+            "list_first_workers": ("GET", f"/api/{many}/tasks", token),
             "list_deep": ("GET", f"/api/{many}/tasks?cursor={self.cursors.get(app, '')}", token),
             "list_100k": ("GET", f"/api/{huge}/tasks", self.tokens[huge]),
             "get_one": ("GET", f"/api/{many}/tasks/{self.fixture.sample_task}", token),

@@ -1,4 +1,4 @@
-"""The processes under test: the service and the reference app, each pinned to one core."""
+"""The processes under test: the service and the reference app, each pinned to its core(s)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,11 @@ _SERVICE_VARIABLES: Final = (
     "DB_",
     "RATE_LIMIT_",
     "METRICS_TOKEN",
+    "WEB_CONCURRENCY",
+    "PROMETHEUS_MULTIPROC_DIR",
 )
+Cores = int | Sequence[int] | None
+"""One core, several, or None: wherever the kernel likes."""
 
 
 class ServerFailed(RuntimeError):
@@ -50,9 +54,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def pinned(argv: Sequence[str], cpu: int | None) -> list[str]:
-    """`argv` run on one core with taskset, or as it is when there is no core to spare."""
-    return ["taskset", "-c", str(cpu), *argv] if cpu is not None else list(argv)
+def pinned(argv: Sequence[str], cpu: Cores) -> list[str]:
+    """`argv` run on its core(s) with taskset, or as it is when there is no core to spare."""
+    if cpu is None:
+        return list(argv)
+    cores = [cpu] if isinstance(cpu, int) else list(cpu)
+    return ["taskset", "-c", ",".join(map(str, cores)), *argv]
 
 
 def clean_environment(extra: Mapping[str, str]) -> dict[str, str]:
@@ -121,23 +128,47 @@ class Server:
         if self.process is not None and self.process.poll() is not None:
             raise ServerFailed(f"{self.name} exited with {self.process.returncode}{self.tail()}")
 
+    def processes(self) -> list[int]:
+        """The server's process and its workers: every process of its group, alive now."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = _stat_fields(int(entry.name))
+                except (FileNotFoundError, ProcessLookupError):
+                    continue
+                # pgrp is field 5 of stat(5); the server leads a session (and group) of its own.
+                if int(fields[2]) == self.pid:
+                    found.append(int(entry.name))
+        return found
+
     def rss_mb(self) -> float:
-        """Resident memory now, from /proc/<pid>/status (VmRSS)."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise ServerFailed(f"no VmRSS for {self.name}")
+        """Resident memory now of all its processes, from /proc/<pid>/status (VmRSS)."""
+        total = 0
+        for pid in self.processes():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        if not total:
+            raise ServerFailed(f"no VmRSS for {self.name}")
+        return total / 1024
 
     def cpu_seconds(self) -> float:
-        """User plus system CPU time the server has used so far (/proc/<pid>/stat)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        # utime and stime are fields 14 and 15 of stat(5); fields[0] here is field 3.
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User plus system CPU time its processes have used so far (/proc/<pid>/stat)."""
+        ticks = 0
+        for pid in self.processes():
+            fields = _stat_fields(pid)
+            # utime and stime are fields 14 and 15 of stat(5); fields[0] here is field 3.
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def loaded(self, library: str) -> bool:
         """Whether a shared object whose path contains `library` is mapped (e.g. uvloop)."""
-        maps = Path(f"/proc/{self.pid}/maps").read_text()
-        return any(library in line for line in maps.splitlines() if line.endswith(".so"))
+        for pid in self.processes():
+            maps = Path(f"/proc/{pid}/maps").read_text()
+            if any(library in line for line in maps.splitlines() if line.endswith(".so")):
+                return True
+        return False
 
     def tail(self, lines: int = 30) -> str:
         """The last lines of the server's log, for error messages."""
@@ -161,17 +192,23 @@ class Server:
             self._log = None
 
 
+def _stat_fields(pid: int) -> list[str]:
+    # After the command name, which may hold spaces and parentheses; fields[0] is field 3.
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def service(
     *,
     database_url: str,
     secret: str,
     log_level: str,
     workdir: Path,
-    cpu: int | None,
+    cpu: Cores,
     name: str = "service",
     extra_env: Mapping[str, str] | None = None,
 ) -> Server:
-    """The service as deployed (`taskservice serve`: uvicorn, 1 worker, uvloop and httptools)."""
+    """The service as deployed (`taskservice serve`: uvicorn, uvloop and httptools; 1 worker
+    unless `extra_env` sets WEB_CONCURRENCY)."""
     port = free_port()
     env = clean_environment(
         {
