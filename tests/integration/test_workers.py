@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -124,3 +125,24 @@ async def test_a_worker_count_with_memory_limits_stops_production_start_up(tmp_p
     assert "configuration error: WEB_CONCURRENCY=2 with RATE_LIMIT_STORAGE=memory://" in str(
         refused.value
     )
+
+
+async def test_workers_that_cannot_start_stop_the_service_with_the_cause_logged(
+    tmp_path: Path, redis_url: str
+) -> None:
+    (tmp_path / "file").touch()
+    env = service_environment(
+        await migrated_sqlite(tmp_path),
+        WEB_CONCURRENCY=str(WORKERS),
+        RATE_LIMIT_STORAGE=redis_url,
+        # Settings accept it; each worker fails to make its data folder there.
+        DATA_DIR=str(tmp_path / "file" / "data"),
+    )
+    # Stopped, rather than workers started again and again.
+    with pytest.raises(RuntimeError, match=r"exited with [1-9]") as stopped:
+        async with asyncio.timeout(30), service(env, tmp_path):
+            pass
+    # gunicorn also prints each worker's exception message to stderr, as plain text.
+    output = str(stopped.value).splitlines()[1:]
+    lines = [json.loads(line) for line in output if line.startswith("{")]
+    assert any("Not a directory" in line.get("exception", "") for line in lines)
