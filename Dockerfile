@@ -34,5 +34,6 @@ USER app
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('PORT', '8000')}/healthz\", timeout=2)"]
-# Python is PID 1 (exec form): SIGTERM reaches uvicorn, which drains requests for SHUTDOWN_TIMEOUT.
+# Python is PID 1 (exec form): SIGTERM reaches uvicorn, or with WEB_CONCURRENCY above 1 gunicorn's
+# arbiter, which reaps orphans as PID 1 must; either drains requests for SHUTDOWN_TIMEOUT.
 CMD ["python", "-m", "taskservice.cli", "serve"]
