@@ -5,6 +5,8 @@
 - `pgbouncer`: PgBouncer in transaction mode, and what that does to asyncpg and SQLAlchemy.
 - `haproxy`: HAProxy with `/readyz` health checks; `echo_server`: a tiny backend to put behind it.
 - `openid_provider`: a real OpenID Provider (oidc-provider on node), with a client and accounts.
+- `service`: the service itself (`taskservice serve`), its JSON log lines, and which of its
+  worker processes answered a connection.
 
 The fixtures (`tests.infra.fixtures`, loaded for every test module):
 
@@ -21,5 +23,8 @@ The fixtures (`tests.infra.fixtures`, loaded for every test module):
         settings = {"oidc_issuer": provider.issuer, "oidc_client_id": provider.client_id, …}
 
 Or the context managers themselves, for a database of one's own or other options:
-`async with pgbouncer(url, pool_size=2) as bouncer: … bouncer.url`.
+`async with pgbouncer(url, pool_size=2) as bouncer: … bouncer.url`, and
+
+    async with service(service_environment(url, WEB_CONCURRENCY="2"), tmp_path) as served:
+        async with served.clients_per_worker(2, per_worker=1) as clients: …
 """
