@@ -17,7 +17,7 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -93,7 +93,7 @@ def _workers(settings: Settings, host: str, port: int) -> None:
             "logger_class": _JsonLogger,
             "loglevel": settings.log_level.lower(),
             "graceful_timeout": math.ceil(settings.shutdown_timeout) + RELEASE_WITHIN,
-            "child_exit": _forget_worker,
+            "child_exit": _forgetting(directory),
             "proc_name": "taskservice",
             # gunicorn's control socket (a file in $HOME or $XDG_RUNTIME_DIR) is not needed here.
             "control_socket_disable": True,
@@ -118,18 +118,23 @@ def _metrics_directory(chosen: Path | None) -> Iterator[Path]:
     yield chosen
 
 
-def _forget_worker(_arbiter: Any, worker: Any) -> None:
-    # Imported only now, in the arbiter, once the directory variable is set: prometheus-client
-    # chooses between in-memory and file-backed values at import, and forked workers inherit it.
-    from adapters.http.metrics import forget_process  # noqa: PLC0415
+def _forgetting(directory: Path) -> Callable[[Any, Any], None]:
+    """gunicorn's `child_exit` hook: the pool gauge of a worker that exited leaves the sum."""
 
-    forget_process(worker.pid, Path(os.environ[METRICS_DIR_VARIABLE]))
+    def child_exit(_arbiter: Any, worker: Any) -> None:
+        # Imported only now, in the arbiter, once the directory variable is set: prometheus-client
+        # chooses between in-memory and file-backed values at import, and forked workers inherit it.
+        from adapters.http.metrics import forget_process  # noqa: PLC0415
+
+        forget_process(worker.pid, directory)
+
+    return child_exit
 
 
 def _worker_class(settings: Settings) -> type[UvicornWorker]:
     options = {"loop": "auto", "http": "auto", **_server_options(settings)}
 
-    class Worker(UvicornWorker):  # type: ignore[misc]  # gunicorn and uvicorn-worker are untyped
+    class ServiceWorker(UvicornWorker):  # type: ignore[misc]  # gunicorn and uvicorn-worker are untyped
         """uvicorn serving the app in a gunicorn worker, as `taskservice serve` alone would."""
 
         CONFIG_KWARGS = options
@@ -139,7 +144,7 @@ def _worker_class(settings: Settings) -> type[UvicornWorker]:
             # uvicorn-worker hands uvicorn's loggers to gunicorn's handlers; ours are JSON.
             configure_logging(settings.log_level)
 
-    return Worker
+    return ServiceWorker
 
 
 class _JsonLogger(glogging.Logger):  # type: ignore[misc]
