@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo, available_timezones
 
 import attrs
 
+from domain.errors import FieldError
 from domain.tasks import Priority, Task
-from domain.types import TaskId
+from domain.types import ListId, TaskId
 
 LIMIT_DEFAULT: Final = 50
 LIMIT_MAX: Final = 100
@@ -54,6 +55,21 @@ class SortField(enum.Enum):
     DUE = "due"
     PRIORITY = "priority"
     TITLE = "title"
+    POSITION = "position"
+    """Manual order (domain.placement): only within one list (TaskQuery.list_id)."""
+
+
+class Parent(enum.Enum):
+    """Which tasks by their parent, when the scope names no parent task."""
+
+    ANY = "any"
+    """Top-level tasks and subtasks."""
+    NONE = "none"
+    """Top-level tasks only (`parent=none`)."""
+
+
+ParentScope = Parent | TaskId
+"""The parent part of a query's scope: a Parent, or the task whose subtasks are listed."""
 
 
 SortValue = datetime | int | str
@@ -139,6 +155,7 @@ _SORT_VALUE: Final[dict[SortField, Callable[[Task, ZoneInfo], SortValue | None]]
     SortField.DUE: _due_moment,
     SortField.PRIORITY: lambda t, _: t.priority.rank,
     SortField.TITLE: lambda t, _: t.title,
+    SortField.POSITION: lambda t, _: t.position,
 }
 
 
@@ -227,18 +244,42 @@ def _utc() -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
-def cursor_binding(chosen: TaskFilter, tz_key: str, sort: Sort) -> str:
-    """What a cursor is bound to: the filters, the zone and the order of the query that issued it."""
-    return f"{chosen!r}|{tz_key}|{sort}"
+def cursor_binding(
+    chosen: TaskFilter,
+    tz_key: str,
+    sort: Sort,
+    list_id: ListId | None = None,
+    parent: ParentScope = Parent.ANY,
+) -> str:
+    """What a cursor is bound to: the filters, zone, order and scope of the query that issued it."""
+    scope = "" if list_id is None and parent is Parent.ANY else f"|{list_id}|{parent!r}"
+    return f"{chosen!r}|{tz_key}|{sort}{scope}"
+
+
+def scope_errors(sort: Sort, list_id: ListId | None) -> list[FieldError]:
+    """The broken rules of a query's scope and order: `sort=position` needs one list."""
+    if sort.field is SortField.POSITION and list_id is None:
+        return [
+            FieldError(
+                field="sort",
+                code="needs_list",
+                message="sort=position orders the tasks of one list: name it with list=<id>.",
+            )
+        ]
+    return []
 
 
 @attrs.frozen(kw_only=True)
 class TaskQuery:
-    """One page request: filter, order, zone, the position to continue after, and a page size.
+    """One page request: scope, filter, order, zone, the position to continue after, a page size.
 
-    `now` is the moment `due` windows are measured from; the use case sets it from the clock.
+    The scope is every list the user belongs to, or the one `list_id`; `parent` narrows it to
+    top-level tasks or one task's subtasks. `now` is the moment `due` windows are measured
+    from; the use case sets it from the clock.
     """
 
+    list_id: ListId | None = None
+    parent: ParentScope = Parent.ANY
     filter: TaskFilter = TaskFilter()
     sort: Sort = Sort()
     tz: ZoneInfo = attrs.field(factory=_utc)
@@ -249,7 +290,17 @@ class TaskQuery:
     @property
     def binding(self) -> str:
         """What a cursor of this query is bound to: the filters, the zone and the order."""
-        return cursor_binding(self.filter, self.tz.key, self.sort)
+        return cursor_binding(self.filter, self.tz.key, self.sort, self.list_id, self.parent)
+
+    def in_scope(self, task: Task) -> bool:
+        """Whether `task` is within the list and parent the query names (membership aside)."""
+        if self.list_id is not None and task.list_id != self.list_id:
+            return False
+        if self.parent is Parent.ANY:
+            return True
+        if self.parent is Parent.NONE:
+            return task.parent_id is None
+        return task.parent_id == self.parent
 
     def due_window(self) -> DueWindow | None:
         """The resolved `due` filter, or None without one."""
@@ -260,9 +311,13 @@ class TaskQuery:
         return due_window(self.filter.due, self.now, self.tz)
 
     def matches(self, task: Task) -> bool:
-        """Whether `task` passes the filter, `due` included."""
+        """Whether `task` is in scope and passes the filter, `due` included."""
         window = self.due_window()
-        return self.filter.matches(task) and (window is None or window.matches(task))
+        return (
+            self.in_scope(task)
+            and self.filter.matches(task)
+            and (window is None or window.matches(task))
+        )
 
     def position_of(self, task: Task) -> Position:
         """The keyset position of `task` under this query's order."""
@@ -287,7 +342,12 @@ class TaskQuery:
 
 @attrs.frozen(kw_only=True)
 class TaskCounts:
-    """How many of a user's tasks are pending and completed, unfiltered."""
+    """How many tasks of the lists in scope are pending and completed, unfiltered."""
 
     pending: int = 0
     completed: int = 0
+
+    def __add__(self, other: TaskCounts) -> TaskCounts:
+        return TaskCounts(
+            pending=self.pending + other.pending, completed=self.completed + other.completed
+        )

@@ -12,7 +12,7 @@ from typing import Final, Literal
 import attrs
 
 from domain.errors import FieldError, ValidationFailed, unknown_fields
-from domain.types import TaskId, UserId
+from domain.types import ListId, TaskId, UserId, is_id
 
 TITLE_MAX: Final = 200
 DESCRIPTION_MAX: Final = 1000
@@ -98,16 +98,25 @@ def _string(raw: object, field: str) -> str:
     return raw
 
 
+def parse_name(raw: object, *, field: str, label: str, longest: int) -> str:
+    """A trimmed one-line name of 1–`longest` characters without control characters.
+
+    The rules of a task's title, shared with every other name (a list's); `label` names the
+    thing in messages ("The title").
+    """
+    name = _string(raw, field).strip()
+    if not name:
+        raise InvalidValue("blank", f"{label} cannot be empty.")
+    if len(name) > longest:
+        raise InvalidValue("too_long", f"{label} must be at most {longest} characters.")
+    if has_control(name):
+        raise InvalidValue("control_character", f"{label} cannot contain control characters.")
+    return name
+
+
 def parse_title(raw: object) -> str:
     """A trimmed title of 1–200 characters without control characters."""
-    title = _string(raw, "title").strip()
-    if not title:
-        raise InvalidValue("blank", "The title cannot be empty.")
-    if len(title) > TITLE_MAX:
-        raise InvalidValue("too_long", f"The title must be at most {TITLE_MAX} characters.")
-    if has_control(title):
-        raise InvalidValue("control_character", "The title cannot contain control characters.")
-    return title
+    return parse_name(raw, field="title", label="The title", longest=TITLE_MAX)
 
 
 def parse_description(raw: object) -> str | None:
@@ -204,6 +213,9 @@ def parse_tags(raw: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(normalise_tag(item) for item in raw))
 
 
+NO_LIST: Final = ListId(0)
+"""The list id of a task not yet placed in one (as id 0 is that of a task not yet stored)."""
+
 Parser = Callable[[object], object]
 _PARSE: Final = "parse"
 
@@ -239,21 +251,79 @@ class Task:
     due_at: datetime | None = attrs.field(default=None, metadata=_parsed_by(parse_due_at))
     tags: tuple[str, ...] = attrs.field(default=(), metadata=_parsed_by(parse_tags))
     version: int = 1
+    # Where the task sits (SPEC §7): server fields, named last so that a client of the first
+    # contract sees them as new fields at the end. A create may choose list and parent
+    # (TaskChanges); after that only a move changes them. `list_id` 0 and `position` "" mark a
+    # task not yet placed, as id 0 marks one not yet stored.
+    list_id: ListId = NO_LIST
+    parent_id: TaskId | None = None
+    position: str = ""
+    created_by: UserId = attrs.field(
+        default=attrs.Factory(lambda task: task.user_id, takes_self=True)
+    )
 
     @property
     def etag(self) -> str:
         """The strong entity tag of this version."""
         return f'"{self.version}"'
 
+    @property
+    def is_subtask(self) -> bool:
+        """Whether this task sits under a parent task."""
+        return self.parent_id is not None
+
     @classmethod
-    def create(cls, *, user_id: UserId, changes: TaskChanges, now: datetime) -> Task:
-        """A new, unsaved task at version 1 (id 0 until the repository assigns one)."""
+    def create(
+        cls,
+        *,
+        user_id: UserId,
+        changes: TaskChanges,
+        now: datetime,
+        place: Place | None = None,
+        created_by: UserId | None = None,
+    ) -> Task:
+        """A new, unsaved task at version 1 (id 0 until the repository assigns one).
+
+        `user_id` owns the list the task goes to, `place` is where in it, `created_by` who
+        creates it (the owner unless given). The placement fields of `changes` are the use
+        case's to resolve into `place`; they are not read here.
+        """
         if isinstance(changes.title, _Unset):
             raise ValidationFailed(
                 [FieldError(field="title", code="required", message="A title is required.")]
             )
         values = _values_after(changes, now, completed=False)
-        return cls(id=TaskId(0), user_id=user_id, created_at=now, updated_at=now, **values)  # type: ignore[arg-type]
+        where = place or Place()
+        return cls(
+            id=TaskId(0),
+            user_id=user_id,
+            created_at=now,
+            updated_at=now,
+            list_id=where.list_id,
+            parent_id=where.parent_id,
+            position=where.position,
+            created_by=created_by or user_id,
+            **values,  # type: ignore[arg-type]
+        )
+
+    def placed(self, place: Place, *, user_id: UserId, now: datetime) -> Task:
+        """This task at `place` in a list `user_id` owns; itself, unchanged, if it is there already."""
+        if (self.list_id, self.parent_id, self.position, self.user_id) == (
+            place.list_id,
+            place.parent_id,
+            place.position,
+            user_id,
+        ):
+            return self
+        return attrs.evolve(
+            self,
+            list_id=place.list_id,
+            parent_id=place.parent_id,
+            position=place.position,
+            user_id=user_id,
+            version=self.version + 1,
+            updated_at=now,
+        )
 
     def apply(self, changes: TaskChanges, now: datetime) -> Task:
         """This task with `changes` applied; itself, unchanged, when nothing would differ."""
@@ -261,6 +331,15 @@ class Task:
         if all(getattr(self, name) == value for name, value in values.items()):
             return self
         return attrs.evolve(self, **values, version=self.version + 1, updated_at=now)  # type: ignore[arg-type]
+
+
+@attrs.frozen(kw_only=True)
+class Place:
+    """Where a task sits: its list, its parent (None: top level) and its position there."""
+
+    list_id: ListId = NO_LIST
+    parent_id: TaskId | None = None
+    position: str = ""
 
 
 def field_values(task: Task) -> dict[str, typing.Any]:
@@ -308,6 +387,9 @@ SERVER_FIELDS: Final = frozenset(f.name for f in TASK_FIELDS if not f.writable)
 _PARSERS: Final = {f.name: f.parse for f in TASK_FIELDS if f.parse is not None}
 _NOT_NULLABLE: Final = frozenset(f.name for f in TASK_FIELDS if f.writable and not f.nullable)
 _KNOWN_FIELDS: Final = frozenset(f.name for f in TASK_FIELDS)
+PLACEMENT_FIELDS: Final = ("list_id", "parent_id")
+"""Server fields that a create may set (where the new task goes); later only a move changes
+them, and a replace or patch that names them is refused."""
 
 
 @attrs.frozen(kw_only=True)
@@ -321,10 +403,16 @@ class TaskChanges:
     due_date: date | _Unset | None = UNSET
     due_at: datetime | _Unset | None = UNSET
     tags: tuple[str, ...] | _Unset = UNSET
+    # The placement a create asks for (PLACEMENT_FIELDS): the caller's default list and the top
+    # level when UNSET. Never applied to a stored task: only the use case's move changes them.
+    list_id: ListId | _Unset = UNSET
+    parent_id: TaskId | _Unset | None = UNSET
 
 
 # attrs.asdict would find these names again on every call.
-_CHANGEABLE: Final = tuple(field.name for field in attrs.fields(TaskChanges))
+_CHANGEABLE: Final = tuple(
+    field.name for field in attrs.fields(TaskChanges) if field.name not in PLACEMENT_FIELDS
+)
 
 
 def _values_after(changes: TaskChanges, now: datetime, *, completed: bool) -> dict[str, object]:
@@ -343,6 +431,20 @@ def _values_after(changes: TaskChanges, now: datetime, *, completed: bool) -> di
     return values
 
 
+def _placement(name: str, raw: object, mode: Mode) -> object:
+    if mode != "create":
+        raise InvalidValue(
+            "read_only",
+            f"{name} is set on create and changed only by POST /api/{{user_id}}/tasks/{{id}}/move.",
+        )
+    if raw is None and name == "parent_id":
+        return None
+    if not is_id(raw):
+        kind = "a list" if name == "list_id" else "a task"
+        raise InvalidValue("invalid_type", f"{name} must be the id of {kind}.")
+    return raw
+
+
 def parse_changes(data: Mapping[str, object], mode: Mode) -> TaskChanges:
     """Validate a JSON object of task fields; raise ValidationFailed listing every broken rule."""
     errors = unknown_fields(data, _KNOWN_FIELDS)
@@ -354,6 +456,11 @@ def parse_changes(data: Mapping[str, object], mode: Mode) -> TaskChanges:
             continue
         try:
             values[name] = None if raw is None else _PARSERS[name](raw)
+        except InvalidValue as exc:
+            errors.append(FieldError(field=name, code=exc.code, message=exc.message))
+    for name in (n for n in PLACEMENT_FIELDS if n in data):
+        try:
+            values[name] = _placement(name, data[name], mode)
         except InvalidValue as exc:
             errors.append(FieldError(field=name, code=exc.code, message=exc.message))
     if mode != "patch" and "title" not in data:
@@ -369,3 +476,44 @@ def parse_changes(data: Mapping[str, object], mode: Mode) -> TaskChanges:
     if errors:
         raise ValidationFailed(errors)
     return TaskChanges(**values)  # type: ignore[arg-type]
+
+
+@attrs.frozen(kw_only=True)
+class Move:
+    """Where a move (POST …/tasks/{id}/move) asks a task to go.
+
+    `list_id`: UNSET keeps the list. `parent_id`: None makes it top-level; UNSET keeps the parent
+    within the list and makes it top-level in another. `after`: a sibling to follow at the
+    destination, None for first; UNSET keeps the place if list and parent stay, else the end.
+    """
+
+    list_id: ListId | _Unset = UNSET
+    parent_id: TaskId | _Unset | None = UNSET
+    after: TaskId | _Unset | None = UNSET
+
+
+_MOVE_FIELDS: Final = frozenset(field.name for field in attrs.fields(Move))
+
+
+def _move_target(name: str, raw: object) -> object:
+    if raw is None and name != "list_id":
+        return None
+    if not is_id(raw):
+        kind = "a list" if name == "list_id" else "a task"
+        raise InvalidValue("invalid_type", f"{name} must be the id of {kind}.")
+    return raw
+
+
+def parse_move(data: Mapping[str, object]) -> Move:
+    """Validate a move's body `{"list_id"?, "parent_id"?, "after"?}`; ValidationFailed lists
+    every broken rule (ids that name nothing visible are the use case's to refuse)."""
+    errors = unknown_fields(data, _MOVE_FIELDS)
+    values: dict[str, object] = {}
+    for name in (n for n in data if n in _MOVE_FIELDS):
+        try:
+            values[name] = _move_target(name, data[name])
+        except InvalidValue as exc:
+            errors.append(FieldError(field=name, code=exc.code, message=exc.message))
+    if errors:
+        raise ValidationFailed(errors)
+    return Move(**values)  # type: ignore[arg-type]

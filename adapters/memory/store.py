@@ -7,46 +7,22 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-import attrs
-
+from adapters.memory.lists import MemoryListRepository
+from adapters.memory.state import State
+from adapters.memory.tasks import MemoryTaskRepository
 from domain.accounts import Account
 from domain.errors import Conflict
 from domain.idempotency import IdempotencyRecord
-from domain.queries import TaskCounts, TaskQuery
 from domain.sessions import EndedSessions, IssuedSession
-from domain.tasks import Task
-from domain.types import TaskId, UserId
+from domain.types import UserId
 from domain.users import User
-
-
-@attrs.define
-class _State:
-    tasks: dict[TaskId, Task] = attrs.Factory(dict)
-    users: dict[UserId, User] = attrs.Factory(dict)
-    accounts: dict[str, Account] = attrs.Factory(dict)
-    replies: dict[tuple[UserId, str], IdempotencyRecord] = attrs.Factory(dict)
-    # Ended sessions by (user, session id) with their expiry, and each user's cut-off.
-    ended: dict[tuple[UserId, str], datetime] = attrs.Factory(dict)
-    ended_before: dict[UserId, datetime] = attrs.Factory(dict)
-    last_id: int = 0
-
-    def copy(self) -> _State:
-        return _State(
-            tasks=dict(self.tasks),
-            users=dict(self.users),
-            accounts=dict(self.accounts),
-            replies=dict(self.replies),
-            ended=dict(self.ended),
-            ended_before=dict(self.ended_before),
-            last_id=self.last_id,
-        )
 
 
 class MemoryStore:
     """The shared state behind every in-memory unit of work; one per app or test."""
 
     def __init__(self) -> None:
-        self.state = _State()
+        self.state = State()
         # Serialises units of work, as a database serialises conflicting transactions.
         self.lock = asyncio.Lock()
 
@@ -55,71 +31,10 @@ class MemoryStore:
         return MemoryUnitOfWork(self)
 
 
-class MemoryTaskRepository:
-    """Tasks in a unit of work's private copy of the state."""
-
-    def __init__(self, state: _State) -> None:
-        self._state = state
-
-    async def add(self, task: Task, owner: User) -> Task:
-        """Store a new task with the next id, and its owner if first seen."""
-        self._state.users.setdefault(owner.id, owner)
-        self._state.last_id += 1
-        stored = attrs.evolve(task, id=TaskId(self._state.last_id))
-        self._state.tasks[stored.id] = stored
-        return stored
-
-    async def get(self, user_id: UserId, task_id: TaskId) -> Task | None:
-        """The task if it exists and is the user's."""
-        task = self._state.tasks.get(task_id)
-        return task if task is not None and task.user_id == user_id else None
-
-    async def replace(self, task: Task, previous: Task) -> bool:
-        """Store `task` if the stored one is still at the version of `previous`."""
-        current = await self.get(task.user_id, task.id)
-        if current is None or current.version != previous.version:
-            return False
-        self._state.tasks[task.id] = task
-        return True
-
-    async def remove(self, task: Task) -> bool:
-        """Delete `task` if the stored one is still at its version."""
-        current = await self.get(task.user_id, task.id)
-        if current is None or current.version != task.version:
-            return False
-        del self._state.tasks[task.id]
-        return True
-
-    async def page(self, user_id: UserId, query: TaskQuery) -> list[Task]:
-        """The user's matching tasks in the query's order, after its position."""
-        rows = sorted(
-            (
-                t
-                for t in self._state.tasks.values()
-                if t.user_id == user_id and query.matches(t) and query.is_beyond(t)
-            ),
-            key=query.order_key,
-            reverse=query.sort.descending,
-        )
-        return rows[: query.limit]
-
-    async def counts(self, user_id: UserId) -> TaskCounts:
-        """How many of the user's tasks are pending and completed."""
-        mine = [t for t in self._state.tasks.values() if t.user_id == user_id]
-        done = sum(t.completed for t in mine)
-        return TaskCounts(pending=len(mine) - done, completed=done)
-
-    async def page_with_counts(
-        self, user_id: UserId, query: TaskQuery
-    ) -> tuple[list[Task], TaskCounts]:
-        """`page` and `counts`; in memory there is no round trip to save."""
-        return await self.page(user_id, query), await self.counts(user_id)
-
-
 class MemoryUserRepository:
     """Users in a unit of work's private copy of the state."""
 
-    def __init__(self, state: _State) -> None:
+    def __init__(self, state: State) -> None:
         self._state = state
 
     async def get(self, user_id: UserId) -> User | None:
@@ -145,7 +60,7 @@ class MemoryUserRepository:
 class MemoryIdempotencyRepository:
     """Idempotency records in a unit of work's private copy of the state."""
 
-    def __init__(self, state: _State) -> None:
+    def __init__(self, state: State) -> None:
         self._state = state
 
     async def get(self, user_id: UserId, key: str) -> IdempotencyRecord | None:
@@ -174,7 +89,7 @@ class MemoryIdempotencyRepository:
 class MemorySessionRepository:
     """Ended sessions in a unit of work's private copy of the state."""
 
-    def __init__(self, state: _State) -> None:
+    def __init__(self, state: State) -> None:
         self._state = state
 
     async def end(self, user_id: UserId, session: IssuedSession) -> None:
@@ -213,12 +128,17 @@ class MemoryUnitOfWork:
 
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
-        self._state = _State()
+        self._state = State()
 
     @property
     def tasks(self) -> MemoryTaskRepository:
         """The task repository of this unit of work."""
         return MemoryTaskRepository(self._state)
+
+    @property
+    def lists(self) -> MemoryListRepository:
+        """The list, membership and invite repository of this unit of work."""
+        return MemoryListRepository(self._state)
 
     @property
     def users(self) -> MemoryUserRepository:

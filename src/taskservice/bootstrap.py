@@ -40,7 +40,13 @@ from taskservice.ports import (
     TokenVerifier,
     UnitOfWorkFactory,
 )
-from taskservice.services import AccountUseCases, SessionGuard, TaskUseCases, UseCases
+from taskservice.services import (
+    AccountUseCases,
+    ListUseCases,
+    SessionGuard,
+    TaskUseCases,
+    UseCases,
+)
 from taskservice.settings import Settings
 
 Closer = Callable[[], Awaitable[None]]
@@ -120,6 +126,7 @@ def bind_use_cases(adapters: Adapters, cursors: CursorCodec, *, allow_signup: bo
     uow, clock = adapters.uow, adapters.clock
     return UseCases(
         tasks=TaskUseCases(uow=uow, clock=clock, cursors=cursors),
+        lists=ListUseCases(uow=uow, clock=clock),
         accounts=AccountUseCases(
             uow=uow,
             clock=clock,

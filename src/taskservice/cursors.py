@@ -1,4 +1,4 @@
-"""Opaque page cursors: a keyset position sealed for the owner, filters, zone and order of a list."""
+"""Opaque page cursors: a keyset position sealed for the user, scope, filters, zone and order."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from typing import Final
 import orjson
 
 from domain.errors import FieldError, ValidationFailed
+from domain.placement import is_position
 from domain.queries import (
+    ParentScope,
     Position,
     Sort,
     SortField,
@@ -20,7 +22,7 @@ from domain.queries import (
     cursor_binding,
 )
 from domain.tasks import has_control
-from domain.types import MAX_TASK_ID, TaskId, UserId
+from domain.types import MAX_TASK_ID, ListId, TaskId, UserId
 from taskservice.ports import Sealer
 
 # Above the longest cursor the codec issues (a title of 200 four-byte characters, 1,136; a test
@@ -75,13 +77,17 @@ class CursorCodec:
 
 def _associated(owner: UserId, query: TaskQuery) -> bytes:
     # The digest has a fixed length, so no other owner and binding make the same bytes.
-    return _binding_digest(query.filter, query.tz.key, query.sort) + owner.encode()
+    digest = _binding_digest(query.filter, query.tz.key, query.sort, query.list_id, query.parent)
+    return digest + owner.encode()
 
 
 @functools.lru_cache(maxsize=512)
-def _binding_digest(chosen: TaskFilter, tz_key: str, sort: Sort) -> bytes:
+def _binding_digest(
+    chosen: TaskFilter, tz_key: str, sort: Sort, list_id: ListId | None, parent: ParentScope
+) -> bytes:
     # Every page of a list asks again; the repr behind the binding is the costly part.
-    return _LABEL + hashlib.sha256(cursor_binding(chosen, tz_key, sort).encode()).digest()
+    binding = cursor_binding(chosen, tz_key, sort, list_id, parent)
+    return _LABEL + hashlib.sha256(binding.encode()).digest()
 
 
 def _sort_value(plain: object, field: SortField) -> SortValue | None:
@@ -94,6 +100,8 @@ def _sort_value(plain: object, field: SortField) -> SortValue | None:
         return plain
     # Titles never hold control characters (and a database could not compare a NUL).
     if field is SortField.TITLE and isinstance(plain, str) and not has_control(plain):
+        return plain
+    if field is SortField.POSITION and isinstance(plain, str) and is_position(plain):
         return plain
     raise _invalid()
 

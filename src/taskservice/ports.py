@@ -10,11 +10,12 @@ import attrs
 
 from domain.accounts import Account
 from domain.idempotency import IdempotencyRecord
+from domain.lists import Invite, ListView, Member, Membership, Role, TaskList
 from domain.queries import TaskCounts, TaskQuery
 from domain.sessions import EndedSessions, IssuedSession
 from domain.tasks import Task
 from domain.throttling import Bucket
-from domain.types import TaskId, UserId
+from domain.types import ListId, TaskId, UserId
 from domain.users import Principal, User
 
 MAX_TOKEN_LENGTH: Final = 8 * 1024
@@ -26,30 +27,146 @@ derived from it, need that many bytes of strength."""
 
 
 class TaskRepository(Protocol):
-    """A user's tasks inside one unit of work."""
+    """Tasks inside one unit of work, seen through list membership (SPEC §7).
 
-    async def add(self, task: Task, owner: User) -> Task:
-        """Store a new task, and `owner` if first seen, and return the task with its id."""
+    A task belongs to a list (`list_id`), and `user_id` is that list's owner. Every read that
+    takes a `user_id` sees only the tasks of lists that user is a member of, whatever their
+    role, and is scoped by membership first. Each list keeps O(1) counters of its pending and
+    completed tasks (top-level and subtasks alike), kept by the writes below.
 
-    async def get(self, user_id: UserId, task_id: TaskId) -> Task | None:
-        """The task `task_id` if it exists and belongs to `user_id`."""
+    Positions (domain.placement): a top-level task's is its key; a subtask's is its parent's
+    position, ".", its key. Siblings are the tasks of one list with one parent (None: the
+    top level); "in position order" is by (position, id) ascending, positions compared as
+    bytes (PostgreSQL: COLLATE "C").
+    """
+
+    async def add(self, task: Task, creator: User) -> Task:
+        """Store a new task (list, parent, position and owner already set) and return it with its
+        id; `creator` is stored first if first seen; the task's list counts one more task."""
+
+    async def get_visible(self, user_id: UserId, task_id: TaskId) -> tuple[Task, Role] | None:
+        """The task `task_id` and `user_id`'s role in its list, in one round trip; None when the
+        task does not exist or `user_id` is no member of its list (the two alike)."""
 
     async def replace(self, task: Task, previous: Task) -> bool:
-        """Store `task` over `previous` if the stored row is still at its version; whether it was."""
+        """Store `task` over `previous` if the stored row is still at `previous.version`; whether
+        it was. Its list's counters follow a change of completion, and when `task.list_id`
+        differs from `previous.list_id` it leaves the old list's counters for the new one's."""
 
     async def remove(self, task: Task) -> bool:
-        """Delete `task` if the stored row is still at `task.version`; whether it was."""
+        """Delete `task` and its subtasks if the stored row is still at `task.version`; whether
+        it was. Its list's counters lose every task deleted."""
 
     async def page(self, user_id: UserId, query: TaskQuery) -> list[Task]:
-        """At most `query.limit` of the user's tasks matching the query, after its position."""
+        """At most `query.limit` tasks matching the query (its scope: every list `user_id` is a
+        member of, or `query.list_id` if a member; `query.parent`), in its order, after its
+        position; a page costs the same at any depth and any number of lists."""
 
-    async def counts(self, user_id: UserId) -> TaskCounts:
-        """The user's pending and completed task counts, at a cost independent of how many."""
+    async def counts(self, user_id: UserId, list_id: ListId | None = None) -> TaskCounts:
+        """The pending and completed counts summed over the lists in scope: every list `user_id`
+        is a member of, or `list_id` alone (zero if not a member); O(1) per list."""
 
     async def page_with_counts(
         self, user_id: UserId, query: TaskQuery
     ) -> tuple[list[Task], TaskCounts]:
-        """`page` and `counts` read together, so that a store may answer both at once."""
+        """`page(user_id, query)` and `counts(user_id, query.list_id)` read together, so that a
+        store may answer both at once."""
+
+    async def last_position(self, list_id: ListId, parent_id: TaskId | None) -> str | None:
+        """The greatest position among the siblings (tasks of `list_id` with parent `parent_id`,
+        None: top-level tasks only); None when there are none."""
+
+    async def position_after(
+        self,
+        list_id: ListId,
+        parent_id: TaskId | None,
+        position: str | None,
+        excluding: TaskId,
+    ) -> str | None:
+        """The least position among the siblings (as last_position) that is greater than
+        `position` (any, when None), task `excluding` left out; None when there is none."""
+
+    async def subtasks(self, parent_id: TaskId) -> list[Task]:
+        """Every subtask of task `parent_id`, in position order (no membership check: the
+        caller has read the parent)."""
+
+    async def in_list(self, list_id: ListId) -> list[Task]:
+        """Every task of `list_id`, top-level and subtasks, in position order (so each parent
+        is followed by its subtasks): what respacing a list's top level rewrites."""
+
+
+class ListRepository(Protocol):
+    """Task lists with their memberships and invites, inside one unit of work.
+
+    One repository for the three tables, as they are one aggregate: a list's members and
+    invites exist only with it and go with it. A list's owner is also a member (role owner),
+    from the list's creation; every user has at most one default list.
+    """
+
+    async def add(self, task_list: TaskList, owner: User) -> TaskList:
+        """Store a new list (id 0 in `task_list`) with its owner's membership (joined at its
+        `created_at`) and zero counters, and return it with its id; `owner` is stored first if
+        first seen."""
+
+    async def ensure_default(self, default: TaskList, owner: User) -> TaskList:
+        """The default list of `default.owner_id`; when they have none, `default` (unsaved, is
+        default) is stored as `add` does. Concurrent first calls make one list, never two."""
+
+    async def get(self, user_id: UserId, list_id: ListId) -> ListView | None:
+        """List `list_id` as `user_id` sees it (role, member count, counters); None when it
+        does not exist or `user_id` is no member (the two alike)."""
+
+    async def access(self, user_id: UserId, list_id: ListId) -> tuple[TaskList, Role] | None:
+        """List `list_id` and `user_id`'s role in it, in one round trip; None as for `get`."""
+
+    async def all_for(self, user_id: UserId) -> list[ListView]:
+        """Every list `user_id` is a member of, as `get` shows one: their default list first,
+        then by name (compared as code points), then by id."""
+
+    async def owned_count(self, owner_id: UserId) -> int:
+        """How many lists `owner_id` owns (their default list included)."""
+
+    async def replace(self, task_list: TaskList, previous: TaskList) -> bool:
+        """Store `task_list` over `previous` if the stored row is still at `previous.version`;
+        whether it was."""
+
+    async def remove(self, task_list: TaskList) -> bool:
+        """Delete the list with its tasks, memberships and invites if the stored row is still
+        at `task_list.version`; whether it was."""
+
+    async def members(self, list_id: ListId) -> list[Member]:
+        """Every member of `list_id` with their user's name and e-mail: the owner first, then
+        by joined_at, then by user id."""
+
+    async def member_count(self, list_id: ListId) -> int:
+        """How many members `list_id` has, its owner included (0 for no such list)."""
+
+    async def add_member(self, membership: Membership) -> bool:
+        """Store `membership` unless its user is already a member of its list; whether it was
+        stored (the user must exist)."""
+
+    async def set_role(self, list_id: ListId, user_id: UserId, role: Role) -> bool:
+        """Give member `user_id` of `list_id` the role `role`; whether they are a member."""
+
+    async def remove_member(self, list_id: ListId, user_id: UserId) -> bool:
+        """End `user_id`'s membership of `list_id` at once; whether they were a member."""
+
+    async def add_invite(self, invite: Invite) -> None:
+        """Store a new invite (its `code_hash` is unique: 256 random bits)."""
+
+    async def invites(self, list_id: ListId, now: datetime) -> list[Invite]:
+        """The invites of `list_id` still open at `now` (expiring after it), oldest first."""
+
+    async def invite(self, code_hash: str) -> Invite | None:
+        """The invite stored under `code_hash`, expired or not; None when there is none."""
+
+    async def take_invite(self, code_hash: str) -> bool:
+        """Delete the invite under `code_hash`; whether this call deleted it, so that of two
+        concurrent takers exactly one gets True (the other waits, then gets False)."""
+
+    async def purge_invites(self, expired_by: datetime, limit: int) -> int:
+        """Delete at most `limit` invites of any list that expired at or before `expired_by`;
+        how many."""
 
 
 class UserRepository(Protocol):
@@ -107,6 +224,10 @@ class UnitOfWork(Protocol):
     @property
     def tasks(self) -> TaskRepository:
         """The task repository bound to this unit of work."""
+
+    @property
+    def lists(self) -> ListRepository:
+        """The list, membership and invite repository bound to this unit of work."""
 
     @property
     def users(self) -> UserRepository:

@@ -84,7 +84,8 @@ async def store(uow: UnitOfWorkFactory, *tasks: Task) -> list[Task]:
 async def fetch(uow: UnitOfWorkFactory, user_id: UserId, task_id: TaskId) -> Task | None:
     """The task as a new unit of work sees it."""
     async with uow() as work:
-        return await work.tasks.get(user_id, task_id)
+        found = await work.tasks.get_visible(user_id, task_id)
+    return None if found is None else found[0]
 
 
 async def test_add_then_get_preserves_every_field(uow: UnitOfWorkFactory) -> None:
@@ -649,7 +650,8 @@ async def stored_task(uow: UnitOfWorkFactory) -> Task:
 
 async def task_state(work: UnitOfWork, task: Task) -> object:
     """The task as stored, and its owner's counts."""
-    return await work.tasks.get(task.user_id, task.id), await work.tasks.counts(task.user_id)
+    found = await work.tasks.get_visible(task.user_id, task.id)
+    return found, await work.tasks.counts(task.user_id)
 
 
 async def owner_state(work: UnitOfWork, user_id: UserId) -> object:

@@ -3,6 +3,7 @@
 import attrs
 
 from taskservice.services.accounts import AccountUseCases, Session
+from taskservice.services.lists import ListUseCases
 from taskservice.services.sessions import SessionGuard
 from taskservice.services.tasks import ExpectedVersions, KeyedOutcome, TaskPage, TaskUseCases
 
@@ -12,6 +13,7 @@ class UseCases:
     """Every use case the driving adapters call, each bound to its ports."""
 
     tasks: TaskUseCases
+    lists: ListUseCases
     accounts: AccountUseCases
     sessions: SessionGuard
     """Verifies tokens for both driving adapters, and ends sessions."""
@@ -21,6 +23,7 @@ __all__ = [
     "AccountUseCases",
     "ExpectedVersions",
     "KeyedOutcome",
+    "ListUseCases",
     "Session",
     "SessionGuard",
     "TaskPage",

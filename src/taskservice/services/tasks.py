@@ -6,15 +6,17 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 
-from domain.errors import Conflict, IdempotencyKeyReused, NotFound, PreconditionFailed
+from domain.errors import Conflict, IdempotencyKeyReused, PreconditionFailed
 from domain.idempotency import KEEP_FOR, IdempotencyRecord, IdempotentRequest, Reply
+from domain.policy import Action, authorize
 from domain.queries import TaskCounts, TaskQuery
-from domain.tasks import Task, TaskChanges
+from domain.tasks import Move, Task, TaskChanges
 from domain.types import TaskId
 from domain.users import Caller, User
 from taskservice.cursors import CursorCodec
 from taskservice.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
+TASK_NOT_FOUND = "No such task."
 # Without If-Match a write is last-writer-wins; a lost race is retried on the fresh row.
 _WRITE_ATTEMPTS = 5
 # Expired idempotency records deleted per create: more than one, so purging outpaces creating.
@@ -58,9 +60,13 @@ class TaskUseCases:
     async def list_page(
         self, caller: Caller, query: TaskQuery, cursor: str | None = None
     ) -> TaskPage:
-        """A page of the owner's tasks, continuing after `cursor` when one is given.
+        """A page of the tasks in the query's scope, continuing after `cursor` when one is given.
 
-        `due` windows are measured from the clock.
+        The scope is every list the caller belongs to, or `query.list_id` (NotFound "No such
+        list." unless a member), narrowed by `query.parent` (a parent task the caller cannot see:
+        NotFound "No such task."). ValidationFailed for `sort=position` without a list
+        (domain.queries.scope_errors). `counts` are those of the lists in scope. `due` windows
+        are measured from the clock.
         """
         caller.check()
         owner = caller.owner
@@ -76,7 +82,16 @@ class TaskUseCases:
         return TaskPage(tasks=tasks, next_cursor=next_cursor, counts=counts)
 
     async def create(self, caller: Caller, changes: TaskChanges) -> Task:
-        """Store a new task for the owner, provisioning a first-seen user in the same transaction."""
+        """Store a new task at the end of its siblings, provisioning a first-seen user in the same
+        transaction.
+
+        `changes.list_id` UNSET puts it in the caller's default list (made on first need);
+        otherwise the caller must be an editor or owner of that list (NotFound "No such list."
+        for a non-member, Forbidden for a viewer). `changes.parent_id` names a top-level task of
+        the same list (NotFound "No such task." if not visible; ValidationFailed if it is a
+        subtask or in another list). The task's owner (`user_id`) is the list's; `created_by`
+        the caller.
+        """
         caller.check()
         async with self.uow() as uow:
             task = await self._add(uow, caller, changes)
@@ -98,10 +113,11 @@ class TaskUseCases:
         return await self._once(caller, request, create)
 
     async def get(self, caller: Caller, task_id: TaskId) -> Task:
-        """The owner's task `task_id`; NotFound if it is missing or someone else's."""
+        """Task `task_id` of any list the caller belongs to; NotFound if it is missing or in a list
+        the caller is no member of (the two alike)."""
         caller.check()
         async with self.uow() as uow:
-            return await _existing(uow, caller, task_id)
+            return await _existing(uow, caller, task_id, Action.READ)
 
     async def update(
         self,
@@ -111,7 +127,10 @@ class TaskUseCases:
         *,
         expected: ExpectedVersions = None,
     ) -> Task:
-        """Apply `changes` to the task if its version is one of `expected` (when given)."""
+        """Apply `changes` to the task if its version is one of `expected` (when given).
+
+        Editors and owners of its list only (Forbidden for a viewer), as for every write below.
+        """
         caller.check()
         return await self._write(
             caller, task_id, expected, lambda t: t.apply(changes, self.clock.now())
@@ -179,6 +198,25 @@ class TaskUseCases:
                     return task
             _raise_if_conditional(expected)
         raise PreconditionFailed("The task kept changing; try again.")
+
+    async def move(
+        self,
+        caller: Caller,
+        task_id: TaskId,
+        move: Move,
+        *,
+        expected: ExpectedVersions = None,
+    ) -> Task:
+        """Move the task to another list, parent or place among its siblings (domain.tasks.Move).
+
+        The caller must be an editor or owner of the task's list and of the destination list.
+        Subtasks travel with their parent. ValidationFailed (details) when the destination
+        parent is a subtask, in another list or the task itself, when a task with subtasks
+        would become a subtask, or when `after` is no sibling at the destination; NotFound for
+        a list or task the caller cannot see. PreconditionFailed unless its version is one of
+        `expected` (when given). A move to where the task already is changes nothing.
+        """
+        raise NotImplementedError
 
     async def _add(self, uow: UnitOfWork, caller: Caller, changes: TaskChanges) -> Task:
         now = self.clock.now()
@@ -253,10 +291,15 @@ def _completion(task: Task, completed: bool | None) -> TaskChanges:
     return TaskChanges(completed=not task.completed if completed is None else completed)
 
 
-async def _existing(uow: UnitOfWork, caller: Caller, task_id: TaskId) -> Task:
-    task = await uow.tasks.get(caller.owner, task_id)
-    if task is None:
-        raise NotFound("No such task.")
+async def _existing(
+    uow: UnitOfWork, caller: Caller, task_id: TaskId, action: Action = Action.WRITE_TASKS
+) -> Task:
+    # The caller's role in the task's list, read with the task, judged by the policy: a task of
+    # a list the caller is no member of is answered as a missing one.
+    found = await uow.tasks.get_visible(caller.owner, task_id)
+    task, role = (None, None) if found is None else found
+    authorize(role, action, not_found=TASK_NOT_FOUND)
+    assert task is not None
     return task
 
 
