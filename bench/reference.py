@@ -42,7 +42,8 @@ _JSON_OPTIONS: Final = orjson.OPT_UTC_Z
 _COLUMNS: Final = (
     "tasks.id, tasks.user_id, tasks.title, tasks.created_at, tasks.updated_at, "
     "tasks.description, tasks.completed, tasks.completed_at, tasks.priority, tasks.due_date, "
-    "tasks.due_at, tasks.tags, tasks.version"
+    "tasks.due_at, tasks.tags, tasks.version, tasks.list_id, tasks.parent_id, tasks.position, "
+    "tasks.created_by"
 )
 # A page carries its owner's counts in every row, so that one round trip answers a list.
 _COUNTED: Final = (
@@ -86,6 +87,10 @@ WRITTEN: Final[tuple[tuple[str, str], ...]] = (
     ("due_at", _TIMESTAMP),
     ("tags", "JSONB"),
     ("version", "INTEGER"),
+    ("list_id", "BIGINT"),
+    ("parent_id", "BIGINT"),
+    ("position", "VARCHAR"),
+    ("created_by", "VARCHAR"),
 )
 SEARCH_TEXT: Final = ("search_text", "VARCHAR")
 
@@ -229,6 +234,10 @@ def task_json(row: Mapping[str, Any]) -> dict[str, Any]:
         "due_at": row["due_at"],
         "tags": row["tags"],
         "version": row["version"],
+        "list_id": row["list_id"],
+        "parent_id": row["parent_id"],
+        "position": row["position"],
+        "created_by": row["created_by"],
     }
 
 
@@ -382,6 +391,12 @@ class TaskEndpoints:
             "version": 1,
             "created_at": now,
             "updated_at": now,
+            # Issue 15: the list (the user's default) and the position at its end are still to be
+            # found here as the service does, with the membership-scoped SQL of the bench's work.
+            "list_id": None,
+            "parent_id": None,
+            "position": "a0",
+            "created_by": user,
         }
         async with self.pool.acquire() as conn, conn.transaction():
             counted = (user, email, now, 1, 0)

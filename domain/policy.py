@@ -64,6 +64,11 @@ def authorize(role: Role | None, action: Action, *, not_found: str = LIST_NOT_FO
     return role
 
 
+def may_see_emails(role: Role) -> bool:
+    """Whether a member in `role` sees the other members' e-mails: the owner only."""
+    return role_permits(role, Action.MANAGE_LIST)
+
+
 def may_remove_member(role: Role, caller: UserId, member: UserId) -> bool:
     """Whether a member in `role` may remove `member`: the owner anyone, everyone themself.
 

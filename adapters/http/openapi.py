@@ -29,6 +29,7 @@ from domain.queries import (
 )
 from domain.tasks import (
     DESCRIPTION_MAX,
+    PLACEMENT_FIELDS,
     TAG_MAX,
     TAGS_MAX,
     TASK_FIELDS,
@@ -165,7 +166,29 @@ def _writable() -> Schema:
 _IGNORED: Final[Schema] = {
     field.name: {"description": "Read-only; sent back by a client, it is ignored."}
     for field in TASK_FIELDS
-    if not field.writable
+    if not field.writable and field.name not in PLACEMENT_FIELDS
+}
+# Where a new task goes; afterwards only POST …/tasks/{id}/move changes it.
+_PLACED: Final[Schema] = {
+    "list_id": {
+        **_TASK_ID,
+        "description": "The list to create the task in (you must be its editor or owner); "
+        "default: your default list.",
+    },
+    "parent_id": _nullable(
+        {
+            **_TASK_ID,
+            "description": "A top-level task of the same list to make this one a subtask of.",
+        }
+    ),
+}
+_REFUSED: Final[Schema] = {
+    name: {
+        "not": {},
+        "description": "Set on create and changed only by POST /api/{user_id}/tasks/{id}/move: "
+        "sent here it is a 422.",
+    }
+    for name in PLACEMENT_FIELDS
 }
 # Both due forms in one body are refused; one of them may be null.
 _ONE_DUE: Final[Schema] = {
@@ -196,6 +219,21 @@ def _task() -> Schema:
         "version": {"type": "integer", "minimum": 1},
         "created_at": _UTC,
         "updated_at": _UTC,
+        "list_id": {**_TASK_ID, "description": "The list the task is in."},
+        "parent_id": _nullable(
+            {**_TASK_ID, "description": "The task this one is a subtask of; null at the top."}
+        ),
+        "position": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Opaque: the tasks of one list and one parent sort by it ascending "
+            "(as bytes).",
+        },
+        "created_by": {
+            "type": "string",
+            "minLength": 1,
+            "description": "The id of the user who created the task.",
+        },
     }
     return {
         "type": "object",
@@ -205,10 +243,12 @@ def _task() -> Schema:
     }
 
 
-def _task_body(*, title_required: bool, description: str) -> Schema:
+def _task_body(*, title_required: bool, description: str, creates: bool = False) -> Schema:
+    # A create may say where the task goes; a replace or patch may not.
+    placement = _PLACED if creates else _REFUSED
     schema: Schema = {
         "type": "object",
-        "properties": {**_writable(), **_IGNORED},
+        "properties": {**_writable(), **_IGNORED, **placement},
         "additionalProperties": False,
         "description": description,
         **_ONE_DUE,
@@ -224,6 +264,7 @@ def _schemas(plain: bool) -> dict[str, Schema]:
         "Task": _task(),
         "TaskCreate": _task_body(
             title_required=True,
+            creates=True,
             description="Read-only fields are accepted and ignored; any other unknown field is a 422.",
         ),
         "TaskReplace": _task_body(

@@ -131,6 +131,16 @@ tasks = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Issue 15's placement columns, declared only so that the task's fields map to columns; their
+    # foreign keys, indexes and migration are the SQL work's (branch of the persistence helper).
+    Column("list_id", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("parent_id", BigInteger().with_variant(Integer, "sqlite"), nullable=True),
+    Column(
+        "position",
+        String(129).with_variant(String(129, collation="C"), "postgresql"),
+        nullable=False,
+    ),
+    Column("created_by", String(255), nullable=False),
     # The folded title and description (domain.queries.search_text), written with every change:
     # text search is then a plain substring match that no database's locale can bend.
     Column("search_text", Text, nullable=False),

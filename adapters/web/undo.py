@@ -1,4 +1,5 @@
-"""Undo of a delete: the deleted task's writable fields, sealed for one user for a short while."""
+"""Undo of a delete: the deleted task's writable fields and its place (list and parent), sealed
+for one user for a short while."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import attrs
 import orjson
 
 from domain.idempotency import IdempotentRequest
-from domain.tasks import WRITABLE_FIELDS, Task
+from domain.tasks import PLACEMENT_FIELDS, WRITABLE_FIELDS, Task
 from domain.types import UserId
 from taskservice.ports import Sealer
 
@@ -19,6 +20,8 @@ UNDO_WINDOW: Final = timedelta(minutes=15)
 # Sets undo values apart from every other value the same key seals (cursors).
 _LABEL: Final = b"taskservice/web-undo\x00"
 _ID_BYTES: Final = 16
+RESTORED_FIELDS: Final = tuple(sorted(WRITABLE_FIELDS | set(PLACEMENT_FIELDS)))
+"""What a restore creates the task again with: what clients write, and where it was."""
 
 
 @attrs.frozen(kw_only=True)
@@ -53,7 +56,7 @@ class UndoSealer:
             "id": secrets.token_urlsafe(_ID_BYTES),
             "until": int((now + UNDO_WINDOW).timestamp()),
             # orjson writes dates, moments with their offset, priorities and tags as the API does.
-            "task": {name: getattr(task, name) for name in sorted(WRITABLE_FIELDS)},
+            "task": {name: getattr(task, name) for name in RESTORED_FIELDS},
         }
         return self._sealer.seal(orjson.dumps(payload), _LABEL + user.encode())
 

@@ -18,7 +18,7 @@ from adapters.persistence.rows import TASK_COLUMNS, WRITTEN
 from adapters.web.forms import task_data, task_form
 from bench import reference
 from domain import queries
-from domain.tasks import TASK_FIELDS, WRITABLE_FIELDS, Priority, Task
+from domain.tasks import PLACEMENT_FIELDS, TASK_FIELDS, WRITABLE_FIELDS, Priority, Task
 from domain.types import TaskId, UserId
 from domain.users import User
 from taskservice.ports import MAX_TOKEN_LENGTH
@@ -50,8 +50,11 @@ def test_task_bodies_type_the_writable_fields_and_ignore_the_others(body: str) -
     properties = _schemas()[body]["properties"]
     assert set(properties) == set(NAMES)
     typed = {name for name, schema in properties.items() if set(schema) - {"description"}}
-    assert typed == WRITABLE_FIELDS
-    assert {n for n in typed if _admits_null(properties[n])} == NULLABLE & WRITABLE_FIELDS
+    assert typed == WRITABLE_FIELDS | set(PLACEMENT_FIELDS)
+    refused = {name for name, schema in properties.items() if schema.get("not") == {}}
+    assert refused == (set() if body == "TaskCreate" else set(PLACEMENT_FIELDS))
+    accepted = typed - refused
+    assert {n for n in accepted if _admits_null(properties[n])} == NULLABLE & accepted
 
 
 def test_the_user_schema_is_what_the_api_writes_of_a_user() -> None:

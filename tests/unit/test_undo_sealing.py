@@ -11,8 +11,8 @@ import pytest
 from adapters.web.undo import UNDO_WINDOW, UndoSealer
 from domain.idempotency import key_errors
 from domain.queries import TaskQuery
-from domain.tasks import WRITABLE_FIELDS, Priority, Task, parse_changes
-from domain.types import TaskId, UserId
+from domain.tasks import PLACEMENT_FIELDS, WRITABLE_FIELDS, Priority, Task, parse_changes
+from domain.types import ListId, TaskId, UserId
 from tests.sealing import CURSORS, SEALER, shows
 
 ALICE = UserId("alice")
@@ -31,8 +31,12 @@ TIMED = Task(
     due_at=datetime(2030, 3, 12, 7, 30, 15, 250000, tzinfo=UTC),
     tags=("health", "phone calls"),
     version=4,
+    list_id=ListId(7),
+    position="a0",
 )
-ALL_DAY = attrs.evolve(TIMED, due_at=None, due_date=date(2030, 3, 14))
+ALL_DAY = attrs.evolve(
+    TIMED, due_at=None, due_date=date(2030, 3, 14), parent_id=TaskId(40), position="a0.a1"
+)
 SAMPLES = (TIMED, ALL_DAY)
 
 
@@ -52,12 +56,14 @@ def test_the_samples_set_every_writable_field() -> None:
 def test_an_undo_restores_every_writable_field(undo: UndoSealer, task: Task) -> None:
     opened = undo.unseal(undo.seal(task, ALICE, NOW), ALICE, NOW)
     assert opened is not None
-    assert set(opened.fields) == WRITABLE_FIELDS
+    assert set(opened.fields) == WRITABLE_FIELDS | set(PLACEMENT_FIELDS)
     assert opened.title == task.title
-    restored = Task.create(user_id=ALICE, changes=parse_changes(opened.fields, "create"), now=NOW)
+    changes = parse_changes(opened.fields, "create")
+    restored = Task.create(user_id=ALICE, changes=changes, now=NOW)
     assert {n: getattr(restored, n) for n in WRITABLE_FIELDS} == {
         n: getattr(task, n) for n in WRITABLE_FIELDS
     }
+    assert (changes.list_id, changes.parent_id) == (task.list_id, task.parent_id)
 
 
 def test_an_undo_shows_nothing_of_the_task(undo: UndoSealer) -> None:

@@ -6,17 +6,19 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 
-from domain.errors import Conflict, IdempotencyKeyReused, PreconditionFailed
+from domain.errors import Conflict, IdempotencyKeyReused, PreconditionFailed, ValidationFailed
 from domain.idempotency import KEEP_FOR, IdempotencyRecord, IdempotentRequest, Reply
-from domain.policy import Action, authorize
-from domain.queries import TaskCounts, TaskQuery
+from domain.policy import Action
+from domain.queries import Parent, TaskCounts, TaskQuery, scope_errors
 from domain.tasks import Move, Task, TaskChanges
 from domain.types import TaskId
-from domain.users import Caller, User
+from domain.users import Caller
 from taskservice.cursors import CursorCodec
 from taskservice.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from taskservice.services.access import caller_user, list_for, task_for
+from taskservice.services.moves import move_task, new_place
+from taskservice.services.positions import LostRace
 
-TASK_NOT_FOUND = "No such task."
 # Without If-Match a write is last-writer-wins; a lost race is retried on the fresh row.
 _WRITE_ATTEMPTS = 5
 # Expired idempotency records deleted per create: more than one, so purging outpaces creating.
@@ -45,10 +47,6 @@ class KeyedOutcome:
     replayed: bool
 
 
-class _LostRace(Exception):
-    """Another writer changed the task between our read and our write; nothing was kept."""
-
-
 @attrs.frozen(kw_only=True)
 class TaskUseCases:
     """Every operation on tasks, bound to the storage, the clock and the cursor codec."""
@@ -69,11 +67,18 @@ class TaskUseCases:
         are measured from the clock.
         """
         caller.check()
+        errors = scope_errors(query.sort, query.list_id)
+        if errors:
+            raise ValidationFailed(errors)
         owner = caller.owner
         after = self.cursors.decode(cursor, owner, query) if cursor is not None else None
         # One row more than asked tells whether another page exists.
         ask = attrs.evolve(query, now=self.clock.now(), after=after, limit=query.limit + 1)
         async with self.uow() as uow:
+            if query.list_id is not None:
+                await list_for(uow, caller, query.list_id, Action.READ)
+            if not isinstance(query.parent, Parent):
+                await task_for(uow, caller, query.parent, Action.READ)
             rows, counts = await uow.tasks.page_with_counts(owner, ask)
         tasks = rows[: query.limit]
         next_cursor = None
@@ -93,10 +98,16 @@ class TaskUseCases:
         the caller.
         """
         caller.check()
-        async with self.uow() as uow:
-            task = await self._add(uow, caller, changes)
-            await uow.commit()
-        return task
+        for _ in range(_WRITE_ATTEMPTS):
+            try:
+                async with self.uow() as uow:
+                    task = await self._add(uow, caller, changes)
+                    await uow.commit()
+                    return task
+            except LostRace:
+                # Respacing the siblings lost to another writer; the next attempt reads afresh.
+                continue
+        raise PreconditionFailed("The list kept changing; try again.")
 
     async def create_once(
         self, caller: Caller, changes: TaskChanges, *, request: IdempotentRequest, render: Render
@@ -110,14 +121,19 @@ class TaskUseCases:
         async def create(uow: UnitOfWork) -> Reply:
             return render(await self._add(uow, caller, changes))
 
-        return await self._once(caller, request, create)
+        for _ in range(_WRITE_ATTEMPTS):
+            try:
+                return await self._once(caller, request, create)
+            except LostRace:
+                continue
+        raise PreconditionFailed("The list kept changing; try again.")
 
     async def get(self, caller: Caller, task_id: TaskId) -> Task:
         """Task `task_id` of any list the caller belongs to; NotFound if it is missing or in a list
         the caller is no member of (the two alike)."""
         caller.check()
         async with self.uow() as uow:
-            return await _existing(uow, caller, task_id, Action.READ)
+            return await task_for(uow, caller, task_id, Action.READ)
 
     async def update(
         self,
@@ -174,13 +190,13 @@ class TaskUseCases:
             _check(task, expected)
             updated = task.apply(_completion(task, completed), self.clock.now())
             if updated is not task and not await uow.tasks.replace(updated, previous=task):
-                raise _LostRace()
+                raise LostRace()
             return render(updated)
 
         for _ in range(_WRITE_ATTEMPTS):
             try:
                 return await self._once(caller, request, complete)
-            except _LostRace:
+            except LostRace:
                 _raise_if_conditional(expected)
         raise PreconditionFailed("The task kept changing; try again.")
 
@@ -216,16 +232,28 @@ class TaskUseCases:
         a list or task the caller cannot see. PreconditionFailed unless its version is one of
         `expected` (when given). A move to where the task already is changes nothing.
         """
-        raise NotImplementedError
+        caller.check()
+        for _ in range(_WRITE_ATTEMPTS):
+            try:
+                async with self.uow() as uow:
+                    task = await _existing(uow, caller, task_id)
+                    _check(task, expected)
+                    moved = await move_task(uow, caller, task, move, self.clock.now())
+                    if moved is not task:
+                        await uow.commit()
+                    return moved
+            except LostRace:
+                _raise_if_conditional(expected)
+        raise PreconditionFailed("The task kept changing; try again.")
 
     async def _add(self, uow: UnitOfWork, caller: Caller, changes: TaskChanges) -> Task:
         now = self.clock.now()
-        # The owner is provisioned by the same write, on a first-seen token's claims.
-        principal = caller.principal
-        user = User(id=principal.user_id, email=principal.email, created_at=now)
-        return await uow.tasks.add(
-            Task.create(user_id=caller.owner, changes=changes, now=now), user
+        # The caller is provisioned by the same write, on a first-seen token's claims.
+        place, owner = await new_place(uow, caller, changes, now)
+        task = Task.create(
+            user_id=owner, changes=changes, now=now, place=place, created_by=caller.owner
         )
+        return await uow.tasks.add(task, caller_user(caller, now))
 
     async def _once(
         self,
@@ -291,16 +319,9 @@ def _completion(task: Task, completed: bool | None) -> TaskChanges:
     return TaskChanges(completed=not task.completed if completed is None else completed)
 
 
-async def _existing(
-    uow: UnitOfWork, caller: Caller, task_id: TaskId, action: Action = Action.WRITE_TASKS
-) -> Task:
-    # The caller's role in the task's list, read with the task, judged by the policy: a task of
-    # a list the caller is no member of is answered as a missing one.
-    found = await uow.tasks.get_visible(caller.owner, task_id)
-    task, role = (None, None) if found is None else found
-    authorize(role, action, not_found=TASK_NOT_FOUND)
-    assert task is not None
-    return task
+async def _existing(uow: UnitOfWork, caller: Caller, task_id: TaskId) -> Task:
+    # Every write below changes a task: editors and owners of its list only.
+    return await task_for(uow, caller, task_id, Action.WRITE_TASKS)
 
 
 def _check(task: Task, expected: ExpectedVersions) -> None:
