@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.errors import ValidationFailed
-from domain.queries import Position, Sort, SortField, Status, TaskFilter, TaskQuery
+from domain.queries import Parent, Position, Sort, SortField, Status, TaskFilter, TaskQuery
 from domain.tasks import TITLE_MAX, Priority
-from domain.types import MAX_TASK_ID, TaskId, UserId
+from domain.types import MAX_TASK_ID, ListId, TaskId, UserId
 from taskservice.cursors import CURSOR_MAX, CursorCodec, _associated
 from tests.sealing import CURSORS, SEALER, shows
 
@@ -35,6 +35,8 @@ def query(field: SortField, **changes: object) -> TaskQuery:
         (SortField.DUE, None),
         (SortField.PRIORITY, Priority.HIGH.rank),
         (SortField.TITLE, TITLE),
+        (SortField.POSITION, "a0"),
+        (SortField.POSITION, "Zz.a0V"),
     ],
 )
 def test_every_kind_of_position_comes_back(field: SortField, value: object) -> None:
@@ -67,6 +69,9 @@ def test_the_longest_position_fits_under_the_limit_and_comes_back() -> None:
         query(SortField.TITLE, tz=ZoneInfo("Europe/Berlin")),
         TaskQuery(sort=Sort(field=SortField.TITLE, descending=True)),
         TaskQuery(),
+        query(SortField.TITLE, list_id=ListId(1)),
+        query(SortField.TITLE, parent=Parent.NONE),
+        query(SortField.TITLE, parent=TaskId(1)),
     ],
 )
 def test_a_cursor_for_another_query_is_refused(other: TaskQuery) -> None:
@@ -114,3 +119,34 @@ def test_an_authentic_cursor_of_another_shape_is_refused(payload: bytes) -> None
     cursor = SEALER.seal(payload, _associated(ALICE, BY_TITLE))
     with pytest.raises(ValidationFailed):
         CURSORS.decode(cursor, ALICE, BY_TITLE)
+
+
+MANUAL = query(SortField.POSITION, list_id=ListId(1))
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        query(SortField.POSITION, list_id=ListId(2)),
+        query(SortField.POSITION, list_id=ListId(1), parent=Parent.NONE),
+        query(SortField.POSITION, list_id=ListId(1), parent=TaskId(5)),
+        query(SortField.TITLE, list_id=ListId(1)),
+    ],
+)
+def test_a_manual_order_cursor_is_bound_to_its_list_and_parent(other: TaskQuery) -> None:
+    cursor = CURSORS.encode(ALICE, MANUAL, ("a0", TaskId(1)))
+    assert CURSORS.decode(cursor, ALICE, MANUAL) == ("a0", TaskId(1))
+    with pytest.raises(ValidationFailed):
+        CURSORS.decode(cursor, ALICE, other)
+
+
+@pytest.mark.parametrize("payload", [b'["", 1]', b'["a0.b1.c2", 1]', b'["a 0", 1]', b"[3, 1]"])
+def test_a_position_cursor_of_another_shape_is_refused(payload: bytes) -> None:
+    cursor = SEALER.seal(payload, _associated(ALICE, MANUAL))
+    with pytest.raises(ValidationFailed):
+        CURSORS.decode(cursor, ALICE, MANUAL)
+
+
+def test_the_binding_of_a_query_without_scope_is_what_it_was() -> None:
+    # Cursors issued before lists existed keep working on the same list of all tasks.
+    assert BY_TITLE.binding == f"{BY_TITLE.filter!r}|UTC|title"
