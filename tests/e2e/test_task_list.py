@@ -46,7 +46,8 @@ async def test_paging_through_250_tasks_returns_each_exactly_once(
     assert len({t["id"] for t in seen}) == 250
 
 
-@pytest.mark.parametrize("sort", SORTS)
+# sort=position needs list=<id> (SPEC §7): the lists' tests page it within one list.
+@pytest.mark.parametrize("sort", [s for s in SORTS if s.lstrip("-") != "position"])
 async def test_every_sort_pages_in_the_same_order_as_one_page(
     client: Client, tasks_url: str, auth: dict[str, str], make_task: Any, sort: str, wire: Wire
 ) -> None:

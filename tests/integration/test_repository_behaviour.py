@@ -19,9 +19,10 @@ from adapters.persistence import SqlUnitOfWorkFactory
 from domain.accounts import Account
 from domain.errors import Conflict
 from domain.idempotency import IdempotencyRecord, Reply
+from domain.lists import Invite, Membership, Role, TaskList, hash_invite_code
 from domain.queries import Due, Sort, SortField, Status, TaskFilter, TaskQuery
 from domain.sessions import EndedSessions, IssuedSession
-from domain.tasks import Priority, Task, parse_changes
+from domain.tasks import NO_LIST, Priority, Task, parse_changes
 from domain.types import TaskId, UserId
 from domain.users import User
 from taskservice.ports import UnitOfWork, UnitOfWorkFactory
@@ -73,10 +74,28 @@ async def stored_user(uow: UnitOfWorkFactory) -> UserId:
     return user.id
 
 
+async def placed(work: UnitOfWork, task: Task) -> Task:
+    """`task` placed in its owner's default list (made, with the owner, if first needed)."""
+    inbox = await work.lists.ensure_default(
+        TaskList.default_for(task.user_id, NOW), as_owner(task.user_id)
+    )
+    return attrs.evolve(task, list_id=inbox.id, position="a0")
+
+
+async def add(work: UnitOfWork, task: Task) -> Task:
+    """`task` added to its owner's default list, as the use cases add one."""
+    return await work.tasks.add(await placed(work, task), as_owner(task.user_id))
+
+
+def unplaced(task: Task) -> Task:
+    """`task` as make_task made it, before it was placed and stored."""
+    return attrs.evolve(task, id=TaskId(0), list_id=NO_LIST, position="")
+
+
 async def store(uow: UnitOfWorkFactory, *tasks: Task) -> list[Task]:
     """Add `tasks` in one committed unit of work; the stored tasks, with their ids."""
     async with uow() as work:
-        stored = [await work.tasks.add(t, as_owner(t.user_id)) for t in tasks]
+        stored = [await add(work, t) for t in tasks]
         await work.commit()
     return stored
 
@@ -104,7 +123,7 @@ async def test_add_then_get_preserves_every_field(uow: UnitOfWorkFactory) -> Non
 
     assert all(t.id > 0 for t in stored)
     assert len({t.id for t in stored}) == 2
-    assert [attrs.evolve(t, id=TaskId(0)) for t in stored] == [rich, plain]
+    assert [unplaced(t) for t in stored] == [rich, plain]
     for task in stored:
         got = await fetch(uow, user_id, task.id)
         assert got == task
@@ -154,23 +173,15 @@ async def test_replace_applies_only_at_the_expected_version(uow: UnitOfWorkFacto
         assert not await work.tasks.replace(changed, previous=task)
 
 
-async def test_replace_of_another_users_task_changes_nothing(uow: UnitOfWorkFactory) -> None:
-    owner, other = await stored_user(uow), await stored_user(uow)
-    [task] = await store(uow, make_task(owner))
-    async with uow() as work:
-        stolen = attrs.evolve(task, user_id=other, title="stolen", version=2)
-        assert not await work.tasks.replace(stolen, previous=task)
-        await work.commit()
-    assert await fetch(uow, owner, task.id) == task
-
-
 async def test_remove_needs_the_current_version(uow: UnitOfWorkFactory) -> None:
     owner, other = await stored_user(uow), await stored_user(uow)
     [task] = await store(uow, make_task(owner))
     async with uow() as work:
         assert not await work.tasks.remove(attrs.evolve(task, version=task.version + 1))
-        assert not await work.tasks.remove(attrs.evolve(task, user_id=other))
         await work.commit()
+    # Who may write is the use cases' to judge (the role in the task's list); the version is
+    # what the repository checks.
+    assert await fetch(uow, other, task.id) is None
     assert await fetch(uow, owner, task.id) == task
 
     async with uow() as work:
@@ -182,7 +193,7 @@ async def test_remove_needs_the_current_version(uow: UnitOfWorkFactory) -> None:
 async def test_nothing_persists_without_commit(uow: UnitOfWorkFactory) -> None:
     user_id = await stored_user(uow)
     async with uow() as work:
-        task = await work.tasks.add(make_task(user_id), as_owner(user_id))
+        task = await add(work, make_task(user_id))
         await work.users.ensure(new_user())
     assert await fetch(uow, user_id, task.id) is None
 
@@ -193,9 +204,9 @@ async def test_nothing_persists_when_the_work_raises(uow: UnitOfWorkFactory) -> 
 
     async def commit_one_then_fail() -> None:
         async with uow() as work:
-            added.append(await work.tasks.add(make_task(user_id), as_owner(user_id)))
+            added.append(await add(work, make_task(user_id)))
             await work.commit()
-            added.append(await work.tasks.add(make_task(user_id), as_owner(user_id)))
+            added.append(await add(work, make_task(user_id)))
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
@@ -210,9 +221,9 @@ async def test_work_goes_on_after_a_commit(uow: UnitOfWorkFactory) -> None:
         await work.users.ensure(user)
         await work.commit()
         assert await work.users.get(user.id) == user
-        first = await work.tasks.add(make_task(user.id), as_owner(user.id))
+        first = await add(work, make_task(user.id))
         await work.commit()
-        unsaved = await work.tasks.add(make_task(user.id), as_owner(user.id))
+        unsaved = await add(work, make_task(user.id))
     assert await fetch(uow, user.id, first.id) == first
     assert await fetch(uow, user.id, unsaved.id) is None
 
@@ -285,7 +296,7 @@ async def test_counts_follow_every_write_and_only_committed_ones(uow: UnitOfWork
         assert not await work.tasks.remove(attrs.evolve(second, version=9))
         assert await work.tasks.replace(done, first)
         assert await work.tasks.remove(second)
-        await work.tasks.add(make_task(user.id), user)
+        await add(work, make_task(user.id))
         # Dropped: no commit.
     assert await counted(uow, user.id) == (1, 1)
 
@@ -720,14 +731,83 @@ async def sessions_of(work: UnitOfWork, user_id: UserId) -> object:
     return await work.sessions.ended(user_id, NOW - timedelta(days=1))
 
 
+def a_list(owner: UserId, name: str = "Shared") -> TaskList:
+    """An unsaved list of `owner`'s."""
+    return TaskList.create(owner_id=owner, name=name, now=NOW)
+
+
+def an_invite(task_list: TaskList, expires_at: datetime = NOW + timedelta(days=7)) -> Invite:
+    """An unsaved invite to `task_list` under a code hash nobody else has."""
+    return Invite(
+        list_id=task_list.id,
+        role=Role.EDITOR,
+        expires_at=expires_at,
+        created_at=NOW,
+        created_by=task_list.owner_id,
+        code_hash=hash_invite_code(uuid.uuid4().hex),
+    )
+
+
+async def stored_list(uow: UnitOfWorkFactory) -> TaskList:
+    """A committed list (not a default one) of a new user, with one task."""
+    owner = new_user()
+    async with uow() as work:
+        task_list = await work.lists.add(a_list(owner.id), owner)
+        task = attrs.evolve(make_task(owner.id), list_id=task_list.id, position="a0")
+        await work.tasks.add(task, owner)
+        await work.commit()
+    return task_list
+
+
+async def list_and_user(uow: UnitOfWorkFactory) -> tuple[TaskList, UserId]:
+    """A committed list, and a committed user who is no member of it."""
+    return await stored_list(uow), await stored_user(uow)
+
+
+async def list_and_member(uow: UnitOfWorkFactory) -> tuple[TaskList, UserId]:
+    """A committed list, and a committed editor of it."""
+    task_list, user_id = await list_and_user(uow)
+    async with uow() as work:
+        joined = Membership(list_id=task_list.id, user_id=user_id, role=Role.EDITOR, joined_at=NOW)
+        assert await work.lists.add_member(joined)
+        await work.commit()
+    return task_list, user_id
+
+
+async def stored_invite(uow: UnitOfWorkFactory, expires_at: datetime = NOW) -> Invite:
+    """A committed invite to a committed list."""
+    invite = an_invite(await stored_list(uow), expires_at)
+    async with uow() as work:
+        await work.lists.add_invite(invite)
+        await work.commit()
+    return invite
+
+
+async def list_state(work: UnitOfWork, task_list: TaskList) -> object:
+    """The owner's lists, the list's members, open invites and tasks."""
+    return (
+        await work.lists.all_for(task_list.owner_id),
+        await work.lists.members(task_list.id),
+        await work.lists.invites(task_list.id, NOW - timedelta(days=1)),
+        await work.tasks.in_list(task_list.id),
+    )
+
+
+async def membership_state(work: UnitOfWork, given: tuple[TaskList, UserId]) -> object:
+    """The list's members, and what the user sees of it."""
+    task_list, user_id = given
+    return await work.lists.members(task_list.id), await work.lists.access(user_id, task_list.id)
+
+
+async def invite_state(work: UnitOfWork, invite: Invite) -> object:
+    """The invite as stored."""
+    return await work.lists.invite(invite.code_hash)
+
+
 WRITES: dict[str, dict[str, Write]] = {
     "tasks.add": {
-        "known owner": Write(
-            stored_user, lambda w, u: w.tasks.add(make_task(u), as_owner(u)), owner_state
-        ),
-        "first-seen owner": Write(
-            first_seen_owner, lambda w, u: w.tasks.add(make_task(u), as_owner(u)), owner_state
-        ),
+        "known owner": Write(stored_user, lambda w, u: add(w, make_task(u)), owner_state),
+        "first-seen owner": Write(first_seen_owner, lambda w, u: add(w, make_task(u)), owner_state),
     },
     "tasks.replace": {
         "same status": Write(stored_task, lambda w, t: w.tasks.replace(renamed(t), t), task_state),
@@ -735,6 +815,69 @@ WRITES: dict[str, dict[str, Write]] = {
     },
     "tasks.remove": {
         "pending": Write(stored_task, lambda w, t: w.tasks.remove(t), task_state),
+    },
+    "lists.add": {
+        "known owner": Write(
+            stored_user,
+            lambda w, u: w.lists.add(a_list(u), as_owner(u)),
+            lambda w, u: w.lists.all_for(u),
+        ),
+        "first-seen owner": Write(
+            first_seen_owner,
+            lambda w, u: w.lists.add(a_list(u), as_owner(u)),
+            lambda w, u: w.lists.all_for(u),
+        ),
+    },
+    "lists.ensure_default": {
+        "first need": Write(
+            first_seen_owner,
+            lambda w, u: w.lists.ensure_default(TaskList.default_for(u, NOW), as_owner(u)),
+            lambda w, u: w.lists.all_for(u),
+        ),
+    },
+    "lists.replace": {
+        "renamed": Write(
+            stored_list, lambda w, t: w.lists.replace(t.renamed("Renamed", NOW), t), list_state
+        ),
+    },
+    "lists.remove": {
+        "with its task": Write(stored_list, lambda w, t: w.lists.remove(t), list_state),
+    },
+    "lists.add_member": {
+        "new member": Write(
+            list_and_user,
+            lambda w, g: w.lists.add_member(
+                Membership(list_id=g[0].id, user_id=g[1], role=Role.VIEWER, joined_at=NOW)
+            ),
+            membership_state,
+        ),
+    },
+    "lists.set_role": {
+        "to viewer": Write(
+            list_and_member,
+            lambda w, g: w.lists.set_role(g[0].id, g[1], Role.VIEWER),
+            membership_state,
+        ),
+    },
+    "lists.remove_member": {
+        "an editor": Write(
+            list_and_member, lambda w, g: w.lists.remove_member(g[0].id, g[1]), membership_state
+        ),
+    },
+    "lists.add_invite": {
+        "new invite": Write(stored_list, lambda w, t: w.lists.add_invite(an_invite(t)), list_state),
+    },
+    "lists.take_invite": {
+        "open invite": Write(
+            lambda uow: stored_invite(uow, NOW + timedelta(days=1)),
+            lambda w, i: w.lists.take_invite(i.code_hash),
+            invite_state,
+        ),
+    },
+    "lists.purge_invites": {
+        "expired invite": Write(
+            stored_invite, lambda w, i: w.lists.purge_invites(NOW, 1000), invite_state
+        ),
     },
     "users.ensure": {
         "new user": Write(
@@ -784,10 +927,22 @@ WRITES: dict[str, dict[str, Write]] = {
 """Every write method of every repository port, with at least one way to exercise it."""
 READS: frozenset[str] = frozenset(
     {
-        "tasks.get",
+        "tasks.get_visible",
         "tasks.page",
         "tasks.counts",
         "tasks.page_with_counts",
+        "tasks.last_position",
+        "tasks.position_after",
+        "tasks.subtasks",
+        "tasks.in_list",
+        "lists.get",
+        "lists.access",
+        "lists.all_for",
+        "lists.owned_count",
+        "lists.members",
+        "lists.member_count",
+        "lists.invites",
+        "lists.invite",
         "users.get",
         "users.account_by_email",
         "idempotency.get",
