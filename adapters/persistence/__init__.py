@@ -4,8 +4,9 @@ from adapters.persistence.database import Database, SqlReadiness
 from adapters.persistence.engine import create_migration_engine
 from adapters.persistence.files import tighten_folder
 from adapters.persistence.migrations import downgrade_to_base, head_revision, upgrade_to_head
-from adapters.persistence.repositories import SqlTaskRepository, SqlUserRepository
+from adapters.persistence.repositories import SqlUserRepository
 from adapters.persistence.tables import metadata
+from adapters.persistence.tasks import SqlTaskRepository
 from adapters.persistence.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from adapters.persistence.urls import async_database_url
 

@@ -63,6 +63,8 @@ class Prepared:
         assert isinstance(statement, ClauseElement)
         self.statement = statement
         self.writes = any(isinstance(e, _WRITING) for e in visitors.iterate(statement))
+        # A select, or a write with RETURNING: no row is an answer (nothing matched).
+        self.returns_rows = bool(getattr(statement, "exported_columns", ()))
         _refuse_result_processing(statement)
         self._compiled: dict[str, Compiled] = {}
 
@@ -73,6 +75,11 @@ class Prepared:
             compiled = self.statement.compile(dialect=dialect)
             assert isinstance(compiled, SQLCompiler)
             names = tuple(compiled.positiontup or ())
+            constants = [name for name in names if not compiled.binds[name].required]
+            if constants:
+                # Every argument comes from the call's parameters, so a constant (literal(),
+                # a plain Python value) would have none: write it with literal_column().
+                raise TypeError(f"Constant parameters {constants} in {self.statement}")
             types = [compiled.binds[name].type.dialect_impl(dialect) for name in names]
             processors = tuple(kind.bind_processor(dialect) for kind in types)
             known = self._compiled[dialect.name] = Compiled(compiled.string, names, processors)

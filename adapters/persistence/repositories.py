@@ -1,73 +1,46 @@
-"""The SQL repositories: their statements, one set per dialect where SQL differs, and row mapping."""
+"""The statements of every dialect, and the repositories of users, idempotency records and sessions.
+
+Tasks (tasks.py, with their pages in pages.py) and lists (lists.py) have modules of their own;
+what differs between dialects is gathered here, one `Statements` set per dialect.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
-import attrs
 from sqlalchemy import (
-    CTE,
     BindParameter,
-    ColumnElement,
     Integer,
     Table,
     and_,
     bindparam,
     delete,
-    exists,
-    false,
-    func,
-    insert,
-    literal,
     or_,
     select,
     tuple_,
-    type_coerce,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from adapters.persistence.executors import Executor, Params, Prepared, Row
-from adapters.persistence.rows import RECORD_COLUMNS, TASK_COLUMNS, USER_COLUMNS, WRITTEN
+from adapters.persistence import lists as list_sql
+from adapters.persistence import tasks as task_sql
+from adapters.persistence.executors import Prepared
+from adapters.persistence.pages import Pages, correlated_page, lateral_page
+from adapters.persistence.rows import RECORD_COLUMNS, USER_COLUMNS
 from adapters.persistence.rows import record_from_row as _record
-from adapters.persistence.rows import task_from_row as _task
-from adapters.persistence.rows import task_values as _task_values
 from adapters.persistence.rows import user_from_row as _user
-from adapters.persistence.tables import NO_DUE, ended_sessions, idempotency_keys, tasks, users
+from adapters.persistence.statements import SqlRepository, Statements, Steps
+from adapters.persistence.tables import ended_sessions, idempotency_keys, users
 from domain.accounts import Account
 from domain.errors import Conflict
 from domain.idempotency import IdempotencyRecord
-from domain.queries import (
-    Due,
-    DueWindow,
-    Position,
-    SortField,
-    Status,
-    TaskCounts,
-    TaskQuery,
-    day_start,
-    fold,
-    latest_day_started_by,
-)
 from domain.sessions import EndedSessions, IssuedSession
-from domain.tasks import Task
-from domain.types import TaskId, UserId
+from domain.types import UserId
 from domain.users import User
 
-_SORT_COLUMNS: Final = {
-    SortField.CREATED_AT: tasks.c.created_at,
-    SortField.UPDATED_AT: tasks.c.updated_at,
-    SortField.PRIORITY: tasks.c.priority,
-    SortField.TITLE: tasks.c.title,
-}
-Conditions = list[ColumnElement[bool]]
-
-
-def _param(name: str) -> BindParameter[Any]:
-    return bindparam(name, type_=tasks.c[name].type)
+__all__ = ["STATEMENTS", "SqlRepository", "Statements", "Steps"]
 
 
 def _values(table: Table, names: Sequence[str]) -> dict[str, BindParameter[Any]]:
@@ -75,84 +48,8 @@ def _values(table: Table, names: Sequence[str]) -> dict[str, BindParameter[Any]]
     return {name: bindparam(name, type_=table.c[name].type) for name in names}
 
 
-_COUNTERS_MOVED: Final = {
-    "tasks_pending": users.c.tasks_pending + bindparam("pending_delta", type_=Integer),
-    "tasks_completed": users.c.tasks_completed + bindparam("completed_delta", type_=Integer),
-}
-
-
-def _counted_by(changed: CTE) -> Prepared:
-    # The owner's counters move in the statement that changes the task, so they cannot drift
-    # and no transaction holds the owner's row for longer than that statement.
-    return Prepared(
-        update(users)
-        .where(users.c.id == changed.c.user_id)
-        .values(_COUNTERS_MOVED)
-        .returning(users.c.id)
-    )
-
-
 # Named unlike any column: a column's name is reserved for its value in INSERT and UPDATE.
-_OWNER: Final = tasks.c.user_id == bindparam("owner_id", type_=tasks.c.user_id.type)
-_THE_TASK: Final = (tasks.c.id == bindparam("task_id", type_=tasks.c.id.type), _OWNER)
-_AT_VERSION: Final = tasks.c.version == bindparam("expected_version", type_=Integer)
-GET_TASK: Final = Prepared(select(*TASK_COLUMNS).where(*_THE_TASK))
 _THE_OWNER: Final = users.c.id == bindparam("owner_id", type_=users.c.id.type)
-COUNTS: Final = Prepared(select(users.c.tasks_pending, users.c.tasks_completed).where(_THE_OWNER))
-_UPDATE_TASK: Final = (
-    update(tasks).where(*_THE_TASK, _AT_VERSION).values({n: _param(n) for n in WRITTEN})
-)
-UPDATE_TASK: Final = Prepared(_UPDATE_TASK.returning(tasks.c.id))
-UPDATE_COUNTED_TASK: Final = _counted_by(_UPDATE_TASK.returning(tasks.c.user_id).cte("changed"))
-_DELETE_TASK: Final = delete(tasks).where(*_THE_TASK, _AT_VERSION)
-DELETE_TASK: Final = Prepared(_DELETE_TASK.returning(tasks.c.id))
-DELETE_COUNTED_TASK: Final = _counted_by(_DELETE_TASK.returning(tasks.c.user_id).cte("gone"))
-INSERT_TASK: Final = Prepared(
-    insert(tasks)
-    .values(user_id=bindparam("owner_id"), **{n: _param(n) for n in WRITTEN})
-    .returning(tasks.c.id)
-)
-
-
-def _owner_upsert(dialect_insert: Any) -> Any:
-    # Provisions a first-seen owner and counts the new task in one statement.
-    values = dialect_insert(users).values(
-        id=bindparam("owner_id", type_=users.c.id.type),
-        email=bindparam("email", type_=users.c.email.type),
-        created_at=bindparam("user_created_at", type_=users.c.created_at.type),
-        tasks_pending=bindparam("pending_delta", type_=Integer),
-        tasks_completed=bindparam("completed_delta", type_=Integer),
-    )
-    return values.on_conflict_do_update(
-        index_elements=[users.c.id],
-        set_={
-            "tasks_pending": users.c.tasks_pending + values.excluded.tasks_pending,
-            "tasks_completed": users.c.tasks_completed + values.excluded.tasks_completed,
-        },
-    ).returning(users.c.id)
-
-
-COUNT_OWNER_SQLITE: Final = Prepared(_owner_upsert(sqlite.insert))
-_OWNER_CTE: Final = _owner_upsert(postgresql.insert).cte("owner")
-INSERT_COUNTED_TASK_POSTGRES: Final = Prepared(
-    insert(tasks)
-    .from_select(
-        ["user_id", *WRITTEN],
-        select(_OWNER_CTE.c.id, *[_param(n) for n in WRITTEN]),
-    )
-    .returning(tasks.c.id)
-    .add_cte(_OWNER_CTE)
-)
-COUNT_CHANGE_SQLITE: Final = Prepared(
-    update(users).where(_THE_OWNER).values(_COUNTERS_MOVED).returning(users.c.id)
-)
-_PAGES: dict[tuple[SortField, bool, Status, bool, bool], Prepared] = {}
-# The owner's counts beside every row of a page: one round trip where two would cost 30 us
-# of the reference app's 490 per list (make bench), and more of the service's.
-_COUNT_COLUMNS: Final = (
-    select(users.c.tasks_pending).where(_THE_OWNER).scalar_subquery(),
-    select(users.c.tasks_completed).where(_THE_OWNER).scalar_subquery(),
-)
 
 
 # A user's cut-off beside each of their ended sessions still unexpired (one row, NULL, for none):
@@ -231,218 +128,6 @@ def _claim_record(dialect_insert: Any) -> Prepared:
 def _end_session(dialect_insert: Any) -> Prepared:
     values = _values(ended_sessions, ("user_id", "session_id", "expires_at"))
     return Prepared(dialect_insert(ended_sessions).values(values).on_conflict_do_nothing())
-
-
-def _jsonb_has_any(tags: tuple[str, ...]) -> ColumnElement[bool]:
-    # JSONB `?|`, which the GIN index on tags serves.
-    jsonb = type_coerce(tasks.c.tags, postgresql.JSONB)
-    has_any: ColumnElement[bool] = jsonb.has_any(postgresql.array(tags))
-    return has_any
-
-
-def _json_each_has_any(tags: tuple[str, ...]) -> ColumnElement[bool]:
-    each = func.json_each(tasks.c.tags).table_valued("value")
-    return exists(select(literal(1)).select_from(each).where(each.c.value.in_(tags)))
-
-
-Steps = tuple[Prepared, ...]
-"""Statements run in order while each returns a row; what the last one run returns is the answer.
-
-PostgreSQL does in one statement, with CTEs, what SQLite does in two.
-"""
-
-
-@attrs.frozen(kw_only=True)
-class Statements:
-    """The statements whose SQL differs between dialects: one set per dialect, same names."""
-
-    add_task: Steps
-    update_counted_task: Steps
-    delete_task: Steps
-    ensure_user: Prepared
-    add_account: Prepared
-    claim_record: Prepared
-    end_session: Prepared
-    any_tag: Callable[[tuple[str, ...]], ColumnElement[bool]]
-
-
-STATEMENTS: Final = {
-    "postgresql": Statements(
-        add_task=(INSERT_COUNTED_TASK_POSTGRES,),
-        update_counted_task=(UPDATE_COUNTED_TASK,),
-        delete_task=(DELETE_COUNTED_TASK,),
-        ensure_user=_ensure_user(postgresql.insert),
-        add_account=_add_account(postgresql.insert),
-        claim_record=_claim_record(postgresql.insert),
-        end_session=_end_session(postgresql.insert),
-        any_tag=_jsonb_has_any,
-    ),
-    "sqlite": Statements(
-        add_task=(COUNT_OWNER_SQLITE, INSERT_TASK),
-        update_counted_task=(UPDATE_TASK, COUNT_CHANGE_SQLITE),
-        delete_task=(DELETE_TASK, COUNT_CHANGE_SQLITE),
-        ensure_user=_ensure_user(sqlite.insert),
-        add_account=_add_account(sqlite.insert),
-        claim_record=_claim_record(sqlite.insert),
-        end_session=_end_session(sqlite.insert),
-        any_tag=_json_each_has_any,
-    ),
-}
-"""Each dialect's statements, chosen once per database (unit_of_work.SqlUnitOfWorkFactory)."""
-
-
-class SqlRepository:
-    """Runs statements through a unit of work's executor, in its dialect."""
-
-    def __init__(self, executor: Executor, statements: Statements) -> None:
-        self._fetch = executor.fetch
-        self._sql = statements
-
-    async def _steps(self, steps: Steps, params: Params) -> Sequence[Row]:
-        rows: Sequence[Row] = ()
-        for statement in steps:
-            rows = await self._fetch(statement, params)
-            if not rows:
-                break
-        return rows
-
-
-class SqlTaskRepository(SqlRepository):
-    """A user's tasks in the `tasks` table, and their counts in `users`, inside one unit of work."""
-
-    async def add(self, task: Task, owner: User) -> Task:
-        """Insert a new task, and its owner if first seen, and return it with its id."""
-        params = {
-            **_task_values(task),
-            "owner_id": task.user_id,
-            "email": owner.email,
-            "user_created_at": owner.created_at,
-            **_deltas(task, +1),
-        }
-        rows = await self._steps(self._sql.add_task, params)
-        return attrs.evolve(task, id=TaskId(rows[0][0]))
-
-    async def get(self, user_id: UserId, task_id: TaskId) -> Task | None:
-        """The task if it exists and belongs to `user_id`."""
-        rows = await self._fetch(GET_TASK, {"task_id": task_id, "owner_id": user_id})
-        return _task(rows[0]) if rows else None
-
-    async def replace(self, task: Task, previous: Task) -> bool:
-        """Overwrite `previous` with `task` in one statement if it is still at its version."""
-        params = {
-            **_task_values(task),
-            "task_id": task.id,
-            "owner_id": task.user_id,
-            "expected_version": previous.version,
-        }
-        if task.completed == previous.completed:
-            return bool(await self._fetch(UPDATE_TASK, params))
-        moved = {
-            "pending_delta": -1 if task.completed else +1,
-            "completed_delta": +1 if task.completed else -1,
-        }
-        return bool(await self._steps(self._sql.update_counted_task, params | moved))
-
-    async def remove(self, task: Task) -> bool:
-        """Delete the task if the stored one is still at `task.version`."""
-        params = {
-            "task_id": task.id,
-            "owner_id": task.user_id,
-            "expected_version": task.version,
-            **_deltas(task, -1),
-        }
-        return bool(await self._steps(self._sql.delete_task, params))
-
-    async def page(self, user_id: UserId, query: TaskQuery) -> list[Task]:
-        """One keyset page of the user's matching tasks, ordered by the sort value, then id."""
-        if _is_simple(query):
-            return [_task(row) for row in await self._simple_page(user_id, query, counted=False)]
-        conditions = [tasks.c.user_id == user_id, *self._filter(query)]
-        if query.sort.field is SortField.DUE:
-            return await self._page_by_due(conditions, query)
-        column = _SORT_COLUMNS[query.sort.field]
-        descending = query.sort.descending
-        if query.after is not None:
-            value, after_id = query.after
-            position = (literal(value, column.type), literal(after_id, tasks.c.id.type))
-            conditions.append(_after(column, *position, descending=descending))
-        return await self._rows(conditions, column, descending, query.limit)
-
-    async def page_with_counts(
-        self, user_id: UserId, query: TaskQuery
-    ) -> tuple[list[Task], TaskCounts]:
-        """`page` and `counts`: in one statement for a list sorted by a column and by status."""
-        if not _is_simple(query):
-            return await self.page(user_id, query), await self.counts(user_id)
-        rows = await self._simple_page(user_id, query, counted=True)
-        if not rows:
-            return [], await self.counts(user_id)
-        pending, completed = rows[0][-2:]
-        return [_task(row) for row in rows], TaskCounts(pending=pending, completed=completed)
-
-    async def _simple_page(
-        self, user_id: UserId, query: TaskQuery, *, counted: bool
-    ) -> Sequence[Row]:
-        # The common list, sorted by a column and filtered by status at most: its statement is
-        # prepared once per shape instead of built per request.
-        sort, after = query.sort, query.after
-        shape = (sort.field, sort.descending, query.filter.status, after is not None, counted)
-        statement = _PAGES.get(shape)
-        if statement is None:
-            statement = _PAGES[shape] = page_statement(*shape)
-        params: dict[str, Any] = {"owner_id": user_id, "limit": query.limit}
-        if after is not None:
-            params["after_value"], params["after_id"] = after
-        return await self._fetch(statement, params)
-
-    async def _page_by_due(self, conditions: Conditions, query: TaskQuery) -> list[Task]:
-        # No single index orders by the due moment (an all-day date's moment depends on the
-        # caller's zone), so the page merges two index-ordered streams, timed and all-day, and
-        # then continues with the tasks that have no due, which come last in both directions.
-        descending, limit, after = query.sort.descending, query.limit, query.after
-        rows: list[Task] = []
-        if after is None or after[0] is not None:
-            timed = [tasks.c.due_at.is_not(None), *_timed_after(after, descending)]
-            dated = [tasks.c.due_date.is_not(None), *_dated_after(after, query.tz, descending)]
-            rows = sorted(
-                await self._rows(conditions + timed, tasks.c.due_at, descending, limit)
-                + await self._rows(conditions + dated, tasks.c.due_date, descending, limit),
-                key=query.order_key,
-                reverse=descending,
-            )[:limit]
-        if len(rows) < limit:
-            undated = [NO_DUE]
-            if after is not None and after[0] is None:
-                undated.append(tasks.c.id < after[1] if descending else tasks.c.id > after[1])
-            rows += await self._rows(conditions + undated, None, descending, limit - len(rows))
-        return rows
-
-    async def _rows(
-        self, conditions: Conditions, column: Any, descending: bool, limit: int
-    ) -> list[Task]:
-        statement = select(*TASK_COLUMNS).where(*conditions)
-        statement = statement.order_by(*_order(column, descending)).limit(limit)
-        return [_task(row) for row in await self._fetch(statement)]
-
-    def _filter(self, query: TaskQuery) -> Conditions:
-        chosen = query.filter
-        conditions = _status(chosen.status)
-        if chosen.text is not None:
-            conditions.append(tasks.c.search_text.contains(fold(chosen.text), autoescape=True))
-        if chosen.priorities:
-            conditions.append(tasks.c.priority.in_([p.rank for p in chosen.priorities]))
-        if chosen.tags:
-            conditions.append(self._sql.any_tag(chosen.tags))
-        window = query.due_window()
-        if window is not None:
-            conditions += _due(window)
-        return conditions
-
-    async def counts(self, user_id: UserId) -> TaskCounts:
-        """The user's pending and completed counts, from the counters every write keeps."""
-        rows = await self._fetch(COUNTS, {"owner_id": user_id})
-        pending, completed = rows[0] if rows else (0, 0)
-        return TaskCounts(pending=pending, completed=completed)
 
 
 class SqlUserRepository(SqlRepository):
@@ -545,102 +230,34 @@ class SqlSessionRepository(SqlRepository):
         return len(await self._fetch(PURGE_ENDED_SESSIONS, params))
 
 
-def _status(status: Status) -> Conditions:
-    if status is Status.PENDING:
-        return [tasks.c.completed.is_(False)]
-    if status is Status.COMPLETED:
-        return [tasks.c.completed.is_(True)]
-    return []
-
-
-def _due(window: DueWindow) -> Conditions:
-    if window.due is Due.NONE:
-        return [NO_DUE]
-    dated = [tasks.c.due_date.is_not(None), *_bounded(tasks.c.due_date, window.dates)]
-    timed = [tasks.c.due_at.is_not(None), *_bounded(tasks.c.due_at, window.moments)]
-    conditions = [or_(and_(*dated), and_(*timed))]
-    if window.pending_only:
-        conditions.append(tasks.c.completed.is_(False))
-    return conditions
-
-
-def _bounded(column: Any, bounds: tuple[Any, Any]) -> Conditions:
-    start, before = bounds
-    return [
-        *([] if start is None else [column >= start]),
-        *([] if before is None else [column < before]),
-    ]
-
-
-def _timed_after(after: Position | None, descending: bool) -> Conditions:
-    if after is None:
-        return []
-    value, after_id = after
-    position = (literal(value, tasks.c.due_at.type), literal(after_id, tasks.c.id.type))
-    return [_after(tasks.c.due_at, *position, descending=descending)]
-
-
-def _dated_after(after: Position | None, tz: ZoneInfo, descending: bool) -> Conditions:
-    # An all-day task is past `after` when its day starts past the moment, or at the moment
-    # with a greater id: translated into dates, since the day start is not a column.
-    if after is None:
-        return []
-    moment, after_id = after
-    assert isinstance(moment, datetime)
-    day = latest_day_started_by(moment, tz)
-    if day is None:
-        return [false()] if descending else []
-    if day_start(day, tz) == moment:
-        position = (literal(day, tasks.c.due_date.type), literal(after_id, tasks.c.id.type))
-        return [_after(tasks.c.due_date, *position, descending=descending)]
-    return [tasks.c.due_date <= day] if descending else [tasks.c.due_date > day]
-
-
-def _after(
-    column: Any, value: ColumnElement[Any], after_id: ColumnElement[Any], *, descending: bool
-) -> ColumnElement[bool]:
-    # A row-value comparison is one index range condition on PostgreSQL (the spelled-out
-    # `col < v OR (col = v AND id < i)` only bounds user_id there, so deep pages would scan),
-    # and SQLite (3.15+) bounds its index range by the sort column alike.
-    position = tuple_(column, tasks.c.id)
-    cursor = tuple_(value, after_id)
-    return position < cursor if descending else position > cursor
-
-
-def _order(column: Any, descending: bool) -> list[Any]:
-    keys = (tasks.c.id,) if column is None else (column, tasks.c.id)
-    return [k.desc() for k in keys] if descending else list(keys)
-
-
-def _is_simple(query: TaskQuery) -> bool:
-    # Sorted by a column and filtered by status at most: one statement per shape, prepared once.
-    chosen = query.filter
-    return (
-        query.sort.field is not SortField.DUE
-        and chosen.text is None
-        and not chosen.priorities
-        and not chosen.tags
-        and chosen.due is None
-    )
-
-
-def page_statement(
-    field: SortField, descending: bool, status: Status, continued: bool, counted: bool
-) -> Prepared:
-    """The page of a list sorted by a column and filtered by status at most, prepared per shape."""
-    column = _SORT_COLUMNS[field]
-    conditions = [_OWNER, *_status(status)]
-    if continued:
-        value = bindparam("after_value", type_=column.type)
-        after_id = bindparam("after_id", type_=tasks.c.id.type)
-        conditions.append(_after(column, value, after_id, descending=descending))
-    columns = (*TASK_COLUMNS, *_COUNT_COLUMNS) if counted else TASK_COLUMNS
-    statement = select(*columns).where(*conditions).order_by(*_order(column, descending))
-    return Prepared(statement.limit(bindparam("limit", type_=Integer)))
-
-
-def _deltas(task: Task, sign: int) -> dict[str, int]:
-    return {
-        "pending_delta": 0 if task.completed else sign,
-        "completed_delta": sign if task.completed else 0,
-    }
+STATEMENTS: Final = {
+    "postgresql": Statements(
+        add_task=task_sql.ADD_TASK["postgresql"],
+        recount_task=task_sql.RECOUNT_TASK["postgresql"],
+        delete_task=task_sql.DELETE_TASK["postgresql"],
+        pages=Pages(lateral_page),
+        any_tag=task_sql.jsonb_has_any,
+        add_list=list_sql.ADD_LIST["postgresql"],
+        add_default_list=list_sql.ADD_DEFAULT_LIST["postgresql"],
+        add_member=list_sql.ADD_MEMBER["postgresql"],
+        ensure_user=_ensure_user(postgresql.insert),
+        add_account=_add_account(postgresql.insert),
+        claim_record=_claim_record(postgresql.insert),
+        end_session=_end_session(postgresql.insert),
+    ),
+    "sqlite": Statements(
+        add_task=task_sql.ADD_TASK["sqlite"],
+        recount_task=task_sql.RECOUNT_TASK["sqlite"],
+        delete_task=task_sql.DELETE_TASK["sqlite"],
+        pages=Pages(correlated_page),
+        any_tag=task_sql.json_each_has_any,
+        add_list=list_sql.ADD_LIST["sqlite"],
+        add_default_list=list_sql.ADD_DEFAULT_LIST["sqlite"],
+        add_member=list_sql.ADD_MEMBER["sqlite"],
+        ensure_user=_ensure_user(sqlite.insert),
+        add_account=_add_account(sqlite.insert),
+        claim_record=_claim_record(sqlite.insert),
+        end_session=_end_session(sqlite.insert),
+    ),
+}
+"""Each dialect's statements, chosen once per database (unit_of_work.SqlUnitOfWorkFactory)."""

@@ -15,11 +15,12 @@ from attrs import AttrsInstance
 from sqlalchemy import Column, Table
 
 from adapters.persistence.executors import Row
-from adapters.persistence.tables import idempotency_keys, tasks, users
+from adapters.persistence.tables import idempotency_keys, invites, lists, tasks, users
 from domain.idempotency import IdempotencyRecord, Reply
-from domain.queries import search_text
+from domain.lists import Invite, ListView, Member, Role, TaskList
+from domain.queries import TaskCounts, search_text
 from domain.tasks import PRIORITIES_BY_RANK, TASK_FIELDS, Task, field_values
-from domain.types import UserId
+from domain.types import ListId, UserId
 from domain.users import User
 
 _KEYS: Final = ("id", "user_id")
@@ -64,6 +65,11 @@ class TableMapping(Generic[T]):
 USERS: Final = TableMapping.of(User, users)
 USER_COLUMNS: Final = USERS.columns
 user_from_row: Final = USERS.build
+LISTS: Final = TableMapping.of(TaskList, lists)
+LIST_COLUMNS: Final = LISTS.columns
+list_from_row: Final = LISTS.build
+INVITE_COLUMNS: Final = tuple(invites.c[field.name] for field in attrs.fields(Invite))
+_LIST_WIDTH: Final = len(LIST_COLUMNS)
 
 _WIDTH: Final = len(_NAMES)
 _PRIORITY: Final = _NAMES.index("priority")
@@ -103,4 +109,36 @@ def record_from_row(row: Row) -> IdempotencyRecord:
         fingerprint=fingerprint,
         reply=Reply(status=status, headers=headers, body=bytes(body)),
         created_at=created_at,
+    )
+
+
+def view_from_row(row: Row) -> ListView:
+    """The list view of a row of LIST_COLUMNS, then role, member count, pending, completed."""
+    role, members, pending, completed = row[_LIST_WIDTH:]
+    return ListView(
+        list=list_from_row(row),
+        role=Role(role),
+        members=members,
+        counts=TaskCounts(pending=pending, completed=completed),
+    )
+
+
+def member_from_row(row: Row) -> Member:
+    """The member of a row (user_id, name, email, role, joined_at)."""
+    user_id, name, email, role, joined_at = row
+    return Member(
+        user_id=UserId(user_id), name=name, email=email, role=Role(role), joined_at=joined_at
+    )
+
+
+def invite_from_row(row: Row) -> Invite:
+    """The invite of a row of INVITE_COLUMNS (the fields of Invite, in their order)."""
+    list_id, role, expires_at, created_at, created_by, code_hash = row
+    return Invite(
+        list_id=ListId(list_id),
+        role=Role(role),
+        expires_at=expires_at,
+        created_at=created_at,
+        created_by=UserId(created_by),
+        code_hash=code_hash,
     )

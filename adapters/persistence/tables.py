@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -26,11 +27,15 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     and_,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from domain.lists import GRANTABLE_ROLES, LIST_NAME_MAX, Role
+from domain.placement import POSITION_MAX_LENGTH, SEPARATOR
 from domain.sessions import SESSION_ID_MAX
+from domain.tasks import TITLE_MAX
 
 NAMING_CONVENTION: Final = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -84,6 +89,19 @@ def _in_utc(value: datetime) -> datetime:
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
+POSITION_LENGTH: Final = 2 * POSITION_MAX_LENGTH + len(SEPARATOR)
+"""The longest position: a parent's key, the separator, a subtask's key."""
+SORTED_BY: Final = (
+    "created_at",
+    "updated_at",
+    "priority",
+    "title",
+    "due_at",
+    "due_date",
+    "position",
+)
+"""The columns a list is ordered by, each with an index (list_id, column, id)."""
+
 users = Table(
     "users",
     metadata,
@@ -94,33 +112,89 @@ users = Table(
     # Set for local accounts only, so that token-provisioned users never claim an e-mail.
     Column("email_key", String(254), nullable=True, unique=True),
     Column("created_at", UtcDateTime, nullable=False),
-    # How many of the user's tasks are pending and completed, kept by every write of a task in
-    # its own statement or transaction: a list's counts then read one row, whatever the user has.
-    Column("tasks_pending", Integer, nullable=False, server_default="0"),
-    Column("tasks_completed", Integer, nullable=False, server_default="0"),
     # Every session token of the user issued before this moment has ended (sign-out everywhere,
     # a new password); null while none has.
     Column("sessions_ended_before", UtcDateTime, nullable=True),
 )
 
+_ID_TYPE: Final = BigInteger().with_variant(Integer, "sqlite")
+"""Ids of tasks and lists: INTEGER PRIMARY KEY on SQLite makes the id the rowid, and
+AUTOINCREMENT keeps deleted ids from being handed out again, as on PostgreSQL and in memory."""
+_ROLES: Final = ", ".join(f"'{role.value}'" for role in Role)
+_GRANTABLE: Final = ", ".join(f"'{role.value}'" for role in GRANTABLE_ROLES)
+
+
+def _code_points(length: int) -> String:
+    # Code-point order, as Python's str ordering: "C" on PostgreSQL, SQLite's BINARY by default.
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+lists = Table(
+    "lists",
+    metadata,
+    Column("id", _ID_TYPE, Identity(), primary_key=True),
+    Column("owner_id", String(255), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", _code_points(LIST_NAME_MAX), nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    # How many of the list's tasks (subtasks too) are pending and completed, kept by every write
+    # of a task in its own statement or transaction: counts read one row per list in scope.
+    Column("pending", Integer, nullable=False, server_default="0"),
+    Column("completed", Integer, nullable=False, server_default="0"),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint(f"length(name) BETWEEN 1 AND {LIST_NAME_MAX}", name="name_length"),
+    CheckConstraint("version >= 1", name="version_positive"),
+    CheckConstraint("pending >= 0 AND completed >= 0", name="counts_not_negative"),
+    # What a task's (user_id, list_id) refers to, so that a task's owner is its list's, checked
+    # by the database; led by the owner, it also counts the lists one user owns.
+    UniqueConstraint("owner_id", "id"),
+    sqlite_autoincrement=True,
+)
+# One default list per owner: concurrent first needs insert one, the others do nothing.
+ONE_DEFAULT: Final = Index(
+    "ix_lists_owner_id_default",
+    lists.c.owner_id,
+    unique=True,
+    postgresql_where=lists.c.is_default,
+    sqlite_where=lists.c.is_default,
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("list_id", _ID_TYPE, ForeignKey("lists.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", String(255), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("joined_at", UtcDateTime, nullable=False),
+    CheckConstraint(f"role IN ({_ROLES})", name="role_known"),
+    # Every read of tasks starts here: the lists one user belongs to.
+    Index("ix_memberships_user_id_list_id", "user_id", "list_id"),
+)
+
+invites = Table(
+    "invites",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("list_id", _ID_TYPE, ForeignKey("lists.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("created_by", String(255), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint(f"role IN ({_GRANTABLE})", name="role_grantable"),
+    # A list's open invites, oldest first; purging reads the expired ones earliest first.
+    Index("ix_invites_list_id_created_at", "list_id", "created_at"),
+    Index("ix_invites_expires_at", "expires_at"),
+)
+
 tasks = Table(
     "tasks",
     metadata,
-    # INTEGER PRIMARY KEY on SQLite makes the id the rowid; AUTOINCREMENT keeps deleted ids
-    # from being handed out again, as on PostgreSQL and in the memory adapter.
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), Identity(), primary_key=True),
-    Column(
-        "user_id",
-        String(255),
-        ForeignKey("users.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    # Code-point order, as Python's str ordering: "C" on PostgreSQL, SQLite's BINARY by default.
-    Column(
-        "title",
-        String(200).with_variant(String(200, collation="C"), "postgresql"),
-        nullable=False,
-    ),
+    Column("id", _ID_TYPE, Identity(), primary_key=True),
+    # The owner of the task's list (SPEC §7), kept beside list_id so that a task reads as one
+    # row; the foreign key on both checks that it is that list's owner.
+    Column("user_id", String(255), nullable=False),
+    Column("title", _code_points(TITLE_MAX), nullable=False),
     Column("description", String(1000), nullable=True),
     Column("completed", Boolean, nullable=False),
     Column("completed_at", UtcDateTime, nullable=True),
@@ -131,19 +205,18 @@ tasks = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
-    # Issue 15's placement columns, declared only so that the task's fields map to columns; their
-    # foreign keys, indexes and migration are the SQL work's (branch of the persistence helper).
-    Column("list_id", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
-    Column("parent_id", BigInteger().with_variant(Integer, "sqlite"), nullable=True),
-    Column(
-        "position",
-        String(129).with_variant(String(129, collation="C"), "postgresql"),
-        nullable=False,
-    ),
+    Column("list_id", _ID_TYPE, nullable=False),
+    Column("parent_id", _ID_TYPE, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=True),
+    # Placement keys compare as bytes (domain.placement): a parent's key, ".", a subtask's key.
+    Column("position", _code_points(POSITION_LENGTH), nullable=False),
+    # Who created the task: kept as it was, also after that user leaves the list or is erased.
     Column("created_by", String(255), nullable=False),
     # The folded title and description (domain.queries.search_text), written with every change:
     # text search is then a plain substring match that no database's locale can bend.
     Column("search_text", Text, nullable=False),
+    ForeignKeyConstraint(
+        ["user_id", "list_id"], ["lists.owner_id", "lists.id"], ondelete="CASCADE"
+    ),
     # length() counts characters on both backends, as the domain's rules do.
     CheckConstraint("length(title) BETWEEN 1 AND 200", name="title_length"),
     CheckConstraint("length(description) <= 1000", name="description_length"),
@@ -151,20 +224,18 @@ tasks = Table(
     CheckConstraint("NOT (due_date IS NOT NULL AND due_at IS NOT NULL)", name="one_due"),
     CheckConstraint("version >= 1", name="version_positive"),
     CheckConstraint("completed = (completed_at IS NOT NULL)", name="completed_at_iff_completed"),
-    Index("ix_tasks_user_id_created_at_id", "user_id", "created_at", "id"),
-    Index("ix_tasks_user_id_updated_at_id", "user_id", "updated_at", "id"),
-    Index("ix_tasks_user_id_priority_id", "user_id", "priority", "id"),
-    Index("ix_tasks_user_id_title_id", "user_id", "title", "id"),
-    Index("ix_tasks_user_id_completed", "user_id", "completed"),
-    # The due sort reads three keyset streams: timed, all-day, and (last) the tasks with no due.
-    Index("ix_tasks_user_id_due_at_id", "user_id", "due_at", "id"),
-    Index("ix_tasks_user_id_due_date_id", "user_id", "due_date", "id"),
+    # A page of one list, or one list's slice of a page of all: a keyset scan per sort.
+    *(Index(f"ix_tasks_list_id_{column}_id", "list_id", column, "id") for column in SORTED_BY),
+    # A parent's subtasks in position order (and the parent's cascade).
+    Index("ix_tasks_parent_id_position_id", "parent_id", "position", "id"),
     sqlite_autoincrement=True,
 )
 NO_DUE: Final = and_(tasks.c.due_date.is_(None), tasks.c.due_at.is_(None))
+# The due sort reads three keyset streams per list: timed, all-day, and (last) the tasks with
+# no due.
 Index(
-    "ix_tasks_user_id_id_no_due",
-    tasks.c.user_id,
+    "ix_tasks_list_id_id_no_due",
+    tasks.c.list_id,
     tasks.c.id,
     postgresql_where=NO_DUE,
     sqlite_where=NO_DUE,

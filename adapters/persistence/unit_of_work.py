@@ -10,14 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.persistence.database import Database
 from adapters.persistence.errors import storage_errors
 from adapters.persistence.executors import Executor, executor_on
+from adapters.persistence.lists import SqlListRepository
 from adapters.persistence.repositories import (
     STATEMENTS,
     SqlIdempotencyRepository,
     SqlSessionRepository,
-    SqlTaskRepository,
     SqlUserRepository,
     Statements,
 )
+from adapters.persistence.tasks import SqlTaskRepository
 from domain.errors import StorageUnavailable
 
 
@@ -30,6 +31,7 @@ class _Work:
         self.connection = connection
         self.executor = executor
         self.tasks = SqlTaskRepository(executor, statements)
+        self.lists = SqlListRepository(executor, statements)
         self.users = SqlUserRepository(executor, statements)
         self.idempotency = SqlIdempotencyRepository(executor, statements)
         self.sessions = SqlSessionRepository(executor, statements)
@@ -53,6 +55,11 @@ class SqlUnitOfWork:
     def tasks(self) -> SqlTaskRepository:
         """The task repository of this unit of work."""
         return self._work.tasks
+
+    @property
+    def lists(self) -> SqlListRepository:
+        """The list, membership and invite repository of this unit of work."""
+        return self._work.lists
 
     @property
     def users(self) -> SqlUserRepository:
