@@ -163,8 +163,12 @@ REPLACE_LIST: Final = Prepared(
 REMOVE_LIST: Final = Prepared(
     delete(lists).where(lists.c.id == _LIST, _AT_VERSION).returning(lists.c.id)
 )
-_OF_LIST: Final = memberships.c.list_id == _param(memberships, "list_id")
-_THE_MEMBERSHIP: Final = (_OF_LIST, memberships.c.user_id == _USER)
+# Named unlike any column: a column's name is reserved for its value in INSERT and UPDATE.
+_OF_LIST: Final = memberships.c.list_id == _param(memberships, "in_list", "list_id")
+_THE_MEMBERSHIP: Final = (
+    _OF_LIST,
+    memberships.c.user_id == _param(memberships, "member", "user_id"),
+)
 MEMBERS: Final = Prepared(
     select(
         memberships.c.user_id,
@@ -280,7 +284,7 @@ class SqlListRepository(SqlRepository):
 
     async def members(self, list_id: ListId) -> list[Member]:
         """The members with their names and e-mails: the owner first, then by joining, then id."""
-        members = [member_from_row(row) for row in await self._fetch(MEMBERS, {"list_id": list_id})]
+        members = [member_from_row(row) for row in await self._fetch(MEMBERS, {"in_list": list_id})]
         # At most MEMBERS_MAX rows, ordered here by the very key the port names (ids compared
         # as code points whatever the database's collation).
         members.sort(key=lambda m: (m.role is not Role.OWNER, m.joined_at, m.user_id))
@@ -288,7 +292,7 @@ class SqlListRepository(SqlRepository):
 
     async def member_count(self, list_id: ListId) -> int:
         """How many members the list has."""
-        count: int = await self._one(MEMBER_COUNT, {"list_id": list_id})
+        count: int = await self._one(MEMBER_COUNT, {"in_list": list_id})
         return count
 
     async def add_member(self, membership: Membership) -> bool:
@@ -303,12 +307,13 @@ class SqlListRepository(SqlRepository):
 
     async def set_role(self, list_id: ListId, user_id: UserId, role: Role) -> bool:
         """Change a member's role; whether they are a member."""
-        params = {"list_id": list_id, "user_id": user_id, "role": role.value}
+        params = {"in_list": list_id, "member": user_id, "role": role.value}
         return bool(await self._fetch(SET_ROLE, params))
 
     async def remove_member(self, list_id: ListId, user_id: UserId) -> bool:
         """Delete the membership; whether there was one."""
-        return bool(await self._fetch(REMOVE_MEMBER, {"list_id": list_id, "user_id": user_id}))
+        params = {"in_list": list_id, "member": user_id}
+        return bool(await self._fetch(REMOVE_MEMBER, params))
 
     async def add_invite(self, invite: Invite) -> None:
         """Insert the invite."""
