@@ -4,6 +4,7 @@ or created before."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 import attrs
@@ -61,7 +62,7 @@ async def step(home: Household, model: Model, action: tuple[Any, ...]) -> None:
     if kind == "share":
         list_id, guest, role = pick(lists, args[0]), args[1] % 3, args[2]
         who = model.owner(list_id) if honest else args[1] // 3
-        call = home.share(list_id, PEOPLE[who], PEOPLE[guest], role)
+        call: Awaitable[object] = home.share(list_id, PEOPLE[who], PEOPLE[guest], role)
         if model.role(who, list_id) is Role.OWNER and guest not in model.members[list_id]:
             await call
             model.members[list_id][guest] = role
