@@ -61,7 +61,8 @@ LIST: Final = bindparam("list_id", type_=memberships.c.list_id.type)
 PARENT: Final = bindparam("parent_id", type_=tasks.c.parent_id.type)
 LIMIT: Final = bindparam("limit", type_=Integer)
 ZERO: Final = literal_column("0", Integer)
-"""A constant in SQL (a prepared statement's parameters all come from the call)."""
+"""Constants in SQL (a prepared statement's parameters all come from the call)."""
+ONE: Final = literal_column("1", Integer)
 
 
 def scope(*, one_list: bool) -> CTE:

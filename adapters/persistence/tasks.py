@@ -28,6 +28,7 @@ from adapters.persistence.pages import (
     PARENT,
     SORT_COLUMNS,
     USER,
+    ONE,
     ZERO,
     Conditions,
     after,
@@ -234,7 +235,7 @@ def _siblings(kind: str) -> list[Any]:
 
 LAST_POSITION: Final = {
     kind: Prepared(
-        select(tasks.c.position).where(*_siblings(kind)).order_by(tasks.c.position.desc()).limit(1)
+        select(tasks.c.position).where(*_siblings(kind)).order_by(tasks.c.position.desc()).limit(ONE)
     )
     for kind in (Parent.NONE.value, "task")
 }
@@ -248,7 +249,7 @@ POSITION_AFTER: Final = {
             *([_ABOVE] if bounded else []),
         )
         .order_by(tasks.c.position)
-        .limit(1)
+        .limit(ONE)
     )
     for kind in (Parent.NONE.value, "task")
     for bounded in (False, True)

@@ -16,12 +16,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, insert, inspect, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 
 from adapters.persistence import downgrade_to_base, head_revision, metadata, upgrade_to_head
 from adapters.persistence.migrations import ROOT, alembic_config
-from adapters.persistence.tables import in_schema_of, tasks, users
+from adapters.persistence.tables import in_schema_of, lists, memberships, tasks, users
 from tests.integration.sql_backends import engine_for, fresh_postgres, sqlite_url
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -74,6 +74,9 @@ async def test_upgrade_downgrade_upgrade_round_trip(empty_url: str) -> None:
         "tasks",
         "idempotency_keys",
         "ended_sessions",
+        "lists",
+        "memberships",
+        "invites",
     }
 
     await asyncio.to_thread(downgrade_to_base, empty_url)
@@ -90,10 +93,17 @@ async def test_the_migrated_schema_matches_the_tables_module(empty_url: str) -> 
         assert await connection.run_sync(schema_drift) == []
 
 
+OWNER_LIST = 1
+"""The id of the list `add_owner` gives the user "owner"."""
+
+
 def good_task(**overrides: object) -> dict[str, object]:
-    """A valid tasks row, with some columns overridden."""
+    """A valid tasks row in the list of "owner", with some columns overridden."""
     row: dict[str, object] = {
         "user_id": "owner",
+        "list_id": OWNER_LIST,
+        "position": "a0",
+        "created_by": "owner",
         "title": "ok",
         "description": None,
         "completed": False,
@@ -120,24 +130,75 @@ BAD_TASKS = {
     "empty title": good_task(title=""),
     "unknown owner": good_task(user_id="nobody"),
     "null title": good_task(title=None),
+    "in another owner's list": good_task(user_id="local"),
+    "in no list": good_task(list_id=OWNER_LIST + 1),
+    "under no parent": good_task(parent_id=12345),
+    "null position": good_task(position=None),
 }
+
+
+def good_list(**overrides: object) -> dict[str, object]:
+    """A valid lists row of "local", with some columns overridden."""
+    row: dict[str, object] = {
+        "owner_id": "local",
+        "name": "Groceries",
+        "is_default": False,
+        "version": 1,
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    return row | overrides
+
+
+BAD_LISTS = {
+    "empty name": good_list(name=""),
+    "a second default list": good_list(owner_id="owner", is_default=True),
+    "negative count": good_list(pending=-1),
+    "version zero": good_list(version=0),
+    "unknown owner": good_list(owner_id="nobody"),
+}
+BAD_MEMBERSHIPS = {
+    "unknown role": {"list_id": OWNER_LIST, "user_id": "local", "role": "admin"},
+    "twice": {"list_id": OWNER_LIST, "user_id": "owner", "role": "editor"},
+    "of no list": {"list_id": OWNER_LIST + 1, "user_id": "local", "role": "viewer"},
+}
+
+
+async def add_owner(connection: AsyncConnection) -> None:
+    """The user "owner" with their default list (id OWNER_LIST) and membership, and "local"."""
+    await connection.execute(insert(users).values(id="owner", created_at=NOW))
+    await connection.execute(
+        insert(users).values(id="local", email_key="a@example.com", created_at=NOW)
+    )
+    await connection.execute(
+        insert(lists).values(good_list(id=OWNER_LIST, owner_id="owner", is_default=True))
+    )
+    await connection.execute(
+        insert(memberships).values(list_id=OWNER_LIST, user_id="owner", role="owner", joined_at=NOW)
+    )
 
 
 async def test_the_constraints_reject_bad_rows(empty_url: str) -> None:
     await asyncio.to_thread(upgrade_to_head, empty_url)
     async with engine_for(empty_url) as engine:
         async with engine.begin() as connection:
-            await connection.execute(insert(users).values(id="owner", created_at=NOW))
-            await connection.execute(
-                insert(users).values(id="local", email_key="a@example.com", created_at=NOW)
-            )
+            await add_owner(connection)
             # The limits count characters, not bytes.
             await connection.execute(
                 insert(tasks).values(good_task(title="é" * 200, description="ü" * 1000))
             )
         bad_users = {"duplicate e-mail key": {"id": "other", "email_key": "a@example.com"}}
-        cases = [(name, insert(tasks).values(row)) for name, row in BAD_TASKS.items()] + [
-            (name, insert(users).values(created_at=NOW, **row)) for name, row in bad_users.items()
+        cases = [
+            *((name, insert(tasks).values(row)) for name, row in BAD_TASKS.items()),
+            *(
+                (name, insert(users).values(created_at=NOW, **row))
+                for name, row in bad_users.items()
+            ),
+            *((name, insert(lists).values(row)) for name, row in BAD_LISTS.items()),
+            *(
+                (name, insert(memberships).values(joined_at=NOW, **row))
+                for name, row in BAD_MEMBERSHIPS.items()
+            ),
         ]
         rejected = [name for name, statement in cases if await refused(engine, statement)]
         assert rejected == [name for name, _ in cases]
@@ -183,16 +244,16 @@ async def test_upgrading_folds_existing_tasks_into_the_search_text(empty_url: st
         assert list(result.scalars()) == ["strasse\x1fécole", "plain\x1f"]
 
 
-async def test_upgrading_counts_each_users_existing_tasks(empty_url: str) -> None:
+async def test_upgrading_to_0003_counts_each_users_existing_tasks(empty_url: str) -> None:
     await asyncio.to_thread(upgrade_to, empty_url, "0002")
     done = {"completed": True, "completed_at": NOW}
     async with engine_for(empty_url) as engine, engine.begin() as connection:
         for owner in ("busy", "idle"):
             await connection.execute(text(_INSERT_USER), {"id": owner, "created_at": NOW})
         for row in (good_task(), good_task(), good_task() | done):
-            await connection.execute(insert(tasks).values(row | {"user_id": "busy"}))
+            await connection.execute(text(_INSERT_0002), row | {"user_id": "busy", "tags": "[]"})
 
-    await asyncio.to_thread(upgrade_to_head, empty_url)
+    await asyncio.to_thread(upgrade_to, empty_url, "0003")
 
     async with engine_for(empty_url) as engine, engine.connect() as connection:
         result = await connection.execute(
@@ -204,7 +265,7 @@ async def test_upgrading_counts_each_users_existing_tasks(empty_url: str) -> Non
 async def test_downgrading_one_step_keeps_the_tasks(empty_url: str) -> None:
     await asyncio.to_thread(upgrade_to_head, empty_url)
     async with engine_for(empty_url) as engine, engine.begin() as connection:
-        await connection.execute(insert(users).values(id="owner", created_at=NOW))
+        await add_owner(connection)
         await connection.execute(insert(tasks).values(good_task()))
 
     await asyncio.to_thread(downgrade_to, empty_url, "0001")
@@ -216,6 +277,12 @@ async def test_downgrading_one_step_keeps_the_tasks(empty_url: str) -> None:
 
 
 _INSERT_USER = "INSERT INTO users (id, created_at) VALUES (:id, :created_at)"
+_INSERT_0002 = (
+    "INSERT INTO tasks (user_id, title, description, completed, completed_at, priority, "
+    "due_date, due_at, tags, version, created_at, updated_at, search_text) VALUES (:user_id, "
+    ":title, :description, :completed, :completed_at, :priority, :due_date, :due_at, :tags, "
+    ":version, :created_at, :updated_at, :search_text)"
+)
 _INSERT_0001 = (
     "INSERT INTO tasks (user_id, title, description, completed, completed_at, priority, "
     "due_date, due_at, tags, version, created_at, updated_at) VALUES (:user_id, :title, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import attrs
 import pytest
@@ -12,30 +12,85 @@ from sqlalchemy import Column, Dialect, MetaData, String, Table, TypeDecorator, 
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.sql import Executable
 
+from adapters.persistence import lists as lists_module
 from adapters.persistence import repositories
+from adapters.persistence import tasks as tasks_module
 from adapters.persistence.executors import Prepared
 from adapters.persistence.tables import idempotency_keys, tasks, users
 from domain.queries import SortField, Status
 from tests.integration.sql_backends import database_for
 
 
+SHAPES: Final = list(
+    itertools.product(
+        [field for field in SortField if field is not SortField.DUE],
+        (False, True),
+        Status,
+        (False, True),
+        (False, True),
+        (False, True),
+        ["any", "none", "task"],
+    )
+)
+
+
+def _prepared_in(value: object) -> list[Prepared]:
+    # A statement, or the statements in a tuple (Steps) or dictionary (by dialect or shape).
+    if isinstance(value, Prepared):
+        return [value]
+    if isinstance(value, tuple | list):
+        return [s for item in value for s in _prepared_in(item)]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _prepared_in(item)]
+    return []
+
+
 def every_prepared_statement() -> list[Prepared]:
     """The repositories' prepared statements: module constants, each dialect's, every page."""
-    constants = [v for v in vars(repositories).values() if isinstance(v, Prepared)]
+    constants = [
+        statement
+        for module in (repositories, tasks_module, lists_module)
+        for value in vars(module).values()
+        for statement in _prepared_in(value)
+    ]
     by_dialect = [
         statement
         for statements in repositories.STATEMENTS.values()
         for value in attrs.asdict(statements, recurse=False).values()
-        for statement in (value if isinstance(value, tuple) else (value,))
-        if isinstance(statement, Prepared)
+        for statement in _prepared_in(value)
     ]
-    sorted_by = [field for field in SortField if field is not SortField.DUE]
-    flags = (False, True)
     pages = [
-        repositories.page_statement(*shape)
-        for shape in itertools.product(sorted_by, flags, Status, flags, flags)
+        statements.pages.simple(shape)
+        for statements in repositories.STATEMENTS.values()
+        for shape in SHAPES
     ]
     return constants + by_dialect + pages
+
+
+def postgres_statements() -> list[Prepared]:
+    """The prepared statements that run on asyncpg: all but SQLite's own."""
+    constants = [
+        statement
+        for module in (repositories, tasks_module, lists_module)
+        for name, value in vars(module).items()
+        if "SQLITE" not in name
+        for statement in _prepared_in(value.get("postgresql") if _by_dialect(value) else value)
+    ]
+    postgres = repositories.STATEMENTS["postgresql"]
+    by_dialect = _prepared_in(list(attrs.asdict(postgres, recurse=False).values()))
+    return constants + by_dialect + [postgres.pages.simple(shape) for shape in SHAPES]
+
+
+def _by_dialect(value: object) -> bool:
+    return isinstance(value, dict) and set(value) == set(repositories.STATEMENTS)
+
+
+def test_every_prepared_statement_takes_all_its_arguments_from_the_call() -> None:
+    # On asyncpg only the call's parameters become arguments: a constant (literal()) would
+    # have none, and is refused when compiled; constants are written in SQL (literal_column).
+    dialect = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
+    for prepared in postgres_statements():
+        assert prepared.compiled(dialect).sql
 
 
 def test_no_prepared_statement_has_a_column_that_needs_processing_on_asyncpg() -> None:
@@ -87,10 +142,11 @@ def test_a_statement_knows_whether_it_writes() -> None:
     }
     reads: dict[str, Executable] = {
         "select": select(tasks.c.id).where(tasks.c.user_id == "u"),
+        "a task with its role": tasks_module.GET_VISIBLE.statement,
         "select with a subquery": select(users.c.id).where(users.c.id.in_(select(tasks.c.user_id))),
-        "a page": repositories.page_statement(
-            SortField.TITLE, True, Status.PENDING, True, True
-        ).statement,
+        "a page": repositories.STATEMENTS["postgresql"]
+        .pages.simple((SortField.TITLE, True, Status.PENDING, True, True, False, "any"))
+        .statement,
     }
     assert {name for name, s in (writes | reads).items() if Prepared(s).writes} == set(writes)
 

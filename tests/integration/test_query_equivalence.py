@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 
 from adapters.memory import MemoryStore
 from adapters.persistence import SqlUnitOfWorkFactory
+from domain.lists import TaskList
+from domain.placement import spaced_keys
 from domain.queries import LIMIT_MAX, Due, Sort, SortField, Status, TaskFilter, TaskQuery, day_start
 from domain.tasks import Priority, Task, parse_changes
 from domain.types import TaskId, UserId
@@ -93,10 +95,16 @@ def _tasks(draw: st.DrawFn) -> list[Task]:
     owner = UserId("placeholder")
     moments = [NOW - timedelta(days=1), NOW - timedelta(days=1, microseconds=1), NOW]
     tasks = []
-    for fields in draw(st.lists(_fields(), min_size=2, max_size=14)):
+    every = draw(st.lists(_fields(), min_size=2, max_size=14))
+    # Manual order independent of the insertion order, with a few ties broken by id.
+    keys = spaced_keys(len(every))
+    for fields in every:
         created = draw(st.sampled_from(moments))
         task = Task.create(user_id=owner, changes=parse_changes(fields, "create"), now=created)
-        tasks.append(attrs.evolve(task, updated_at=draw(st.sampled_from(moments))))
+        position = draw(st.sampled_from(keys))
+        tasks.append(
+            attrs.evolve(task, updated_at=draw(st.sampled_from(moments)), position=position)
+        )
     return tasks
 
 
@@ -154,12 +162,20 @@ async def _listed(uow: UnitOfWorkFactory, owner: UserId, query: TaskQuery) -> li
 
 
 async def _run(uow: UnitOfWorkFactory, tasks: list[Task], query: TaskQuery) -> list[int]:
-    """The positions in `tasks` of the listed tasks, in listed order; the data is removed after."""
+    """The positions in `tasks` of the listed tasks, in listed order; the data is removed after.
+
+    The tasks go to the owner's default list; the manual order is asked of that list (it is
+    one list's order only), every other order of all the owner's lists.
+    """
     owner = UserId(f"eq-{uuid.uuid4().hex[:12]}")
     async with uow() as work:
         user = User(id=owner, created_at=NOW)
-        stored = [await work.tasks.add(attrs.evolve(t, user_id=owner), user) for t in tasks]
+        inbox = await work.lists.ensure_default(TaskList.default_for(owner, NOW), user)
+        placed = [attrs.evolve(t, user_id=owner, list_id=inbox.id) for t in tasks]
+        stored = [await work.tasks.add(task, user) for task in placed]
         await work.commit()
+    if query.sort.field is SortField.POSITION:
+        query = attrs.evolve(query, list_id=inbox.id)
     try:
         index = {task.id: n for n, task in enumerate(stored)}
         return [index[task_id] for task_id in await _listed(uow, owner, query)]

@@ -21,9 +21,19 @@ from adapters.persistence.rows import (
     task_values,
     user_from_row,
 )
-from adapters.persistence.tables import ended_sessions, idempotency_keys, tasks, users
+from adapters.persistence.tables import (
+    ended_sessions,
+    idempotency_keys,
+    invites,
+    lists,
+    memberships,
+    tasks,
+    users,
+)
 from domain.accounts import EMAIL_MAX, NAME_MAX
 from domain.idempotency import KEY_MAX, IdempotencyRecord, Reply
+from domain.lists import LIST_NAME_MAX, Role, hash_invite_code
+from domain.placement import POSITION_MAX_LENGTH, SEPARATOR
 from domain.queries import search_text
 from domain.sessions import SESSION_ID_MAX
 from domain.tasks import DESCRIPTION_MAX, TASK_FIELDS, TITLE_MAX, Priority, Task
@@ -35,7 +45,7 @@ NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 def _sample(name: str, hint: Any, index: int) -> Any:
     """A value of the field's type that differs from its default and from every other field's."""
-    if isinstance(hint, UnionType):
+    if isinstance(hint, UnionType) or typing.get_origin(hint) is typing.Union:
         hint = next(k for k in typing.get_args(hint) if k is not NoneType)
     kind = hint
     kind = getattr(kind, "__supertype__", kind)  # TaskId, UserId
@@ -103,6 +113,14 @@ def test_text_columns_are_as_long_as_the_domain_allows(column: str, limit: int) 
         (idempotency_keys.c.key, KEY_MAX),
         (ended_sessions.c.user_id, USER_ID_MAX),
         (ended_sessions.c.session_id, SESSION_ID_MAX),
+        (tasks.c.created_by, USER_ID_MAX),
+        (tasks.c.position, 2 * POSITION_MAX_LENGTH + len(SEPARATOR)),
+        (lists.c.owner_id, USER_ID_MAX),
+        (lists.c.name, LIST_NAME_MAX),
+        (memberships.c.user_id, USER_ID_MAX),
+        (memberships.c.role, max(len(role.value) for role in Role)),
+        (invites.c.code_hash, len(hash_invite_code("any code"))),
+        (invites.c.created_by, USER_ID_MAX),
     ],
     ids=str,
 )
