@@ -25,10 +25,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.persistence.executors import Prepared, Row
 from adapters.persistence.pages import (
+    ONE,
     PARENT,
     SORT_COLUMNS,
     USER,
-    ONE,
     ZERO,
     Conditions,
     after,
@@ -46,7 +46,9 @@ from adapters.persistence.rows import task_from_row as _task
 from adapters.persistence.rows import task_values as _task_values
 from adapters.persistence.statements import SqlRepository
 from adapters.persistence.tables import NO_DUE, lists, memberships, tasks, users
+from domain.errors import NotFound
 from domain.lists import Role
+from domain.policy import LIST_NOT_FOUND
 from domain.queries import Parent, SortField, TaskCounts, TaskQuery, fold
 from domain.tasks import Task
 from domain.types import ListId, TaskId, UserId
@@ -290,6 +292,9 @@ class SqlTaskRepository(SqlRepository):
             **_deltas("new", task, +1),
         }
         rows = await self._steps(self._sql.add_task, params)
+        if not rows:
+            # The list was deleted since the caller's role in it was read.
+            raise NotFound(LIST_NOT_FOUND)
         return attrs.evolve(task, id=TaskId(rows[0][0]))
 
     async def get_visible(self, user_id: UserId, task_id: TaskId) -> tuple[Task, Role] | None:

@@ -12,8 +12,15 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from adapters.persistence import Database, async_database_url, upgrade_to_head
+from adapters.memory import MemoryStore
+from adapters.persistence import (
+    Database,
+    SqlUnitOfWorkFactory,
+    async_database_url,
+    upgrade_to_head,
+)
 from adapters.persistence.engine import CONNECT_TIMEOUT_S
+from taskservice.ports import UnitOfWorkFactory
 from tests.conftest import create_database, drop_database
 
 
@@ -93,3 +100,17 @@ def _enforce_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
+
+
+@asynccontextmanager
+async def store_of(backend: str, directory: Path) -> AsyncIterator[UnitOfWorkFactory]:
+    """An empty store of `backend` ("memory", "sqlite" in `directory`, or "postgres")."""
+    if backend == "memory":
+        yield MemoryStore()
+    elif backend == "sqlite":
+        url = await migrated_sqlite(directory)
+        async with database_for(url) as database:
+            yield SqlUnitOfWorkFactory(database)
+    else:
+        async with migrated_postgres() as url, database_for(url) as database:
+            yield SqlUnitOfWorkFactory(database)
