@@ -237,7 +237,10 @@ def _siblings(kind: str) -> list[Any]:
 
 LAST_POSITION: Final = {
     kind: Prepared(
-        select(tasks.c.position).where(*_siblings(kind)).order_by(tasks.c.position.desc()).limit(ONE)
+        select(tasks.c.position)
+        .where(*_siblings(kind))
+        .order_by(tasks.c.position.desc())
+        .limit(ONE)
     )
     for kind in (Parent.NONE.value, "task")
 }

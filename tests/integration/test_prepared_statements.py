@@ -20,7 +20,6 @@ from adapters.persistence.tables import idempotency_keys, tasks, users
 from domain.queries import SortField, Status
 from tests.integration.sql_backends import database_for
 
-
 SHAPES: Final = list(
     itertools.product(
         [field for field in SortField if field is not SortField.DUE],
