@@ -116,8 +116,12 @@ def upgrade() -> None:
     _move_tasks_into_default_lists()
     _drop_indexes(OLD_INDEXES, OLD_NO_DUE_INDEX)
     with _tasks_table() as table:
-        for name in ("list_id", "position", "created_by"):
-            table.alter_column(name, existing_type=_task_column_type(name), nullable=False)
+        for name, kind in (
+            ("list_id", ID),
+            ("position", _code_points(129)),
+            ("created_by", sa.String(255)),
+        ):
+            table.alter_column(name, existing_type=kind, nullable=False)
         table.drop_constraint("fk_tasks_user_id_users", type_="foreignkey")
         # A task's owner is its list's owner: both columns refer to the list.
         table.create_foreign_key(
@@ -304,10 +308,6 @@ def _place_in_created_order() -> None:
             keys.append({"task_id": task_id, "key": key})
         bind.execute(write, keys)
         last = tuple(rows[-1])
-
-
-def _task_column_type(name: str) -> sa.types.TypeEngine[Any]:
-    return {"list_id": ID, "position": _code_points(129), "created_by": sa.String(255)}[name]
 
 
 @contextmanager

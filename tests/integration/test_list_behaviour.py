@@ -465,7 +465,7 @@ async def many_lists(uow: UnitOfWorkFactory) -> tuple[User, list[Task]]:
             now=moments[(n + i) % 3],
             priority=["none", "low", "high"][i % 3],
             completed=(n + i) % 4 == 0,
-            **({"due_date": "2030-01-0" + str(1 + i % 3)} if i % 2 else {}),
+            due_date=f"2030-01-0{1 + i % 3}" if i % 2 else None,
         )
         for n, task_list in enumerate(mine + shared)
         for i in range(7)

@@ -17,7 +17,7 @@ from adapters.persistence import SqlUnitOfWorkFactory
 from domain.lists import DEFAULT_LIST_NAME, Role
 from domain.placement import is_position
 from domain.queries import Sort, SortField, TaskQuery
-from domain.types import UserId
+from domain.types import ListId, UserId
 from tests.integration.sql_backends import database_for, engine_for, fresh_postgres, sqlite_url
 from tests.integration.test_migrations import BACKENDS, downgrade_to, upgrade_to
 
@@ -156,7 +156,7 @@ async def test_upgrading_puts_every_task_in_its_owners_inbox_in_created_order(
     ]
     assert await rows_of(url, "SELECT count(*) FROM lists") == [(len(USERS),)]
     assert await rows_of(url, "SELECT count(*) FROM memberships") == [(len(USERS),)]
-    inbox_of = {owner: list_id for owner, list_id, *_ in inboxes}
+    inbox_of = {owner: ListId(list_id) for owner, list_id, *_ in inboxes}
 
     after = await rows_of(
         url,
@@ -179,7 +179,7 @@ async def test_upgrading_puts_every_task_in_its_owners_inbox_in_created_order(
     await same_through_the_repository(url, inbox_of)
 
 
-async def same_through_the_repository(url: str, inbox_of: dict[str, int]) -> None:
+async def same_through_the_repository(url: str, inbox_of: dict[str, ListId]) -> None:
     """The service reads each Inbox in created order, with the counts 0004 had, and hands out
     new ids above every id ever used."""
     manual = Sort(field=SortField.POSITION, descending=False)
