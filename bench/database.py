@@ -23,11 +23,26 @@ ADMIN_URL_VARIABLE: Final = "BENCH_POSTGRES_URL"
 _COPY_BATCH: Final = 20_000
 # Columns the seeder knows how to fill, or knows may stay NULL.
 _KNOWN: Final = {
-    "users": {*seed.USER_COLUMNS, *seed.USER_COUNTERS, "password_hash", "email_key"},
-    "tasks": {"id", *seed.TASK_COLUMNS, *seed.DERIVED_TASK_COLUMNS},
+    "users": {*seed.USER_COLUMNS, "password_hash", "email_key"},
+    "lists": {"id", *seed.LIST_COLUMNS, "pending", "completed"},
+    "memberships": set(seed.MEMBERSHIP_COLUMNS),
+    "tasks": {
+        "id",
+        *seed.TASK_COLUMNS,
+        *seed.PLACEMENT_COLUMNS,
+        "parent_id",
+        *seed.DERIVED_TASK_COLUMNS,
+    },
 }
-# Tables the seeder fills, and tables that start empty by design (idempotency keys).
-_KNOWN_TABLES: Final = {"users", "tasks", "alembic_version", "idempotency_keys"}
+# Tables the seeder fills, and tables that start empty by design (idempotency keys, invites,
+# ended sessions).
+_KNOWN_TABLES: Final = {
+    *_KNOWN,
+    "alembic_version",
+    "idempotency_keys",
+    "invites",
+    "ended_sessions",
+}
 
 
 _SETTLE_STEP_S: Final = 0.25
@@ -48,6 +63,10 @@ class Fixture:
 
     counts: dict[str, tuple[int, int]]
     """(pending, completed) per user with many tasks."""
+    lists: dict[str, list[int]]
+    """The ids of each user's lists, their Inbox first."""
+    shared_list: int
+    """The list of USER_LISTS that USER_EDITOR edits."""
     sample_task: int
     """A task in the middle of the 10,000-task user's list."""
     writer_tasks: tuple[tuple[str, int], ...]
@@ -117,22 +136,36 @@ class BenchDatabase:
         return str(await self._conn.fetchval("SELECT version()"))
 
     async def populate(self, plan: seed.Plan) -> Fixture:
-        """Fill users and tasks with COPY, then VACUUM ANALYZE; returns what scenarios need."""
+        """Fill users, lists, memberships and tasks with COPY, then VACUUM ANALYZE; returns what
+        scenarios need."""
         present = await self._check_schema()
         derived = [c for c in seed.DERIVED_TASK_COLUMNS if c in present]
-        columns = [*seed.TASK_COLUMNS, *derived]
+        columns = [*seed.TASK_COLUMNS, *seed.PLACEMENT_COLUMNS, *derived]
         now = datetime.now(UTC)
         await self._conn.copy_records_to_table(
             "users", records=seed.user_rows(plan, now), columns=list(seed.USER_COLUMNS)
         )
+        await self._conn.copy_records_to_table(
+            "lists", records=seed.list_rows(plan, now), columns=list(seed.LIST_COLUMNS)
+        )
+        list_ids = {
+            (r["owner_id"], r["name"]): r["id"]
+            for r in await self._conn.fetch("SELECT id, owner_id, name FROM lists")
+        }
+        await self._conn.copy_records_to_table(
+            "memberships",
+            records=seed.membership_rows(plan, list_ids, now),
+            columns=list(seed.MEMBERSHIP_COLUMNS),
+        )
         rng = random.Random(7)  # test data, not secrets
         for user, count in plan.task_counts.items():
-            rows = seed.with_derived(seed.task_rows(user, count, now, rng), derived)
-            await self._copy_tasks(rows, columns)
+            mine = [list_ids[(user, name)] for name in plan.list_names(user)]
+            rows = seed.placed(seed.task_rows(user, count, now, rng), mine)
+            await self._copy_tasks(seed.with_derived(rows, derived), columns)
         await self._conn.execute(seed.COUNT_TASKS)
-        await self._conn.execute("VACUUM ANALYZE users")
-        await self._conn.execute("VACUUM ANALYZE tasks")
-        return await self._fixture()
+        for table in ("users", "lists", "memberships", "tasks"):
+            await self._conn.execute(f"VACUUM ANALYZE {table}")
+        return await self._fixture(plan, list_ids)
 
     async def _copy_tasks(self, rows: Iterable[tuple[Any, ...]], columns: list[str]) -> None:
         batch: list[tuple[Any, ...]] = []
@@ -177,9 +210,9 @@ class BenchDatabase:
             )
         return {r["column_name"] for r in rows if r["table_name"] == "tasks"}
 
-    async def _fixture(self) -> Fixture:
+    async def _fixture(self, plan: seed.Plan, list_ids: dict[tuple[str, str], int]) -> Fixture:
         counts: dict[str, tuple[int, int]] = {}
-        for user in (seed.USER_10K, seed.USER_100K):
+        for user in (seed.USER_10K, seed.USER_100K, seed.USER_LISTS):
             rows = await self._conn.fetch(
                 "SELECT completed, count(*) AS n FROM tasks WHERE user_id = $1 GROUP BY completed",
                 user,
@@ -195,6 +228,11 @@ class BenchDatabase:
         )
         return Fixture(
             counts=counts,
+            lists={
+                user: [list_ids[(user, n)] for n in plan.list_names(user)]
+                for user in plan.task_counts
+            },
+            shared_list=list_ids[plan.editors[seed.USER_EDITOR]],
             sample_task=int(sample),
             writer_tasks=tuple((r["user_id"], int(r["id"])) for r in writers),
         )

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import asyncpg
+import fractional_indexing
 import orjson
 from joserfc import jwt
 from joserfc.jwk import OctKey
@@ -28,6 +29,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from bench import reference_sql
+from bench.reference_sql import WRITTEN
 
 POOL_SIZE: Final = 10  # the service's default DB_POOL_SIZE
 LIMIT_DEFAULT: Final = 50
@@ -38,93 +42,17 @@ PRIORITIES: Final = ("none", "low", "medium", "high")
 _RANKS: Final = {name: rank for rank, name in enumerate(PRIORITIES)}
 _JSON_OPTIONS: Final = orjson.OPT_UTC_Z
 
-# What the service reads and writes, in its order (tests/integration/test_field_copies.py checks).
-_COLUMNS: Final = (
-    "tasks.id, tasks.user_id, tasks.title, tasks.created_at, tasks.updated_at, "
-    "tasks.description, tasks.completed, tasks.completed_at, tasks.priority, tasks.due_date, "
-    "tasks.due_at, tasks.tags, tasks.version, tasks.list_id, tasks.parent_id, tasks.position, "
-    "tasks.created_by"
-)
-# A page carries its owner's counts in every row, so that one round trip answers a list.
-_COUNTED: Final = (
-    ", (SELECT users.tasks_pending FROM users WHERE users.id = $1::VARCHAR) AS anon_1"
-    ", (SELECT users.tasks_completed FROM users WHERE users.id = $1::VARCHAR) AS anon_2"
-)
-PAGE_FIRST: Final = (
-    f"SELECT {_COLUMNS}{_COUNTED} FROM tasks WHERE tasks.user_id = $1::VARCHAR "
-    "ORDER BY tasks.created_at DESC, tasks.id DESC LIMIT $2::INTEGER"
-)
-PAGE_AFTER: Final = (
-    f"SELECT {_COLUMNS}{_COUNTED} FROM tasks WHERE tasks.user_id = $1::VARCHAR "
-    "AND (tasks.created_at, tasks.id) < ($2::TIMESTAMP WITH TIME ZONE, $3::BIGINT) "
-    "ORDER BY tasks.created_at DESC, tasks.id DESC LIMIT $4::INTEGER"
-)
-# For an empty page only.
-COUNTS: Final = (
-    "SELECT users.tasks_pending, users.tasks_completed FROM users WHERE users.id = $1::VARCHAR"
-)
-GET_ONE: Final = (
-    f"SELECT {_COLUMNS} FROM tasks WHERE tasks.id = $1::BIGINT AND tasks.user_id = $2::VARCHAR"
-)
-# The owner is provisioned and counted by the statement that inserts the task, as the service does.
-COUNT_OWNER: Final = (
-    "WITH owner AS (INSERT INTO users (id, email, created_at, tasks_pending, tasks_completed) "
-    "VALUES ($1::VARCHAR, $2::VARCHAR, $3::TIMESTAMP WITH TIME ZONE, $4::INTEGER, $5::INTEGER) "
-    "ON CONFLICT (id) DO UPDATE SET tasks_pending = (users.tasks_pending + excluded.tasks_pending), "
-    "tasks_completed = (users.tasks_completed + excluded.tasks_completed) RETURNING users.id) "
-)
-# What the service writes on insert and update, in its order, with the casts it compiles to.
-_TIMESTAMP: Final = "TIMESTAMP WITH TIME ZONE"
-WRITTEN: Final[tuple[tuple[str, str], ...]] = (
-    ("title", "VARCHAR"),
-    ("created_at", _TIMESTAMP),
-    ("updated_at", _TIMESTAMP),
-    ("description", "VARCHAR"),
-    ("completed", "BOOLEAN"),
-    ("completed_at", _TIMESTAMP),
-    ("priority", "SMALLINT"),
-    ("due_date", "DATE"),
-    ("due_at", _TIMESTAMP),
-    ("tags", "JSONB"),
-    ("version", "INTEGER"),
-    ("list_id", "BIGINT"),
-    ("parent_id", "BIGINT"),
-    ("position", "VARCHAR"),
-    ("created_by", "VARCHAR"),
-)
-SEARCH_TEXT: Final = ("search_text", "VARCHAR")
-
-
-def insert_sql(written: tuple[tuple[str, str], ...]) -> str:
-    """INSERT of a task counted for its owner, as SQLAlchemy compiles the service's `add`."""
-    names = ", ".join(name for name, _ in written)
-    values = ", ".join(f"${i}::{kind}" for i, (_, kind) in enumerate(written, 6))
-    return (
-        f"{COUNT_OWNER}INSERT INTO tasks (user_id, {names}) SELECT owner.id, {values} "
-        "FROM owner RETURNING tasks.id"
-    )
-
-
-def update_sql(written: tuple[tuple[str, str], ...], *, counted: bool) -> str:
-    """Conditional UPDATE of every written column, as the service's `replace`.
-
-    When the completion changes, the owner's counters move in the same statement.
-    """
-    first = 3 if counted else 1
-    sets = ", ".join(f"{name}=${i}::{kind}" for i, (name, kind) in enumerate(written, first))
-    n = first + len(written)
-    update = (
-        f"UPDATE tasks SET {sets} WHERE tasks.id = ${n}::BIGINT "
-        f"AND tasks.user_id = ${n + 1}::VARCHAR AND tasks.version = ${n + 2}::INTEGER"
-    )
-    if not counted:
-        return f"{update} RETURNING tasks.id"
-    return (
-        f"WITH changed AS ({update} RETURNING tasks.user_id) UPDATE users SET "
-        "tasks_pending=(users.tasks_pending + $1::INTEGER), "
-        "tasks_completed=(users.tasks_completed + $2::INTEGER) "
-        "FROM changed WHERE users.id = changed.user_id RETURNING users.id"
-    )
+PAGES: Final = {
+    (one_list, after): reference_sql.page_sql(one_list=one_list, after=after)
+    for one_list in (False, True)
+    for after in (False, True)
+}
+COUNTS: Final = {
+    one_list: reference_sql.counts_sql(one_list=one_list) for one_list in (False, True)
+}
+GET_ONE: Final = reference_sql.GET_VISIBLE
+WRITERS: Final = ("owner", "editor")
+"""The roles that may change a task (the service's policy: domain/policy.py)."""
 
 
 def search_text(title: str, description: str | None) -> str:
@@ -327,23 +255,15 @@ class TaskEndpoints:
     def __init__(self, verifier: Verifier) -> None:
         self.verifier = verifier
         self.pool: Any = None
-        written = (*WRITTEN, SEARCH_TEXT)
-        self.insert = insert_sql(written)
-        self.update = update_sql(written, counted=False)
-        self.update_counted = update_sql(written, counted=True)
+        self.insert = reference_sql.insert_sql()
+        self.update = reference_sql.update_sql(counted=False)
+        self.update_counted = reference_sql.update_sql(counted=True)
 
     async def open(self, dsn: str) -> None:
         """Open the pool."""
         self.pool = await asyncpg.create_pool(
             dsn, min_size=POOL_SIZE, max_size=POOL_SIZE, init=_init_connection, reset=_no_reset
         )
-
-    @staticmethod
-    def values(task: Mapping[str, Any]) -> list[Any]:
-        """The task's values for the written columns, in order."""
-        values = [task[name] for name, _ in WRITTEN]
-        values.append(search_text(task["title"], task["description"]))
-        return values
 
     async def list_or_create(self, request: Request) -> Response:
         """GET or POST /api/{user_id}/tasks."""
@@ -352,20 +272,27 @@ class TaskEndpoints:
         return await self.index(request)
 
     async def index(self, request: Request) -> Response:
-        """One keyset page, newest first, with the user's counts."""
+        """One keyset page, newest first, of every list of the user or of one (`list`), with
+        their counts; as the service, a named list is checked first (404 for a non-member)."""
         user, _ = self.verifier.owner(request)
         params = request.query_params
         limit = _limit(params.get("limit"))
         cursor = params.get("cursor")
+        chosen = _list_id(params.get("list"))
+        scope = (user,) if chosen is None else (user, chosen)
         async with self.pool.acquire() as conn:
+            if chosen is not None and await conn.fetchrow(reference_sql.ACCESS, *scope) is None:
+                raise Failure(404, "NOT_FOUND", "No such list.")
+            one_list = chosen is not None
             if cursor:
                 moment, after_id = decode_cursor(cursor)
-                rows = await conn.fetch(PAGE_AFTER, user, moment, after_id, limit + 1)
+                page_sql = PAGES[(one_list, True)]
+                rows = await conn.fetch(page_sql, *scope, moment, after_id, limit + 1)
             else:
-                rows = await conn.fetch(PAGE_FIRST, user, limit + 1)
-            counts = rows[0][-2:] if rows else await conn.fetchrow(COUNTS, user)
+                rows = await conn.fetch(PAGES[(one_list, False)], *scope, limit + 1)
+            counts = rows[0][-2:] if rows else await conn.fetchrow(COUNTS[one_list], *scope)
         page = rows[:limit]
-        pending, completed = counts if counts is not None else (0, 0)
+        pending, completed = counts
         meta = {
             "limit": limit,
             "next_cursor": encode_cursor(page[-1]) if len(rows) > limit else None,
@@ -374,33 +301,40 @@ class TaskEndpoints:
         return _success([task_json(r) for r in page], f"{len(page)} task(s).", meta=meta)
 
     async def create(self, request: Request) -> Response:
-        """A new task, provisioning the user in the same transaction."""
+        """A new task at the end of the user's default list, counted there, the user provisioned
+        in the same statement; the list and its last position read first, as the service does."""
         user, email = self.verifier.owner(request)
         changes = _changes(await _json_body(request), title_required=True)
         now = datetime.now(UTC)
-        row = {
-            "user_id": user,
-            "title": changes["title"],
-            "description": changes.get("description"),
-            "completed": False,
-            "completed_at": None,
-            "priority": changes.get("priority", 0),
-            "due_date": None,
-            "due_at": None,
-            "tags": changes.get("tags", []),
-            "version": 1,
-            "created_at": now,
-            "updated_at": now,
-            # Issue 15: the list (the user's default) and the position at its end are still to be
-            # found here as the service does, with the membership-scoped SQL of the bench's work.
-            "list_id": None,
-            "parent_id": None,
-            "position": "a0",
-            "created_by": user,
-        }
-        async with self.pool.acquire() as conn, conn.transaction():
-            counted = (user, email, now, 1, 0)
-            row["id"] = await conn.fetchval(self.insert, *counted, *self.values(row))
+        async with self.pool.acquire() as conn:
+            inbox = await conn.fetchrow(reference_sql.DEFAULT_LIST, user)
+            if inbox is None:
+                raise Failure(409, "CONFLICT", "The bench seeds every user's default list.")
+            last = await conn.fetchval(reference_sql.LAST_POSITION, inbox["id"])
+            row = {
+                "user_id": inbox["owner_id"],
+                "title": changes["title"],
+                "description": changes.get("description"),
+                "completed": False,
+                "completed_at": None,
+                "priority": changes.get("priority", 0),
+                "due_date": None,
+                "due_at": None,
+                "tags": changes.get("tags", []),
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+                "list_id": inbox["id"],
+                "parent_id": None,
+                "position": fractional_indexing.generate_key_between(last, None),
+                "created_by": user,
+            }
+            created = (user, email, None, now, 1, 0, row["list_id"], row["user_id"])
+            inserted = [row[name] for name, _ in WRITTEN if name != "list_id"]
+            async with conn.transaction():
+                row["id"] = await conn.fetchval(
+                    self.insert, *created, *inserted, _search_text_of(row)
+                )
         headers = {"ETag": '"1"', "Location": f"/api/{user}/tasks/{row['id']}"}
         return _success(task_json(row), "Task created.", status=201, headers=headers)
 
@@ -412,11 +346,11 @@ class TaskEndpoints:
         return await self.show(request)
 
     async def show(self, request: Request) -> Response:
-        """One task."""
+        """One task of any list the user belongs to."""
         user, _ = self.verifier.owner(request)
         task_id = _task_id(request)
         async with self.pool.acquire() as conn:
-            row = await conn.fetchrow(GET_ONE, task_id, user)
+            row = await conn.fetchrow(GET_ONE, user, task_id)
         if row is None:
             raise Failure(404, "NOT_FOUND", "No such task.")
         etag = f'"{row["version"]}"'
@@ -434,33 +368,62 @@ class TaskEndpoints:
         return await self.write(request, {"completed": completed}, message)
 
     async def write(self, request: Request, changes: dict[str, Any], message: str) -> Response:
-        """Read, check If-Match, apply, and update in a transaction if the version still holds.
-
-        The read needs no transaction (the update checks the version), as in the service.
-        """
+        """Read with the role, check it and If-Match, apply, and update in a transaction if the
+        version still holds; a change of completion moves the list's counters in the same
+        statement. The read needs no transaction (the update checks the version), as in the
+        service."""
         user, _ = self.verifier.owner(request)
         task_id = _task_id(request)
         expected = _if_match(request)
         async with self.pool.acquire() as conn:
-            row = await conn.fetchrow(GET_ONE, task_id, user)
+            row = await conn.fetchrow(GET_ONE, user, task_id)
             if row is None:
                 raise Failure(404, "NOT_FOUND", "No such task.")
+            if row["role"] not in WRITERS:
+                raise Failure(403, "FORBIDDEN", "Your role in this list does not allow this.")
             if expected is not None and row["version"] != expected:
                 raise Failure(412, "PRECONDITION_FAILED", "The task has changed.")
             task = _applied(dict(row), changes)
             if task != dict(row):
-                where = (task_id, user, row["version"])
+                values = _updated(task)
+                where = (task_id, row["version"])
                 async with conn.transaction():
                     if task["completed"] == row["completed"]:
-                        done = await conn.fetch(self.update, *self.values(task), *where)
+                        done = await conn.fetch(self.update, *values, *where)
                     else:
-                        moved = (-1, 1) if task["completed"] else (1, -1)
-                        done = await conn.fetch(
-                            self.update_counted, *moved, *self.values(task), *where
-                        )
+                        moved = _moved(row["list_id"], was=row["completed"])
+                        done = await conn.fetch(self.update_counted, *moved, *values, *where)
                 if not done:
                     raise Failure(412, "PRECONDITION_FAILED", "The task has changed.")
         return _success(task_json(task), message, headers={"ETag": f'"{task["version"]}"'})
+
+
+def _list_id(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    if raw.isdigit() and 0 < int(raw) < 2**63:
+        return int(raw)
+    raise Failure(422, "VALIDATION_ERROR", "list must be the id of a list.")
+
+
+def _search_text_of(task: Mapping[str, Any]) -> str:
+    return search_text(task["title"], task["description"])
+
+
+def _updated(task: Mapping[str, Any]) -> list[Any]:
+    """The owner, then every written column in the table's order, as the service's UPDATE."""
+    values = [task["user_id"]]
+    values += [task[name] for name in reference_sql.TABLE_ORDER if name != "search_text"]
+    values.append(_search_text_of(task))
+    return values
+
+
+def _moved(list_id: int, *, was: bool) -> tuple[int, ...]:
+    """(from list, from pending, to list, to pending, from completed, to completed): the task
+    leaves the counter of its old state and joins the other, in its one list."""
+    if was:
+        return (list_id, 0, list_id, 1, -1, 0)
+    return (list_id, -1, list_id, 0, 0, 1)
 
 
 def _applied(row: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:

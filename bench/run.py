@@ -274,7 +274,7 @@ async def _benchmark(options: Options) -> int:
     started = time.monotonic()
     names = {*(s.service for s in options.scenarios), *(s.baseline for s in options.scenarios)}
     async with _rig(options, names) as rig:
-        notes = await _prepare(rig)
+        notes = await _prepare(rig, [s.key for s in options.scenarios])
         results = await _measure(rig, options)
         meta = await _meta(rig, options, notes)
     meta["total_seconds"] = round(time.monotonic() - started, 1)
@@ -288,7 +288,7 @@ async def _benchmark(options: Options) -> int:
     print(_headline(meta))
     if against_reference:
         print(report.table(against_reference))
-        print("\ntargets (issue 7):")
+        print("\ntargets (issues 7 and 15):")
         print(report.targets_text(found))
     if of_workers:
         print(f"\n{WORKERS} workers against 1 ({_worker_cores_text(options)}):")
@@ -315,12 +315,13 @@ def _worker_cores_text(options: Options) -> str:
     )
 
 
-async def _prepare(rig: Rig) -> list[str]:
-    """Check the answers against the seed and each other; fetch deep cursors; note the stack."""
+async def _prepare(rig: Rig, keys: list[str]) -> list[str]:
+    """Check the answers against the seed and each other; fetch the deep cursors the scenarios
+    `keys` need; note the stack."""
     answers = {}
     for name, server in rig.servers.items():
         answers[name] = await rig.workload.first_answers(name, server.url)
-        await rig.workload.fetch_deep_cursor(name, server.url)
+        await rig.workload.fetch_deep_cursors(name, server.url, keys)
     notes = []
     if SERVICE in answers and REFERENCE in answers:
         for problem in differences(answers[SERVICE], answers[REFERENCE]):
@@ -444,7 +445,7 @@ async def _profile(options: Options) -> int:
     async with _rig(options, [name]) as rig:
         server = rig.servers[name]
         await rig.workload.first_answers(name, server.url)
-        await rig.workload.fetch_deep_cursor(name, server.url)
+        await rig.workload.fetch_deep_cursors(name, server.url, [scenario.key])
         await _drive(rig, scenario, server, attrs.evolve(options.load, seconds=options.warmup))
         stem = RESULTS / f"{rig.stamp}-profile-{name}-{scenario.key}"
         summary = await _record(rig, scenario, server, options, stem)

@@ -13,6 +13,8 @@ from bench import seed, tokens
 from bench.database import BenchDatabase, Fixture
 
 DEEP_AFTER: Final = 9000
+DEEP_IN_ONE_LIST: Final = 400
+"""How deep the deep page of one of bench-lists' lists (500 tasks) starts."""
 PAGE_FOR_PAGING: Final = 100
 SLOTS_PER_SCENARIO: Final = 128
 SERVICE: Final = "service"
@@ -35,6 +37,9 @@ class Scenario:
     """Which service process answers: the quiet one, the one logging every request, or workers."""
     baseline: str = REFERENCE
     """What it is measured against, alternating: the reference app, or the one-worker service."""
+    page_of: str | None = None
+    """For a list scenario: the first page (a scenario key, its own for a first page) whose
+    req/s this one must stay within DEEP_TOLERANCE of (report.py)."""
 
     @property
     def of_workers(self) -> bool:
@@ -48,9 +53,24 @@ class Scenario:
 
 
 SCENARIOS: Final = (
-    Scenario(key="list_first", title="list first page (50 of 10k)", script="static"),
-    Scenario(key="list_deep", title="list after 9,000 (cursor)", script="static"),
-    Scenario(key="list_100k", title="list first page, 100k user", script="static"),
+    Scenario(
+        key="list_first",
+        title="list first page (50 of 10k)",
+        script="static",
+        page_of="list_first",
+    ),
+    Scenario(
+        key="list_deep",
+        title="list after 9,000 (cursor)",
+        script="static",
+        page_of="list_first",
+    ),
+    Scenario(
+        key="list_100k",
+        title="list first page, 100k user",
+        script="static",
+        page_of="list_first",
+    ),
     Scenario(key="get_one", title="get one task", script="static"),
     Scenario(key="create", title="create (POST)", script="create", expected=201),
     Scenario(key="update", title="update (PUT + If-Match)", script="update"),
@@ -77,7 +97,44 @@ SCENARIOS: Final = (
         service=SERVICE_WORKERS,
         baseline=SERVICE,
     ),
+    # Issue 15: a user with 20 lists and 10,000 tasks, and a shared list read by its editor.
+    Scenario(
+        key="lists_all_first",
+        title="20 lists: all, first page",
+        script="static",
+        page_of="lists_all_first",
+    ),
+    Scenario(
+        key="lists_all_deep",
+        title="20 lists: all, after 9,000",
+        script="static",
+        page_of="lists_all_first",
+    ),
+    Scenario(
+        key="lists_one_first",
+        title="20 lists: one, first page",
+        script="static",
+        page_of="lists_one_first",
+    ),
+    Scenario(
+        key="lists_one_deep",
+        title="20 lists: one, after 400",
+        script="static",
+        page_of="lists_one_first",
+    ),
+    Scenario(
+        key="shared_editor",
+        title="shared list read by its editor",
+        script="static",
+        page_of="shared_editor",
+    ),
 )
+DEEP_CURSORS: Final = {
+    "list_deep": (seed.USER_10K, None, DEEP_AFTER),
+    "lists_all_deep": (seed.USER_LISTS, None, DEEP_AFTER),
+    "lists_one_deep": (seed.USER_LISTS, "one", DEEP_IN_ONE_LIST),
+}
+"""Each deep scenario's user, list ("one": USER_LISTS' last list) and depth."""
 BY_KEY: Final = {s.key: s for s in SCENARIOS}
 
 
@@ -92,10 +149,18 @@ class Workload:
         self.database = database
         self.fixture = fixture
         self.workdir = workdir
-        users = [seed.USER_10K, seed.USER_100K, *(u for u, _ in fixture.writer_tasks)]
+        users = [
+            seed.USER_10K,
+            seed.USER_100K,
+            seed.USER_LISTS,
+            seed.USER_EDITOR,
+            *(u for u, _ in fixture.writer_tasks),
+        ]
         self.tokens = {user: tokens.mint(secret, user) for user in users}
         self.bad_token = tokens.forged(seed.USER_10K)
-        self.cursors: dict[str, str] = {}
+        self.cursors: dict[tuple[str, str], str] = {}
+        """The deep cursor of each (deep scenario, app): each app pages with its own."""
+        self.one_list = fixture.lists[seed.USER_LISTS][-1]
         writers = fixture.writer_tasks
         self._slot_tasks = {
             "update": [t for _, t in writers[:SLOTS_PER_SCENARIO]],
@@ -104,18 +169,40 @@ class Workload:
 
     def static_request(self, key: str, app: str) -> tuple[str, str, str]:
         """(method, path, token) of a scenario that repeats one request."""
-        many, huge = seed.USER_10K, seed.USER_100K
-        token = self.tokens[many]
+        many, huge, lists = seed.USER_10K, seed.USER_100K, seed.USER_LISTS
+        token, editor = self.tokens[many], seed.USER_EDITOR
         requests = {
             "list_first": ("GET", f"/api/{many}/tasks", token),
             "list_first_info": ("GET", f"/api/{many}/tasks", token),
             "list_first_workers": ("GET", f"/api/{many}/tasks", token),
-            "list_deep": ("GET", f"/api/{many}/tasks?cursor={self.cursors.get(app, '')}", token),
             "list_100k": ("GET", f"/api/{huge}/tasks", self.tokens[huge]),
             "get_one": ("GET", f"/api/{many}/tasks/{self.fixture.sample_task}", token),
             "bad_token": ("GET", f"/api/{many}/tasks", self.bad_token),
+            "lists_all_first": ("GET", f"/api/{lists}/tasks", self.tokens[lists]),
+            "lists_one_first": (
+                "GET",
+                f"/api/{lists}/tasks?list={self.one_list}",
+                self.tokens[lists],
+            ),
+            "shared_editor": (
+                "GET",
+                f"/api/{editor}/tasks?list={self.fixture.shared_list}",
+                self.tokens[editor],
+            ),
         }
+        if key in DEEP_CURSORS:
+            method, path, user_token = self._deep_request(key)
+            return (
+                method,
+                f"{path}{'&' if '?' in path else '?'}cursor={self.cursors.get((key, app), '')}",
+                user_token,
+            )
         return requests[key]
+
+    def _deep_request(self, key: str) -> tuple[str, str, str]:
+        user, list_scope, _ = DEEP_CURSORS[key]
+        query = "" if list_scope is None else f"?list={self.one_list}"
+        return "GET", f"/api/{user}/tasks{query}", self.tokens[user]
 
     async def wrk_args(self, scenario: Scenario, app: str, threads: int) -> list[str]:
         """The arguments after `--` for the scenario's Lua script, fresh for this run."""
@@ -140,19 +227,13 @@ class Workload:
             ),
         )
 
-    async def fetch_deep_cursor(self, app: str, base_url: str) -> None:
-        """Page through the 10,000-task user's list until 9,000 tasks are behind the cursor."""
-        headers = {"Authorization": f"Bearer {self.tokens[seed.USER_10K]}"}
-        params: dict[str, Any] = {"limit": PAGE_FOR_PAGING}
-        seen = 0
-        async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
-            while seen < DEEP_AFTER:
-                body = _ok(await client.get(f"/api/{seed.USER_10K}/tasks", params=params), app)
-                seen += len(body["data"])
-                params["cursor"] = body["meta"]["next_cursor"]
-                if params["cursor"] is None:
-                    raise ParityError(f"{app}: the list ended after {seen} tasks")
-        self.cursors[app] = str(params["cursor"])
+    async def fetch_deep_cursors(self, app: str, base_url: str, keys: Iterable[str]) -> None:
+        """For each deep scenario among `keys`, page through its list as `app` until its depth
+        is behind the cursor."""
+        for key in (k for k in keys if k in DEEP_CURSORS):
+            depth = DEEP_CURSORS[key][2]
+            _, path, token = self._deep_request(key)
+            self.cursors[(key, app)] = await _cursor_after(app, base_url, path, token, depth)
 
     async def first_answers(self, app: str, base_url: str) -> dict[str, Any]:
         """The first list page and one task from `app`, checked against the seeded counts."""
@@ -171,6 +252,21 @@ class Workload:
                 "does not seed; teach the seeder to fill it"
             )
         return {"list": page["data"], "get": one["data"]}
+
+
+async def _cursor_after(app: str, base_url: str, path: str, token: str, depth: int) -> str:
+    headers = {"Authorization": f"Bearer {token}"}
+    target, _, query = path.partition("?")
+    params: dict[str, Any] = dict(httpx.QueryParams(query)) | {"limit": PAGE_FOR_PAGING}
+    seen = 0
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
+        while seen < depth:
+            body = _ok(await client.get(target, params=params), app)
+            seen += len(body["data"])
+            params["cursor"] = body["meta"]["next_cursor"]
+            if params["cursor"] is None:
+                raise ParityError(f"{app}: {path} ended after {seen} tasks")
+    return str(params["cursor"])
 
 
 def _write_lines(path: Path, lines: Iterable[str]) -> None:

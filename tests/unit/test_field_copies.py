@@ -16,7 +16,7 @@ from adapters.http.accounts import user_json
 from adapters.http.openapi import openapi_document
 from adapters.persistence.rows import TASK_COLUMNS, WRITTEN
 from adapters.web.forms import task_data, task_form
-from bench import reference
+from bench import reference, reference_sql
 from domain import queries
 from domain.tasks import PLACEMENT_FIELDS, TASK_FIELDS, WRITABLE_FIELDS, Priority, Task
 from domain.types import TaskId, UserId
@@ -85,8 +85,9 @@ def test_the_task_forms_show_and_send_every_field_they_present() -> None:
 
 
 def test_the_reference_app_reads_and_writes_the_columns_the_service_does() -> None:
-    assert ", ".join(f"tasks.{column.name}" for column in TASK_COLUMNS) == reference._COLUMNS
-    assert [name for name, _ in (*reference.WRITTEN, reference.SEARCH_TEXT)] == list(WRITTEN)
+    assert ", ".join(f"tasks.{column.name}" for column in TASK_COLUMNS) == reference_sql.COLUMNS
+    written = (*reference_sql.WRITTEN, reference_sql.SEARCH_TEXT)
+    assert [name for name, _ in written] == list(WRITTEN)
     row = dict.fromkeys(NAMES, 0)
     assert list(reference.task_json(row)) == NAMES
     assert set(reference._WRITABLE) == WRITABLE_FIELDS

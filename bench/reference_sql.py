@@ -1,0 +1,192 @@
+"""The reference app's SQL: the very statements the service's adapter prepares, written out.
+
+The reference imports nothing of the service, so these are copies, character for character, of
+what SQLAlchemy compiles for asyncpg (tests/unit/test_reference_sql.py checks every one): the
+membership-scoped page (the user's lists, then a LATERAL keyset scan per list, merged), the
+counts summed from the lists' counters, a task with the caller's role, a list with it, the
+default list, the last position, and the writes that keep the counters.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+NAMES: Final = (
+    "id",
+    "user_id",
+    "title",
+    "created_at",
+    "updated_at",
+    "description",
+    "completed",
+    "completed_at",
+    "priority",
+    "due_date",
+    "due_at",
+    "tags",
+    "version",
+    "list_id",
+    "parent_id",
+    "position",
+    "created_by",
+)
+"""What the service reads of a task, in its order (tests/unit/test_field_copies.py checks)."""
+COLUMNS: Final = ", ".join(f"tasks.{name}" for name in NAMES)
+_TIMESTAMP: Final = "TIMESTAMP WITH TIME ZONE"
+WRITTEN: Final[tuple[tuple[str, str], ...]] = (
+    ("title", "VARCHAR"),
+    ("created_at", _TIMESTAMP),
+    ("updated_at", _TIMESTAMP),
+    ("description", "VARCHAR"),
+    ("completed", "BOOLEAN"),
+    ("completed_at", _TIMESTAMP),
+    ("priority", "SMALLINT"),
+    ("due_date", "DATE"),
+    ("due_at", _TIMESTAMP),
+    ("tags", "JSONB"),
+    ("version", "INTEGER"),
+    ("list_id", "BIGINT"),
+    ("parent_id", "BIGINT"),
+    ("position", "VARCHAR"),
+    ("created_by", "VARCHAR"),
+)
+"""What the service writes on insert, in its order, with the casts it compiles to."""
+SEARCH_TEXT: Final = ("search_text", "VARCHAR")
+TABLE_ORDER: Final = (
+    "title",
+    "description",
+    "completed",
+    "completed_at",
+    "priority",
+    "due_date",
+    "due_at",
+    "tags",
+    "version",
+    "created_at",
+    "updated_at",
+    "list_id",
+    "parent_id",
+    "position",
+    "created_by",
+    "search_text",
+)
+"""The written columns in the table's order, as an UPDATE sets them."""
+
+
+def _scope(one_list: bool) -> str:
+    narrowed = " AND memberships.list_id = $2::BIGINT" if one_list else ""
+    return (
+        "WITH scope AS \n(SELECT memberships.list_id AS list_id, lists.pending AS list_pending, "
+        "lists.completed AS list_completed \nFROM memberships JOIN lists ON lists.id = "
+        f"memberships.list_id \nWHERE memberships.user_id = $1::VARCHAR{narrowed})\n "
+    )
+
+
+_SUMS: Final = (
+    "(SELECT coalesce(sum(scope.list_pending), 0) AS coalesce_1 \nFROM scope) AS anon_1, "
+    "(SELECT coalesce(sum(scope.list_completed), 0) AS coalesce_2 \nFROM scope) AS anon_2"
+)
+
+
+def page_sql(*, one_list: bool, after: bool) -> str:
+    """A page newest first with the counts in every row: of every list of the user ($1), or of
+    list $2; after ($n, $n+1) = (created_at, id) when `after`; LIMIT the last parameter."""
+    n = 3 if one_list else 2
+    keyset = ""
+    if after:
+        keyset = f" AND (tasks.created_at, tasks.id) < (${n}::{_TIMESTAMP}, ${n + 1}::BIGINT)"
+        n += 2
+    listed = ", ".join(f"listed.{name}" for name in NAMES)
+    inner = ", ".join(f"tasks.{name} AS {name}" for name in NAMES)
+    return (
+        f"{_scope(one_list)}SELECT {listed}, {_SUMS} \nFROM scope JOIN LATERAL (SELECT {inner} "
+        f"\nFROM tasks \nWHERE tasks.list_id = scope.list_id{keyset} ORDER BY tasks.created_at "
+        f"DESC, tasks.id DESC \n LIMIT ${n}::INTEGER) AS listed ON true ORDER BY "
+        f"listed.created_at DESC, listed.id DESC \n LIMIT ${n}::INTEGER"
+    )
+
+
+def counts_sql(*, one_list: bool) -> str:
+    """The counts of every list of user $1, or of list $2 (for an empty page only)."""
+    return f"{_scope(one_list)}SELECT {_SUMS}"
+
+
+GET_VISIBLE: Final = (
+    f"SELECT {COLUMNS}, memberships.role \nFROM tasks JOIN memberships ON memberships.list_id = "
+    "tasks.list_id AND memberships.user_id = $1::VARCHAR \nWHERE tasks.id = $2::BIGINT"
+)
+"""Task $2 and user $1's role in its list: none for a non-member."""
+_LIST_COLUMNS: Final = (
+    "lists.id, lists.owner_id, lists.name, lists.is_default, lists.version, lists.created_at, "
+    "lists.updated_at"
+)
+ACCESS: Final = (
+    f"SELECT {_LIST_COLUMNS}, memberships.role \nFROM lists JOIN memberships ON "
+    "memberships.list_id = lists.id AND memberships.user_id = $1::VARCHAR \n"
+    "WHERE lists.id = $2::BIGINT"
+)
+"""List $2 and user $1's role in it."""
+DEFAULT_LIST: Final = (
+    f"SELECT {_LIST_COLUMNS} \nFROM lists \nWHERE lists.owner_id = $1::VARCHAR "
+    "AND lists.is_default IS true"
+)
+LAST_POSITION: Final = (
+    "SELECT tasks.position \nFROM tasks \nWHERE tasks.list_id = $1::BIGINT AND "
+    "tasks.parent_id IS NULL ORDER BY tasks.position DESC \n LIMIT 1"
+)
+"""The greatest position among the top-level tasks of list $1."""
+
+
+def insert_sql() -> str:
+    """A new task counted in its list, its creator provisioned if first seen: $1-$4 the creator
+    (id, email, name, created_at), $5-$6 the counters' deltas, $7 the list, $8 the owner, then
+    the written columns but the list, then the search text."""
+    values, n = [], 9
+    for name, kind in (*WRITTEN, SEARCH_TEXT):
+        if name == "list_id":
+            values.append("$7::BIGINT")
+            continue
+        values.append(f"${n}::{kind}")
+        n += 1
+    selected = ", ".join(
+        f"{value} AS anon_{i}" for i, value in enumerate(["$8::VARCHAR", *values], 1)
+    )
+    names = ", ".join(name for name, _ in (*WRITTEN, SEARCH_TEXT))
+    return (
+        "WITH creator AS \n(INSERT INTO users (id, email, name, created_at) VALUES ($1::VARCHAR, "
+        f"$2::VARCHAR, $3::VARCHAR, $4::{_TIMESTAMP}) ON CONFLICT (id) DO NOTHING), \n"
+        "counted AS \n(UPDATE lists SET pending=(lists.pending + $5::INTEGER), "
+        "completed=(lists.completed + $6::INTEGER) WHERE lists.id = $7::BIGINT RETURNING "
+        f"lists.id)\n INSERT INTO tasks (user_id, {names}) SELECT {selected} \nFROM counted "
+        "RETURNING tasks.id"
+    )
+
+
+def update_sql(*, counted: bool) -> str:
+    """A task's every column at version $n+1 (id $n); when `counted`, its list's counters move
+    in the same statement: $1-$6 (from list, from pending, to list, to pending, from completed,
+    to completed)."""
+    first = 7 if counted else 1
+    kinds = dict((*WRITTEN, SEARCH_TEXT))
+    sets = [f"user_id=${first}::VARCHAR"] + [
+        f"{name}=${i}::{kinds[name]}" for i, name in enumerate(TABLE_ORDER, first + 1)
+    ]
+    n = first + 1 + len(TABLE_ORDER)
+    update = (
+        f"UPDATE tasks SET {', '.join(sets)} WHERE tasks.id = ${n}::BIGINT AND "
+        f"tasks.version = ${n + 1}::INTEGER RETURNING tasks.id"
+    )
+    if not counted:
+        return update
+    moved = {
+        counter: (
+            f"(lists.{counter} + CASE WHEN (lists.id = $1::BIGINT) THEN ${a}::INTEGER ELSE 0 END"
+            f" + CASE WHEN (lists.id = $3::BIGINT) THEN ${b}::INTEGER ELSE 0 END)"
+        )
+        for counter, a, b in (("pending", 2, 4), ("completed", 5, 6))
+    }
+    return (
+        f"WITH changed AS \n({update})\n UPDATE lists SET pending={moved['pending']}, "
+        f"completed={moved['completed']} WHERE lists.id IN ($1::BIGINT, $3::BIGINT) AND "
+        "(EXISTS (SELECT changed.id \nFROM changed)) RETURNING lists.id"
+    )
