@@ -2,7 +2,8 @@
 
 The reference imports nothing of the service, so these are copies, character for character, of
 what SQLAlchemy compiles for asyncpg (tests/unit/test_reference_sql.py checks every one): the
-membership-scoped page (the user's lists, then a LATERAL keyset scan per list, merged), the
+membership-scoped page (the user's lists, then a LATERAL keyset scan of keys per list, merged,
+then the chosen rows), the
 counts summed from the lists' counters, a task with the caller's role, a list with it, the
 default list, the last position, and the writes that keep the counters.
 """
@@ -90,19 +91,20 @@ _SUMS: Final = (
 
 def page_sql(*, one_list: bool, after: bool) -> str:
     """A page newest first with the counts in every row: of every list of the user ($1), or of
-    list $2; after ($n, $n+1) = (created_at, id) when `after`; LIMIT the last parameter."""
+    list $2; after ($n, $n+1) = (created_at, id) when `after`; LIMIT the last parameter. The
+    keys of each list first (an index-only scan per list), then the chosen rows."""
     n = 3 if one_list else 2
     keyset = ""
     if after:
         keyset = f" AND (tasks.created_at, tasks.id) < (${n}::{_TIMESTAMP}, ${n + 1}::BIGINT)"
         n += 2
-    listed = ", ".join(f"listed.{name}" for name in NAMES)
-    inner = ", ".join(f"tasks.{name} AS {name}" for name in NAMES)
     return (
-        f"{_scope(one_list)}SELECT {listed}, {_SUMS} \nFROM scope JOIN LATERAL (SELECT {inner} "
-        f"\nFROM tasks \nWHERE tasks.list_id = scope.list_id{keyset} ORDER BY tasks.created_at "
-        f"DESC, tasks.id DESC \n LIMIT ${n}::INTEGER) AS listed ON true ORDER BY "
-        f"listed.created_at DESC, listed.id DESC \n LIMIT ${n}::INTEGER"
+        f"{_scope(one_list)}SELECT {COLUMNS}, {_SUMS} \nFROM (SELECT keyed.id AS id \nFROM scope "
+        "JOIN LATERAL (SELECT tasks.created_at AS created_at, tasks.id AS id \nFROM tasks \n"
+        f"WHERE tasks.list_id = scope.list_id{keyset} ORDER BY tasks.created_at DESC, tasks.id "
+        f"DESC \n LIMIT ${n}::INTEGER) AS keyed ON true ORDER BY keyed.created_at DESC, "
+        f"keyed.id DESC \n LIMIT ${n}::INTEGER) AS chosen JOIN tasks ON tasks.id = chosen.id "
+        "ORDER BY tasks.created_at DESC, tasks.id DESC"
     )
 
 

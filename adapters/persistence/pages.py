@@ -119,20 +119,32 @@ def lateral_page(
     limit: Any,
     extra: Sequence[Any],
 ) -> Select[Any]:
-    """PostgreSQL: per list in scope, a LATERAL keyset scan of at most `limit` rows; merged."""
+    """PostgreSQL: per list in scope, a LATERAL keyset scan of at most `limit` keys; merged,
+    and only the chosen rows read whole.
+
+    The scans read keys alone, from the index (an index-only scan, which INCLUDEs `completed`
+    and `parent_id` for the status and parent filters): the rows of every list but the page's
+    are never fetched.
+    """
     per_list = (
-        select(*TASK_COLUMNS)
+        select(*keys)
         .where(tasks.c.list_id == lists_in_scope.c.list_id, *conditions)
         .order_by(*ordered(keys, descending))
         .limit(limit)
-        .lateral("listed")
+        .lateral("keyed")
     )
     merged = [per_list.c[key.name] for key in keys]
-    return (
-        select(*(per_list.c[column.name] for column in TASK_COLUMNS), *extra)
+    chosen = (
+        select(per_list.c.id)
         .select_from(lists_in_scope.join(per_list, true()))
         .order_by(*ordered(merged, descending))
         .limit(limit)
+        .subquery("chosen")
+    )
+    return (
+        select(*TASK_COLUMNS, *extra)
+        .join_from(chosen, tasks, tasks.c.id == chosen.c.id)
+        .order_by(*ordered(keys, descending))
     )
 
 

@@ -101,6 +101,8 @@ SORTED_BY: Final = (
     "position",
 )
 """The columns a list is ordered by, each with an index (list_id, column, id)."""
+KEPT: Final = ["completed", "parent_id"]
+"""What the list indexes also hold on PostgreSQL, so that a page's filters need no row."""
 
 users = Table(
     "users",
@@ -224,8 +226,12 @@ tasks = Table(
     CheckConstraint("NOT (due_date IS NOT NULL AND due_at IS NOT NULL)", name="one_due"),
     CheckConstraint("version >= 1", name="version_positive"),
     CheckConstraint("completed = (completed_at IS NOT NULL)", name="completed_at_iff_completed"),
-    # A page of one list, or one list's slice of a page of all: a keyset scan per sort.
-    *(Index(f"ix_tasks_list_id_{column}_id", "list_id", column, "id") for column in SORTED_BY),
+    # A page of one list, or one list's slice of a page of all: a keyset scan per sort, which
+    # reads keys alone (index-only on PostgreSQL, the filters by status and parent included).
+    *(
+        Index(f"ix_tasks_list_id_{column}_id", "list_id", column, "id", postgresql_include=KEPT)
+        for column in SORTED_BY
+    ),
     # A parent's subtasks in position order (and the parent's cascade).
     Index("ix_tasks_parent_id_position_id", "parent_id", "position", "id"),
     sqlite_autoincrement=True,
@@ -239,6 +245,7 @@ Index(
     tasks.c.id,
     postgresql_where=NO_DUE,
     sqlite_where=NO_DUE,
+    postgresql_include=KEPT,
 )
 # Trigram and JSONB indexes exist on PostgreSQL only; SQLite filters those rows in the scan.
 POSTGRES_ONLY_INDEXES: Final = frozenset({"ix_tasks_search_text_trgm", "ix_tasks_tags"})

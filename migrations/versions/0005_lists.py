@@ -67,6 +67,8 @@ NEW_INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ix_tasks_parent_id_position_id", ("parent_id", "position", "id")),
 )
 NEW_NO_DUE_INDEX = ("ix_tasks_list_id_id_no_due", ("list_id", "id"))
+# PostgreSQL's list indexes also hold what a page filters by, so that its scans read no row.
+KEPT = ["completed", "parent_id"]
 NEW_TASK_COLUMNS = ("list_id", "parent_id", "position", "created_by")
 
 users = sa.table(
@@ -342,7 +344,16 @@ def _drop_indexes(plain: Sequence[tuple[str, tuple[str, ...]]], no_due: tuple[st
 def _create_indexes(
     plain: Sequence[tuple[str, tuple[str, ...]]], no_due: tuple[str, tuple[str, ...]]
 ) -> None:
+    # The list indexes (on list_id) hold KEPT as well; revision 0004's (on user_id) did not.
     for name, columns in plain:
-        op.create_index(name, "tasks", list(columns))
+        include = KEPT if columns[0] == "list_id" else []
+        op.create_index(name, "tasks", list(columns), postgresql_include=include)
     name, columns = no_due
-    op.create_index(name, "tasks", list(columns), postgresql_where=NO_DUE, sqlite_where=NO_DUE)
+    op.create_index(
+        name,
+        "tasks",
+        list(columns),
+        postgresql_where=NO_DUE,
+        sqlite_where=NO_DUE,
+        postgresql_include=KEPT if columns[0] == "list_id" else [],
+    )

@@ -36,10 +36,10 @@ def test_the_reference_counts_as_the_service_does(one_list: bool) -> None:
 
 
 def test_the_reference_reads_a_task_a_list_and_a_position_as_the_service_does() -> None:
-    assert reference_sql.GET_VISIBLE == compiled(tasks.GET_VISIBLE)
-    assert reference_sql.ACCESS == compiled(lists.ACCESS)
-    assert reference_sql.DEFAULT_LIST == compiled(lists.DEFAULT_LIST)
-    assert reference_sql.LAST_POSITION == compiled(tasks.LAST_POSITION["none"])
+    assert compiled(tasks.GET_VISIBLE) == reference_sql.GET_VISIBLE
+    assert compiled(lists.ACCESS) == reference_sql.ACCESS
+    assert compiled(lists.DEFAULT_LIST) == reference_sql.DEFAULT_LIST
+    assert compiled(tasks.LAST_POSITION["none"]) == reference_sql.LAST_POSITION
 
 
 def test_the_reference_writes_as_the_service_does() -> None:
