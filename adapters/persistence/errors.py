@@ -17,8 +17,12 @@ from domain.errors import StorageUnavailable
 # 53 insufficient resources (too many connections), 57 operator intervention (statement
 # timeout, admin shutdown). Like a refused connection, a refused login is the deployment's
 # trouble, not a bug of the request, and the service answers again once it is mended.
-_UNAVAILABLE_SQLSTATE_CLASSES: Final = frozenset({"08", "28", "53", "57"})
-_QUERY_CANCELED: Final = "57014"  # the statement timeout: the connection itself is fine
+# 40 transaction rollback: the server undid the transaction to break a deadlock (two writers of
+# the same rows in opposite orders, such as a list deleted while a task moves out of it), which
+# a retry gets past.
+_UNAVAILABLE_SQLSTATE_CLASSES: Final = frozenset({"08", "28", "40", "53", "57"})
+# After these the connection itself is fine: the statement timeout, and a rolled-back transaction.
+_CONNECTION_KEPT: Final = ("57014", "40")
 
 
 class Failure(enum.Enum):
@@ -59,5 +63,6 @@ def driver_failure(error: Exception) -> Failure | None:
         sqlstate = getattr(error, "sqlstate", None) or ""
         if sqlstate[:2] not in _UNAVAILABLE_SQLSTATE_CLASSES:
             return None
-        return Failure.UNAVAILABLE if sqlstate == _QUERY_CANCELED else Failure.CONNECTION_LOST
+        kept = sqlstate.startswith(_CONNECTION_KEPT)
+        return Failure.UNAVAILABLE if kept else Failure.CONNECTION_LOST
     return None
