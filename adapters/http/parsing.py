@@ -1,4 +1,4 @@
-"""Reading requests: the caller's token, JSON bodies, path ids and preconditions."""
+"""Reading requests: the caller's token, JSON bodies, path ids, query strings and preconditions."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ import orjson
 from starlette.requests import Request
 
 from adapters.http.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from domain.errors import InvalidToken, MissingToken, NotFound
-from domain.types import TaskId, parse_task_id
-from domain.users import Principal
+from adapters.http.representation import unknown_parameters
+from domain.errors import InvalidToken, MissingToken, NotFound, ValidationFailed
+from domain.policy import LIST_NOT_FOUND
+from domain.types import ListId, TaskId, UserId, parse_list_id, parse_task_id
+from domain.users import Caller, Principal
 from taskservice.ports import MAX_TOKEN_LENGTH, TokenVerifier
+from taskservice.services.access import TASK_NOT_FOUND
 
 MAX_BODY: Final = 64 * 1024
 JSON: Final = frozenset({"application/json"})
@@ -44,12 +47,43 @@ async def authenticated(request: Request, verifier: TokenVerifier) -> Principal:
     return principal
 
 
+async def caller(request: Request, verifier: TokenVerifier) -> Caller:
+    """The verified caller, and the user whose data the path names (`{user_id}`).
+
+    The policy is applied here already (the use case applies it again), so that a stranger
+    gets a 403 before anything else of the request is read and judged.
+    """
+    principal = await authenticated(request, verifier)
+    found = Caller(principal=principal, owner=UserId(request.path_params["user_id"]))
+    found.check()
+    return found
+
+
 def task_id(text: str) -> TaskId:
-    """A path id that is a positive 64-bit integer; anything else names no task."""
+    """A path id that is a positive 64-bit integer; anything else names no task, and is answered
+    as a missing one is."""
     found = parse_task_id(text)
     if found is None:
-        raise NotFound("No such task.")
+        raise NotFound(TASK_NOT_FOUND)
     return found
+
+
+def list_id(text: str) -> ListId:
+    """A path id that is a positive 64-bit integer; anything else names no list, and is answered
+    as a missing one is."""
+    found = parse_list_id(text)
+    if found is None:
+        raise NotFound(LIST_NOT_FOUND)
+    return found
+
+
+def no_parameters(request: Request) -> None:
+    """ValidationFailed for any query parameter: the route reads none (SPEC §1)."""
+    if not request.scope["query_string"]:
+        return
+    errors = unknown_parameters(set(request.query_params))
+    if errors:
+        raise ValidationFailed(errors, "The query has invalid parameters.")
 
 
 async def json_object(
