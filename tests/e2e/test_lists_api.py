@@ -205,7 +205,8 @@ async def test_a_task_carries_its_place_and_creator(people: People) -> None:
     task = await me.add("milk", list_id=groceries["id"])
     assert task["list_id"] == groceries["id"]
     assert (task["parent_id"], task["user_id"], task["created_by"]) == (None, me.id, me.id)
-    assert isinstance(task["position"], str) and task["position"]
+    assert isinstance(task["position"], str)
+    assert task["position"]
     sub = await me.add("skimmed", parent_id=task["id"], list_id=groceries["id"])
     assert (sub["list_id"], sub["parent_id"]) == (groceries["id"], task["id"])
     later = await me.add("bread", list_id=groceries["id"])
