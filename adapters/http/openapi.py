@@ -1006,6 +1006,8 @@ def _task_paths(plain: bool) -> dict[str, Schema]:
                 "security": _AUTH,
                 "parameters": _use("IdempotencyKey"),
                 "requestBody": _body("TaskCreate"),
+                # 403: a viewer of `list_id`; 404: a list or parent the caller cannot see;
+                # 412: the siblings kept changing (respacing lost to other writers).
                 "responses": {**created, **_errors(400, 401, 403, 404, 409, 412, 413, 415, 422)},
             },
         },
