@@ -22,6 +22,8 @@ MAX_BODY: Final = 64 * 1024
 JSON: Final = frozenset({"application/json"})
 JSON_OR_MERGE_PATCH: Final = frozenset({"application/json", "application/merge-patch+json"})
 
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
 _STRONG_ETAG = re.compile(r'"([1-9][0-9]{0,9})"', re.ASCII)
 _ANY_ETAG = re.compile(r'(?:W/)?"([1-9][0-9]{0,9})"', re.ASCII)
 
@@ -103,7 +105,29 @@ async def json_object(
         raise BadRequest("The body is not valid JSON in UTF-8.") from None
     if not isinstance(parsed, dict):
         raise BadRequest("The body must be a JSON object.")
+    _integers(parsed)
     return parsed
+
+
+def _integers(body: dict[str, Any]) -> None:
+    """Turn every number with a zero fraction (`2.0`, `2e3`) into the integer it is, in place.
+
+    JSON has one kind of number, and JSON Schema counts 2.0 an integer, as the OpenAPI document
+    does; the rules behind it (ids, `expires_in`) take Python integers only. A loop, not
+    recursion: a body may nest as deep as the JSON parser allows.
+    """
+    stack: list[dict[str, Any] | list[Any]] = [body]
+    while stack:
+        node = stack.pop()
+        items = node.items() if type(node) is dict else enumerate(node)
+        for key, value in items:
+            kind = type(value)
+            if kind is float:
+                # Within 64 bits, as orjson writes integers (an idempotency fingerprint does).
+                if value.is_integer() and _INT64_MIN <= value <= _INT64_MAX:
+                    node[key] = int(value)  # type: ignore[index]
+            elif kind is dict or kind is list:
+                stack.append(value)
 
 
 def fingerprint(body: dict[str, Any], *, scope: str = "") -> str:

@@ -449,3 +449,38 @@ async def test_each_style_has_its_own_bodies(people: People) -> None:
         assert listing.json()["data"][1] == made
         assert set(refused.json()) == {"data", "error", "message"}
     assert refused.json()["error"] == "CONFLICT"
+
+
+async def test_ids_and_seconds_written_with_a_zero_fraction_are_integers(people: People) -> None:
+    # JSON has one kind of number; JSON Schema (and so the OpenAPI document) counts 2.0 an
+    # integer, and so does the service.
+    me = people()
+    groceries = await me.new_list()
+    body = b'{"title": "milk", "list_id": %d.0}' % groceries["id"]
+    created = await me.call(
+        "POST", "/tasks", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert created.status_code == 201, created.text
+    task = me.wire.data(created)
+    assert task["list_id"] == groceries["id"]
+    inbox_id = (await inbox(me))["id"]
+    moved = await me.call(
+        "POST",
+        f"/tasks/{task['id']}/move",
+        content=b'{"list_id": %de0, "after": null}' % inbox_id,
+        headers={"Content-Type": "application/json"},
+    )
+    assert moved.status_code == 200, moved.text
+    assert me.wire.data(moved)["list_id"] == inbox_id
+    invited = await me.call(
+        "POST",
+        f"/lists/{groceries['id']}/invites",
+        content=b'{"role": "viewer", "expires_in": 3600.0}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert invited.status_code == 201, invited.text
+    halves = await me.call(
+        "POST", f"/lists/{groceries['id']}/invites", json={"role": "viewer", "expires_in": 3600.5}
+    )
+    assert halves.status_code == 422
+    assert fields(me.wire.details(halves)) == [("expires_in", "out_of_range")]
