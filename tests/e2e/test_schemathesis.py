@@ -111,8 +111,12 @@ class Seeds:
     """USER's own lists and the one OTHER shares with USER as an editor, in turn."""
     own_lists: Iterator[int]
     """USER's own lists but the default one, in turn."""
+    disposable: Iterator[int]
+    """Lists of USER's with a task that no other case names, to delete."""
     members: Iterator[tuple[int, str]]
     """A list of USER's and a member of it who is not USER, in turn."""
+    removable: Iterator[tuple[int, str]]
+    """A list of USER's and a member of it whom no other case names, to remove."""
     tasks: Iterator[int]
     """Tasks and subtasks in USER's lists, in turn."""
     withdrawable: Iterator[tuple[int, str]]
@@ -140,6 +144,9 @@ def _seed(app: Starlette) -> Seeds:
     with client:
         default = call(USER, "GET", "/lists")[0]["id"]
         own = [call(USER, "POST", "/lists", {"name": f"Seeded {n}"})["id"] for n in range(3)]
+        disposable = [call(USER, "POST", "/lists", {"name": f"Bin {n}"})["id"] for n in range(3)]
+        for list_id in disposable:
+            call(USER, "POST", "/tasks", {"title": "goes", "list_id": list_id})
         tasks: list[int] = []
         for list_id in (default, *own):
             for title in ("one", "two"):
@@ -148,7 +155,7 @@ def _seed(app: Starlette) -> Seeds:
                 tasks += [task["id"], call(USER, "POST", "/tasks", sub)["id"]]
         members: list[tuple[int, str]] = []
         for list_id in own:
-            for n in range(2):
+            for n in range(4):
                 member = f"{OTHER}-{n}"
                 code = call(USER, "POST", f"/lists/{list_id}/invites", {"role": "viewer"})["code"]
                 call(member, "POST", f"/invites/{code}/accept")
@@ -170,7 +177,9 @@ def _seed(app: Starlette) -> Seeds:
         default_list=default,
         lists=itertools.cycle([default, *own, shared]),
         own_lists=itertools.cycle(own),
-        members=itertools.cycle(members),
+        disposable=iter(disposable),
+        members=itertools.cycle(members[::2]),
+        removable=iter(members[1::2]),
         tasks=itertools.cycle(tasks),
         withdrawable=iter(withdrawable),
         joinable=iter(j["code"] for j in joinable),
@@ -247,13 +256,14 @@ def _seeded(
     elif template == "/api/{user_id}/lists/{id}/invites/{code}":
         path["id"], path["code"] = next(seeds.withdrawable, (path["id"], path["code"]))
     elif template == "/api/{user_id}/lists/{id}/members/{member_id}":
-        path["id"], path["member_id"] = next(seeds.members)
         if method == "DELETE":
-            # The owner cannot leave (409): the seeded members stay for the other cases.
-            path["member_id"] = USER
+            # Once the removable members are gone, the owner, who cannot leave (409).
+            path["id"], path["member_id"] = next(seeds.removable, (next(seeds.own_lists), USER))
+        else:
+            path["id"], path["member_id"] = next(seeds.members)
     elif template == "/api/{user_id}/lists/{id}" and method == "DELETE":
-        # The default list is never deleted (409); the stateful phase deletes lists it made.
-        path["id"] = seeds.default_list
+        # Once the disposable lists are gone, the default list, which is never deleted (409).
+        path["id"] = next(seeds.disposable, seeds.default_list)
     elif template == "/api/{user_id}/lists/{id}/invites":
         path["id"] = next(seeds.own_lists)
     elif template.startswith("/api/{user_id}/lists/{id}"):
