@@ -15,6 +15,7 @@ from adapters.http.accounts import AccountApi
 from adapters.http.docs import docs_routes
 from adapters.http.errors import exception_handlers
 from adapters.http.health import HealthApi
+from adapters.http.lists import ListApi
 from adapters.http.metrics import Metrics, PoolStats
 from adapters.http.middleware import RequestContextMiddleware, cors
 from adapters.http.style import STYLES
@@ -54,6 +55,7 @@ def create_app(
     verifier = use_cases.sessions
     routes: list[BaseRoute] = [
         *TaskApi(tasks=use_cases.tasks, verifier=verifier, style=style).routes(),
+        *ListApi(lists=use_cases.lists, verifier=verifier, style=style).routes(),
         *AccountApi(accounts=use_cases.accounts, verifier=verifier, style=style).routes(),
         *HealthApi(readiness=deps.readiness, style=style).routes(),
         metrics.route(deps.metrics_token),

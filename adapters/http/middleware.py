@@ -78,7 +78,8 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         except Exception:
-            log.exception("unhandled error", request_id=request_id, path=scope["path"])
+            # The route's template, never the path: a path may carry a secret (an invite code).
+            log.exception("unhandled error", request_id=request_id, route=_route(scope))
             if started:
                 raise
             await internal_error(self.style)(scope, receive, send_with_headers)
@@ -86,7 +87,7 @@ class RequestContextMiddleware:
             self._record(scope, status, time.perf_counter() - started_at)
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
-        route = getattr(scope.get("route"), "path", None) or "<unmatched>"
+        route = _route(scope)
         # Asked first: below its level a structlog call still builds the event and drops it by
         # raising (39,000 instructions a call, by callgrind).
         if _level_of_log.isEnabledFor(logging.INFO):
@@ -102,6 +103,11 @@ class RequestContextMiddleware:
             )
         if self.metrics is not None:
             self.metrics.observe(scope["method"], route, status, seconds)
+
+
+def _route(scope: Scope) -> str:
+    """The template of the route that answered (`/api/{user_id}/tasks/{id}`), never the path."""
+    return getattr(scope.get("route"), "path", None) or "<unmatched>"
 
 
 def _header(scope: Scope, name: bytes) -> str:

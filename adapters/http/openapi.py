@@ -17,11 +17,20 @@ from adapters.http.representation import COMPLETIONS, FRONTEND_SORTS, ORDERS, SO
 from adapters.http.style import ENVELOPE, PAGE_COUNT_HEADERS, Plain, Style
 from domain.accounts import EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
 from domain.idempotency import KEY_MAX
+from domain.lists import (
+    GRANTABLE_ROLES,
+    INVITE_LIFETIME,
+    INVITE_LIFETIME_MAX,
+    INVITE_LIFETIME_MIN,
+    LIST_NAME_MAX,
+    Role,
+)
 from domain.queries import (
     LIMIT_DEFAULT,
     LIMIT_MAX,
     TEXT_MAX,
     Due,
+    Parent,
     Sort,
     Status,
     TaskFilter,
@@ -85,6 +94,9 @@ def _patterns() -> dict[str, str]:
     local = f'[^{space}{control}@"(),:;<>\\[\\]\\\\]{{1,64}}'
     return {
         "title": f"^[{space}]*{ends}(?:[^{control}]{{0,{TITLE_MAX - 2}}}{ends})?[{space}]*$",
+        "list_name": (
+            f"^[{space}]*{ends}(?:[^{control}]{{0,{LIST_NAME_MAX - 2}}}{ends})?[{space}]*$"
+        ),
         "text": f"^[^{bad_text}]*$",
         "name": f"^[{space}]*(?:{ends}(?:[^{control}]{{0,{NAME_MAX - 2}}}{ends})?)?[{space}]*$",
         "date": f"^{date}$",
@@ -299,13 +311,9 @@ def _schemas(plain: bool) -> dict[str, Schema]:
                 "limit": {"type": "integer", "minimum": 1, "maximum": LIMIT_MAX},
                 "next_cursor": _nullable({"type": "string", "minLength": 1}),
                 "counts": {
-                    "type": "object",
-                    "properties": {
-                        "pending": {"type": "integer", "minimum": 0},
-                        "completed": {"type": "integer", "minimum": 0},
-                    },
-                    "required": ["pending", "completed"],
-                    "additionalProperties": False,
+                    **ref("Counts"),
+                    "description": "The counts of the lists in scope (every list the user "
+                    "belongs to, or `list`), unfiltered.",
                 },
             },
             "required": ["limit", "next_cursor", "counts"],
@@ -375,10 +383,155 @@ def _schemas(plain: bool) -> dict[str, Schema]:
             "additionalProperties": False,
         },
     }
+    schemas.update(_list_schemas())
     if plain:
         # Paging and counts travel in headers there.
         del schemas["ListMeta"]
     return schemas
+
+
+_ROLE: Final = {"type": "string", "enum": [role.value for role in Role]}
+_GRANTABLE: Final = {
+    "type": "string",
+    "enum": [role.value for role in GRANTABLE_ROLES],
+    "description": "A list has one owner, its maker: a member is an editor or a viewer.",
+}
+
+
+def _object(properties: Schema, *optional: str, **more: Any) -> Schema:
+    """A closed object whose properties are all required but `optional`."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in properties if name not in optional],
+        "additionalProperties": False,
+        **more,
+    }
+
+
+def _list_schemas() -> dict[str, Schema]:
+    # SPEC §7: the list as its member sees it, invites, members, and a task's move.
+    user_id = {"type": "string", "minLength": 1, "maxLength": USER_ID_MAX}
+    invite: Schema = {
+        "list_id": _TASK_ID,
+        "role": _GRANTABLE,
+        "expires_at": _UTC,
+        "created_at": _UTC,
+        "created_by": user_id,
+    }
+    lifetimes = (INVITE_LIFETIME_MIN, INVITE_LIFETIME, INVITE_LIFETIME_MAX)
+    shortest, default, longest = (int(t.total_seconds()) for t in lifetimes)
+    return {
+        "Counts": _object(
+            {
+                "pending": {"type": "integer", "minimum": 0},
+                "completed": {"type": "integer", "minimum": 0},
+            }
+        ),
+        "List": _object(
+            {
+                "id": _TASK_ID,
+                "owner_id": user_id,
+                "name": {"type": "string", "minLength": 1, "maxLength": LIST_NAME_MAX},
+                "is_default": {
+                    "type": "boolean",
+                    "description": "The owner's default list: renamed, never deleted or shared.",
+                },
+                "version": {"type": "integer", "minimum": 1},
+                "created_at": _UTC,
+                "updated_at": _UTC,
+                "role": {**_ROLE, "description": "Your role in the list."},
+                "members": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "How many people share the list, the owner included.",
+                },
+                "counts": {
+                    **ref("Counts"),
+                    "description": "Its pending and completed tasks, subtasks included.",
+                },
+            }
+        ),
+        "ListName": _object(
+            {
+                "name": {
+                    "type": "string",
+                    "pattern": _patterns()["list_name"],
+                    "description": f"Trimmed, then 1–{LIST_NAME_MAX} characters without "
+                    "control characters.",
+                }
+            },
+        ),
+        "InviteCreate": _object(
+            {
+                "role": _GRANTABLE,
+                "expires_in": {
+                    "type": "integer",
+                    "minimum": shortest,
+                    "maximum": longest,
+                    "default": default,
+                    "description": "Seconds until the invite expires.",
+                },
+            },
+            "expires_in",
+        ),
+        "Invite": _object(
+            invite, description="An open invite: never its code, which only its maker holds."
+        ),
+        "NewInvite": _object(
+            {
+                "code": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "Shown this once (only its hash is kept): pass it on to the "
+                    "person to invite, who accepts it; the owner withdraws the invite with it.",
+                },
+                **invite,
+            }
+        ),
+        "Member": _object(
+            {
+                "user_id": user_id,
+                "name": _nullable({"type": "string"}),
+                "email": {
+                    **_nullable({"type": "string"}),
+                    "description": "Only to the list's owner.",
+                },
+                "role": _ROLE,
+                "joined_at": _UTC,
+            },
+            "email",
+        ),
+        "MemberRole": _object({"role": _GRANTABLE}),
+        "Move": _object(
+            {
+                "list_id": {
+                    **_TASK_ID,
+                    "description": "The list to move to (you must edit both); default: the "
+                    "task's own.",
+                },
+                "parent_id": _nullable(
+                    {
+                        **_TASK_ID,
+                        "description": "A top-level task of the destination list to move under "
+                        "(a task with subtasks cannot become one); null: the top level. "
+                        "Default: the parent it has, or the top level in another list.",
+                    }
+                ),
+                "after": _nullable(
+                    {
+                        **_TASK_ID,
+                        "description": "The sibling at the destination to follow; null: first. "
+                        "Default: where it is when list and parent stay, else last.",
+                    }
+                ),
+            },
+            "list_id",
+            "parent_id",
+            "after",
+            description="Subtasks travel with their parent. `{}` moves nothing.",
+        ),
+    }
 
 
 def _error(plain: bool) -> Schema:
@@ -409,10 +562,11 @@ def _page_headers() -> dict[str, Schema]:
         zip(
             PAGE_COUNT_HEADERS,
             (
-                "How many tasks the user has, unfiltered (pending + completed), not the "
-                "filtered list's length: counting that would cost a page its constant price.",
-                "How many of the user's tasks are pending, unfiltered.",
-                "How many of the user's tasks are completed, unfiltered.",
+                "How many tasks the lists in scope hold (every list the user belongs to, or "
+                "`list`), unfiltered (pending + completed), not the filtered list's length: "
+                "counting that would cost a page its constant price.",
+                "How many of the tasks in the lists in scope are pending, unfiltered.",
+                "How many of the tasks in the lists in scope are completed, unfiltered.",
             ),
             strict=True,
         )
@@ -433,14 +587,14 @@ def _headers(plain: bool) -> dict[str, Schema]:
     return {
         **(_page_headers() if plain else {}),
         "ETag": {
-            "description": 'The task version as a strong tag, `"<version>"`.',
+            "description": 'The version of the task or list as a strong tag, `"<version>"`.',
             "required": True,
             "schema": {"type": "string", "pattern": r'^"[1-9][0-9]*"$'},
         },
         "Location": {
-            "description": "The path of the created task.",
+            "description": "The path of the created task or list, under your own user id.",
             "required": True,
-            "schema": {"type": "string", "pattern": r"^/api/[^/]+/tasks/[1-9][0-9]*$"},
+            "schema": {"type": "string", "pattern": r"^/api/[^/]+/(?:tasks|lists)/[1-9][0-9]*$"},
         },
         "Retry-After": {
             "description": "Seconds to wait before retrying.",
@@ -479,12 +633,13 @@ _ERRORS: Final = {
     "401": ("Unauthorized", "The bearer token is missing or invalid.", ("WWW-Authenticate",)),
     "403": (
         "Forbidden",
-        "The path's user is not the token's user, or their role in the list does not allow this.",
+        "The path's user is not the token's user, or your role in the list does not allow this.",
         (),
     ),
     "404": (
         "NotFound",
-        "No such route, task or list (one in a list you are no member of answers the same).",
+        "No such route, task, list, member or invite; a task or list you cannot see answers "
+        "exactly the same.",
         (),
     ),
     "405": ("MethodNotAllowed", "The method is not allowed on this path.", ("Allow",)),
@@ -601,11 +756,27 @@ def _parameters() -> dict[str, Schema]:
             required=True,
         ),
         "TaskId": _param("id", "path", _TASK_ID, "The task id.", required=True),
+        "ListId": _param("id", "path", _TASK_ID, "The list id.", required=True),
+        "InviteCode": _param(
+            "code",
+            "path",
+            {"type": "string", "minLength": 1},
+            "The code the invite's maker was given (an unknown, used or expired one is a 404).",
+            required=True,
+        ),
+        "MemberId": _param(
+            "member_id",
+            "path",
+            {"type": "string", "minLength": 1, "maxLength": USER_ID_MAX},
+            "The member's user id.",
+            required=True,
+        ),
         "IfMatch": _param(
             "If-Match",
             "header",
             etags,
-            'Apply only if the task is at one of these ETags, e.g. `"3"` (`*`: any); else 412.',
+            'Apply only if the task (or list) is at one of these ETags, e.g. `"3"` (`*`: any); '
+            "else 412.",
         ),
         "IfNoneMatch": _param(
             "If-None-Match",
@@ -639,6 +810,19 @@ def list_parameters(plain: bool = False) -> list[Schema]:
     """The query parameters of the task list, with the frontends' names in the plain style."""
     pattern = _patterns()
     native = [
+        _param(
+            "list",
+            "query",
+            _TASK_ID,
+            "Only the tasks of this list (a list you do not belong to is a 404).",
+        ),
+        _param(
+            "parent",
+            "query",
+            {"anyOf": [_TASK_ID, {"type": "string", "enum": [Parent.NONE.value]}]},
+            "`none`: top-level tasks only; a task's id: its subtasks only (a task you cannot "
+            "see is a 404).",
+        ),
         _param(
             "status",
             "query",
@@ -698,10 +882,16 @@ def list_parameters(plain: bool = False) -> list[Schema]:
             "query",
             {"type": "string", "minLength": 1},
             "`meta.next_cursor` of the previous page, sealed: valid only for the same user, "
-            "filters, `tz` and sort (else 422); `limit` may change.",
+            "`list`, `parent`, filters, `tz` and sort (else 422); `limit` may change.",
         ),
     ]
     return native + (_frontend_parameters() if plain else [_native_sort()])
+
+
+_POSITION: Final = (
+    "`position` is the manual order of one list (only with `list`, else a 422): siblings by "
+    "position, each parent followed by its subtasks."
+)
 
 
 def _native_sort() -> Schema:
@@ -711,7 +901,7 @@ def _native_sort() -> Schema:
         {"type": "string", "enum": list(SORTS), "default": str(Sort())},
         "Order; `-` for descending; `id` breaks ties in the same direction. `priority` "
         "ranks none < low < medium < high; `due` orders by due_at, or due_date at the "
-        "start of its day in `tz`, with tasks without a due last in both directions.",
+        f"start of its day in `tz`, with tasks without a due last in both directions. {_POSITION}",
     )
 
 
@@ -727,7 +917,7 @@ def _frontend_parameters() -> list[Schema]:
             "of the envelope style (`-` for descending). `order` gives the direction; without "
             "it `created` is newest first (the default list) and every other unsigned name "
             "ascending (`priority`: none < low < medium < high). A `-` with `order` is a 422. "
-            "`id` breaks ties; tasks without a due come last in both directions.",
+            "`id` breaks ties; tasks without a due come last in both directions. " + _POSITION,
         ),
         _param(
             "order",
@@ -766,6 +956,7 @@ def _task_links(plain: bool) -> Schema:
             ("PatchTask", "patchTask"),
             ("DeleteTask", "deleteTask"),
             ("SetTaskCompletion", "setTaskCompletion"),
+            ("MoveTask", "moveTask"),
         )
     }
 
@@ -790,12 +981,14 @@ def _task_paths(plain: bool) -> dict[str, Schema]:
                 "operationId": "listTasks",
                 "summary": "List, filter, search, sort and page the user's tasks",
                 "description": (
-                    "Every filter must hold. The counts (X-Pending-Count, X-Completed-Count, "
-                    "X-Total-Count) are over all of the user's tasks, unfiltered; the next page "
-                    "is in `Link`. Paging is keyset-based."
+                    "The tasks of every list the user belongs to, or of `list`. Every filter "
+                    "must hold. The counts (X-Pending-Count, X-Completed-Count, X-Total-Count) "
+                    "are those of the lists in scope, unfiltered; the next page is in `Link`. "
+                    "Paging is keyset-based."
                     if plain
-                    else "Every filter must hold. `meta.counts` are over all of the "
-                    "user's tasks, unfiltered. Paging is keyset-based."
+                    else "The tasks of every list the user belongs to, or of `list`. Every "
+                    "filter must hold. `meta.counts` are those of the lists in scope, "
+                    "unfiltered. Paging is keyset-based."
                 ),
                 "security": _AUTH,
                 "parameters": list_parameters(plain),
@@ -803,17 +996,19 @@ def _task_paths(plain: bool) -> dict[str, Schema]:
                     **_ok(
                         plain, 200, "A page of tasks.", {"type": "array", "items": task}, meta=True
                     ),
-                    **_errors(401, 403, 422),
+                    **_errors(401, 403, 404, 422),
                 },
             },
             "post": {
                 "operationId": "createTask",
-                "summary": "Create a task",
+                "summary": "Create a task at the end of its list (and parent)",
+                "description": "In your default list unless `list_id` names a list you edit.",
                 "security": _AUTH,
                 "parameters": _use("IdempotencyKey"),
                 "requestBody": _body("TaskCreate"),
-                # 403: a viewer of `list_id`; 404: a list or parent the caller cannot see.
-                "responses": {**created, **_errors(400, 401, 403, 404, 409, 413, 415, 422)},
+                # 403: a viewer of `list_id`; 404: a list or parent the caller cannot see;
+                # 412: the siblings kept changing (respacing lost to other writers).
+                "responses": {**created, **_errors(400, 401, 403, 404, 409, 412, 413, 415, 422)},
             },
         },
         "/api/{user_id}/tasks/{id}": {
@@ -884,6 +1079,209 @@ def _task_paths(plain: bool) -> dict[str, Schema]:
                     ),
                     **write_errors,
                     **_errors(409),
+                },
+            },
+        },
+        "/api/{user_id}/tasks/{id}/move": {
+            "parameters": _use("UserId", "TaskId", "XRequestId"),
+            "post": {
+                "operationId": "moveTask",
+                "summary": "Move a task to another list, parent or place among its siblings",
+                "description": "You must edit the task's list and the destination. A list or "
+                "task you cannot see is answered as a missing one (404); a move the rules of "
+                "subtasks or siblings refuse is a 422.",
+                "security": _AUTH,
+                "parameters": _use("IfMatch"),
+                "requestBody": _body("Move"),
+                "responses": {**_ok(plain, 200, "The moved task.", task, "ETag"), **write_errors},
+            },
+        },
+    }
+
+
+def _list_links(plain: bool) -> Schema:
+    list_id = "$response.body#/id" if plain else "$response.body#/data/id"
+    return {
+        name: {
+            "operationId": operation,
+            "parameters": {"user_id": "$request.path.user_id", "id": list_id},
+        }
+        for name, operation in (
+            ("GetList", "getList"),
+            ("RenameList", "renameList"),
+            ("DeleteList", "deleteList"),
+            ("ListInvites", "listInvites"),
+            ("CreateInvite", "createInvite"),
+            ("ListMembers", "listMembers"),
+        )
+    }
+
+
+def _invite_links(plain: bool) -> Schema:
+    code = "$response.body#/code" if plain else "$response.body#/data/code"
+    user = "$request.path.user_id"
+    return {
+        "WithdrawInvite": {
+            "operationId": "withdrawInvite",
+            "parameters": {"user_id": user, "id": "$request.path.id", "code": code},
+        },
+        "AcceptInvite": {
+            "operationId": "acceptInvite",
+            "parameters": {"user_id": user, "code": code},
+        },
+    }
+
+
+def _list_paths(plain: bool) -> dict[str, Schema]:
+    one = ref("List")
+    lists = {"type": "array", "items": one}
+    owner = "The list's owner only."
+    created = _ok(plain, 201, "The new list; you own it.", one, "ETag", "Location")
+    created["201"]["links"] = _list_links(plain)
+    invited = _ok(plain, 201, "The invite with its code, shown this once.", ref("NewInvite"))
+    invited["201"]["links"] = _invite_links(plain)
+    return {
+        "/api/{user_id}/lists": {
+            "parameters": _use("UserId", "XRequestId"),
+            "get": {
+                "operationId": "listLists",
+                "summary": "The lists you own or belong to: your default list first, then by name",
+                "description": 'Your default list ("Inbox" until renamed) is made when first '
+                "needed.",
+                "security": _AUTH,
+                "responses": {**_ok(plain, 200, "Your lists.", lists), **_errors(401, 403, 422)},
+            },
+            "post": {
+                "operationId": "createList",
+                "summary": "Create a list",
+                "security": _AUTH,
+                "requestBody": _body("ListName"),
+                "responses": {**created, **_errors(400, 401, 403, 409, 413, 415, 422)},
+            },
+        },
+        "/api/{user_id}/lists/{id}": {
+            "parameters": _use("UserId", "ListId", "XRequestId"),
+            "get": {
+                "operationId": "getList",
+                "summary": "Read one list you belong to",
+                "security": _AUTH,
+                "responses": {
+                    **_ok(plain, 200, "The list.", one, "ETag"),
+                    **_errors(401, 403, 404, 422),
+                },
+            },
+            "patch": {
+                "operationId": "renameList",
+                "summary": "Rename a list",
+                "description": owner,
+                "security": _AUTH,
+                "parameters": _use("IfMatch"),
+                "requestBody": _body(
+                    "ListName", "application/json", "application/merge-patch+json"
+                ),
+                "responses": {
+                    **_ok(plain, 200, "The renamed list.", one, "ETag"),
+                    **_errors(400, 401, 403, 404, 412, 413, 415, 422),
+                },
+            },
+            "delete": {
+                "operationId": "deleteList",
+                "summary": "Delete a list with its tasks; the default list is never deleted (409)",
+                "description": owner,
+                "security": _AUTH,
+                "parameters": _use("IfMatch"),
+                "responses": {
+                    **_ok(plain, 200, "The deleted list, as it was.", one),
+                    **_errors(401, 403, 404, 409, 412, 422),
+                },
+            },
+        },
+        "/api/{user_id}/lists/{id}/invites": {
+            "parameters": _use("UserId", "ListId", "XRequestId"),
+            "get": {
+                "operationId": "listInvites",
+                "summary": "The list's open invites: role and expiry, never a code",
+                "description": owner,
+                "security": _AUTH,
+                "responses": {
+                    **_ok(
+                        plain, 200, "The open invites.", {"type": "array", "items": ref("Invite")}
+                    ),
+                    **_errors(401, 403, 404, 422),
+                },
+            },
+            "post": {
+                "operationId": "createInvite",
+                "summary": "Invite someone to the list as an editor or viewer",
+                "description": f"{owner} The default list is never shared (409).",
+                "security": _AUTH,
+                "requestBody": _body("InviteCreate"),
+                "responses": {**invited, **_errors(400, 401, 403, 404, 409, 413, 415, 422)},
+            },
+        },
+        "/api/{user_id}/lists/{id}/invites/{code}": {
+            "parameters": _use("UserId", "ListId", "InviteCode", "XRequestId"),
+            "delete": {
+                "operationId": "withdrawInvite",
+                "summary": "Withdraw an open invite by its code",
+                "description": owner,
+                "security": _AUTH,
+                "responses": {
+                    **_ok(plain, 200, "The withdrawn invite.", ref("Invite")),
+                    **_errors(401, 403, 404, 422),
+                },
+            },
+        },
+        "/api/{user_id}/invites/{code}/accept": {
+            "parameters": _use("UserId", "InviteCode", "XRequestId"),
+            "post": {
+                "operationId": "acceptInvite",
+                "summary": "Join a list with an invite's role; an invite works once",
+                "description": "No body. An unknown, used or expired code is a 404; a list you "
+                "belong to already is a 409; neither uses the invite up.",
+                "security": _AUTH,
+                "responses": {
+                    **_ok(plain, 200, "The list you joined.", one, "ETag"),
+                    **_errors(401, 403, 404, 409, 422),
+                },
+            },
+        },
+        "/api/{user_id}/lists/{id}/members": {
+            "parameters": _use("UserId", "ListId", "XRequestId"),
+            "get": {
+                "operationId": "listMembers",
+                "summary": "Everyone in the list, its owner first; e-mails to the owner only",
+                "security": _AUTH,
+                "responses": {
+                    **_ok(plain, 200, "The members.", {"type": "array", "items": ref("Member")}),
+                    **_errors(401, 403, 404, 422),
+                },
+            },
+        },
+        "/api/{user_id}/lists/{id}/members/{member_id}": {
+            "parameters": _use("UserId", "ListId", "MemberId", "XRequestId"),
+            "patch": {
+                "operationId": "changeMemberRole",
+                "summary": "Give a member another role",
+                "description": f"{owner} The owner's own role never changes (409).",
+                "security": _AUTH,
+                "requestBody": _body(
+                    "MemberRole", "application/json", "application/merge-patch+json"
+                ),
+                "responses": {
+                    **_ok(plain, 200, "The member in their new role.", ref("Member")),
+                    **_errors(400, 401, 403, 404, 409, 413, 415, 422),
+                },
+            },
+            "delete": {
+                "operationId": "removeMember",
+                "summary": "Remove a member, or leave (your own user id)",
+                "description": "The owner removes anyone; a member removes themself. Access "
+                "ends at once. The owner cannot leave their list (409): they delete it.",
+                "security": _AUTH,
+                "responses": {
+                    **_ok(plain, 200, "The member as they were.", ref("Member")),
+                    **_errors(401, 403, 404, 409, 422),
                 },
             },
         },
@@ -980,7 +1378,12 @@ def openapi_document(style: Style = ENVELOPE) -> Schema:
             )
             + "A method a path does not allow is a 405 with `Allow`; an unknown path is a 404.",
         },
-        "paths": {**_task_paths(plain), **_account_paths(plain), **_probe_paths(plain)},
+        "paths": {
+            **_task_paths(plain),
+            **_list_paths(plain),
+            **_account_paths(plain),
+            **_probe_paths(plain),
+        },
         "components": {
             "schemas": _schemas(plain),
             "responses": _error_responses(),

@@ -1,4 +1,4 @@
-"""Reading requests: the caller's token, JSON bodies, path ids and preconditions."""
+"""Reading requests: the caller's token, JSON bodies, path ids, query strings and preconditions."""
 
 from __future__ import annotations
 
@@ -10,15 +10,20 @@ import orjson
 from starlette.requests import Request
 
 from adapters.http.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from domain.errors import InvalidToken, MissingToken, NotFound
-from domain.types import TaskId, parse_task_id
-from domain.users import Principal
+from adapters.http.representation import unknown_parameters
+from domain.errors import InvalidToken, MissingToken, NotFound, ValidationFailed
+from domain.policy import LIST_NOT_FOUND
+from domain.types import ListId, TaskId, UserId, parse_list_id, parse_task_id
+from domain.users import Caller, Principal
 from taskservice.ports import MAX_TOKEN_LENGTH, TokenVerifier
+from taskservice.services.access import TASK_NOT_FOUND
 
 MAX_BODY: Final = 64 * 1024
 JSON: Final = frozenset({"application/json"})
 JSON_OR_MERGE_PATCH: Final = frozenset({"application/json", "application/merge-patch+json"})
 
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
 _STRONG_ETAG = re.compile(r'"([1-9][0-9]{0,9})"', re.ASCII)
 _ANY_ETAG = re.compile(r'(?:W/)?"([1-9][0-9]{0,9})"', re.ASCII)
 
@@ -44,12 +49,43 @@ async def authenticated(request: Request, verifier: TokenVerifier) -> Principal:
     return principal
 
 
+async def caller(request: Request, verifier: TokenVerifier) -> Caller:
+    """The verified caller, and the user whose data the path names (`{user_id}`).
+
+    The policy is applied here already (the use case applies it again), so that a stranger
+    gets a 403 before anything else of the request is read and judged.
+    """
+    principal = await authenticated(request, verifier)
+    found = Caller(principal=principal, owner=UserId(request.path_params["user_id"]))
+    found.check()
+    return found
+
+
 def task_id(text: str) -> TaskId:
-    """A path id that is a positive 64-bit integer; anything else names no task."""
+    """A path id that is a positive 64-bit integer; anything else names no task, and is answered
+    as a missing one is."""
     found = parse_task_id(text)
     if found is None:
-        raise NotFound("No such task.")
+        raise NotFound(TASK_NOT_FOUND)
     return found
+
+
+def list_id(text: str) -> ListId:
+    """A path id that is a positive 64-bit integer; anything else names no list, and is answered
+    as a missing one is."""
+    found = parse_list_id(text)
+    if found is None:
+        raise NotFound(LIST_NOT_FOUND)
+    return found
+
+
+def no_parameters(request: Request) -> None:
+    """ValidationFailed for any query parameter: the route reads none (SPEC §1)."""
+    if not request.scope["query_string"]:
+        return
+    errors = unknown_parameters(set(request.query_params))
+    if errors:
+        raise ValidationFailed(errors, "The query has invalid parameters.")
 
 
 async def json_object(
@@ -69,7 +105,29 @@ async def json_object(
         raise BadRequest("The body is not valid JSON in UTF-8.") from None
     if not isinstance(parsed, dict):
         raise BadRequest("The body must be a JSON object.")
+    _integers(parsed)
     return parsed
+
+
+def _integers(body: dict[str, Any]) -> None:
+    """Turn every number with a zero fraction (`2.0`, `2e3`) into the integer it is, in place.
+
+    JSON has one kind of number, and JSON Schema counts 2.0 an integer, as the OpenAPI document
+    does; the rules behind it (ids, `expires_in`) take Python integers only. A loop, not
+    recursion: a body may nest as deep as the JSON parser allows.
+    """
+    stack: list[dict[str, Any] | list[Any]] = [body]
+    while stack:
+        node = stack.pop()
+        items = node.items() if type(node) is dict else enumerate(node)
+        for key, value in items:
+            kind = type(value)
+            if kind is float:
+                # Within 64 bits, as orjson writes integers (an idempotency fingerprint does).
+                if value.is_integer() and _INT64_MIN <= value <= _INT64_MAX:
+                    node[key] = int(value)  # type: ignore[index]
+            elif kind is dict or kind is list:
+                stack.append(value)
 
 
 def fingerprint(body: dict[str, Any], *, scope: str = "") -> str:

@@ -1,8 +1,8 @@
-"""How tasks and list queries look on the wire."""
+"""How tasks, lists, members, invites and list queries look on the wire."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -10,15 +10,19 @@ import attrs
 from starlette.datastructures import QueryParams
 
 from domain.errors import FieldError, ValidationFailed
+from domain.lists import Invite, IssuedInvite, ListView, Member, TaskList
 from domain.queries import (
     LIMIT_MAX,
     TEXT_MAX,
     Due,
+    Parent,
+    ParentScope,
     Sort,
     SortField,
     Status,
     TaskFilter,
     TaskQuery,
+    scope_errors,
     time_zones,
 )
 from domain.tasks import (
@@ -30,9 +34,10 @@ from domain.tasks import (
     has_control,
     normalise_tag,
 )
+from domain.types import ListId, parse_list_id, parse_task_id
 
 LIST_PARAMETERS: Final = frozenset(
-    {"status", "q", "priority", "tag", "due", "tz", "sort", "limit", "cursor"}
+    {"list", "parent", "status", "q", "priority", "tag", "due", "tz", "sort", "limit", "cursor"}
 )
 SORTS: Final = tuple(f"{sign}{field.value}" for field in SortField for sign in ("", "-"))
 FRONTEND_PARAMETERS: Final = frozenset({"search", "completed", "order"})
@@ -58,18 +63,63 @@ def task_json(task: Task) -> dict[str, Any]:
     return field_values(task)
 
 
+LIST_FIELDS: Final = tuple(field.name for field in attrs.fields(TaskList))
+"""What a list holds, in its order: the first fields of its JSON."""
+VIEW_FIELDS: Final = tuple(field.name for field in attrs.fields(ListView) if field.name != "list")
+"""What one member sees of a list besides the list itself: their role, how many share it, its
+counts; the last fields of its JSON."""
+HIDDEN_INVITE_FIELDS: Final = frozenset({"code_hash"})
+"""What an invite's JSON never shows: its code is shown once, when it is made, and never stored."""
+
+
+def task_list_json(view: ListView) -> dict[str, Any]:
+    """The JSON object of a list as the caller sees it (SPEC §7): the list's fields, then the
+    caller's role, the number of members and the counts."""
+    values = attrs.asdict(view.list, recurse=False)
+    for name in VIEW_FIELDS:
+        value = getattr(view, name)
+        values[name] = attrs.asdict(value) if attrs.has(type(value)) else value
+    return values
+
+
+def member_json(member: Member, *, with_email: bool) -> dict[str, Any]:
+    """A member of a list; `email` only for whom the use case showed it (the list's owner)."""
+    values = attrs.asdict(member, recurse=False)
+    if not with_email:
+        del values["email"]
+    return values
+
+
+def invite_json(invite: Invite) -> dict[str, Any]:
+    """An open invite: its list, role, expiry, when and by whom it was made; never a code."""
+    values = attrs.asdict(invite, recurse=False)
+    for name in HIDDEN_INVITE_FIELDS:
+        del values[name]
+    return values
+
+
+def issued_invite_json(issued: IssuedInvite) -> dict[str, Any]:
+    """A new invite with its code: the one answer that shows the code."""
+    return {"code": issued.code, **invite_json(issued.invite)}
+
+
+def unknown_parameters(names: Iterable[str]) -> list[FieldError]:
+    """One `unknown_parameter` error per name, in a stable order."""
+    return [
+        FieldError(
+            field=name, code="unknown_parameter", message=f"Unknown query parameter {name!r}."
+        )
+        for name in sorted(names)
+    ]
+
+
 class _Reader:
     """Reads query parameters one rule at a time, collecting every broken rule."""
 
     def __init__(self, params: QueryParams, known: frozenset[str]) -> None:
         self.params = params
         self.known = known
-        self.errors: list[FieldError] = [
-            FieldError(
-                field=name, code="unknown_parameter", message=f"Unknown query parameter {name!r}."
-            )
-            for name in sorted(set(params) - known)
-        ]
+        self.errors: list[FieldError] = unknown_parameters(set(params) - known)
         self.errors += [
             FieldError(field=name, code="repeated", message=f"{name} may be given only once.")
             for name in sorted(known)
@@ -128,6 +178,8 @@ def list_query(
         due=reader.read("due", _due, _DEFAULT_FILTER.due),
     )
     query = TaskQuery(
+        list_id=reader.read("list", _list, None),
+        parent=reader.read("parent", _parent, _ANY_PARENT),
         filter=task_filter,
         sort=_frontend_sort(reader)
         if frontend_names
@@ -136,6 +188,9 @@ def list_query(
         limit=reader.read("limit", _limit, _DEFAULT_QUERY.limit),
     )
     cursor = reader.read("cursor", _cursor, None)
+    if "list" not in params:
+        # sort=position needs a list; a list given but broken is reported as such already.
+        reader.errors += scope_errors(query.sort, query.list_id)
     if reader.errors:
         raise ValidationFailed(reader.errors, "The query has invalid parameters.")
     return query, cursor
@@ -158,6 +213,7 @@ def _choice(kind: type[E], name: str) -> Callable[[str], E]:
 _status: Final = _choice(Status, "status")
 _due: Final = _choice(Due, "due")
 _DEFAULT_QUERY: Final = TaskQuery()
+_ANY_PARENT: Final[ParentScope] = Parent.ANY
 _DEFAULT_FILTER: Final = _DEFAULT_QUERY.filter
 _DEFAULT_SORT: Final = _DEFAULT_QUERY.sort
 
@@ -271,6 +327,24 @@ def _limit(raw: str) -> int:
     if len(raw) <= 3 and raw.isascii() and raw.isdigit() and 1 <= int(raw) <= LIMIT_MAX:
         return int(raw)
     raise InvalidValue("out_of_range", f"limit must be an integer from 1 to {LIMIT_MAX}.")
+
+
+def _list(raw: str) -> ListId:
+    found = parse_list_id(raw)
+    if found is None:
+        raise InvalidValue("invalid", "list must be the id of a list: a positive integer.")
+    return found
+
+
+def _parent(raw: str) -> ParentScope:
+    if raw == Parent.NONE.value:
+        return Parent.NONE
+    found = parse_task_id(raw)
+    if found is None:
+        raise InvalidValue(
+            "invalid", "parent must be the id of a task (a positive integer) or none."
+        )
+    return found
 
 
 def _cursor(raw: str) -> str:

@@ -1,7 +1,8 @@
-"""The task endpoints of SPEC §3.1."""
+"""The task endpoints of SPEC §3.1, and the move of §7."""
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import quote
 
 import attrs
@@ -10,13 +11,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from adapters.http import parsing
-from adapters.http.parsing import authenticated
 from adapters.http.representation import task_json
 from adapters.http.routing import by_method
 from adapters.http.style import Style
 from domain.errors import FieldError, ValidationFailed, unknown_fields
 from domain.idempotency import IdempotentRequest, Reply, key_errors
-from domain.tasks import Task, TaskChanges, parse_changes
+from domain.tasks import Task, TaskChanges, parse_changes, parse_move
 from domain.types import TaskId, UserId
 from domain.users import Caller
 from taskservice.ports import TokenVerifier
@@ -43,18 +43,11 @@ class TaskApi:
                 DELETE=self.delete,
             ),
             by_method("/api/{user_id}/tasks/{id}/complete", PATCH=self.complete),
+            by_method("/api/{user_id}/tasks/{id}/move", POST=self.move),
         ]
 
     async def _caller(self, request: Request) -> Caller:
-        """The verified caller, and the owner whose tasks the path names.
-
-        The policy is applied here already (the use case applies it again), so that a stranger
-        gets a 403 before anything else of the request is read and judged.
-        """
-        principal = await authenticated(request, self.verifier)
-        caller = Caller(principal=principal, owner=UserId(request.path_params["user_id"]))
-        caller.check()
-        return caller
+        return await parsing.caller(request, self.verifier)
 
     async def _caller_and_task(self, request: Request) -> tuple[Caller, TaskId]:
         """The caller, and the task the path names."""
@@ -74,10 +67,11 @@ class TaskApi:
         body = await parsing.json_object(request) or {}
         key = request.headers.get("idempotency-key")
         changes = _create_changes(body, key)
+        created = functools.partial(self._created, caller.owner)
         if key is None:
-            return _replied(self._created(await self.tasks.create(caller, changes)))
+            return _replied(created(await self.tasks.create(caller, changes)))
         keyed = IdempotentRequest(key=key, fingerprint=parsing.fingerprint(body))
-        outcome = await self.tasks.create_once(caller, changes, request=keyed, render=self._created)
+        outcome = await self.tasks.create_once(caller, changes, request=keyed, render=created)
         return _replied(outcome.reply, replayed=outcome.replayed)
 
     async def show(self, request: Request) -> Response:
@@ -132,8 +126,18 @@ class TaskApi:
         )
         return _replied(outcome.reply, replayed=outcome.replayed)
 
-    def _created(self, task: Task) -> Reply:
-        location = f"/api/{quote(task.user_id, safe='')}/tasks/{task.id}"
+    async def move(self, request: Request) -> Response:
+        """POST …/move: another list, parent or place among the siblings (SPEC §7)."""
+        caller, task_id = await self._caller_and_task(request)
+        parsing.no_parameters(request)
+        move = parse_move(await parsing.json_object(request) or {})
+        task = await self.tasks.move(caller, task_id, move, expected=parsing.if_match(request))
+        return self._task_response(task, "Task moved.")
+
+    def _created(self, me: UserId, task: Task) -> Reply:
+        # The caller's own path: in a shared list the task's owner (`user_id`) is someone else,
+        # whose path would be a 403 for the caller.
+        location = f"/api/{quote(me, safe='')}/tasks/{task.id}"
         return Reply(
             status=201,
             headers={"ETag": task.etag, "Location": location},

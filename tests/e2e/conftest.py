@@ -16,6 +16,7 @@ from adapters.memory import AlwaysReady, MemoryStore
 from adapters.persistence import upgrade_to_head
 from taskservice.bootstrap import Adapters, build_app, build_identity, build_verifier
 from taskservice.settings import Settings
+from tests.e2e.people import People, person
 from tests.e2e.wire import STYLES, Wire
 from tests.tokens import SECRET, hs256
 
@@ -145,3 +146,9 @@ def make_task(
         return data
 
     return make
+
+
+@pytest.fixture
+def people(client: httpx.AsyncClient, wire: Wire) -> People:
+    """Makes new people (users with tokens of their own) calling the app through `client`."""
+    return lambda: person(client, wire)

@@ -9,15 +9,17 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
 import structlog
 
-from taskservice.bootstrap import build_app
+from adapters.memory import AlwaysReady
+from taskservice.bootstrap import Adapters, build_app, build_identity, build_verifier
 from taskservice.logs import configure_logging
 from tests.e2e.conftest import settings_for
+from tests.e2e.people import Person
 from tests.e2e.wire import Wire
 from tests.tokens import hs256
 
@@ -140,3 +142,63 @@ async def test_the_start_up_line_summarises_settings_without_secrets(
     for secret in ("db-pa55word", "redis-pa55word", "alice", settings.secret.decode()):
         assert not [line for line in lines if secret in line]
     assert any(r["event"] == "service stopped" for r in parsed(lines))
+
+
+class _FailingUnitOfWork:
+    """A unit-of-work factory that fails like a bug: every request needing storage is a 500."""
+
+    def __call__(self) -> NoReturn:
+        raise RuntimeError("a bug")
+
+
+async def test_invite_codes_never_reach_the_log(
+    client: httpx.AsyncClient, json_logs: Callable[[], list[str]], wire: Wire, tmp_path: Path
+) -> None:
+    alice, bob = (Person(id=f"logs-{uuid.uuid4().hex[:8]}", client=client, wire=wire) for _ in "ab")
+    groceries = await alice.new_list()
+    codes = [await alice.invite(groceries["id"]) for _ in range(3)]
+    invites = f"/lists/{groceries['id']}/invites"
+    statuses = [
+        (await bob.call("POST", f"/invites/{codes[0]}/accept")).status_code,
+        (await bob.call("POST", f"/invites/{codes[0]}/accept")).status_code,
+        (await bob.call("POST", f"/invites/{codes[1]}/accept")).status_code,
+        (await alice.call("DELETE", f"{invites}/{codes[2]}")).status_code,
+        (await alice.call("DELETE", f"{invites}/{codes[2]}")).status_code,
+        (await bob.call("DELETE", f"{invites}/{codes[1]}")).status_code,
+    ]
+    assert statuses == [200, 404, 409, 200, 404, 403]
+    # A bug on each route with a code in its path: the error line names the route, not the path.
+    settings = settings_for("sqlite:///unused.db", tmp_path, api_style=wire.style)
+    verifier, _ = build_verifier(settings)
+    issuer, hasher, throttle = build_identity(settings)
+    broken = build_app(
+        settings,
+        Adapters(
+            uow=_FailingUnitOfWork(),
+            readiness=AlwaysReady(),
+            verifier=verifier,
+            issuer=issuer,
+            hasher=hasher,
+            throttle=throttle,
+        ),
+    )
+    transport = httpx.ASGITransport(app=broken)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as failing:
+        carol = Person(id="carol", client=failing, wire=wire)
+        assert (await carol.call("POST", f"/invites/{codes[1]}/accept")).status_code == 500
+        assert (await carol.call("DELETE", f"/lists/1/invites/{codes[2]}")).status_code == 500
+
+    # The test's own HTTP client logs the URLs it fetches (logger `httpx`); the service's lines
+    # are the rest.
+    lines = [line for line in json_logs() if json.loads(line)["logger"] != "httpx"]
+    records = parsed(lines)
+    for code in codes:
+        assert not [line for line in lines if code in line], code
+    errors = [r for r in records if r["event"] == "unhandled error"]
+    assert [r["route"] for r in errors] == [
+        "/api/{user_id}/invites/{code}/accept",
+        "/api/{user_id}/lists/{id}/invites/{code}",
+    ]
+    assert all("path" not in r for r in errors)
+    routes = {r["route"] for r in records if r["event"] == "request"}
+    assert "/api/{user_id}/invites/{code}/accept" in routes

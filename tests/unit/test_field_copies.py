@@ -14,12 +14,23 @@ import pytest
 
 from adapters.http.accounts import user_json
 from adapters.http.openapi import openapi_document
+from adapters.http.representation import (
+    LIST_FIELDS,
+    VIEW_FIELDS,
+    invite_json,
+    issued_invite_json,
+    member_json,
+    task_list_json,
+)
+from adapters.http.style import ENVELOPE, PLAIN
 from adapters.persistence.rows import TASK_COLUMNS, WRITTEN
 from adapters.web.forms import task_data, task_form
 from bench import reference, reference_sql
 from domain import queries
+from domain.lists import Invite, IssuedInvite, ListView, Member, Role, TaskList
+from domain.queries import TaskCounts
 from domain.tasks import PLACEMENT_FIELDS, TASK_FIELDS, WRITABLE_FIELDS, Priority, Task
-from domain.types import TaskId, UserId
+from domain.types import ListId, TaskId, UserId
 from domain.users import User
 from taskservice.ports import MAX_TOKEN_LENGTH
 
@@ -100,3 +111,44 @@ def test_the_reference_app_shares_the_service_limits() -> None:
         queries.LIMIT_DEFAULT,
         queries.LIMIT_MAX,
     )
+
+
+def _list_view() -> ListView:
+    task_list = TaskList(
+        id=ListId(1), owner_id=UserId("u"), name="n", created_at=NOW, updated_at=NOW
+    )
+    return ListView(list=task_list, role=Role.OWNER, members=1, counts=TaskCounts())
+
+
+def _invite() -> Invite:
+    return Invite(
+        list_id=ListId(1),
+        role=Role.EDITOR,
+        expires_at=NOW,
+        created_at=NOW,
+        created_by=UserId("u"),
+        code_hash="h",
+    )
+
+
+def _closed(schema: dict[str, Any], *optional: str) -> set[str]:
+    # Every property required but `optional`, and no other property allowed.
+    assert schema["additionalProperties"] is False
+    assert set(schema["required"]) == set(schema["properties"]) - set(optional)
+    return set(schema["properties"])
+
+
+@pytest.mark.parametrize("plain", [False, True])
+def test_the_list_schemas_are_what_the_api_writes(plain: bool) -> None:
+    schemas = openapi_document(PLAIN if plain else ENVELOPE)["components"]["schemas"]
+    view = _list_view()
+    assert _closed(schemas["List"]) == set(task_list_json(view))
+    assert _closed(schemas["Counts"]) == set(task_list_json(view)["counts"])
+    assert {*LIST_FIELDS, *VIEW_FIELDS} == set(task_list_json(view))
+    member = Member(user_id=UserId("u"), name=None, email="e", role=Role.VIEWER, joined_at=NOW)
+    assert _closed(schemas["Member"], "email") == set(member_json(member, with_email=True))
+    assert set(member_json(member, with_email=False)) == set(schemas["Member"]["required"])
+    assert _closed(schemas["Invite"]) == set(invite_json(_invite()))
+    issued = IssuedInvite(invite=_invite(), code="c")
+    assert _closed(schemas["NewInvite"]) == set(issued_invite_json(issued))
+    assert "code_hash" not in str(schemas)
