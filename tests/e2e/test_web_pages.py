@@ -96,7 +96,8 @@ async def task_ids(client: Client, url: str = "/tasks") -> list[int]:
 async def add(client: Client, title: str, **fields: str) -> int:
     response = await post(client, "/tasks", title=title, **fields)
     assert response.status_code == 303, response.text
-    return (await task_ids(client))[0]
+    # Ids grow: the newest task is the one just added, wherever the order puts it.
+    return max(await task_ids(client))
 
 
 def set_cookies(response: httpx.Response) -> dict[str, str]:
@@ -693,15 +694,20 @@ async def test_status_filter_sort_and_paging(client: Client) -> None:
             "/tasks", data={"csrf_token": token, "title": f"Task {number:02}"}
         )
         assert response.status_code == 303
+    # The list's own order by default: a new task goes to the end.
     first = Html((await client.get("/tasks")).text)
     assert len(first.by_class("task-title")) == 50
-    assert first.by_class("task-title")[0] == "Task 54"
+    assert first.by_class("task-title")[0] == "Task 00"
     assert not first.has_link("First page")
     second = Html((await client.get(first.link("Next page"))).text)
-    assert second.by_class("task-title") == [f"Task {n:02}" for n in range(4, -1, -1)]
+    assert second.by_class("task-title") == [f"Task {n:02}" for n in range(50, 55)]
     assert second.link("First page") == "/tasks"
     assert not second.has_link("Next page")
     assert second.by_class("counts") == ["55 pending · 0 completed"]
+    newest = Html((await client.get("/tasks?sort=-created_at")).text)
+    assert newest.by_class("task-title")[0] == "Task 54"
+    newer = Html((await client.get(newest.link("Next page"))).text)
+    assert newer.by_class("task-title") == [f"Task {n:02}" for n in range(4, -1, -1)]
 
     by_title = Html((await client.get("/tasks?sort=title")).text)
     assert by_title.by_class("task-title")[:2] == ["Task 00", "Task 01"]
@@ -711,7 +717,7 @@ async def test_status_filter_sort_and_paging(client: Client) -> None:
     assert stale.status_code == 400
     assert "out of date" in stale.text
     ignored = Html((await client.get("/tasks?status=bogus&sort=bogus")).text)
-    assert ignored.by_class("task-title")[0] == "Task 54"
+    assert ignored.by_class("task-title")[0] == "Task 00"
 
 
 async def test_an_empty_list_says_so(client: Client) -> None:
