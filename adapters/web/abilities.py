@@ -24,6 +24,12 @@ ROLE_PHRASES: Final = {
     Role.VIEWER: "a viewer",
 }
 """A role after "You are …"."""
+_UNNAMED: Final = {
+    Role.OWNER: "The owner",
+    Role.EDITOR: "An editor",
+    Role.VIEWER: "A viewer",
+}
+"""A member who gave no name, to those who may not see their e-mail."""
 ROLE_HINTS: Final = {
     Role.OWNER: "manages the list, its invites and its members",
     Role.EDITOR: "can add, change, complete, reorder and delete tasks",
@@ -83,7 +89,7 @@ class MemberRow:
         )
         return cls(
             member=member,
-            who=member.name or member.email or ("You" if is_me else "A member"),
+            who=member.name or member.email or ("You" if is_me else _UNNAMED[member.role]),
             is_me=is_me,
             manageable=abilities.manage and settled is None,
         )

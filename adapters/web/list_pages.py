@@ -36,9 +36,7 @@ class ListPages:
             page_route("/lists", on_error, POST=self.create),
             page_route("/lists/new", on_error, GET=self.new_page),
             page_route("/lists/{list_id}/edit", on_error, GET=self.edit_page, POST=self.rename),
-            page_route(
-                "/lists/{list_id}/delete", on_error, GET=self.delete_page, POST=self.delete
-            ),
+            page_route("/lists/{list_id}/delete", on_error, GET=self.delete_page, POST=self.delete),
         ]
 
     async def new_page(self, request: Request) -> Response:
@@ -67,14 +65,18 @@ class ListPages:
         list_id = list_id_of(request)
         try:
             name = parse_list_fields({"name": form.get("name")})
-            renamed = await self.lists.rename(caller, list_id, name, expected=expected_version(form))
+            renamed = await self.lists.rename(
+                caller, list_id, name, expected=expected_version(form)
+            )
         except ValidationFailed as exc:
             shown = await self._managed(caller, list_id)
             errors = field_errors(exc.details)
             return self._edit_page(request, shown, form, status=422, errors=errors)
         except PreconditionFailed:
             shown = await self._managed(caller, list_id)
-            problem = "Someone renamed this list after you opened it. Check the name and save again."
+            problem = (
+                "Someone renamed this list after you opened it. Check the name and save again."
+            )
             return self._edit_page(request, shown, form, status=409, problem=problem)
         return redirect(back_to(_url(renamed), "list_renamed"))
 
@@ -104,7 +106,9 @@ class ListPages:
             raise not_allowed(ROLE_REFUSED)
         return shown
 
-    def _new_page(self, request: Request, form: Form, status: int = 200, **context: Any) -> Response:
+    def _new_page(
+        self, request: Request, form: Form, status: int = 200, **context: Any
+    ) -> Response:
         values = {"errors": {}} | context
         return self.kit.page(request, "list_new.html", status=status, form=form, **values)
 
@@ -142,4 +146,3 @@ async def shared_list(lists: ListUseCases, caller: Caller, list_id: ListId) -> L
         return await lists.get(caller, list_id)
     except NotFound:
         raise list_gone() from None
-

@@ -24,7 +24,7 @@ from adapters.web.abilities import (
     MemberRow,
     refusal,
 )
-from adapters.web.forms import field_errors
+from adapters.web.forms import Form, field_errors
 from adapters.web.kit import Kit, redirect
 from adapters.web.list_pages import list_id_of, shared_list
 from adapters.web.listing import PageView, back_to
@@ -108,11 +108,13 @@ class SharePages:
         except ValidationFailed as exc:
             shown = await shared_list(self.lists, caller, list_id)
             errors = field_errors(exc.details)
-            return await self._share_page(request, caller, shown, status=422, errors=errors)
+            return await self._share_page(
+                request, caller, shown, status=422, form=form, errors=errors
+            )
         issued = await self.lists.create_invite(caller, list_id, terms)
         shown = await shared_list(self.lists, caller, list_id)
         link = f"{str(request.base_url).rstrip('/')}/invites/{issued.code}"
-        return await self._share_page(request, caller, shown, issued=issued, link=link)
+        return await self._share_page(request, caller, shown, form=form, issued=issued, link=link)
 
     async def withdraw(self, request: Request) -> Response:
         """POST /lists/{id}/invites/withdraw: the open invite (named by its stored hash) stops
@@ -184,12 +186,15 @@ class SharePages:
         shown: ListView,
         *,
         status: int = 200,
+        form: Form | None = None,
         **context: Any,
     ) -> Response:
         abilities = Abilities.of(shown.role)
         members = await self.lists.members(caller, shown.list.id)
         invites = await self.lists.invites(caller, shown.list.id) if abilities.manage else []
         values = {"notice": None, "errors": {}, "issued": None, "link": None} | context
+        # The invite form keeps what was last chosen in it; a first one offers the defaults.
+        chosen = {"role": str(GRANTABLE[0][0]), "expires_in": str(LIFETIMES[-1][0])}
         return self.kit.page(
             request,
             "share.html",
@@ -199,7 +204,9 @@ class SharePages:
             shown=shown,
             abilities=abilities,
             me=caller.owner,
-            members=[MemberRow.of(m, me=caller.owner, abilities=abilities) for m in members.members],
+            members=[
+                MemberRow.of(m, me=caller.owner, abilities=abilities) for m in members.members
+            ],
             invites=invites,
             unshareable=refusal(check_shareable, shown.list),
             back=PageView.of_list(shown.list.id, is_default=shown.list.is_default).url(),
@@ -208,6 +215,7 @@ class SharePages:
             role_phrases=ROLE_PHRASES,
             grantable=GRANTABLE,
             lifetimes=LIFETIMES,
+            chosen=chosen | {k: v for k, v in (form or {}).items() if k in chosen},
             **values,
         )
 
@@ -216,7 +224,7 @@ def _share_url(list_id: int) -> str:
     return f"/lists/{list_id}/share"
 
 
-def _member_id(form: dict[str, str]) -> UserId:
+def _member_id(form: Form) -> UserId:
     member = form.get("member_id", "")
     if not member:
         raise PageError(400, "Bad request", "The form named no member.")

@@ -307,4 +307,3 @@ def _task_id(request: Request) -> TaskId:
     if found is None:
         raise not_found()
     return found
-

@@ -357,6 +357,7 @@ async def test_a_token_from_another_session_is_refused(store: MemoryStore, clien
     [
         {"Origin": "https://evil.example"},
         {"Origin": "null"},
+        {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
         {"Origin": "http://testserver"},
         {"Sec-Fetch-Site": "cross-site"},
         {"Sec-Fetch-Site": "same-site"},
@@ -374,10 +375,17 @@ async def test_posts_from_other_origins_are_refused_even_with_a_token(
     assert await titles(client) == []
 
 
-async def test_same_origin_posts_are_accepted(client: Client) -> None:
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": BASE, "Sec-Fetch-Site": "same-origin"},
+        # What a browser sends from a page with `Referrer-Policy: no-referrer`.
+        {"Origin": "null", "Sec-Fetch-Site": "same-origin"},
+    ],
+)
+async def test_same_origin_posts_are_accepted(client: Client, headers: dict[str, str]) -> None:
     await sign_up(client)
     token = await csrf(client)
-    headers = {"Origin": BASE, "Sec-Fetch-Site": "same-origin"}
     response = await client.post(
         "/tasks", data={"title": "ok", "csrf_token": token}, headers=headers
     )
