@@ -26,19 +26,24 @@ from domain.throttling import Bucket
 from domain.types import TaskId
 from taskservice.ports import UnitOfWork
 from tests.clock import FakeClock
-from tests.e2e.web_conftest import PASSWORD, Html, new_email, web_app
+from tests.e2e.web_conftest import (
+    BASE,
+    PASSWORD,
+    Client,
+    Html,
+    client_for,
+    csrf,
+    new_email,
+    post,
+    sign_up,
+    titles,
+    web_app,
+)
 from tests.integration.sql_backends import database_for
 from tests.sealing import shows
 
-Client = httpx.AsyncClient
-BASE = "https://testserver"
 FORM_FIELDS = frozenset({"input", "textarea", "select"})
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
-
-
-def client_for(app: Starlette) -> Client:
-    """A cookie-keeping client that follows no redirects (https, so Secure cookies come back)."""
-    return Client(transport=httpx.ASGITransport(app=app), base_url=BASE)
 
 
 @pytest.fixture
@@ -55,36 +60,6 @@ def clock() -> FakeClock:
 async def client(store: MemoryStore, clock: FakeClock) -> AsyncIterator[Client]:
     async with client_for(web_app(store, clock=clock)) as c:
         yield c
-
-
-async def sign_up(client: Client, email: str | None = None) -> httpx.Response:
-    page = Html((await client.get("/sign-up")).text)
-    response = await client.post(
-        "/sign-up",
-        data={
-            "csrf_token": page.value("csrf_token"),
-            "email": email or new_email(),
-            "password": PASSWORD,
-        },
-    )
-    assert response.status_code == 303, response.text
-    return response
-
-
-async def csrf(client: Client) -> str:
-    return Html((await client.get("/tasks")).text).value("csrf_token")
-
-
-async def post(client: Client, url: str, **fields: str) -> httpx.Response:
-    """Post a form the way our pages do, with the session's CSRF token unless one is given."""
-    if "csrf_token" not in fields:
-        fields["csrf_token"] = await csrf(client)
-    return await client.post(url, data=fields)
-
-
-async def titles(client: Client, url: str = "/tasks") -> list[str]:
-    page = Html((await client.get(url)).text)
-    return [t.removeprefix("Completed: ") for t in page.by_class("task-title")]
 
 
 async def task_ids(client: Client, url: str = "/tasks") -> list[int]:
