@@ -477,8 +477,16 @@ def _headers(plain: bool) -> dict[str, Schema]:
 _ERRORS: Final = {
     "400": ("BadRequest", "The body is not a JSON object in UTF-8, or is nested too deeply.", ()),
     "401": ("Unauthorized", "The bearer token is missing or invalid.", ("WWW-Authenticate",)),
-    "403": ("Forbidden", "The path's user is not the token's user.", ()),
-    "404": ("NotFound", "No such route or task (another user's task answers the same).", ()),
+    "403": (
+        "Forbidden",
+        "The path's user is not the token's user, or their role in the list does not allow this.",
+        (),
+    ),
+    "404": (
+        "NotFound",
+        "No such route, task or list (one in a list you are no member of answers the same).",
+        (),
+    ),
     "405": ("MethodNotAllowed", "The method is not allowed on this path.", ("Allow",)),
     "409": ("Conflict", "The request conflicts with the current state.", ()),
     "412": ("PreconditionFailed", "If-Match does not match the current ETag.", ()),
@@ -804,7 +812,8 @@ def _task_paths(plain: bool) -> dict[str, Schema]:
                 "security": _AUTH,
                 "parameters": _use("IdempotencyKey"),
                 "requestBody": _body("TaskCreate"),
-                "responses": {**created, **_errors(400, 401, 403, 409, 413, 415, 422)},
+                # 403: a viewer of `list_id`; 404: a list or parent the caller cannot see.
+                "responses": {**created, **_errors(400, 401, 403, 404, 409, 413, 415, 422)},
             },
         },
         "/api/{user_id}/tasks/{id}": {

@@ -35,7 +35,8 @@ NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 def _sample(name: str, hint: Any, index: int) -> Any:
     """A value of the field's type that differs from its default and from every other field's."""
-    if isinstance(hint, UnionType):
+    # `X | None` is a UnionType, or a typing.Union when X is a NewType (TaskId | None).
+    if isinstance(hint, UnionType) or typing.get_origin(hint) is typing.Union:
         hint = next(k for k in typing.get_args(hint) if k is not NoneType)
     kind = hint
     kind = getattr(kind, "__supertype__", kind)  # TaskId, UserId

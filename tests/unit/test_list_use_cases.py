@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -328,3 +329,15 @@ async def test_the_path_user_must_be_the_caller(home: Household) -> None:
     ):
         with pytest.raises(Forbidden):
             await call
+
+
+async def test_of_two_concurrent_accepts_exactly_one_joins(home: Household) -> None:
+    groceries = await home.new_list(ALICE)
+    issued = await home.lists.create_invite(ALICE, groceries, InviteTerms(role=Role.EDITOR))
+    outcomes = await asyncio.gather(
+        home.lists.accept_invite(BOB, issued.code),
+        home.lists.accept_invite(CAROL, issued.code),
+        return_exceptions=True,
+    )
+    assert sorted(type(o).__name__ for o in outcomes) == ["ListView", "NotFound"]
+    assert (await home.lists.get(ALICE, groceries)).members == 2
