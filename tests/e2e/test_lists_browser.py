@@ -351,6 +351,12 @@ def test_screenshots_of_a_shared_list(browser: Browser, app_url: str) -> None:
     open_list(owner, "Groceries")
     owner.locator(".task-row", has_text="Apples").hover()
     owner.screenshot(path=shots / "list.png", full_page=True)
+    owner.get_by_role("link", name="Edit “Sourdough from the bakery”").click()
+    owner.screenshot(path=shots / "edit-subtask.png", full_page=True)
+    owner.go_back()
+    owner.get_by_role("link", name="List settings").click()
+    owner.get_by_role("link", name="Delete list…").click()
+    owner.screenshot(path=shots / "delete.png", full_page=True)
     friend.get_by_role("link", name="Members").click()
     friend.screenshot(path=shots / "members.png", full_page=True)
 
@@ -366,7 +372,7 @@ def test_screenshots_of_a_shared_list(browser: Browser, app_url: str) -> None:
     phone.goto(owner.url)
     phone.screenshot(path=shots / "list-mobile.png", full_page=True)
     print(f"screenshots in {shots}")
-    for name in ("invite", "share", "list", "members", "list-mobile"):
+    for name in ("invite", "share", "list", "edit-subtask", "delete", "members", "list-mobile"):
         assert (shots / f"{name}.png").stat().st_size > 10_000
     phone_ctx.close()
     owner_ctx.close()
