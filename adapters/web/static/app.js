@@ -96,7 +96,6 @@
     document.getElementById("live").replaceChildren(...notices);
     history.replaceState(null, "", landed.pathname + landed.search);
     localiseTimes(region);
-    setUpDragAndDrop(region);
     if (!refocus) return true;
     const target =
       (key && document.querySelector(`[data-focus-key="${CSS.escape(key)}"]`)) ||
@@ -118,11 +117,22 @@
   let dragged = null;
   let origin = null;
 
-  function setUpDragAndDrop(root) {
-    for (const list of root.querySelectorAll("ul[data-reorder]")) {
-      for (const item of list.querySelectorAll("li[data-task-id]")) item.draggable = true;
-    }
+  // A task becomes draggable when pressed on its row, not on its controls or in a form field
+  // (whose text stays selectable), and stops being so when let go.
+  document.addEventListener("pointerdown", (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    const row = target?.closest(".task-row");
+    const item = row?.parentElement;
+    if (!item?.matches("ul[data-reorder] li[data-task-id]")) return;
+    if (target.closest("input, textarea, select, button, a, summary")) return;
+    item.draggable = true;
+  });
+
+  function undraggable() {
+    for (const item of document.querySelectorAll("li[draggable]")) item.removeAttribute("draggable");
   }
+
+  document.addEventListener("pointerup", undraggable);
 
   function postMove(taskId, fields) {
     const region = document.getElementById("task-region");
@@ -166,6 +176,7 @@
   }
 
   function endDrag(restore) {
+    undraggable();
     if (!dragged) return;
     if (restore) origin.parent.insertBefore(dragged, origin.next);
     dragged.classList.remove("is-dragging");
@@ -260,7 +271,6 @@
 
   function start() {
     setUpDueInputs(document);
-    setUpDragAndDrop(document);
     setUpCopyButtons(document);
     localiseTimes(document);
     announce();
