@@ -64,6 +64,7 @@ def test_a_subtask_apart_from_its_parent_says_whose_it_is() -> None:
         (1, False),
         (4, True),
     ]
-    assert rows[0].parent is not None and rows[0].parent.id == 1
+    assert rows[0].parent is not None
+    assert rows[0].parent.id == 1
     assert rows[3].parent is None
     assert moves(rows) == [(2, None, None), (3, None, None), (1, None, None), (4, None, None)]
