@@ -7,7 +7,9 @@ from starlette.routing import BaseRoute, Mount
 from adapters.web.account_pages import AccountPages
 from adapters.web.dependencies import WebDependencies
 from adapters.web.kit import Kit
+from adapters.web.list_pages import ListPages
 from adapters.web.rendering import STATIC_DIR
+from adapters.web.share_pages import SharePages
 from adapters.web.static_files import VersionedStaticFiles
 from adapters.web.task_pages import TaskPages
 
@@ -18,6 +20,8 @@ def web_routes(deps: WebDependencies) -> list[BaseRoute]:
     use_cases = deps.use_cases
     return [
         *AccountPages(kit=kit, accounts=use_cases.accounts, sessions=use_cases.sessions).routes(),
-        *TaskPages(kit=kit, tasks=use_cases.tasks).routes(),
+        *TaskPages(kit=kit, tasks=use_cases.tasks, lists=use_cases.lists).routes(),
+        *ListPages(kit=kit, lists=use_cases.lists).routes(),
+        *SharePages(kit=kit, lists=use_cases.lists).routes(),
         Mount("/static", VersionedStaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -10,9 +10,11 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
+from adapters.web.outline import FIRST, TOP_LEVEL
 from adapters.web.routing import PageError
 from domain.errors import FieldError
 from domain.tasks import Task
+from domain.types import parse_id
 
 FORM_MAX_BYTES: Final = 64 * 1024
 _FORM_MAX_FIELDS: Final = 50
@@ -56,6 +58,33 @@ async def read_form(request: Request) -> Form:
     for name, value in pairs:
         form.setdefault(name, value)
     return form
+
+
+# The words a form sends for "no id" where null has a meaning (SPEC §7's move and create).
+_NO_ID: Final = {"parent_id": TOP_LEVEL, "after": FIRST}
+
+
+def ids(form: Mapping[str, str], names: tuple[str, ...]) -> dict[str, object]:
+    """The ids a form names under `names` (those it sends), as a JSON body would carry them:
+    numbers, or None for the word `_NO_ID` gives that name. A 400 page for anything else."""
+    data: dict[str, object] = {}
+    for name in names:
+        raw = form.get(name)
+        if raw is None:
+            continue
+        number = None if raw == _NO_ID.get(name) else parse_id(raw)
+        if number is None and raw != _NO_ID.get(name):
+            raise PageError(400, "Bad request", "The form named something that is not there.")
+        data[name] = number
+    return data
+
+
+def expected_version(form: Mapping[str, str]) -> frozenset[int] | None:
+    """The version an edit form was opened at (its If-Match), if it carries one."""
+    version = form.get("version", "")
+    if version.isascii() and version.isdecimal() and len(version) <= 19:
+        return frozenset({int(version)})
+    return None
 
 
 def field_errors(details: list[FieldError]) -> dict[str, str]:

@@ -13,9 +13,9 @@ from adapters.web.dependencies import WebDependencies
 from adapters.web.forms import Form, read_form
 from adapters.web.rendering import Views
 from adapters.web.routing import Halt, PageError, forbidden
-from adapters.web.session import Cookies, Visitor, sign_in_url
+from adapters.web.session import Cookies, Visitor, here, sign_in_url
 from adapters.web.undo import UndoSealer
-from domain.users import Principal
+from domain.users import Caller, Principal
 
 _SESSION_BINDING = "session:"
 _PRE_SESSION_BINDING = "pre-session:"
@@ -70,6 +70,16 @@ class Kit:
         if visitor.principal is None:
             raise Halt(self.to_sign_in(visitor, "/tasks"))
         return form, visitor.principal
+
+    async def caller(self, request: Request) -> Caller:
+        """The signed-in visitor asking about their own things; sent to sign in (and back to
+        this page) otherwise."""
+        return Caller.of(await self.principal(request, here(request)))
+
+    async def caller_form(self, request: Request) -> tuple[Form, Caller]:
+        """The CSRF-checked form of a signed-in visitor, and the visitor."""
+        form, principal = await self.session_form(request)
+        return form, Caller.of(principal)
 
     async def pre_session_form(self, request: Request) -> Form:
         """The form of a sign-in or sign-up, CSRF-checked against the pre-session cookie."""

@@ -8,7 +8,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from domain.errors import NotFound, StorageUnavailable
+from domain.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    StorageUnavailable,
+    ValidationFailed,
+)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -31,6 +38,13 @@ def not_found() -> PageError:
     return PageError(404, "Page not found", "There is nothing here. It may have been deleted.")
 
 
+def list_gone() -> PageError:
+    """The page for a list that does not exist or that the visitor is no member of (alike)."""
+    return PageError(
+        404, "List not found", "This list does not exist, or you are not a member of it (any more)."
+    )
+
+
 def forbidden() -> PageError:
     """The page for a form that was not sent from our own pages or lacks its CSRF token."""
     return PageError(
@@ -39,6 +53,22 @@ def forbidden() -> PageError:
         "The form was not sent from this site or its security token is missing or out of date. "
         "Go back, reload the page and try again.",
     )
+
+
+def not_allowed(message: str) -> PageError:
+    """The page for an action the visitor's role in a list does not permit (a forged form)."""
+    return PageError(403, "Not allowed", message)
+
+
+def conflict(message: str) -> PageError:
+    """The page for an action the state of things refuses (e.g. deleting the default list)."""
+    return PageError(409, "This cannot be done", message)
+
+
+def unprocessable(error: ValidationFailed) -> PageError:
+    """The page for a form no page of ours sends (the forms prevent every broken rule)."""
+    details = " ".join(detail.message for detail in error.details)
+    return PageError(422, "This cannot be done", details or error.message)
 
 
 def unavailable() -> PageError:
@@ -75,6 +105,13 @@ def page_route(path: str, on_error: ErrorRenderer, **endpoints: Endpoint) -> Rou
             return on_error(request, exc)
         except NotFound:
             return on_error(request, not_found())
+        # The refusals an endpoint does not turn into a page of its own.
+        except Forbidden as exc:
+            return on_error(request, not_allowed(exc.message))
+        except (Conflict, PreconditionFailed) as exc:
+            return on_error(request, conflict(exc.message))
+        except ValidationFailed as exc:
+            return on_error(request, unprocessable(exc))
         except StorageUnavailable:
             return on_error(request, unavailable())
 

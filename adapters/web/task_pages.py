@@ -1,4 +1,5 @@
-"""The task pages of SPEC §5: the list with its filters, create, edit, complete, delete, undo."""
+"""The task pages of SPEC §5 and §7: a list with its filters, create (tasks and subtasks), edit,
+complete, move and reorder, delete, undo."""
 
 from __future__ import annotations
 
@@ -10,17 +11,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from adapters.web.forms import Form, field_errors, task_data, task_form
+from adapters.web.abilities import ROLE_PHRASES, Abilities, refusal
+from adapters.web.forms import Form, expected_version, field_errors, ids, task_data, task_form
 from adapters.web.kit import Kit, redirect
-from adapters.web.listing import SORT_CHOICES, STATUS_CHOICES, ListView, back_to
-from adapters.web.routing import PageError, not_found, page_route
-from adapters.web.session import DEFAULT_NEXT, here, safe_next
+from adapters.web.listing import SORT_CHOICES, STATUS_CHOICES, PageView, back_to
+from adapters.web.outline import TOP_LEVEL, outline
+from adapters.web.routing import PageError, list_gone, not_allowed, not_found, page_route
+from adapters.web.session import DEFAULT_NEXT, safe_next
 from domain.errors import Conflict, PreconditionFailed, ValidationFailed
 from domain.idempotency import Reply
-from domain.tasks import Priority, Task, parse_changes
-from domain.types import TaskId, parse_task_id
+from domain.lists import ListView
+from domain.policy import ROLE_REFUSED, check_shareable
+from domain.tasks import PLACEMENT_FIELDS, Priority, Task, parse_changes, parse_move
+from domain.types import ListId, TaskId, parse_task_id
 from domain.users import Caller
-from taskservice.services import TaskUseCases
+from taskservice.services import ListUseCases, TaskUseCases
 
 NOTICES: Final = {
     "created": "Task added.",
@@ -28,19 +33,36 @@ NOTICES: Final = {
     "completed": "Task completed.",
     "reopened": "Task reopened.",
     "restored": "Task restored.",
+    "moved": "Task moved.",
     "welcome": "Welcome! Your account is ready. Add your first task below.",
     "undo_expired": "That task can no longer be restored.",
+    "list_created": "List created.",
+    "list_renamed": "List renamed.",
+    "list_deleted": "List deleted.",
+    "joined": "You have joined the list.",
+    "left": "You have left the list.",
 }
 PRIORITIES: Final = tuple(p.value for p in Priority)
+MOVE_FIELDS: Final = ("list_id", "parent_id", "after")
+
+
+@attrs.frozen(kw_only=True)
+class ListLink:
+    """A list in the list switcher."""
+
+    shared: ListView
+    url: str
+    is_open: bool
 
 
 @attrs.frozen(kw_only=True)
 class TaskPages:
-    """The task list and the forms that change tasks, bound to the web toolkit and the task use
-    cases; every page shows the signed-in visitor their own tasks."""
+    """The task list of one list and the forms that change tasks, bound to the web toolkit and
+    the task and list use cases; every page shows a list the visitor belongs to."""
 
     kit: Kit
     tasks: TaskUseCases
+    lists: ListUseCases
 
     def routes(self) -> list[Route]:
         """The routes of the task pages."""
@@ -50,24 +72,17 @@ class TaskPages:
             page_route("/tasks/restore", on_error, POST=self.restore),
             page_route("/tasks/{task_id}/edit", on_error, GET=self.edit_page, POST=self.edit),
             page_route("/tasks/{task_id}/complete", on_error, POST=self.complete),
+            page_route("/tasks/{task_id}/move", on_error, POST=self.move),
             page_route("/tasks/{task_id}/delete", on_error, POST=self.delete),
         ]
-
-    async def _caller(self, request: Request) -> Caller:
-        """The signed-in visitor, who is sent to sign in (and back here) otherwise."""
-        return Caller.of(await self.kit.principal(request, here(request)))
-
-    async def _form(self, request: Request) -> tuple[Form, Caller]:
-        """The CSRF-checked form of a signed-in visitor, and the visitor."""
-        form, principal = await self.kit.session_form(request)
-        return form, Caller.of(principal)
 
     def _now(self) -> datetime:
         return self.kit.deps.clock.now()
 
     async def index(self, request: Request) -> Response:
-        """GET /tasks: one page of the list, with the notice of the last action."""
-        caller = await self._caller(request)
+        """GET /tasks: one page of a list (`list`, else the default list), with the notice of
+        the last action."""
+        caller = await self.kit.caller(request)
         params = request.query_params
         notice = NOTICES.get(params.get("notice", ""))
         undo = params.get("undo")
@@ -75,71 +90,87 @@ class TaskPages:
         return await self._list_page(
             request,
             caller,
-            ListView.from_params(params),
+            PageView.from_params(params),
             notice=notice,
             undo={"token": undo, "title": deleted.title} if deleted else None,
         )
 
     async def create(self, request: Request) -> Response:
-        """POST /tasks: add a task, then back to the first page of the list."""
-        form, caller = await self._form(request)
-        view = ListView.from_url(safe_next(form.get("next")) or DEFAULT_NEXT)
+        """POST /tasks: add a task (or a subtask) to a list, then back to that list."""
+        form, caller = await self.kit.caller_form(request)
+        view = PageView.from_url(safe_next(form.get("next")) or DEFAULT_NEXT)
+        data = task_data(form) | ids(form, PLACEMENT_FIELDS)
         try:
-            changes = parse_changes(task_data(form), "create")
+            changes = parse_changes(data, "create")
         except ValidationFailed as exc:
             errors = field_errors(exc.details)
-            return await self._list_page(
-                request, caller, view, status=422, form=form, errors=errors
-            )
+            if "parent_id" in data:
+                # The subtask form of that task shows what went wrong, the composer stays empty.
+                context: dict[str, Any] = {"subtask_error": (data["parent_id"], errors)}
+            else:
+                context = {"form": form, "errors": errors}
+            return await self._list_page(request, caller, view, status=422, **context)
         await self.tasks.create(caller, changes)
         return redirect(back_to(view.url(cursor=None), "created"))
 
     async def edit_page(self, request: Request) -> Response:
-        """GET /tasks/{id}/edit: the task's form."""
-        caller = await self._caller(request)
+        """GET /tasks/{id}/edit: the task's form, and where it can move (editors and owners)."""
+        caller = await self.kit.caller(request)
         task = await self.tasks.get(caller, _task_id(request))
         back = safe_next(request.query_params.get("next")) or DEFAULT_NEXT
-        return self._edit_page(request, task, task_form(task), back=back)
+        return await self._edit_page(request, caller, task, task_form(task), back=back)
 
     async def edit(self, request: Request) -> Response:
         """POST /tasks/{id}/edit: save the form if the task has not changed in between."""
-        form, caller = await self._form(request)
+        form, caller = await self.kit.caller_form(request)
         task = await self.tasks.get(caller, _task_id(request))
         back = safe_next(form.get("next")) or DEFAULT_NEXT
         try:
             changes = parse_changes(task_data(form, current=task), "replace")
-            await self.tasks.update(caller, task.id, changes, expected=_expected(form))
+            await self.tasks.update(caller, task.id, changes, expected=expected_version(form))
         except ValidationFailed as exc:
             errors = field_errors(exc.details)
-            return self._edit_page(request, task, form, back=back, status=422, errors=errors)
+            return await self._edit_page(
+                request, caller, task, form, back=back, status=422, errors=errors
+            )
         except PreconditionFailed:
             latest = await self.tasks.get(caller, task.id)
             problem = (
                 "Someone changed this task after you opened it. Check your changes and save "
                 "again to keep them."
             )
-            return self._edit_page(request, latest, form, back=back, status=409, problem=problem)
+            return await self._edit_page(
+                request, caller, latest, form, back=back, status=409, problem=problem
+            )
         return redirect(back_to(back, "updated"))
 
     async def complete(self, request: Request) -> Response:
         """POST /tasks/{id}/complete: mark the task completed (completed=true) or pending."""
-        form, caller = await self._form(request)
+        form, caller = await self.kit.caller_form(request)
         completed = {"true": True, "false": False}.get(form.get("completed", "true"))
         if completed is None:
             raise PageError(400, "Bad request", "The form asked for an unknown state.")
         await self.tasks.set_completion(caller, _task_id(request), completed)
         return redirect(back_to(form.get("next"), "completed" if completed else "reopened"))
 
+    async def move(self, request: Request) -> Response:
+        """POST /tasks/{id}/move: another list, parent or place among its siblings, as the
+        reorder buttons, the drag and drop and the edit page's move forms ask."""
+        form, caller = await self.kit.caller_form(request)
+        move = parse_move(ids(form, MOVE_FIELDS))
+        await self.tasks.move(caller, _task_id(request), move)
+        return redirect(back_to(form.get("next"), "moved"))
+
     async def delete(self, request: Request) -> Response:
         """POST /tasks/{id}/delete: delete the task and offer to undo it."""
-        form, caller = await self._form(request)
+        form, caller = await self.kit.caller_form(request)
         deleted = await self.tasks.delete(caller, _task_id(request))
         undo = self.kit.undo.seal(deleted, caller.owner, self._now())
         return redirect(back_to(form.get("next"), "deleted", undo=undo))
 
     async def restore(self, request: Request) -> Response:
         """POST /tasks/restore: re-create a just-deleted task, once however often it is sent."""
-        form, caller = await self._form(request)
+        form, caller = await self.kit.caller_form(request)
         undo = self.kit.undo.unseal(form.get("undo", ""), caller.owner, self._now())
         if undo is None:
             return redirect(back_to(form.get("next"), "undo_expired"))
@@ -164,13 +195,16 @@ class TaskPages:
         self,
         request: Request,
         caller: Caller,
-        view: ListView,
+        view: PageView,
         *,
         status: int = 200,
         **context: Any,
     ) -> Response:
+        lists = await self.lists.list_all(caller)
+        shown = _open(lists, view.list_id)
+        abilities = Abilities.of(shown.role)
         try:
-            page = await self.tasks.list_page(caller, view.query(), view.cursor)
+            page = await self.tasks.list_page(caller, view.query(shown.list.id), view.cursor)
         except ValidationFailed:
             raise PageError(
                 400,
@@ -178,28 +212,42 @@ class TaskPages:
                 "The list changed its filters or order since this link was made. "
                 "Start again from the first page.",
             ) from None
+        rows = outline(
+            page.tasks,
+            reorderable=view.is_manual and abilities.write_tasks,
+            first_page=view.cursor is None,
+        )
         values = {
             "form": task_form(),
             "errors": {},
             "notice": None,
             "undo": None,
+            "subtask_error": None,
         } | context
         return self.kit.page(
             request,
             "tasks.html",
             status=status,
             page=page,
+            rows=rows,
             view=view,
+            shown=shown,
+            abilities=abilities,
+            role_phrase=ROLE_PHRASES[shown.role],
+            shareable=refusal(check_shareable, shown.list) is None,
+            switcher=_switcher(lists, shown),
             return_to=view.url(),
             sort_choices=SORT_CHOICES,
             status_choices=STATUS_CHOICES,
             priorities=PRIORITIES,
+            top_level=TOP_LEVEL,
             **values,
         )
 
-    def _edit_page(
+    async def _edit_page(
         self,
         request: Request,
+        caller: Caller,
         task: Task,
         form: Form,
         *,
@@ -207,6 +255,14 @@ class TaskPages:
         status: int = 200,
         **context: Any,
     ) -> Response:
+        lists = await self.lists.list_all(caller)
+        shown = _open(lists, task.list_id)
+        if not Abilities.of(shown.role).write_tasks:
+            raise not_allowed(ROLE_REFUSED)
+        parent = await self.tasks.get(caller, task.parent_id) if task.parent_id else None
+        targets = [
+            v for v in lists if v.list.id != task.list_id and Abilities.of(v.role).write_tasks
+        ]
         values = {"errors": {}, "problem": None} | context
         return self.kit.page(
             request,
@@ -215,9 +271,34 @@ class TaskPages:
             task=task,
             form=form,
             back=back,
+            shown=shown,
+            parent=parent,
+            targets=targets,
+            top_level=TOP_LEVEL,
             priorities=PRIORITIES,
             **values,
         )
+
+
+def _open(lists: list[ListView], list_id: ListId | None) -> ListView:
+    """The list the page shows: `list_id`, or the default list (always the first) for None."""
+    if list_id is None:
+        return lists[0]
+    for shared in lists:
+        if shared.list.id == list_id:
+            return shared
+    raise list_gone()
+
+
+def _switcher(lists: list[ListView], shown: ListView) -> list[ListLink]:
+    return [
+        ListLink(
+            shared=shared,
+            url=PageView.of_list(shared.list.id, is_default=shared.list.is_default).url(),
+            is_open=shared is shown,
+        )
+        for shared in lists
+    ]
 
 
 def _task_id(request: Request) -> TaskId:
@@ -226,11 +307,3 @@ def _task_id(request: Request) -> TaskId:
     if found is None:
         raise not_found()
     return found
-
-
-def _expected(form: Form) -> frozenset[int] | None:
-    """The version the edit form was opened at, if it carries one."""
-    version = form.get("version", "")
-    if version.isascii() and version.isdecimal() and len(version) <= 19:
-        return frozenset({int(version)})
-    return None

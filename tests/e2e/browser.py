@@ -1,7 +1,9 @@
-"""Headless Chromium and real HTTP servers on loopback ports, for the browser tests."""
+"""Headless Chromium, real HTTP servers on loopback ports, and what the browser tests do on our
+pages (sign up, sign in, add tasks, read titles)."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -13,9 +15,10 @@ from pathlib import Path
 from typing import Final
 
 import uvicorn
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from starlette.types import ASGIApp
 
+from tests.e2e.web_conftest import PASSWORD, new_email
 from tests.infra.processes import unavailable
 
 CHROMIUM: Final = Path("/usr/bin/chromium")
@@ -82,3 +85,43 @@ def serve_files(directory: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def sign_up(page: Page, email: str | None = None) -> str:
+    """A new account, signed in on `page` (which lands on its task list); its e-mail."""
+    email = email or new_email()
+    page.goto("/sign-up")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page).to_have_url(re.compile(r"/tasks\?notice=welcome$"))
+    return email
+
+
+def sign_in(page: Page, email: str) -> None:
+    """Fill in and send the sign-in form that `page` shows."""
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def add(page: Page, title: str) -> None:
+    """Add a task with the composer of the list `page` shows."""
+    page.get_by_label("New task").fill(title)
+    page.get_by_role("button", name="Add task").click()
+    expect(page.locator("#live")).to_have_text("Task added.")
+
+
+def post_tasks(page: Page, *tasks: dict[str, str]) -> None:
+    """Create tasks fast through the UI's own form endpoint, with the page's CSRF token."""
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
+    for fields in tasks:
+        response = page.request.post(
+            "/tasks", form={"csrf_token": token, **fields}, max_redirects=0
+        )
+        assert response.status == 303, response.text()
+
+
+def titles(page: Page) -> list[str]:
+    """The titles of the tasks `page` shows, in order, subtasks included."""
+    return [t.removeprefix("Completed: ") for t in page.locator(".task-title").all_text_contents()]

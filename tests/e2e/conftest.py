@@ -91,18 +91,21 @@ def database_url(request: pytest.FixtureRequest, storage: str) -> str | None:
     return url
 
 
+def service_app(database_url: str | None, data: Path, **overrides: object) -> Starlette:
+    """The whole service as `taskservice serve` builds it, on `database_url` or (None) in memory."""
+    if database_url is None:
+        # The URL is only named in the start-up log line; nothing opens it.
+        settings = settings_for(f"sqlite:///{data / 'unused.db'}", data, **overrides)
+        return build_app(settings, memory_adapters(settings))
+    return build_app(settings_for(database_url, data, **overrides))
+
+
 @pytest.fixture(scope="session")
 async def app(
     tmp_path_factory: pytest.TempPathFactory, database_url: str | None, api_style: str
 ) -> AsyncIterator[Starlette]:
     """The service on one storage in one style, started and shut down through its lifespan."""
-    data = tmp_path_factory.mktemp("data")
-    if database_url is None:
-        # The URL is only named in the start-up log line; nothing opens it.
-        settings = settings_for(f"sqlite:///{data / 'unused.db'}", data, api_style=api_style)
-        application = build_app(settings, memory_adapters(settings))
-    else:
-        application = build_app(settings_for(database_url, data, api_style=api_style))
+    application = service_app(database_url, tmp_path_factory.mktemp("data"), api_style=api_style)
     async with application.router.lifespan_context(application):
         yield application
 

@@ -26,19 +26,24 @@ from domain.throttling import Bucket
 from domain.types import TaskId
 from taskservice.ports import UnitOfWork
 from tests.clock import FakeClock
-from tests.e2e.web_conftest import PASSWORD, Html, new_email, web_app
+from tests.e2e.web_conftest import (
+    BASE,
+    PASSWORD,
+    Client,
+    Html,
+    client_for,
+    csrf,
+    new_email,
+    post,
+    sign_up,
+    titles,
+    web_app,
+)
 from tests.integration.sql_backends import database_for
 from tests.sealing import shows
 
-Client = httpx.AsyncClient
-BASE = "https://testserver"
 FORM_FIELDS = frozenset({"input", "textarea", "select"})
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
-
-
-def client_for(app: Starlette) -> Client:
-    """A cookie-keeping client that follows no redirects (https, so Secure cookies come back)."""
-    return Client(transport=httpx.ASGITransport(app=app), base_url=BASE)
 
 
 @pytest.fixture
@@ -57,36 +62,6 @@ async def client(store: MemoryStore, clock: FakeClock) -> AsyncIterator[Client]:
         yield c
 
 
-async def sign_up(client: Client, email: str | None = None) -> httpx.Response:
-    page = Html((await client.get("/sign-up")).text)
-    response = await client.post(
-        "/sign-up",
-        data={
-            "csrf_token": page.value("csrf_token"),
-            "email": email or new_email(),
-            "password": PASSWORD,
-        },
-    )
-    assert response.status_code == 303, response.text
-    return response
-
-
-async def csrf(client: Client) -> str:
-    return Html((await client.get("/tasks")).text).value("csrf_token")
-
-
-async def post(client: Client, url: str, **fields: str) -> httpx.Response:
-    """Post a form the way our pages do, with the session's CSRF token unless one is given."""
-    if "csrf_token" not in fields:
-        fields["csrf_token"] = await csrf(client)
-    return await client.post(url, data=fields)
-
-
-async def titles(client: Client, url: str = "/tasks") -> list[str]:
-    page = Html((await client.get(url)).text)
-    return [t.removeprefix("Completed: ") for t in page.by_class("task-title")]
-
-
 async def task_ids(client: Client, url: str = "/tasks") -> list[int]:
     return [
         int(i) for i in re.findall(r'action="/tasks/(\d+)/complete"', (await client.get(url)).text)
@@ -96,7 +71,8 @@ async def task_ids(client: Client, url: str = "/tasks") -> list[int]:
 async def add(client: Client, title: str, **fields: str) -> int:
     response = await post(client, "/tasks", title=title, **fields)
     assert response.status_code == 303, response.text
-    return (await task_ids(client))[0]
+    # Ids grow: the newest task is the one just added, wherever the order puts it.
+    return max(await task_ids(client))
 
 
 def set_cookies(response: httpx.Response) -> dict[str, str]:
@@ -356,6 +332,7 @@ async def test_a_token_from_another_session_is_refused(store: MemoryStore, clien
     [
         {"Origin": "https://evil.example"},
         {"Origin": "null"},
+        {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
         {"Origin": "http://testserver"},
         {"Sec-Fetch-Site": "cross-site"},
         {"Sec-Fetch-Site": "same-site"},
@@ -373,10 +350,17 @@ async def test_posts_from_other_origins_are_refused_even_with_a_token(
     assert await titles(client) == []
 
 
-async def test_same_origin_posts_are_accepted(client: Client) -> None:
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": BASE, "Sec-Fetch-Site": "same-origin"},
+        # What a browser sends from a page with `Referrer-Policy: no-referrer`.
+        {"Origin": "null", "Sec-Fetch-Site": "same-origin"},
+    ],
+)
+async def test_same_origin_posts_are_accepted(client: Client, headers: dict[str, str]) -> None:
     await sign_up(client)
     token = await csrf(client)
-    headers = {"Origin": BASE, "Sec-Fetch-Site": "same-origin"}
     response = await client.post(
         "/tasks", data={"title": "ok", "csrf_token": token}, headers=headers
     )
@@ -693,15 +677,20 @@ async def test_status_filter_sort_and_paging(client: Client) -> None:
             "/tasks", data={"csrf_token": token, "title": f"Task {number:02}"}
         )
         assert response.status_code == 303
+    # The list's own order by default: a new task goes to the end.
     first = Html((await client.get("/tasks")).text)
     assert len(first.by_class("task-title")) == 50
-    assert first.by_class("task-title")[0] == "Task 54"
+    assert first.by_class("task-title")[0] == "Task 00"
     assert not first.has_link("First page")
     second = Html((await client.get(first.link("Next page"))).text)
-    assert second.by_class("task-title") == [f"Task {n:02}" for n in range(4, -1, -1)]
+    assert second.by_class("task-title") == [f"Task {n:02}" for n in range(50, 55)]
     assert second.link("First page") == "/tasks"
     assert not second.has_link("Next page")
     assert second.by_class("counts") == ["55 pending · 0 completed"]
+    newest = Html((await client.get("/tasks?sort=-created_at")).text)
+    assert newest.by_class("task-title")[0] == "Task 54"
+    newer = Html((await client.get(newest.link("Next page"))).text)
+    assert newer.by_class("task-title") == [f"Task {n:02}" for n in range(4, -1, -1)]
 
     by_title = Html((await client.get("/tasks?sort=title")).text)
     assert by_title.by_class("task-title")[:2] == ["Task 00", "Task 01"]
@@ -711,7 +700,7 @@ async def test_status_filter_sort_and_paging(client: Client) -> None:
     assert stale.status_code == 400
     assert "out of date" in stale.text
     ignored = Html((await client.get("/tasks?status=bogus&sort=bogus")).text)
-    assert ignored.by_class("task-title")[0] == "Task 54"
+    assert ignored.by_class("task-title")[0] == "Task 00"
 
 
 async def test_an_empty_list_says_so(client: Client) -> None:

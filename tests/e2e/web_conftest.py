@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 from typing import Final
 
 import attrs
+import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
@@ -23,6 +24,8 @@ from taskservice.ports import Clock, Throttle, UnitOfWorkFactory
 from tests.sealing import CURSORS, SEALER
 from tests.tokens import SECRET
 
+Client = httpx.AsyncClient
+BASE: Final = "https://testserver"
 CSRF_SECRET: Final = b"csrf-secret-of-the-web-tests-0123456789abcdef"
 PASSWORD: Final = "correct horse battery"
 LOOSE_LIMITS: Final = dict.fromkeys(Bucket, "1000/minute")
@@ -78,6 +81,44 @@ def web_app(
 def new_email() -> str:
     """An e-mail address no test has used."""
     return f"person.{uuid.uuid4().hex[:10]}@example.com"
+
+
+def client_for(app: Starlette) -> Client:
+    """A cookie-keeping client that follows no redirects (https, so Secure cookies come back)."""
+    return Client(transport=httpx.ASGITransport(app=app), base_url=BASE)
+
+
+async def sign_up(client: Client, email: str | None = None) -> httpx.Response:
+    """A new account through the sign-up form; the client keeps its session cookie."""
+    page = Html((await client.get("/sign-up")).text)
+    response = await client.post(
+        "/sign-up",
+        data={
+            "csrf_token": page.value("csrf_token"),
+            "email": email or new_email(),
+            "password": PASSWORD,
+        },
+    )
+    assert response.status_code == 303, response.text
+    return response
+
+
+async def csrf(client: Client) -> str:
+    """The CSRF token of the client's session, as its pages carry it."""
+    return Html((await client.get("/tasks")).text).value("csrf_token")
+
+
+async def post(client: Client, url: str, **fields: str) -> httpx.Response:
+    """Post a form the way our pages do, with the session's CSRF token unless one is given."""
+    if "csrf_token" not in fields:
+        fields["csrf_token"] = await csrf(client)
+    return await client.post(url, data=fields)
+
+
+async def titles(client: Client, url: str = "/tasks") -> list[str]:
+    """The titles of the tasks the page at `url` shows, in order."""
+    page = Html((await client.get(url)).text)
+    return [t.removeprefix("Completed: ") for t in page.by_class("task-title")]
 
 
 _VOID: Final = frozenset(

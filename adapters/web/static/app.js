@@ -2,6 +2,8 @@
 (() => {
   "use strict";
 
+  document.documentElement.classList.add("js");
+
   const pad = (n) => String(n).padStart(2, "0");
 
   // "+02:00" for the browser's offset from UTC at `date` (DST-aware).
@@ -56,10 +58,10 @@
     }
   }
 
-  // Complete, delete and undo without a full reload: post the same form, then swap in the
-  // list and the notice from the page the server redirects to.
-  async function submitInPlace(form, submitter) {
-    if (form.dataset.busy) return;
+  // Complete, delete, undo and reorder without a full reload: post the same form, then swap in
+  // the list, the list switcher's counts and the notice from the page the server redirects to.
+  async function submitInPlace(form, submitter, refocus = true) {
+    if (form.dataset.busy) return false;
     form.dataset.busy = "true";
     const key = (submitter || form.querySelector("[data-focus-key]"))?.dataset.focusKey;
     let response;
@@ -71,11 +73,11 @@
       });
     } catch {
       form.submit();
-      return;
+      return false;
     }
     if (!response.ok) {
       form.submit(); // The write did not happen; let the browser show the server's page.
-      return;
+      return false;
     }
     const landed = new URL(response.url);
     const html = await response.text();
@@ -84,19 +86,23 @@
     const live = next.getElementById("live");
     if (landed.pathname !== location.pathname || !region || !live) {
       location.assign(response.url);
-      return;
+      return true;
     }
     document.getElementById("task-region").replaceWith(document.adoptNode(region));
+    const links = next.getElementById("list-links");
+    if (links) document.getElementById("list-links")?.replaceWith(document.adoptNode(links));
     // Copy the list first: adopting a node removes it from the live childNodes collection.
     const notices = Array.from(live.childNodes).map((node) => document.adoptNode(node));
     document.getElementById("live").replaceChildren(...notices);
     history.replaceState(null, "", landed.pathname + landed.search);
     localiseTimes(region);
+    if (!refocus) return true;
     const target =
       (key && document.querySelector(`[data-focus-key="${CSS.escape(key)}"]`)) ||
       document.querySelector('#live [data-focus-key="undo"]') ||
       document.getElementById("tasks-heading");
     target?.focus();
+    return true;
   }
 
   document.addEventListener("submit", (event) => {
@@ -105,6 +111,154 @@
     event.preventDefault();
     submitInPlace(form, event.submitter);
   });
+
+  // Drag and drop: a task lands among its siblings (or on another list in the switcher), and the
+  // move goes to the very endpoint the reorder buttons and the edit page's move form post to.
+  let dragged = null;
+  let origin = null;
+
+  // A task becomes draggable when pressed on its row, not on its controls or in a form field
+  // (whose text stays selectable), and stops being so when let go.
+  document.addEventListener("pointerdown", (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    const row = target?.closest(".task-row");
+    const item = row?.parentElement;
+    if (!item?.matches("ul[data-reorder] li[data-task-id]")) return;
+    if (target.closest("input, textarea, select, button, a, summary")) return;
+    item.draggable = true;
+  });
+
+  function undraggable() {
+    for (const item of document.querySelectorAll("li[draggable]")) item.removeAttribute("draggable");
+  }
+
+  document.addEventListener("pointerup", undraggable);
+
+  function postMove(taskId, fields) {
+    const region = document.getElementById("task-region");
+    const token = document.querySelector('input[name="csrf_token"]');
+    if (!region || !token) return;
+    const form = document.createElement("form");
+    form.method = "post";
+    form.action = `/tasks/${encodeURIComponent(taskId)}/move`;
+    form.hidden = true;
+    const values = { csrf_token: token.value, next: region.dataset.returnTo, ...fields };
+    for (const [name, value] of Object.entries(values)) {
+      const input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      input.value = value;
+      form.append(input);
+    }
+    document.body.append(form);
+    submitInPlace(form, null, false).then((done) => done && form.remove());
+  }
+
+  // The sibling under the pointer: the task, or the task holding the subtask under it.
+  function siblingAt(event) {
+    const group = dragged.parentElement;
+    let item = event.target instanceof Element ? event.target.closest("li[data-task-id]") : null;
+    while (item && item.parentElement !== group) {
+      item = item.parentElement.closest("li[data-task-id]");
+    }
+    return item;
+  }
+
+  function listLinkAt(event) {
+    const link = event.target instanceof Element ? event.target.closest("a.list-link") : null;
+    return link && link.getAttribute("aria-current") !== "page" ? link : null;
+  }
+
+  function clearDropTargets() {
+    for (const link of document.querySelectorAll(".is-drop-target")) {
+      link.classList.remove("is-drop-target");
+    }
+  }
+
+  function endDrag(restore) {
+    undraggable();
+    if (!dragged) return;
+    if (restore) origin.parent.insertBefore(dragged, origin.next);
+    dragged.classList.remove("is-dragging");
+    dragged = null;
+    clearDropTargets();
+  }
+
+  document.addEventListener("dragstart", (event) => {
+    const item = event.target instanceof Element ? event.target.closest("li[data-task-id]") : null;
+    if (!item || !item.draggable || !item.closest("ul[data-reorder]")) return;
+    dragged = item;
+    origin = { parent: item.parentElement, next: item.nextElementSibling };
+    event.dataTransfer.effectAllowed = "move";
+    event.dataTransfer.setData("text/plain", item.querySelector(".task-title")?.textContent || "");
+    requestAnimationFrame(() => item.classList.add("is-dragging"));
+  });
+
+  document.addEventListener("dragover", (event) => {
+    if (!dragged) return;
+    clearDropTargets();
+    const link = listLinkAt(event);
+    if (link) {
+      event.preventDefault();
+      link.classList.add("is-drop-target");
+      return;
+    }
+    const item = siblingAt(event);
+    if (!item) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "move";
+    if (item === dragged) return;
+    // A parent's box holds its subtasks: where the pointer is on its own row decides.
+    const row = item.querySelector(":scope > .task-row").getBoundingClientRect();
+    const before = event.clientY < row.top + row.height / 2;
+    item.parentElement.insertBefore(dragged, before ? item : item.nextElementSibling);
+  });
+
+  document.addEventListener("drop", (event) => {
+    if (!dragged) return;
+    event.preventDefault();
+    const item = dragged;
+    const link = listLinkAt(event);
+    if (link) {
+      endDrag(true);
+      postMove(item.dataset.taskId, { list_id: link.dataset.listId });
+      return;
+    }
+    const group = item.parentElement;
+    const unmoved = group === origin.parent && item.nextElementSibling === origin.next;
+    const previous = item.previousElementSibling;
+    // The first place of a later page follows a task of the page before, which `after` cannot
+    // name from here: that drop is undone.
+    const blocked = !previous && group.dataset.firstPage === "false";
+    endDrag(unmoved || blocked);
+    if (unmoved || blocked) return;
+    postMove(item.dataset.taskId, { after: previous ? previous.dataset.taskId : "first" });
+  });
+
+  document.addEventListener("dragend", () => endDrag(true));
+
+  // The invite link: selected at a click, copied by its button.
+  function setUpCopyButtons(root) {
+    for (const input of root.querySelectorAll("input[data-select-on-focus]")) {
+      input.addEventListener("focus", () => input.select());
+    }
+    for (const button of root.querySelectorAll("button[data-copy]")) {
+      const input = document.getElementById(button.dataset.copy);
+      const status = root.querySelector(`[data-copy-status="${CSS.escape(button.dataset.copy)}"]`);
+      if (!input || !navigator.clipboard) continue;
+      button.hidden = false;
+      if (status) status.textContent = "Copy the link and send it to the person you invite.";
+      button.addEventListener("click", async () => {
+        try {
+          await navigator.clipboard.writeText(input.value);
+          if (status) status.textContent = "Link copied.";
+        } catch {
+          input.focus();
+          if (status) status.textContent = "Select the link and copy it.";
+        }
+      });
+    }
+  }
 
   // A notice rendered with the page is re-inserted so that screen readers announce it too.
   function announce() {
@@ -117,6 +271,7 @@
 
   function start() {
     setUpDueInputs(document);
+    setUpCopyButtons(document);
     localiseTimes(document);
     announce();
     document.querySelector('[aria-invalid="true"]')?.focus();

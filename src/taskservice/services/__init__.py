@@ -3,7 +3,7 @@
 import attrs
 
 from taskservice.services.accounts import AccountUseCases, Session
-from taskservice.services.lists import ListUseCases
+from taskservice.services.lists import InvitePreview, ListUseCases
 from taskservice.services.sessions import SessionGuard
 from taskservice.services.tasks import ExpectedVersions, KeyedOutcome, TaskPage, TaskUseCases
 
@@ -22,6 +22,7 @@ class UseCases:
 __all__ = [
     "AccountUseCases",
     "ExpectedVersions",
+    "InvitePreview",
     "KeyedOutcome",
     "ListUseCases",
     "Session",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Final
 
 import attrs
@@ -49,6 +50,19 @@ MEMBER_NOT_FOUND: Final = "No such member."
 _WRITE_ATTEMPTS: Final = 5
 # Expired invites deleted per new invite: more than one, so purging outpaces inviting.
 _PURGE_BATCH: Final = 100
+
+
+@attrs.frozen(kw_only=True)
+class InvitePreview:
+    """An invite as the person holding its code sees it before accepting: what they would join."""
+
+    list_id: ListId
+    name: str
+    role: Role
+    expires_at: datetime
+    members: int
+    is_member: bool
+    """The holder already belongs to the list (accepting would be refused)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -179,10 +193,17 @@ class ListUseCases:
     async def withdraw_invite(self, caller: Caller, list_id: ListId, code: str) -> Invite:
         """Withdraw the list's open invite with `code` (owner), returning it; NotFound ("No such
         invite.") for a code of no open invite of this list."""
+        return await self.withdraw_invite_by_hash(caller, list_id, hash_invite_code(code))
+
+    async def withdraw_invite_by_hash(
+        self, caller: Caller, list_id: ListId, code_hash: str
+    ) -> Invite:
+        """`withdraw_invite` for the invite stored under `code_hash` (`Invite.code_hash`): how a
+        page that lists the open invites, which never shows their codes, names one."""
         caller.check()
         async with self.uow() as uow:
             await list_for(uow, caller, list_id, Action.MANAGE_LIST)
-            invite = await uow.lists.invite(hash_invite_code(code))
+            invite = await uow.lists.invite(code_hash)
             if invite is None or invite.list_id != list_id or not invite.is_open(self.clock.now()):
                 raise NotFound(INVITE_NOT_FOUND)
             if not await uow.lists.take_invite(invite.code_hash):
@@ -219,6 +240,29 @@ class ListUseCases:
             view = await _view(uow, caller, invite.list_id, Action.READ)
             await uow.commit()
         return view
+
+    async def preview_invite(self, caller: Caller, code: str) -> InvitePreview:
+        """What accepting `code` would give the caller, without using it up: the list's name,
+        the role, the expiry, and whether the caller already belongs to the list. NotFound ("No
+        such invite.") for an unknown, used or expired code, as `accept_invite`."""
+        caller.check()
+        async with self.uow() as uow:
+            invite = await uow.lists.invite(hash_invite_code(code))
+            if invite is None or not invite.is_open(self.clock.now()):
+                raise NotFound(INVITE_NOT_FOUND)
+            # Only the owner makes invites, and the owner never leaves: seen as they see it.
+            shared = await uow.lists.get(invite.created_by, invite.list_id)
+            if shared is None:
+                raise NotFound(INVITE_NOT_FOUND)
+            mine = await uow.lists.access(caller.owner, invite.list_id)
+        return InvitePreview(
+            list_id=invite.list_id,
+            name=shared.list.name,
+            role=invite.role,
+            expires_at=invite.expires_at,
+            members=shared.members,
+            is_member=mine is not None,
+        )
 
     async def members(self, caller: Caller, list_id: ListId) -> Members:
         """The list's members, owner included (any member may ask; e-mails for the owner only)."""
