@@ -1,4 +1,5 @@
-"""One behaviour suite for every UnitOfWorkFactory: in memory, SQLite and PostgreSQL."""
+"""One behaviour suite for every UnitOfWorkFactory: in memory, SQLite and PostgreSQL, directly
+and through PgBouncer in transaction mode."""
 
 from __future__ import annotations
 
@@ -25,10 +26,20 @@ from domain.tasks import Priority, Task, parse_changes
 from domain.types import TaskId, UserId
 from domain.users import User
 from taskservice.ports import UnitOfWork, UnitOfWorkFactory
-from tests.integration.sql_backends import database_for, migrated_postgres, migrated_sqlite
+from tests.integration.sql_backends import (
+    database_for,
+    migrated_behind_pgbouncer,
+    migrated_postgres,
+    migrated_sqlite,
+)
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
-BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+BACKENDS = [
+    "memory",
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("pgbouncer", marks=pytest.mark.postgres),
+]
 ORDERS = [Sort(field=f, descending=d) for f in SortField for d in (False, True)]
 
 
@@ -43,8 +54,12 @@ async def uow(
         url = await migrated_sqlite(tmp_path_factory.mktemp("sqlite"))
         async with database_for(url) as database:
             yield SqlUnitOfWorkFactory(database)
-    else:
+    elif request.param == "postgres":
         async with migrated_postgres() as url, database_for(url) as database:
+            yield SqlUnitOfWorkFactory(database)
+    else:
+        async with migrated_behind_pgbouncer() as url, database_for(url) as database:
+            assert database.endpoints.pooled
             yield SqlUnitOfWorkFactory(database)
 
 
