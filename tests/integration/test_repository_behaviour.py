@@ -1,5 +1,5 @@
-"""One behaviour suite for every UnitOfWorkFactory: in memory, SQLite and PostgreSQL, directly
-and through PgBouncer in transaction mode."""
+"""One behaviour suite for every UnitOfWorkFactory: in memory, SQLite and PostgreSQL: directly,
+through PgBouncer in transaction mode, and with the tasks hash-partitioned by owner."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from domain.tasks import Priority, Task, parse_changes
 from domain.types import TaskId, UserId
 from domain.users import User
 from taskservice.ports import UnitOfWork, UnitOfWorkFactory
+from tests.integration.partitioning import PartitionWatch, migrated_partitioned_postgres
 from tests.integration.sql_backends import (
     database_for,
     migrated_behind_pgbouncer,
@@ -39,6 +40,7 @@ BACKENDS = [
     "sqlite",
     pytest.param("postgres", marks=pytest.mark.postgres),
     pytest.param("pgbouncer", marks=pytest.mark.postgres),
+    pytest.param("partitioned", marks=pytest.mark.postgres),
 ]
 ORDERS = [Sort(field=f, descending=d) for f in SortField for d in (False, True)]
 
@@ -57,10 +59,19 @@ async def uow(
     elif request.param == "postgres":
         async with migrated_postgres() as url, database_for(url) as database:
             yield SqlUnitOfWorkFactory(database)
-    else:
+    elif request.param == "pgbouncer":
         async with migrated_behind_pgbouncer() as url, database_for(url) as database:
             assert database.endpoints.pooled
             yield SqlUnitOfWorkFactory(database)
+    else:
+        watch = PartitionWatch()
+        async with migrated_partitioned_postgres() as url, database_for(url) as database:
+            watch.watch(database.engine)
+            yield SqlUnitOfWorkFactory(database)
+            # Scoped by owner: each statement on tasks reaches one partition at most.
+            reached = await watch.partitions_reached(url)
+            assert len(reached) >= 10, reached
+            assert {q: p for q, p in reached.items() if any(len(one) > 1 for one in p)} == {}
 
 
 def new_user(email: str | None = None) -> User:
