@@ -36,14 +36,17 @@ class Transactions:
     Directly, every session the service opens carries them from its start (`statement_timeout`,
     and read-only outside a transaction begun READ WRITE), so reads run without a transaction.
     Through a transaction pooler a session is anyone's between two transactions: nothing is set
-    on it, and every statement runs in a transaction that sets what it needs itself, reads in one
-    begun READ ONLY.
+    on it, and a statement runs in a transaction that sets what it needs itself, reads in one
+    begun READ ONLY; only a plain select (executors.Prepared.plain), which cannot write, runs
+    outside one, and the client cancels it after `timeout_s`, as the server would.
     """
 
     read: str | None
     """What begins a transaction for reads; None: reads run outside one, in a read-only session."""
     write: str
     """What begins the transaction of a unit of work's writes."""
+    timeout_s: float | None = None
+    """The statement timeout for plain selects outside a transaction, kept by the client."""
 
     @property
     def pooled(self) -> bool:
@@ -59,7 +62,11 @@ class Transactions:
     def through_pooler(cls, statement_timeout_ms: int) -> Transactions:
         """Each transaction carries the settings; SET LOCAL ends with it."""
         local = f"; SET LOCAL statement_timeout = {int(statement_timeout_ms)}"
-        return cls(read=f"BEGIN READ ONLY{local}", write=f"BEGIN READ WRITE{local}")
+        return cls(
+            read=f"BEGIN READ ONLY{local}",
+            write=f"BEGIN READ WRITE{local}",
+            timeout_s=statement_timeout_ms / 1000,
+        )
 
 
 def service_engine(

@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement, Executable, visitors
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
-from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.elements import ColumnClause, TextClause
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import ForUpdateArg
 
 from adapters.persistence.engine import Transactions
@@ -68,6 +69,8 @@ class Prepared:
         assert isinstance(statement, ClauseElement)
         self.statement = statement
         self.writes = any(isinstance(e, _WRITING) for e in visitors.iterate(statement))
+        self.plain = not self.writes and not any(map(_may_act, visitors.iterate(statement)))
+        """A select of columns and operators only, which can do nothing but read rows."""
         _refuse_result_processing(statement)
         self._compiled: dict[str, Compiled] = {}
 
@@ -82,6 +85,14 @@ class Prepared:
             processors = tuple(kind.bind_processor(dialect) for kind in types)
             known = self._compiled[dialect.name] = Compiled(compiled.string, names, processors)
         return known
+
+
+def _may_act(element: Any) -> bool:
+    # A function may write (nextval(), or any function defined in the database), and literal
+    # SQL may hold anything; what remains are columns, values and the built-in operators.
+    return isinstance(element, FunctionElement) or (
+        isinstance(element, ColumnClause) and element.is_literal
+    )
 
 
 def _refuse_result_processing(statement: Executable) -> None:
@@ -234,13 +245,16 @@ class PooledExecutor(AsyncpgExecutor):
     """PostgreSQL through a transaction pooler: every statement in a transaction, none named.
 
     Between two transactions the server session may be another client's, so nothing is set on
-    it: reads run in a transaction begun READ ONLY and writes in one begun READ WRITE, each
-    setting its own statement_timeout (`Transactions`). A write after reads commits their
-    transaction and begins its own, which changes nothing they saw: in READ COMMITTED every
-    statement takes its own snapshot, as the reads would outside a transaction. Statements
-    are asyncpg's unnamed one, parsed again with every execution (statement_cache_size=0),
-    so any server connection can run them; the description asyncpg asks for before the first
-    execution of each is kept per connection, which saves that round trip afterwards.
+    it: writes run in a transaction begun READ WRITE and reads in one begun READ ONLY, each
+    setting its own statement_timeout (`Transactions`), except plain selects (`Prepared.plain`),
+    which cannot write: outside a transaction they run on their own, in one round trip as
+    directly, and the client cancels one that outlasts the statement timeout. A write after
+    reads commits their transaction and begins its own, which changes nothing they saw: in READ
+    COMMITTED every statement takes its own snapshot, as it would outside a transaction.
+    Statements are asyncpg's unnamed one, parsed again with every execution
+    (statement_cache_size=0), so any server connection can run them; the description asyncpg
+    asks for before the first execution of each is kept per connection, which saves that round
+    trip afterwards.
     """
 
     def __init__(
@@ -260,10 +274,14 @@ class PooledExecutor(AsyncpgExecutor):
         if not isinstance(statement, Prepared):
             await self._begin(writes=False)
             return await _through_alchemy(self._connection, statement, params)
-        await self._begin(writes=statement.writes)
+        timeout = None
+        if statement.plain and not self._in_transaction:
+            timeout = self._transactions.timeout_s
+        else:
+            await self._begin(writes=statement.writes)
         compiled = statement.compiled(self.dialect)
         arguments = compiled.arguments(params or {})
-        rows: Sequence[Row] = await self._guarded(self._unnamed(compiled.sql, arguments))
+        rows: Sequence[Row] = await self._guarded(self._unnamed(compiled.sql, arguments, timeout))
         return rows
 
     async def _begin(self, *, writes: bool) -> None:
@@ -276,10 +294,20 @@ class PooledExecutor(AsyncpgExecutor):
         await self._guarded(self._driver.execute(command))
         self._in_transaction, self._writable = True, writes
 
-    async def _unnamed(self, sql: str, arguments: list[Any]) -> list[Any]:
-        statement = self._described.get(sql)
-        if statement is None:
-            # Unnamed with the statement cache off, and parsed anew at every execution.
-            statement = self._described[sql] = await self._driver.prepare(sql)
-        rows: list[Any] = await statement.fetch(*arguments)
+    async def _unnamed(
+        self, sql: str, arguments: list[Any], cancel_after: float | None
+    ) -> list[Any]:
+        try:
+            statement = self._described.get(sql)
+            if statement is None:
+                # Unnamed with the statement cache off, and parsed anew at every execution.
+                statement = await self._driver.prepare(sql, timeout=cancel_after)
+                self._described[sql] = statement
+            rows: list[Any] = await statement.fetch(*arguments, timeout=cancel_after)
+        except TimeoutError as error:
+            if cancel_after is None:
+                raise  # the backstop after the server's own timeout: the connection is suspect
+            # asyncpg asks the server to cancel the statement, as statement_timeout would have
+            # (the pooler passes that on); the connection then serves again.
+            raise StorageUnavailable() from error
         return rows

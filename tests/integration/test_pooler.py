@@ -8,7 +8,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -275,3 +275,67 @@ async def test_with_a_direct_url_migrations_run_there(kind: str, tmp_path: Path)
     async with fresh_postgres() as direct:
         await migrating(kind, tmp_path, DATABASE_URL=unreachable, DATABASE_DIRECT_URL=direct)
         assert await version_of(direct) == [head_revision()]
+
+
+async def test_plain_selects_hold_no_server_connection_between_statements() -> None:
+    """Only a plain select runs outside a transaction; any other read holds one READ ONLY."""
+    async with (
+        bouncer(pool_size=1) as (_, running),
+        database_for(hinted(running.url)) as database,
+    ):
+        factory = SqlUnitOfWorkFactory(database)
+        user_id = await a_user(factory)
+        [other] = await clients(running, 1)
+        try:
+            async with factory() as work:
+                await work.tasks.counts(user_id)  # plain: a round trip of its own
+                async with asyncio.timeout(2):
+                    assert await other.fetchval("SELECT 1") == 1
+                await work.users.get(user_id)  # built per call: in a transaction
+                waiting = asyncio.ensure_future(other.fetchval("SELECT 2"))
+                await asyncio.sleep(0.3)
+                assert not waiting.done()  # the only server connection is the unit of work's
+            async with asyncio.timeout(2):
+                assert await waiting == 2
+        finally:
+            await other.close()
+
+
+WAITING_FOR_A_LOCK: Final = (
+    "SELECT count(*) FROM pg_stat_activity"
+    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+)
+
+
+async def gone_within(seconds: float, count: Callable[[], Awaitable[int]]) -> bool:
+    """Whether `count()` comes to 0 within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while await count():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+async def test_the_client_cancels_a_plain_select_that_outlasts_the_statement_timeout() -> None:
+    async with (
+        bouncer() as (direct, running),
+        database_for(hinted(running.url), statement_timeout_ms=300) as database,
+    ):
+        factory = SqlUnitOfWorkFactory(database)
+        user_id = await a_user(factory)
+        locker = await asyncpg.connect(direct)
+        try:
+            async with locker.transaction():
+                await locker.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+                started = time.monotonic()
+                with pytest.raises(StorageUnavailable):
+                    async with factory() as work:
+                        await work.tasks.counts(user_id)
+                assert time.monotonic() - started < 1.5
+                # Cancelled on the server too, not only given up on (asyncpg asks at once).
+                assert await gone_within(1.0, lambda: locker.fetchval(WAITING_FOR_A_LOCK))
+            async with factory() as work:
+                assert (await work.tasks.counts(user_id)).pending == 0
+        finally:
+            await locker.close()
