@@ -210,9 +210,7 @@ async def _rig(options: Options, names: Iterable[str]) -> AsyncIterator[Rig]:
         secret = tokens.new_secret()
         in_front = None
         if SERVICE_POOLER in names:
-            in_front = await bouncers.enter_async_context(
-                pooler.started(database.url, cpu=options.load.cpu)
-            )
+            in_front = await bouncers.enter_async_context(pooler.started(database.url))
         running.update(_servers(options, names, database.url, secret, workdir, in_front=in_front))
         for server in running.values():
             server.start()
@@ -357,9 +355,8 @@ def _pooler_text(rig: Rig, options: Options) -> str:
     assert rig.pooler is not None
     return (
         f"PgBouncer {rig.pooler.version}, pool_mode=transaction, {rig.pooler.pool_size} server "
-        f"connections, on core {options.load.cpu} with wrk; both services on core "
-        f"{options.server_cpu}; PgBouncer's own CPU {rig.pooler.cpu_us_per_request():.0f} us "
-        "per request through it"
+        f"connections, not pinned, as PostgreSQL; both services on core {options.server_cpu}; "
+        f"PgBouncer's own CPU {rig.pooler.cpu_us_per_request():.0f} us per request through it"
     )
 
 
@@ -467,7 +464,6 @@ async def _meta(rig: Rig, options: Options, notes: list[str]) -> dict[str, Any]:
             else {
                 "version": rig.pooler.version,
                 "pool_size": rig.pooler.pool_size,
-                "cpu": options.load.cpu,
                 "cpu_us_per_request": round(rig.pooler.cpu_us_per_request(), 1),
             },
         },
