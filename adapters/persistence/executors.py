@@ -5,7 +5,8 @@ Every statement is built with SQLAlchemy Core. The hot ones, and every one that 
 they write. On PostgreSQL those run on the asyncpg connection under the pooled SQLAlchemy one,
 skipping SQLAlchemy's per-call and per-row work; selects built per call (list filters, accounts)
 still go through SQLAlchemy, on the same connection and in the same transaction. Through a
-transaction pooler (`PooledExecutor`) every statement runs in a transaction and none is named.
+transaction pooler (`PooledExecutor`) no statement is named, and only plain selects run outside a
+transaction.
 """
 
 from __future__ import annotations
@@ -242,7 +243,7 @@ class AsyncpgExecutor:
 
 
 class PooledExecutor(AsyncpgExecutor):
-    """PostgreSQL through a transaction pooler: every statement in a transaction, none named.
+    """PostgreSQL through a transaction pooler: no statement named, no setting left on a session.
 
     Between two transactions the server session may be another client's, so nothing is set on
     it: writes run in a transaction begun READ WRITE and reads in one begun READ ONLY, each
