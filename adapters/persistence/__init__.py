@@ -8,10 +8,11 @@ from adapters.persistence.repositories import SqlUserRepository
 from adapters.persistence.tables import metadata
 from adapters.persistence.tasks import SqlTaskRepository
 from adapters.persistence.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
-from adapters.persistence.urls import async_database_url
+from adapters.persistence.urls import Endpoints, async_database_url, endpoints, transaction_pooler
 
 __all__ = [
     "Database",
+    "Endpoints",
     "SqlReadiness",
     "SqlTaskRepository",
     "SqlUnitOfWork",
@@ -20,8 +21,10 @@ __all__ = [
     "async_database_url",
     "create_migration_engine",
     "downgrade_to_base",
+    "endpoints",
     "head_revision",
     "metadata",
     "tighten_folder",
+    "transaction_pooler",
     "upgrade_to_head",
 ]
