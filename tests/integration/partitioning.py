@@ -1,9 +1,10 @@
-"""The tasks table hash-partitioned by owner, and a watch on which partitions statements touch.
+"""The tasks table hash-partitioned by list, and a watch on which partitions statements touch.
 
-The README's plan beyond one database says every statement on tasks names its owner, so that
-tasks can be hash-partitioned (or distributed, Citus) by owner. The behaviour suite runs on
+The README's plan beyond one database: a list's tasks stay together, so tasks can be
+hash-partitioned (or distributed, Citus) by list. The behaviour suite runs on
 `migrated_partitioned_postgres()`; `PartitionWatch` records every statement on tasks the
-service sends and EXPLAINs each with its own arguments: none may reach two partitions.
+service sends and EXPLAINs each with its own arguments: one that names its list may reach one
+partition only.
 """
 
 from __future__ import annotations
@@ -28,30 +29,30 @@ SAMPLES: Final = 3
 
 @asynccontextmanager
 async def migrated_partitioned_postgres() -> AsyncIterator[str]:
-    """A PostgreSQL database at the latest migration whose tasks are hash-partitioned by owner."""
+    """A PostgreSQL database at the latest migration whose tasks are hash-partitioned by list."""
     async with migrated_postgres() as url:
         connection = await asyncpg.connect(url)
         try:
             async with connection.transaction():
-                await partition_tasks_by_owner(connection)
+                await partition_tasks_by_list(connection)
         finally:
             await connection.close()
         yield url
 
 
-async def partition_tasks_by_owner(connection: asyncpg.Connection) -> None:
-    """Rebuild the (empty) migrated `tasks` table hash-partitioned by `user_id`, with the same
+async def partition_tasks_by_list(connection: asyncpg.Connection) -> None:
+    """Rebuild the (empty) migrated `tasks` table hash-partitioned by `list_id`, with the same
     columns, checks and indexes.
 
     A partitioned table's unique keys must hold the partition key, so the primary key becomes
-    (user_id, id); ids still come from one sequence (PostgreSQL 15 has no identity columns on
+    (list_id, id); ids still come from one sequence (PostgreSQL 15 has no identity columns on
     partitioned tables), so they stay unique across partitions.
     """
     await connection.execute(
         "ALTER TABLE tasks RENAME TO tasks_plain;"
         "CREATE SEQUENCE tasks_partitioned_id_seq AS bigint;"
         "CREATE TABLE tasks (LIKE tasks_plain INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
-        " PARTITION BY HASH (user_id);"
+        " PARTITION BY HASH (list_id);"
         "ALTER TABLE tasks ALTER COLUMN id SET DEFAULT nextval('tasks_partitioned_id_seq');"
         "ALTER SEQUENCE tasks_partitioned_id_seq OWNED BY tasks.id"
     )
@@ -63,7 +64,7 @@ async def partition_tasks_by_owner(connection: asyncpg.Connection) -> None:
     for (definition,) in indexes:
         await connection.execute(definition.replace(" ON public.tasks_plain ", " ON public.tasks "))
     await connection.execute(
-        "ALTER TABLE tasks ADD CONSTRAINT pk_tasks PRIMARY KEY (user_id, id),"
+        "ALTER TABLE tasks ADD CONSTRAINT pk_tasks PRIMARY KEY (list_id, id),"
         " ADD CONSTRAINT fk_tasks_user_id_users FOREIGN KEY (user_id)"
         " REFERENCES users (id) ON DELETE CASCADE"
     )
