@@ -1,12 +1,12 @@
 """One behaviour suite for every UnitOfWorkFactory: in memory, SQLite and PostgreSQL: directly,
-through PgBouncer in transaction mode, and with the tasks hash-partitioned by owner."""
+through PgBouncer in transaction mode, and with the tasks hash-partitioned by list."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import typing
 import re
+import typing
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
