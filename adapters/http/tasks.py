@@ -16,6 +16,7 @@ from adapters.http.routing import by_method
 from adapters.http.style import Style
 from domain.errors import FieldError, ValidationFailed, unknown_fields
 from domain.idempotency import IdempotentRequest, Reply, key_errors
+from domain.policy import Action
 from domain.tasks import Task, TaskChanges, parse_changes
 from domain.types import TaskId, UserId
 from domain.users import Caller
@@ -45,24 +46,26 @@ class TaskApi:
             by_method("/api/{user_id}/tasks/{id}/complete", PATCH=self.complete),
         ]
 
-    async def _caller(self, request: Request) -> Caller:
+    async def _caller(self, request: Request, action: Action) -> Caller:
         """The verified caller, and the owner whose tasks the path names.
 
-        The policy is applied here already (the use case applies it again), so that a stranger
-        gets a 403 before anything else of the request is read and judged.
+        The policy is applied here already (the use case applies it again), so that a stranger,
+        or a token without the scope, gets a 403 before anything else of the request is judged.
         """
         principal = await authenticated(request, self.verifier)
         caller = Caller(principal=principal, owner=UserId(request.path_params["user_id"]))
-        caller.check()
+        caller.authorize(action)
         return caller
 
-    async def _caller_and_task(self, request: Request) -> tuple[Caller, TaskId]:
-        """The caller, and the task the path names."""
-        return await self._caller(request), parsing.task_id(request.path_params["id"])
+    async def _caller_and_task(
+        self, request: Request, action: Action = Action.WRITE_TASKS
+    ) -> tuple[Caller, TaskId]:
+        """The caller allowed `action`, and the task the path names."""
+        return await self._caller(request, action), parsing.task_id(request.path_params["id"])
 
     async def index(self, request: Request) -> Response:
         """GET /api/{user_id}/tasks: one page of the user's tasks."""
-        caller = await self._caller(request)
+        caller = await self._caller(request, Action.READ)
         query, cursor = self.style.list_query(request.query_params)
         page = await self.tasks.list_page(caller, query, cursor)
         items = [task_json(t) for t in page.tasks]
@@ -70,7 +73,7 @@ class TaskApi:
 
     async def create(self, request: Request) -> Response:
         """POST /api/{user_id}/tasks: a new task, once per Idempotency-Key when one is sent."""
-        caller = await self._caller(request)
+        caller = await self._caller(request, Action.WRITE_TASKS)
         body = await parsing.json_object(request) or {}
         key = request.headers.get("idempotency-key")
         changes = _create_changes(body, key)
@@ -82,7 +85,7 @@ class TaskApi:
 
     async def show(self, request: Request) -> Response:
         """GET /api/{user_id}/tasks/{id}: one task, or 304 when the client's copy is current."""
-        caller, task_id = await self._caller_and_task(request)
+        caller, task_id = await self._caller_and_task(request, Action.READ)
         task = await self.tasks.get(caller, task_id)
         if parsing.if_none_match(request, task.version):
             return Response(status_code=304, headers={"ETag": task.etag})

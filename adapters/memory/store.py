@@ -11,12 +11,15 @@ import attrs
 
 from domain.accounts import Account
 from domain.errors import Conflict
+from domain.identities import ExternalIdentity
 from domain.idempotency import IdempotencyRecord
+from domain.personal_tokens import PersonalToken
 from domain.queries import TaskCounts, TaskQuery
 from domain.sessions import EndedSessions, IssuedSession
 from domain.tasks import Task
 from domain.types import TaskId, UserId
 from domain.users import User
+from taskservice.ports import FoundToken
 
 
 @attrs.define
@@ -28,6 +31,9 @@ class _State:
     # Ended sessions by (user, session id) with their expiry, and each user's cut-off.
     ended: dict[tuple[UserId, str], datetime] = attrs.Factory(dict)
     ended_before: dict[UserId, datetime] = attrs.Factory(dict)
+    # Personal access tokens by the hash of their secret; identities by (issuer, subject).
+    tokens: dict[str, PersonalToken] = attrs.Factory(dict)
+    identities: dict[tuple[str, str], UserId] = attrs.Factory(dict)
     last_id: int = 0
 
     def copy(self) -> _State:
@@ -38,8 +44,23 @@ class _State:
             replies=dict(self.replies),
             ended=dict(self.ended),
             ended_before=dict(self.ended_before),
+            tokens=dict(self.tokens),
+            identities=dict(self.identities),
             last_id=self.last_id,
         )
+
+    def erase(self, user_id: UserId) -> bool:
+        """Remove the user and everything that refers to them, as the database's cascade does."""
+        if self.users.pop(user_id, None) is None:
+            return False
+        self.tasks = {k: t for k, t in self.tasks.items() if t.user_id != user_id}
+        self.accounts = {k: a for k, a in self.accounts.items() if a.user.id != user_id}
+        self.replies = {k: r for k, r in self.replies.items() if k[0] != user_id}
+        self.ended = {k: e for k, e in self.ended.items() if k[0] != user_id}
+        self.ended_before.pop(user_id, None)
+        self.tokens = {k: t for k, t in self.tokens.items() if t.user_id != user_id}
+        self.identities = {k: u for k, u in self.identities.items() if u != user_id}
+        return True
 
 
 class MemoryStore:
@@ -142,6 +163,80 @@ class MemoryUserRepository:
         self._state.users[account.user.id] = account.user
 
 
+    async def password_hash(self, user_id: UserId) -> str | None:
+        """The hash of the user's password, if they have a local account."""
+        account = self._account(user_id)
+        return account.password_hash if account else None
+
+    async def set_password(self, user_id: UserId, password_hash: str) -> bool:
+        """Replace the hash of the user's local account."""
+        for key, account in self._state.accounts.items():
+            if account.user.id == user_id:
+                self._state.accounts[key] = attrs.evolve(account, password_hash=password_hash)
+                return True
+        return False
+
+    async def remove(self, user_id: UserId) -> bool:
+        """Erase the user and everything they own."""
+        return self._state.erase(user_id)
+
+    def _account(self, user_id: UserId) -> Account | None:
+        return next((a for a in self._state.accounts.values() if a.user.id == user_id), None)
+
+
+class MemoryPersonalTokenRepository:
+    """Personal access tokens in a unit of work's private copy of the state."""
+
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    async def add(self, token: PersonalToken, token_hash: str) -> None:
+        """Store the token under its hash."""
+        self._state.tokens[token_hash] = token
+
+    async def of_user(self, user_id: UserId) -> list[PersonalToken]:
+        """The user's tokens, newest first."""
+        mine = [t for t in self._state.tokens.values() if t.user_id == user_id]
+        return sorted(mine, key=lambda t: (-t.created_at.timestamp(), t.id))
+
+    async def find(self, token_hash: str) -> FoundToken | None:
+        """The token stored under the hash, and its owner's cut-off."""
+        token = self._state.tokens.get(token_hash)
+        if token is None or token.user_id not in self._state.users:
+            return None
+        cut_off = self._state.ended_before.get(token.user_id)
+        return FoundToken(token=token, token_hash=token_hash, sessions_ended_before=cut_off)
+
+    async def remove(self, user_id: UserId, token_id: str) -> bool:
+        """Delete the user's token `token_id`."""
+        for key, token in self._state.tokens.items():
+            if token.id == token_id and token.user_id == user_id:
+                del self._state.tokens[key]
+                return True
+        return False
+
+
+class MemoryIdentityRepository:
+    """OpenID Connect identities in a unit of work's private copy of the state."""
+
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    async def user_of(self, issuer: str, subject: str) -> User | None:
+        """The user of the identity, if known."""
+        user_id = self._state.identities.get((issuer, subject))
+        return None if user_id is None else self._state.users.get(user_id)
+
+    async def add(self, identity: ExternalIdentity, user: User) -> bool:
+        """Store the user and the identity naming it, unless the identity is taken."""
+        key = (identity.issuer, identity.subject)
+        if key in self._state.identities:
+            return False
+        self._state.users.setdefault(user.id, user)
+        self._state.identities[key] = user.id
+        return True
+
+
 class MemoryIdempotencyRepository:
     """Idempotency records in a unit of work's private copy of the state."""
 
@@ -234,6 +329,16 @@ class MemoryUnitOfWork:
     def sessions(self) -> MemorySessionRepository:
         """The ended-session repository of this unit of work."""
         return MemorySessionRepository(self._state)
+
+    @property
+    def personal_tokens(self) -> MemoryPersonalTokenRepository:
+        """The personal access token repository of this unit of work."""
+        return MemoryPersonalTokenRepository(self._state)
+
+    @property
+    def identities(self) -> MemoryIdentityRepository:
+        """The OpenID Connect identity repository of this unit of work."""
+        return MemoryIdentityRepository(self._state)
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()

@@ -13,6 +13,8 @@ from adapters.persistence.executors import Executor, executor_on
 from adapters.persistence.repositories import (
     STATEMENTS,
     SqlIdempotencyRepository,
+    SqlIdentityRepository,
+    SqlPersonalTokenRepository,
     SqlSessionRepository,
     SqlTaskRepository,
     SqlUserRepository,
@@ -33,6 +35,8 @@ class _Work:
         self.users = SqlUserRepository(executor, statements)
         self.idempotency = SqlIdempotencyRepository(executor, statements)
         self.sessions = SqlSessionRepository(executor, statements)
+        self.personal_tokens = SqlPersonalTokenRepository(executor, statements)
+        self.identities = SqlIdentityRepository(executor, statements)
 
 
 class SqlUnitOfWork:
@@ -68,6 +72,16 @@ class SqlUnitOfWork:
     def sessions(self) -> SqlSessionRepository:
         """The ended-session repository of this unit of work."""
         return self._work.sessions
+
+    @property
+    def personal_tokens(self) -> SqlPersonalTokenRepository:
+        """The personal access token repository of this unit of work."""
+        return self._work.personal_tokens
+
+    @property
+    def identities(self) -> SqlIdentityRepository:
+        """The OpenID Connect identity repository of this unit of work."""
+        return self._work.identities
 
     async def __aenter__(self) -> Self:
         connection = await self._database.checkout()

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 import attrs
 
 from domain.errors import Conflict, IdempotencyKeyReused, NotFound, PreconditionFailed
+from domain.policy import Action
 from domain.idempotency import KEEP_FOR, IdempotencyRecord, IdempotentRequest, Reply
 from domain.queries import TaskCounts, TaskQuery
 from domain.tasks import Task, TaskChanges
@@ -62,7 +63,7 @@ class TaskUseCases:
 
         `due` windows are measured from the clock.
         """
-        caller.check()
+        caller.authorize(Action.READ)
         owner = caller.owner
         after = self.cursors.decode(cursor, owner, query) if cursor is not None else None
         # One row more than asked tells whether another page exists.
@@ -77,7 +78,7 @@ class TaskUseCases:
 
     async def create(self, caller: Caller, changes: TaskChanges) -> Task:
         """Store a new task for the owner, provisioning a first-seen user in the same transaction."""
-        caller.check()
+        caller.authorize(Action.WRITE_TASKS)
         async with self.uow() as uow:
             task = await self._add(uow, caller, changes)
             await uow.commit()
@@ -90,7 +91,7 @@ class TaskUseCases:
 
         `render` turns the new task into the answer to keep.
         """
-        caller.check()
+        caller.authorize(Action.WRITE_TASKS)
 
         async def create(uow: UnitOfWork) -> Reply:
             return render(await self._add(uow, caller, changes))
@@ -99,7 +100,7 @@ class TaskUseCases:
 
     async def get(self, caller: Caller, task_id: TaskId) -> Task:
         """The owner's task `task_id`; NotFound if it is missing or someone else's."""
-        caller.check()
+        caller.authorize(Action.READ)
         async with self.uow() as uow:
             return await _existing(uow, caller, task_id)
 
@@ -112,7 +113,7 @@ class TaskUseCases:
         expected: ExpectedVersions = None,
     ) -> Task:
         """Apply `changes` to the task if its version is one of `expected` (when given)."""
-        caller.check()
+        caller.authorize(Action.WRITE_TASKS)
         return await self._write(
             caller, task_id, expected, lambda t: t.apply(changes, self.clock.now())
         )
@@ -129,7 +130,7 @@ class TaskUseCases:
 
         Setting the state a task already has changes nothing; a toggle always changes it.
         """
-        caller.check()
+        caller.authorize(Action.WRITE_TASKS)
         return await self._write(
             caller,
             task_id,
@@ -148,7 +149,7 @@ class TaskUseCases:
         expected: ExpectedVersions = None,
     ) -> KeyedOutcome:
         """Set or toggle completion (as `set_completion`) once per key, so a toggle is safe to retry."""
-        caller.check()
+        caller.authorize(Action.WRITE_TASKS)
 
         async def complete(uow: UnitOfWork) -> Reply:
             task = await _existing(uow, caller, task_id)
@@ -169,7 +170,7 @@ class TaskUseCases:
         self, caller: Caller, task_id: TaskId, *, expected: ExpectedVersions = None
     ) -> Task:
         """Delete the task and return it as it was, so that a client can offer undo."""
-        caller.check()
+        caller.authorize(Action.WRITE_TASKS)
         for _ in range(_WRITE_ATTEMPTS):
             async with self.uow() as uow:
                 task = await _existing(uow, caller, task_id)
