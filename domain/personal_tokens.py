@@ -17,7 +17,7 @@ from domain.policy import Scope
 from domain.tasks import has_control
 from domain.types import UserId
 
-TOKEN_PREFIX: Final = "tsk_"
+TOKEN_PREFIX: Final = "tsk_"  # noqa: S105 - a prefix, not a secret
 """What every personal access token starts with, so that secret scanners can find leaked ones."""
 _ALPHABET: Final = string.ascii_letters + string.digits
 SECRET_LENGTH: Final = 40
@@ -130,7 +130,9 @@ def _scopes(raw: object, errors: list[FieldError]) -> frozenset[Scope] | None:
     if not all(isinstance(item, str) and item in values for item in raw):
         errors.append(
             FieldError(
-                field="scopes", code="invalid_choice", message=f"Each scope must be one of: {known}."
+                field="scopes",
+                code="invalid_choice",
+                message=f"Each scope must be one of: {known}.",
             )
         )
         return None
@@ -141,9 +143,9 @@ def _lifetime(raw: object, given: bool, errors: list[FieldError]) -> timedelta:
     if not given:
         return DEFAULT_LIFETIME
     # bool is an int to Python, never to a client.
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        if EXPIRES_IN_MIN <= raw <= EXPIRES_IN_MAX:
-            return timedelta(seconds=raw)
+    whole = isinstance(raw, int) and not isinstance(raw, bool)
+    if whole and isinstance(raw, int) and EXPIRES_IN_MIN <= raw <= EXPIRES_IN_MAX:
+        return timedelta(seconds=raw)
     errors.append(
         FieldError(
             field="expires_in",

@@ -11,8 +11,8 @@ import attrs
 
 from domain.accounts import Account
 from domain.errors import Conflict
-from domain.identities import ExternalIdentity
 from domain.idempotency import IdempotencyRecord
+from domain.identities import ExternalIdentity
 from domain.personal_tokens import PersonalToken
 from domain.queries import TaskCounts, TaskQuery
 from domain.sessions import EndedSessions, IssuedSession
@@ -162,7 +162,6 @@ class MemoryUserRepository:
         self._state.accounts[email_key] = account
         self._state.users[account.user.id] = account.user
 
-
     async def password_hash(self, user_id: UserId) -> str | None:
         """The hash of the user's password, if they have a local account."""
         account = self._account(user_id)
@@ -226,6 +225,14 @@ class MemoryIdentityRepository:
         """The user of the identity, if known."""
         user_id = self._state.identities.get((issuer, subject))
         return None if user_id is None else self._state.users.get(user_id)
+
+    async def of_user(self, user_id: UserId) -> list[ExternalIdentity]:
+        """The user's identities, in the order they were added."""
+        return [
+            ExternalIdentity(issuer=issuer, subject=subject)
+            for (issuer, subject), owner in self._state.identities.items()
+            if owner == user_id
+        ]
 
     async def add(self, identity: ExternalIdentity, user: User) -> bool:
         """Store the user and the identity naming it, unless the identity is taken."""

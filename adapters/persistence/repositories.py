@@ -47,8 +47,8 @@ from adapters.persistence.tables import (
 )
 from domain.accounts import Account
 from domain.errors import Conflict
-from domain.identities import ExternalIdentity
 from domain.idempotency import IdempotencyRecord
+from domain.identities import ExternalIdentity
 from domain.personal_tokens import PersonalToken
 from domain.policy import Scope
 from domain.queries import (
@@ -306,6 +306,12 @@ USER_OF_IDENTITY: Final = Prepared(
         oidc_identities.c.issuer == bindparam("issuer", type_=oidc_identities.c.issuer.type),
         oidc_identities.c.subject == bindparam("subject", type_=oidc_identities.c.subject.type),
     )
+)
+
+IDENTITIES_OF_USER: Final = Prepared(
+    select(oidc_identities.c.issuer, oidc_identities.c.subject)
+    .where(oidc_identities.c.user_id == bindparam("user_id", type_=oidc_identities.c.user_id.type))
+    .order_by(oidc_identities.c.created_at, oidc_identities.c.issuer, oidc_identities.c.subject)
 )
 
 
@@ -636,6 +642,11 @@ class SqlIdentityRepository(SqlRepository):
         """The user of the identity, if it signed in before."""
         rows = await self._fetch(USER_OF_IDENTITY, {"issuer": issuer, "subject": subject})
         return _user(rows[0]) if rows else None
+
+    async def of_user(self, user_id: UserId) -> list[ExternalIdentity]:
+        """The user's identities, oldest first."""
+        rows = await self._fetch(IDENTITIES_OF_USER, {"user_id": user_id})
+        return [ExternalIdentity(issuer=issuer, subject=subject) for issuer, subject in rows]
 
     async def add(self, identity: ExternalIdentity, user: User) -> bool:
         """Insert the user, then the identity naming it; False if the identity was taken."""

@@ -40,7 +40,14 @@ from taskservice.ports import (
     TokenVerifier,
     UnitOfWorkFactory,
 )
-from taskservice.services import AccountUseCases, SessionGuard, TaskUseCases, UseCases
+from taskservice.services import (
+    AccountUseCases,
+    PersonalTokenUseCases,
+    SessionGuard,
+    TaskUseCases,
+    UseCases,
+    YourDataUseCases,
+)
 from taskservice.settings import Settings
 
 Closer = Callable[[], Awaitable[None]]
@@ -118,6 +125,8 @@ def build_adapters(settings: Settings) -> Adapters:
 def bind_use_cases(adapters: Adapters, cursors: CursorCodec, *, allow_signup: bool) -> UseCases:
     """Every use case, bound once to the adapters it runs on."""
     uow, clock = adapters.uow, adapters.clock
+    # The one verifier of both driving adapters, so that an ended session ends for both.
+    sessions = SessionGuard(adapters.verifier, uow, clock)
     return UseCases(
         tasks=TaskUseCases(uow=uow, clock=clock, cursors=cursors),
         accounts=AccountUseCases(
@@ -126,10 +135,12 @@ def bind_use_cases(adapters: Adapters, cursors: CursorCodec, *, allow_signup: bo
             hasher=adapters.hasher,
             issuer=adapters.issuer,
             throttle=adapters.throttle,
+            sessions=sessions,
             allow_signup=allow_signup,
         ),
-        # The one verifier of both driving adapters, so that an ended session ends for both.
-        sessions=SessionGuard(adapters.verifier, uow, clock),
+        sessions=sessions,
+        personal_tokens=PersonalTokenUseCases(uow=uow, clock=clock),
+        your_data=YourDataUseCases(uow=uow, clock=clock),
     )
 
 

@@ -9,8 +9,8 @@ from typing import Final, Protocol, Self
 import attrs
 
 from domain.accounts import Account
-from domain.identities import ExternalIdentity
 from domain.idempotency import IdempotencyRecord
+from domain.identities import ExternalIdentity
 from domain.personal_tokens import PersonalToken
 from domain.queries import TaskCounts, TaskQuery
 from domain.sessions import EndedSessions, IssuedSession
@@ -110,6 +110,9 @@ class IdentityRepository(Protocol):
 
     async def user_of(self, issuer: str, subject: str) -> User | None:
         """The user that this issuer's subject signed up as, if any."""
+
+    async def of_user(self, user_id: UserId) -> list[ExternalIdentity]:
+        """The identities that sign the user in (issuer and subject only)."""
 
     async def add(self, identity: ExternalIdentity, user: User) -> bool:
         """Store a new user for the identity; False if the identity is taken, and then the unit of

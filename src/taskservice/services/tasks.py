@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 import attrs
 
 from domain.errors import Conflict, IdempotencyKeyReused, NotFound, PreconditionFailed
-from domain.policy import Action
 from domain.idempotency import KEEP_FOR, IdempotencyRecord, IdempotentRequest, Reply
+from domain.policy import Action
 from domain.queries import TaskCounts, TaskQuery
 from domain.tasks import Task, TaskChanges
 from domain.types import TaskId
