@@ -145,6 +145,12 @@ class AccountUseCases:
             # Another first sign-in of the same person stored the identity first: use theirs.
         raise SignUpClosed("The sign-in could not be completed; try again.")
 
+    async def sign_out_everywhere(self, principal: Principal) -> datetime:
+        """End every session and personal token of the caller issued until now, on every
+        instance within a second; the moment they ended."""
+        ensure_signed_in(principal)
+        return await self.sessions.end_every_session(principal.user_id)
+
     async def change_password(
         self, principal: Principal, change: PasswordChange, address: str
     ) -> Session:
