@@ -45,6 +45,11 @@ class Cookies:
         return "__Host-session" if self.secure else "session"
 
     @property
+    def openid_flow(self) -> str:
+        """The name of the cookie holding a sign-in at the OpenID Provider while it lasts."""
+        return "__Host-oidc" if self.secure else "oidc"
+
+    @property
     def csrf(self) -> str:
         """The name of the pre-session cookie that the sign-in forms' CSRF token is bound to."""
         return "__Host-csrf" if self.secure else "csrf"

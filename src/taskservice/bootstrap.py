@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
 import attrs
+import httpx2
 import structlog
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -27,7 +28,7 @@ from adapters.persistence import (
     tighten_folder,
 )
 from adapters.throttle import LimitsThrottle
-from adapters.web import WebDependencies, WebSecurityHeaders, web_routes
+from adapters.web import OpenIdConfig, WebDependencies, WebSecurityHeaders, web_routes
 from domain.throttling import Bucket
 from taskservice.clock import SystemClock
 from taskservice.cursors import CursorCodec
@@ -144,7 +145,30 @@ def bind_use_cases(adapters: Adapters, cursors: CursorCodec, *, allow_signup: bo
     )
 
 
-def build_app(settings: Settings, adapters: Adapters | None = None) -> Starlette:
+def openid_config(
+    settings: Settings, transport: httpx2.AsyncBaseTransport | None = None
+) -> OpenIdConfig | None:
+    """The OpenID Provider of the web UI's sign-in, when one is configured (reached through
+    `transport` when one is given)."""
+    if settings.oidc_issuer is None:
+        return None
+    assert settings.oidc_client_id is not None
+    assert settings.oidc_client_secret is not None
+    return OpenIdConfig(
+        issuer=settings.oidc_issuer,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret,
+        name=settings.oidc_label,
+        transport=transport,
+    )
+
+
+def build_app(
+    settings: Settings,
+    adapters: Adapters | None = None,
+    *,
+    openid_transport: httpx2.AsyncBaseTransport | None = None,
+) -> Starlette:
     """The whole service as an ASGI app, on real adapters unless others are given."""
     chosen = adapters or build_adapters(settings)
 
@@ -177,6 +201,7 @@ def build_app(settings: Settings, adapters: Adapters | None = None) -> Starlette
         sealer=sealer,
         cookie_secure=settings.cookie_secure,
         csrf_secret=settings.secret,
+        openid=openid_config(settings, openid_transport),
     )
     return create_app(
         deps,

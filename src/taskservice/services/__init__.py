@@ -2,7 +2,7 @@
 
 import attrs
 
-from taskservice.services.accounts import RECENT_SIGN_IN, AccountUseCases, Session
+from taskservice.services.accounts import RECENT_SIGN_IN, AccountUseCases, Session, SignInMethods
 from taskservice.services.personal_tokens import NewToken, PersonalTokenUseCases
 from taskservice.services.sessions import SessionGuard
 from taskservice.services.tasks import ExpectedVersions, KeyedOutcome, TaskPage, TaskUseCases
@@ -31,6 +31,7 @@ __all__ = [
     "PersonalTokenUseCases",
     "Session",
     "SessionGuard",
+    "SignInMethods",
     "TaskPage",
     "TaskUseCases",
     "UseCases",

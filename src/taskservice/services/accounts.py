@@ -47,6 +47,14 @@ class Session:
 
 
 @attrs.frozen(kw_only=True)
+class SignInMethods:
+    """How a user signs in: with a password, with providers' identities, or neither (a frontend)."""
+
+    has_password: bool
+    identities: list[ExternalIdentity]
+
+
+@attrs.frozen(kw_only=True)
 class AccountUseCases:
     """Local accounts and the caller's user, bound to storage, the clock and the identity ports."""
 
@@ -145,6 +153,18 @@ class AccountUseCases:
             # Another first sign-in of the same person stored the identity first: use theirs.
         raise SignUpClosed("The sign-in could not be completed; try again.")
 
+    async def sign_in_methods(self, principal: Principal) -> SignInMethods:
+        """How the caller signs in, for the settings page."""
+        async with self.uow() as uow:
+            stored = await uow.users.password_hash(principal.user_id)
+            identities = await uow.identities.of_user(principal.user_id)
+        return SignInMethods(has_password=stored is not None, identities=identities)
+
+    def may_delete_without_password(self, principal: Principal) -> bool:
+        """Whether the caller's sign-in is recent enough to erase an account without a password."""
+        signed_in_at = principal.signed_in_at
+        return signed_in_at is not None and self.clock.now() - signed_in_at <= RECENT_SIGN_IN
+
     async def sign_out_everywhere(self, principal: Principal) -> datetime:
         """End every session and personal token of the caller issued until now, on every
         instance within a second; the moment they ended."""
@@ -204,8 +224,7 @@ class AccountUseCases:
                         )
                     ]
                 )
-            signed_in_at = principal.signed_in_at
-            if signed_in_at is None or self.clock.now() - signed_in_at > RECENT_SIGN_IN:
+            if not self.may_delete_without_password(principal):
                 raise SignInAgain()
         async with self.uow() as uow:
             user = await uow.users.get(user_id) or self._first_seen(principal)
