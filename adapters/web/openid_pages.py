@@ -19,7 +19,12 @@ SETTINGS_DELETE = "/settings/delete"
 
 @attrs.frozen(kw_only=True)
 class OpenIdPages:
-    """`POST /sign-in/oidc` starts a sign-in at the provider; its callback signs the person in."""
+    """`/sign-in/oidc` starts a sign-in at the provider; its callback signs the person in.
+
+    Starting is a link (GET), not a form: the page's `form-action 'self'` would stop a form's
+    redirect to the provider, and starting a flow changes nothing here (the callback is bound
+    to the flow's own cookie).
+    """
 
     kit: Kit
     client: OpenIdClient
@@ -30,19 +35,19 @@ class OpenIdPages:
         """The routes of the OpenID Connect sign-in."""
         on_error = self.kit.error_page
         return [
-            page_route("/sign-in/oidc", on_error, POST=self.start),
+            page_route("/sign-in/oidc", on_error, GET=self.start),
             page_route(CALLBACK_PATH, on_error, GET=self.callback),
-            page_route("/settings/reauthenticate", on_error, POST=self.reauthenticate),
+            page_route("/settings/reauthenticate", on_error, GET=self.reauthenticate),
         ]
 
     async def start(self, request: Request) -> Response:
-        """POST /sign-in/oidc: off to the provider, the flow kept in a sealed cookie."""
-        form = await self.kit.pre_session_form(request)
-        return await self._to_provider(request, safe_next(form.get("next")) or DEFAULT_NEXT)
+        """GET /sign-in/oidc: off to the provider, the flow kept in a sealed cookie."""
+        target = safe_next(request.query_params.get("next")) or DEFAULT_NEXT
+        return await self._to_provider(request, target)
 
     async def reauthenticate(self, request: Request) -> Response:
-        """POST /settings/reauthenticate: sign in at the provider again, then confirm deletion."""
-        await self.kit.session_form(request)
+        """GET /settings/reauthenticate: sign in at the provider again, then confirm deletion."""
+        await self.kit.principal(request, SETTINGS_DELETE)
         # The provider must ask again rather than wave a remembered session through.
         return await self._to_provider(request, SETTINGS_DELETE, prompt="login", max_age="0")
 
