@@ -221,7 +221,8 @@ def test_sign_in_and_out_with_the_provider(context: BrowserContext, site: str) -
     sign_in(page, site, ALICE)
     expect(page.locator(".account-name")).to_have_text(ALICE.email)
     session = next(c for c in context.cookies() if c["name"] == "__Host-session")
-    assert session["httpOnly"] and session["secure"]
+    assert session["httpOnly"]
+    assert session["secure"]
     assert not [c for c in context.cookies() if c["name"] == "__Host-oidc"], "flow cookie left"
     page.get_by_label("New task").fill("Signed in by a provider")
     page.get_by_role("button", name="Add task").click()
@@ -230,7 +231,7 @@ def test_sign_in_and_out_with_the_provider(context: BrowserContext, site: str) -
     page.get_by_role("button", name="Sign out").click()
     expect(page.locator("#live")).to_have_text("You have signed out.")
     # The server ended that session: the old cookie is refused.
-    context.add_cookies([session])
+    context.add_cookies([{"name": session["name"], "value": session["value"], "url": site}])
     page.goto(site + "/tasks")
     expect(page).to_have_url(re.compile(r"/sign-in\?next=/tasks$"))
 
