@@ -34,8 +34,8 @@ class Principal:
     """Set for the service's own sign-in tokens only: the session that the service can end."""
     scopes: frozenset[Scope] | None = None
     """A personal access token's scopes; None for a sign-in token, which may do everything."""
-    issued_at: datetime | None = None
-    """When a sign-in token was issued (its `iat`), when it says."""
+    issued_at: datetime | None = attrs.field(default=None, eq=False)
+    """When a sign-in token was issued (its `iat`), when it says; not part of who it is."""
 
     @property
     def signed_in(self) -> bool:

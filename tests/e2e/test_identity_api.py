@@ -3,6 +3,7 @@ revocation, a new password, the export and the account's deletion."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -236,3 +237,21 @@ async def test_deleting_the_account_erases_it_and_its_tokens_stop_at_once(
     assert signed_in.status_code == 401
     kept = await client.get(f"/api/{other_id}/tasks", headers=other_auth)
     assert [t["title"] for t in wire.data(kept)] == ["kept"]
+
+
+async def test_an_account_without_a_password_is_deleted_only_with_a_fresh_token(
+    client: httpx.AsyncClient, wire: Wire
+) -> None:
+    user_id = f"frontend-{uuid.uuid4().hex[:8]}"
+    now = int(time.time())
+    stale = bearer(hs256(user_id, iat=now - 11 * 60))
+    created = await client.post(f"/api/{user_id}/tasks", json={"title": "t"}, headers=stale)
+    assert created.status_code == 201
+    refused = await client.request("DELETE", "/api/auth/me", json={}, headers=stale)
+    assert (refused.status_code, wire.error(refused)) == (403, "FORBIDDEN")
+    assert "Sign in again" in wire.message(refused)
+    fresh = bearer(hs256(user_id))
+    deleted = await client.request("DELETE", "/api/auth/me", headers=fresh)
+    assert deleted.status_code == 200
+    listed = await client.get(f"/api/{user_id}/tasks", headers=fresh)
+    assert wire.data(listed) == []

@@ -301,7 +301,7 @@ async def test_deleting_an_account_without_a_password_needs_a_recent_sign_in(
     stale = await app.sessions.verify(session.token)
     with pytest.raises(SignInAgain):
         await app.accounts.delete_account(stale, None, ADDRESS)
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(SignInAgain):
         await app.accounts.delete_account(stale, "a password", ADDRESS)
 
     fresh = await app.sessions.verify((await app.accounts.sign_in_with(identity)).token)

@@ -200,8 +200,8 @@ class AccountUseCases:
         """Erase the caller's account and everything it owns, in one transaction.
 
         A local account confirms with its password. One without a password (signed in through
-        an OpenID Provider, or known from a frontend's token) needs a sign-in at most ten
-        minutes old instead, so that a token left in a browser cannot do it alone.
+        an OpenID Provider, or known from a frontend's token) needs a token issued at most ten
+        minutes ago instead (a fresh sign-in), so that a token left in a browser cannot do it.
         """
         ensure_signed_in(principal)
         user_id = principal.user_id
@@ -213,19 +213,9 @@ class AccountUseCases:
                     [FieldError(field="password", code="required", message="password is required.")]
                 )
             await self._prove_password(user_id, password, address)
-        else:
-            if password is not None:
-                raise ValidationFailed(
-                    [
-                        FieldError(
-                            field="password",
-                            code="no_password",
-                            message="This account has no password; send {}.",
-                        )
-                    ]
-                )
-            if not self.may_delete_without_password(principal):
-                raise SignInAgain()
+        # A password sent for an account that has none proves nothing, and changes nothing.
+        elif not self.may_delete_without_password(principal):
+            raise SignInAgain()
         async with self.uow() as uow:
             user = await uow.users.get(user_id) or self._first_seen(principal)
             await uow.users.remove(user_id)
