@@ -181,7 +181,7 @@ def parse_deletion(data: Mapping[str, object]) -> str | None:
     """The password of an account deletion's body, if it has one (accounts without one send {})."""
     errors = unknown_fields(data, {"password"})
     password = data.get("password")
-    if password is not None and (not isinstance(password, str) or not password):
+    if "password" in data and (not isinstance(password, str) or not password):
         errors.append(
             FieldError(field="password", code="invalid_type", message="password must be a string.")
         )

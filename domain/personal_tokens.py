@@ -142,10 +142,12 @@ def _scopes(raw: object, errors: list[FieldError]) -> frozenset[Scope] | None:
 def _lifetime(raw: object, given: bool, errors: list[FieldError]) -> timedelta:
     if not given:
         return DEFAULT_LIFETIME
-    # bool is an int to Python, never to a client.
-    whole = isinstance(raw, int) and not isinstance(raw, bool)
-    if whole and isinstance(raw, int) and EXPIRES_IN_MIN <= raw <= EXPIRES_IN_MAX:
-        return timedelta(seconds=raw)
+    # bool is an int to Python, never to a client; 3600.0 is the integer JSON says it is.
+    seconds = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+    if isinstance(raw, float) and raw.is_integer():
+        seconds = int(raw)
+    if seconds is not None and EXPIRES_IN_MIN <= seconds <= EXPIRES_IN_MAX:
+        return timedelta(seconds=seconds)
     errors.append(
         FieldError(
             field="expires_in",

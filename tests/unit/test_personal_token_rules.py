@@ -69,6 +69,8 @@ def test_a_request_names_the_token_and_its_scopes() -> None:
     )
     assert both.scopes == frozenset(Scope)
     assert both.lifetime == timedelta(hours=1)
+    whole = parse_token_request({"name": "n", "scopes": ["tasks:read"], "expires_in": 3600.0})
+    assert whole.lifetime == timedelta(hours=1)
 
 
 BAD: dict[str, tuple[dict[str, object], str, str]] = {
@@ -92,6 +94,11 @@ BAD: dict[str, tuple[dict[str, object], str, str]] = {
     ),
     "null expiry": (
         {"name": "n", "scopes": ["tasks:read"], "expires_in": None},
+        "expires_in",
+        "out_of_range",
+    ),
+    "fractional expiry": (
+        {"name": "n", "scopes": ["tasks:read"], "expires_in": 3600.5},
         "expires_in",
         "out_of_range",
     ),
