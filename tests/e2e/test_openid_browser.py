@@ -154,12 +154,13 @@ def start_sign_in(page: Page, site: str) -> None:
     page.get_by_role("link", name=f"Sign in with {NAME}").click()
 
 
-def at_provider(page: Page, account: Account) -> None:
-    """The provider's login and consent pages, as `account`."""
+def at_provider(page: Page, account: Account, *, consent: bool = True) -> None:
+    """The provider's login page, as `account`, and its consent page unless consented before."""
     page.fill("input[name=login]", account.subject)
     page.fill("input[name=password]", "any")
     page.get_by_role("button", name="Sign-in").click()
-    page.get_by_role("button", name="Continue").click()
+    if consent:
+        page.get_by_role("button", name="Continue").click()
 
 
 def sign_in(page: Page, site: str, account: Account) -> None:
@@ -297,3 +298,27 @@ def test_the_settings_page(context: BrowserContext, site: str) -> None:
     expect(page.locator("#new-token")).to_have_count(0)
     expect(page.locator(".token-name")).to_have_text(["backup script"])
     assert secret not in page.content()
+
+
+def test_deleting_an_account_of_the_provider_asks_for_a_new_sign_in(
+    context: BrowserContext, site: str
+) -> None:
+    page = context.new_page()
+    sign_in(page, site, ALICE)
+    page.get_by_label("New task").fill("to be erased")
+    page.get_by_role("button", name="Add task").click()
+    # Confirming sends the person to the provider again, which asks for the login although it
+    # remembers them (prompt=login), and back to the deletion, a fresh sign-in.
+    page.goto(site + "/settings/reauthenticate")
+    at_provider(page, ALICE, consent=False)
+    expect(page).to_have_url(re.compile(r"/settings/delete$"))
+    expect(page.get_by_label("Your password")).to_have_count(0)
+    page.get_by_label(re.compile("I understand")).check()
+    page.get_by_role("button", name="Delete my account").click()
+    expect(page.locator("#live")).to_have_text(
+        "Your account and everything it held have been deleted."
+    )
+    # The identity went with the account: the same person signs up anew, with nothing.
+    start_sign_in(page, site)
+    expect(page).to_have_url(re.compile(r"/tasks(\?.*)?$"))
+    expect(page.locator(".task-title")).to_have_count(0)
