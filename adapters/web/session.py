@@ -63,6 +63,9 @@ class Cookies:
             principal = await verifier.verify(token)
         except InvalidToken:
             return Visitor(session_cookie=token)
+        if not principal.signed_in:
+            # A personal access token is for scripts: planted in a cookie it signs nobody in.
+            return Visitor(session_cookie=token)
         request.state.user_id = principal.user_id
         return Visitor(principal=principal, session_cookie=token)
 

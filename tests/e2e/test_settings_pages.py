@@ -213,3 +213,14 @@ async def test_deleting_the_account_needs_the_box_and_the_password(client: Clien
     done = await post(client, "/settings/delete", password=PASSWORD, confirm="yes")
     assert done.headers["location"] == "/sign-in?notice=account_deleted"
     assert (await sign_in(client, email, PASSWORD)).status_code == 401
+
+
+async def test_a_personal_token_in_the_cookie_signs_nobody_in(client: Client) -> None:
+    await signed_up(client)
+    secret, _ = await make_token(client)
+    client.cookies.clear()
+    client.cookies.set(COOKIE, secret)
+    for path in ("/tasks", "/settings"):
+        response = await client.get(path)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/sign-in")
