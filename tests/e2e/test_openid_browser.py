@@ -232,7 +232,19 @@ def test_sign_in_and_out_with_the_provider(context: BrowserContext, site: str) -
     page.get_by_role("button", name="Sign out").click()
     expect(page.locator("#live")).to_have_text("You have signed out.")
     # The server ended that session: the old cookie is refused.
-    context.add_cookies([{"name": session["name"], "value": session["value"], "url": site}])
+    context.add_cookies(
+        [
+            {
+                "name": session["name"],
+                "value": session["value"],
+                "domain": session["domain"],
+                "path": "/",
+                "secure": True,
+                "httpOnly": True,
+                "sameSite": "Lax",
+            }
+        ]
+    )
     page.goto(site + "/tasks")
     expect(page).to_have_url(re.compile(r"/sign-in\?next=/tasks$"))
 
