@@ -20,6 +20,8 @@ DEEP_TOLERANCE: Final = 0.15
 RSS_TARGET_MB: Final = 120.0
 WORKERS_SCALING_TARGET: Final = 1.7
 """Two workers against one, in req/s, where the two have a core each (issue 17)."""
+POOLER_RATIO_TARGET: Final = 0.80
+"""The service through PgBouncer against the service direct, in req/s (issue 17)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -220,27 +222,63 @@ def _verdict(target: Target) -> str:
     return "met" if target.met else "MISSED"
 
 
-_WORKERS_HEADER: Final = (
-    f"{'scenario':<33}{'1w req/s':>10}{'Nw req/s':>10}{'ratio':>7}"
-    f"{'1w CPU':>9}{'Nw CPU':>9}{'1w p99':>9}{'Nw p99':>9}{'errors N/1':>12}{'Nw RSS MB':>11}"
-)
-_WORKERS_UNITS: Final = (
-    f"{'':<33}{'':>10}{'':>10}{'':>7}{'us/req':>9}{'us/req':>9}{'ms':>9}{'ms':>9}{'':>12}{'':>11}"
-)
+def _versus_header(one: str, other: str) -> tuple[str, str]:
+    header = (
+        f"{'scenario':<33}{one + ' req/s':>10}{other + ' req/s':>10}{'ratio':>7}"
+        f"{one + ' CPU':>9}{other + ' CPU':>9}{one + ' p99':>9}{other + ' p99':>9}"
+        f"{f'errors {other[0]}/{one[0]}':>12}{other + ' RSS MB':>11}"
+    )
+    units = (
+        f"{'':<33}{'':>10}{'':>10}{'':>7}{'us/req':>9}{'us/req':>9}{'ms':>9}{'ms':>9}"
+        f"{'':>12}{'':>11}"
+    )
+    return header, units
+
+
+def versus_table(results: Sequence[ScenarioResult], one: str, other: str) -> str:
+    """One line per scenario of the service as `other` against the service as `one`."""
+    header, units = _versus_header(one, other)
+    lines = [header, units, "-" * len(header)]
+    for result in results:
+        many, base = result.service, result.reference
+        rss = f"{result.service_rss_mb:.0f}" if result.service_rss_mb else "-"
+        lines.append(
+            f"{result.scenario.title:<33}{base.rps:>10.0f}{many.rps:>10.0f}{result.ratio:>6.2f}x"
+            f"{base.cpu_us:>9.0f}{many.cpu_us:>9.0f}{base.p99_ms:>9.1f}{many.p99_ms:>9.1f}"
+            f"{f'{many.errors}/{base.errors}':>12}{rss:>11}"
+        )
+    return "\n".join(lines)
 
 
 def workers_table(results: Sequence[ScenarioResult]) -> str:
     """One line per scenario of several workers (Nw) against the one-worker service (1w)."""
-    lines = [_WORKERS_HEADER, _WORKERS_UNITS, "-" * len(_WORKERS_HEADER)]
-    for result in results:
-        many, one = result.service, result.reference
-        rss = f"{result.service_rss_mb:.0f}" if result.service_rss_mb else "-"
-        lines.append(
-            f"{result.scenario.title:<33}{one.rps:>10.0f}{many.rps:>10.0f}{result.ratio:>6.2f}x"
-            f"{one.cpu_us:>9.0f}{many.cpu_us:>9.0f}{one.p99_ms:>9.1f}{many.p99_ms:>9.1f}"
-            f"{f'{many.errors}/{one.errors}':>12}{rss:>11}"
+    return versus_table(results, "1w", "Nw")
+
+
+def pooler_table(results: Sequence[ScenarioResult]) -> str:
+    """One line per scenario through PgBouncer (pgb) against the service direct (dir)."""
+    return versus_table(results, "dir", "pgb")
+
+
+def pooler_targets(results: Sequence[ScenarioResult]) -> list[Target]:
+    """Through PgBouncer at 80 % of direct or more, and no errors."""
+    found = [
+        Target(
+            name=f"{result.scenario.title} >= {POOLER_RATIO_TARGET:.0%} of direct",
+            measured=(
+                f"{result.ratio:.0%} ({result.spread}); CPU per request "
+                f"{result.service.cpu_us:.0f} against {result.reference.cpu_us:.0f} us"
+            ),
+            met=result.ratio >= POOLER_RATIO_TARGET,
         )
-    return "\n".join(lines)
+        for result in results
+    ]
+    if results:
+        errors = sum(r.service.errors for r in results)
+        found.append(
+            Target(name="no errors through PgBouncer", measured=str(errors), met=not errors)
+        )
+    return found
 
 
 def worker_targets(results: Sequence[ScenarioResult], own_cores: int) -> list[Target]:

@@ -5,6 +5,7 @@
     python -m bench --profile list_first  # py-spy on the service while wrk drives one scenario
     python -m bench --profile create --target reference
     python -m bench --scenarios list_first_workers,create_workers --service-cores 0,1
+    python -m bench --scenarios list_first_pooler,create_pooler   # through PgBouncer
 
 Everything it starts (a database, servers, wrk, py-spy) is stopped or dropped at the end, on
 failure and on Ctrl-C too. Results go to bench/results/ (git-ignored).
@@ -23,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -31,7 +32,7 @@ from typing import Any, Final
 
 import attrs
 
-from bench import profiling, report, servers, tokens, wrk
+from bench import pooler, profiling, report, servers, tokens, wrk
 from bench.database import BenchDatabase, Fixture, SeedError, admin_url, timed_setup
 from bench.scenarios import (
     BY_KEY,
@@ -39,6 +40,7 @@ from bench.scenarios import (
     SCENARIOS,
     SERVICE,
     SERVICE_INFO,
+    SERVICE_POOLER,
     SERVICE_WORKERS,
     WORKERS,
     ParityError,
@@ -51,6 +53,7 @@ from bench.seed import Plan
 RESULTS: Final = Path(__file__).resolve().parent / "results"
 EXPECTED_FAILURES: Final = (
     SeedError,
+    pooler.PoolerFailed,
     servers.ServerFailed,
     wrk.WrkFailed,
     ParityError,
@@ -86,6 +89,7 @@ class Rig:
     server_cpu: int | None
     seed_seconds: float
     stamp: str
+    pooler: pooler.Pooler | None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = _options(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     wrk.ensure_wrk()
+    if any(s.of_pooler for s in (*options.scenarios, *filter(None, [options.profile]))):
+        pooler.ensure_pgbouncer()
     try:
         return asyncio.run(_profile(options) if options.profile else _benchmark(options))
     except KeyboardInterrupt:
@@ -196,12 +202,16 @@ async def _rig(options: Options, names: Iterable[str]) -> AsyncIterator[Rig]:
     database = BenchDatabase(admin_url())
     running: dict[str, servers.Server] = {}
     finished = False
+    bouncers = AsyncExitStack()
     try:
         print(f"bench: seeding database {database.name} ...", flush=True)
         fixture, seed_seconds = await timed_setup(database, Plan.standard())
         print(f"bench: migrated and seeded 111,000 tasks in {seed_seconds:.1f} s", flush=True)
         secret = tokens.new_secret()
-        running.update(_servers(options, names, database.url, secret, workdir))
+        in_front = None
+        if SERVICE_POOLER in names:
+            in_front = await bouncers.enter_async_context(pooler.started(database.url))
+        running.update(_servers(options, names, database.url, secret, workdir, in_front=in_front))
         for server in running.values():
             server.start()
         for server in running.values():
@@ -215,11 +225,13 @@ async def _rig(options: Options, names: Iterable[str]) -> AsyncIterator[Rig]:
             server_cpu=options.server_cpu,
             seed_seconds=seed_seconds,
             stamp=stamp,
+            pooler=in_front,
         )
         finished = True
     finally:
         for server in running.values():
             server.stop()
+        await bouncers.aclose()
         if not finished:
             _keep_logs(workdir, stamp)
         await database.drop()
@@ -227,12 +239,29 @@ async def _rig(options: Options, names: Iterable[str]) -> AsyncIterator[Rig]:
 
 
 def _servers(
-    options: Options, names: Iterable[str], database_url: str, secret: str, workdir: Path
+    options: Options,
+    names: Iterable[str],
+    database_url: str,
+    secret: str,
+    workdir: Path,
+    *,
+    in_front: pooler.Pooler | None,
 ) -> dict[str, servers.Server]:
     cpu = options.server_cpu
     made: dict[str, servers.Server] = {}
     for name in sorted(set(names)):
-        if name == REFERENCE:
+        if name == SERVICE_POOLER:
+            assert in_front is not None
+            made[name] = servers.service(
+                database_url=in_front.url,
+                secret=secret,
+                log_level="WARNING",
+                workdir=workdir,
+                cpu=cpu,
+                name=name,
+                extra_env=options.service_env,
+            )
+        elif name == REFERENCE:
             made[name] = servers.reference(
                 database_url=database_url, secret=secret, workdir=workdir, cpu=cpu
             )
@@ -278,12 +307,14 @@ async def _benchmark(options: Options) -> int:
         results = await _measure(rig, options)
         meta = await _meta(rig, options, notes)
     meta["total_seconds"] = round(time.monotonic() - started, 1)
-    against_reference = [r for r in results if not r.scenario.of_workers]
+    against_reference = [r for r in results if r.scenario.baseline == REFERENCE]
     of_workers = [r for r in results if r.scenario.of_workers]
+    of_pooler = [r for r in results if r.scenario.of_pooler]
     found = report.targets(against_reference) if against_reference else []
     scaling = report.worker_targets(of_workers, _worker_cores(options))
+    pooling = report.pooler_targets(of_pooler)
     path = RESULTS / f"{rig.stamp}.json"
-    report.write_json(path, meta, results, [*found, *scaling])
+    report.write_json(path, meta, results, [*found, *scaling, *pooling])
     print()
     print(_headline(meta))
     if against_reference:
@@ -295,6 +326,11 @@ async def _benchmark(options: Options) -> int:
         print(report.workers_table(of_workers))
         print("\ntargets (issue 17):")
         print(report.targets_text(scaling))
+    if of_pooler:
+        print(f"\nthrough PgBouncer against direct ({_pooler_text(rig, options)}):")
+        print(report.pooler_table(of_pooler))
+        print("\ntargets (issue 17):")
+        print(report.targets_text(pooling))
     print(f"\nbench: {path} ({meta['total_seconds']:.0f} s)")
     return 0
 
@@ -312,6 +348,15 @@ def _worker_cores_text(options: Options) -> str:
     return (
         f"the {WORKERS}-worker service on core(s) {','.join(map(str, cores))}, "
         f"the 1-worker service on core {options.server_cpu}, wrk on core {options.load.cpu}"
+    )
+
+
+def _pooler_text(rig: Rig, options: Options) -> str:
+    assert rig.pooler is not None
+    return (
+        f"PgBouncer {rig.pooler.version}, pool_mode=transaction, {rig.pooler.pool_size} server "
+        f"connections, not pinned, as PostgreSQL; both services on core {options.server_cpu}; "
+        f"PgBouncer's own CPU {rig.pooler.cpu_us_per_request():.0f} us per request through it"
     )
 
 
@@ -361,7 +406,11 @@ async def _round(rig: Rig, result: report.ScenarioResult, options: Options, roun
     """One A B pair of a scenario; the service's memory after it."""
     scenario = result.scenario
     service, reference = _servers_of(rig, scenario)
+    counted = rig.pooler if scenario.of_pooler else None
+    before = counted.cpu_seconds() if counted else 0.0
     a = await _drive(rig, scenario, service, options.load)
+    if counted:
+        counted.count(counted.cpu_seconds() - before, a.requests)
     b = await _drive(rig, scenario, reference, options.load)
     result.service_runs.append(a)
     result.reference_runs.append(b)
@@ -410,6 +459,13 @@ async def _meta(rig: Rig, options: Options, notes: list[str]) -> dict[str, Any]:
             "wrk_cpu": options.load.cpu,
             "service_env": options.service_env,
             "seed_seconds": round(rig.seed_seconds, 1),
+            "pgbouncer": None
+            if rig.pooler is None
+            else {
+                "version": rig.pooler.version,
+                "pool_size": rig.pooler.pool_size,
+                "cpu_us_per_request": round(rig.pooler.cpu_us_per_request(), 1),
+            },
         },
         "notes": notes,
     }

@@ -20,6 +20,8 @@ SERVICE_INFO: Final = "service_info"
 SERVICE_WORKERS: Final = "service_workers"
 """The service with WEB_CONCURRENCY=WORKERS, measured against the one-worker service."""
 WORKERS: Final = 2
+SERVICE_POOLER: Final = "service_pooler"
+"""The service through PgBouncer in transaction mode, measured against the service direct."""
 REFERENCE: Final = "reference"
 
 
@@ -39,12 +41,21 @@ class Scenario:
     @property
     def of_workers(self) -> bool:
         """Whether this compares WORKERS worker processes with one."""
-        return self.baseline == SERVICE
+        return self.service == SERVICE_WORKERS
+
+    @property
+    def of_pooler(self) -> bool:
+        """Whether this compares the service through PgBouncer with the service direct."""
+        return self.service == SERVICE_POOLER
 
     @property
     def sides(self) -> tuple[str, str]:
         """How the two sides of an A B pair are called in the output."""
-        return (f"{WORKERS} workers", "1 worker") if self.of_workers else ("service", "reference")
+        if self.of_workers:
+            return f"{WORKERS} workers", "1 worker"
+        if self.of_pooler:
+            return "PgBouncer", "direct"
+        return "service", "reference"
 
 
 SCENARIOS: Final = (
@@ -75,6 +86,21 @@ SCENARIOS: Final = (
         script="create",
         expected=201,
         service=SERVICE_WORKERS,
+        baseline=SERVICE,
+    ),
+    Scenario(
+        key="list_first_pooler",
+        title="list first page, PgBouncer",
+        script="static",
+        service=SERVICE_POOLER,
+        baseline=SERVICE,
+    ),
+    Scenario(
+        key="create_pooler",
+        title="create (POST), PgBouncer",
+        script="create",
+        expected=201,
+        service=SERVICE_POOLER,
         baseline=SERVICE,
     ),
 )
@@ -110,6 +136,7 @@ class Workload:
             "list_first": ("GET", f"/api/{many}/tasks", token),
             "list_first_info": ("GET", f"/api/{many}/tasks", token),
             "list_first_workers": ("GET", f"/api/{many}/tasks", token),
+            "list_first_pooler": ("GET", f"/api/{many}/tasks", token),
             "list_deep": ("GET", f"/api/{many}/tasks?cursor={self.cursors.get(app, '')}", token),
             "list_100k": ("GET", f"/api/{huge}/tasks", self.tokens[huge]),
             "get_one": ("GET", f"/api/{many}/tasks/{self.fixture.sample_task}", token),

@@ -22,7 +22,7 @@ STOP_TIMEOUT_S: Final = 10.0
 # shell cannot change what is measured (a .env is avoided by running in an empty directory).
 _SERVICE_VARIABLES: Final = (
     "ENV",
-    "DATABASE_URL",
+    "DATABASE_",
     "DATA_DIR",
     "BETTER_AUTH_",
     "CORS_ORIGINS",
@@ -155,12 +155,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time its processes have used so far (/proc/<pid>/stat)."""
-        ticks = 0
-        for pid in self.processes():
-            fields = _stat_fields(pid)
-            # utime and stime are fields 14 and 15 of stat(5); fields[0] here is field 3.
-            ticks += int(fields[11]) + int(fields[12])
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return sum(process_cpu_seconds(pid) for pid in self.processes())
 
     def loaded(self, library: str) -> bool:
         """Whether a shared object whose path contains `library` is mapped (e.g. uvloop)."""
@@ -190,6 +185,13 @@ class Server:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time one process has used so far (/proc/<pid>/stat)."""
+    fields = _stat_fields(pid)
+    # utime and stime are fields 14 and 15 of stat(5); fields[0] here is field 3.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _stat_fields(pid: int) -> list[str]:

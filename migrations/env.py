@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from logging.config import fileConfig
-from pathlib import Path
 
 from alembic import context
-from dotenv import dotenv_values
 from sqlalchemy.engine import Connection
 
 from adapters.persistence.engine import create_migration_engine
 from adapters.persistence.tables import in_schema_of, metadata
-from adapters.persistence.urls import async_database_url
+from adapters.persistence.urls import async_database_url, endpoints
+from taskservice.settings import database_settings
 
 config = context.config
 target_metadata = metadata
@@ -22,23 +20,22 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 
-def database_url() -> str:
-    """The caller's URL, else DATABASE_URL (environment over .env), else the embedded SQLite file."""
+def database() -> tuple[str, bool | None]:
+    """The URL to migrate and whether a transaction pooler is on the way (None: as it says).
+
+    The caller's, else what the service's settings name (environment over .env): the direct
+    URL when there is one, else DATABASE_URL, else the embedded SQLite file.
+    """
     given = config.attributes.get("database_url")
     if given:
-        return str(given)
-    # The same sources and precedence as the service's settings, so both migrate one database.
-    dotenv = {k: v for k, v in dotenv_values(Path.cwd() / ".env").items() if v is not None}
-    env = {**dotenv, **os.environ}
-    if env.get("DATABASE_URL"):
-        return env["DATABASE_URL"]
-    data_dir = Path(env.get("DATA_DIR") or "data")
-    return f"sqlite:///{data_dir / 'tasks.db'}"
+        return str(given), config.attributes.get("pooled")
+    url, direct_url, pooler = database_settings()
+    return endpoints(url, direct_url=direct_url, pooler=pooler).migrations
 
 
 def run_migrations_offline() -> None:
     """Write the migration SQL to stdout (`alembic upgrade head --sql`)."""
-    url, _ = async_database_url(database_url())
+    url, _ = async_database_url(database()[0])
     context.configure(
         url=url,
         target_metadata=target_metadata,
@@ -68,7 +65,8 @@ def do_run_migrations(connection: Connection) -> None:
 
 async def run_async_migrations() -> None:
     """Connect with the service's engine settings and migrate."""
-    engine = create_migration_engine(database_url())
+    url, pooled = database()
+    engine = create_migration_engine(url, pooled=pooled)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(do_run_migrations)

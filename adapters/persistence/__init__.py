@@ -7,10 +7,11 @@ from adapters.persistence.migrations import downgrade_to_base, head_revision, up
 from adapters.persistence.repositories import SqlTaskRepository, SqlUserRepository
 from adapters.persistence.tables import metadata
 from adapters.persistence.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
-from adapters.persistence.urls import async_database_url
+from adapters.persistence.urls import Endpoints, async_database_url, endpoints, transaction_pooler
 
 __all__ = [
     "Database",
+    "Endpoints",
     "SqlReadiness",
     "SqlTaskRepository",
     "SqlUnitOfWork",
@@ -19,8 +20,10 @@ __all__ = [
     "async_database_url",
     "create_migration_engine",
     "downgrade_to_base",
+    "endpoints",
     "head_revision",
     "metadata",
     "tighten_folder",
+    "transaction_pooler",
     "upgrade_to_head",
 ]

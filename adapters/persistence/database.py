@@ -15,8 +15,15 @@ from sqlalchemy.engine.interfaces import AdaptedConnection
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection, QueuePool
 
-from adapters.persistence.engine import CONNECT_TIMEOUT_S, READ_ONLY, service_engine
+from adapters.persistence.engine import (
+    CONNECT_TIMEOUT_S,
+    READ_ONLY,
+    Transactions,
+    service_engine,
+    session_arguments,
+)
 from adapters.persistence.errors import driver_failure, storage_errors
+from adapters.persistence.urls import endpoints
 from domain.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -40,6 +47,10 @@ class Database:
     `checkin`; readiness and jobs borrow a pooled connection with `connection()`; a listener
     holds one outside the pool with `dedicated()`; the pool gauge reads `usage()`. Opening it
     opens no connection; `close()` closes them all.
+
+    Through a transaction pooler (`pooler`; None: as `raw_url` says) its pool's connections
+    reach the server through the pooler, and `transactions` says how they carry the session's
+    settings; dedicated connections go to `direct_url` (DATABASE_DIRECT_URL).
     """
 
     def __init__(
@@ -50,15 +61,33 @@ class Database:
         pool_timeout: float = 5.0,
         statement_timeout_ms: int = 10_000,
         connect_timeout: float = CONNECT_TIMEOUT_S,
+        pooler: bool | None = None,
+        direct_url: str | None = None,
     ) -> None:
-        self.engine, self._driver_args = service_engine(
+        self.endpoints = endpoints(raw_url, direct_url=direct_url, pooler=pooler)
+        pooled = self.endpoints.pooled
+        self.engine = service_engine(
             raw_url,
             pool_size=pool_size,
             pool_timeout=pool_timeout,
             statement_timeout_ms=statement_timeout_ms,
             connect_timeout=connect_timeout,
+            pooled=pooled,
         )
         self.dialect: str = self.engine.dialect.name
+        self.transactions = (
+            Transactions.through_pooler(statement_timeout_ms) if pooled else Transactions.direct()
+        )
+        session_url = self.endpoints.session_url if self.dialect == "postgresql" else None
+        self._session_args = (
+            None
+            if session_url is None
+            else session_arguments(
+                session_url,
+                statement_timeout_ms=statement_timeout_ms,
+                connect_timeout=connect_timeout,
+            )
+        )
         # Turns, first come, first served: the pool's own queue (asyncio.Queue) lets a newcomer
         # take a connection just returned for the longest waiter, who queues again at the back
         # (under load, half a second for some while the median waited 20 ms). The pool opens
@@ -109,6 +138,7 @@ class Database:
             # SQLAlchemy holds no transaction to roll back, and with max_overflow=0 the pool
             # never closes a returned one. So no greenlet is spawned, as close() would.
             if not keep:
+                await _drop_if_in_transaction(connection)
                 held.close()
                 return
             # Statements run through SQLAlchemy leave its bookkeeping transaction begun;
@@ -126,15 +156,24 @@ class Database:
     async def connection(self) -> AsyncIterator[AsyncConnection]:
         """A pooled connection borrowed for a short check or job, outside the turns.
 
-        It reads: on SQLite it begins without the write lock, and on PostgreSQL it autocommits
-        and refuses writes. Writes go through a unit of work.
+        It reads: on SQLite it begins without the write lock, and on PostgreSQL it refuses
+        writes (directly it autocommits in a read-only session; through a transaction pooler
+        it holds a transaction begun READ ONLY). Writes go through a unit of work.
         """
         with storage_errors():
             connection = await self._from_pool()
         try:
             await connection.execution_options(**{READ_ONLY: True})
+            if self.transactions.read is None:
+                yield connection
+                return
+            driver: asyncpg.Connection = (await connection.get_raw_connection()).driver_connection
+            await _driver_call(driver.execute(self.transactions.read))
             yield connection
+            # Only after work that ended well; otherwise the connection is dropped below.
+            await _driver_call(driver.execute("ROLLBACK"))
         finally:
+            await _drop_if_in_transaction(connection)
             await connection.close()
 
     @asynccontextmanager
@@ -142,16 +181,19 @@ class Database:
         """A PostgreSQL connection of its own, outside the pool, for as long as it is held.
 
         For what lives as long as the process (LISTEN): it takes nothing from the pool. It has
-        the pool's TLS, timeouts and session settings; `close()` closes it too.
+        the pool's timeouts and the service's session settings, and goes to the server itself:
+        DATABASE_DIRECT_URL when set, else the pool's URL unless that is a transaction pooler's,
+        which would hand the session to other clients between transactions. `close()` closes
+        it too.
         """
-        if self._driver_args is None:
+        if self.dialect != "postgresql":
             raise RuntimeError(f"{self.dialect} has no dedicated connections; only PostgreSQL")
-        try:
-            driver = await asyncpg.connect(**self._driver_args)
-        except Exception as error:
-            if driver_failure(error) is None:
-                raise
-            raise StorageUnavailable() from error
+        if self._session_args is None:
+            raise RuntimeError(
+                "DATABASE_URL goes through a transaction pooler, which cannot keep a session "
+                "(LISTEN) for one client: set DATABASE_DIRECT_URL to the database's own host"
+            )
+        driver = await _driver_call(asyncpg.connect(**self._session_args))
         self._dedicated.add(driver)
         try:
             yield driver
@@ -261,6 +303,28 @@ class Database:
         event.listen(target, "checkin", answered)
         event.listen(target, "checkout", ping)
         event.listen(target, "invalidate", lost)
+
+
+async def _driver_call(call: Any) -> Any:
+    # Straight to asyncpg, whose failures storage_errors() does not know.
+    try:
+        return await call
+    except Exception as error:
+        if driver_failure(error) is None:
+            raise
+        raise StorageUnavailable() from error
+
+
+async def _drop_if_in_transaction(connection: AsyncConnection) -> None:
+    # In autocommit mode the pool resets nothing on return: a connection whose work stopped
+    # inside a transaction begun on asyncpg (its ROLLBACK cancelled or failed) would hand that
+    # transaction to its next user, so it is invalidated instead. The check does no I/O.
+    held = connection.sync_connection
+    if held is None or held.closed or held.invalidated:
+        return
+    driver = held.connection.driver_connection
+    if isinstance(driver, asyncpg.Connection) and driver.is_in_transaction():
+        await connection.invalidate()
 
 
 def _return_to_pool(connection: AsyncConnection, answered: float) -> None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final
 
+import attrs
 import orjson
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from adapters.persistence.files import create_private_folder, private_database
-from adapters.persistence.urls import async_database_url
+from adapters.persistence.urls import async_database_url, transaction_pooler
 
 CONNECT_TIMEOUT_S: Final = 5.0
 READ_ONLY: Final = "taskservice_read_only"
@@ -21,8 +23,50 @@ SQLITE_BUSY_TIMEOUT_MS: Final = 5000
 # Client-side margin over the server's statement_timeout, so the server cancels first and
 # the connection stays usable.
 COMMAND_TIMEOUT_MARGIN_S: Final = 2.0
+APPLICATION_NAME: Final = "taskservice"
 # What SQLAlchemy's asyncpg dialect takes from the URL for itself rather than for asyncpg.
 _NOT_FOR_ASYNCPG: Final = ("prepared_statement_cache_size", "prepared_statement_name_func")
+_ASYNCPG: Final = asyncpg_dialect()  # type: ignore[no-untyped-call]
+
+
+@attrs.frozen
+class Transactions:
+    """How a unit of work's transactions begin on PostgreSQL, and so where its settings live.
+
+    Directly, every session the service opens carries them from its start (`statement_timeout`,
+    and read-only outside a transaction begun READ WRITE), so reads run without a transaction.
+    Through a transaction pooler a session is anyone's between two transactions: nothing is set
+    on it, and a statement runs in a transaction that sets what it needs itself, reads in one
+    begun READ ONLY; only a plain select (executors.Prepared.plain), which cannot write, runs
+    outside one, and the client cancels it after `timeout_s`, as the server would.
+    """
+
+    read: str | None
+    """What begins a transaction for reads; None: reads run outside one, in a read-only session."""
+    write: str
+    """What begins the transaction of a unit of work's writes."""
+    timeout_s: float | None = None
+    """The statement timeout for plain selects outside a transaction, kept by the client."""
+
+    @property
+    def pooled(self) -> bool:
+        """Whether statements go through a transaction pooler."""
+        return self.read is not None
+
+    @classmethod
+    def direct(cls) -> Transactions:
+        """The session carries the settings; only writes need a transaction."""
+        return cls(read=None, write="BEGIN READ WRITE")
+
+    @classmethod
+    def through_pooler(cls, statement_timeout_ms: int) -> Transactions:
+        """Each transaction carries the settings; SET LOCAL ends with it."""
+        local = f"; SET LOCAL statement_timeout = {int(statement_timeout_ms)}"
+        return cls(
+            read=f"BEGIN READ ONLY{local}",
+            write=f"BEGIN READ WRITE{local}",
+            timeout_s=statement_timeout_ms / 1000,
+        )
 
 
 def service_engine(
@@ -32,12 +76,13 @@ def service_engine(
     pool_timeout: float,
     statement_timeout_ms: int,
     connect_timeout: float,
-) -> tuple[AsyncEngine, dict[str, Any] | None]:
-    """The service's engine for a URL as the user wrote it, and asyncpg.connect's arguments for
-    connections outside its pool (None on SQLite).
+    pooled: bool = False,
+) -> AsyncEngine:
+    """The service's engine for a URL as the user wrote it, through a transaction pooler if
+    `pooled`.
 
-    On PostgreSQL every session is read-only outside a transaction begun READ WRITE, so that no
-    write can commit on its own (executors.AsyncpgExecutor begins one before the first write).
+    On PostgreSQL nothing can write outside a transaction begun READ WRITE (see `Transactions`;
+    executors.py begins one before the first write).
     """
     url, connect_args = async_database_url(raw_url)
     # max_overflow=0: pool_size is the most connections the service ever opens.
@@ -52,29 +97,73 @@ def service_engine(
         "json_deserializer": orjson.loads,
     }
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, connect_args, foreign_keys=True, **options), None
-    connect_args |= {
-        "timeout": connect_timeout,
-        "command_timeout": statement_timeout_ms / 1000 + COMMAND_TIMEOUT_MARGIN_S,
-        "server_settings": {
-            "statement_timeout": str(statement_timeout_ms),
-            "default_transaction_read_only": "on",
-            "application_name": "taskservice",
-        },
-    }
+        if pooled:
+            raise ValueError("A transaction pooler is for PostgreSQL, not SQLite")
+        return _sqlite_engine(url, connect_args, foreign_keys=True, **options)
+    connect_args |= _postgres_arguments(statement_timeout_ms, connect_timeout, pooled=pooled)
     # Autocommit: SQLAlchemy begins no transaction of its own; the unit of work's executor
-    # begins one at its first write.
+    # begins one when it needs one.
     engine = create_async_engine(
         url, connect_args=connect_args, isolation_level="AUTOCOMMIT", **options
     )
     event.listen(engine.sync_engine, "connect", _decode_json_with_orjson)
-    _, from_url = engine.dialect.create_connect_args(url)
+    return engine
+
+
+def session_arguments(
+    raw_url: str, *, statement_timeout_ms: int, connect_timeout: float
+) -> dict[str, Any]:
+    """asyncpg.connect's arguments for a session of its own on a PostgreSQL server reached
+    directly: the URL's TLS, the pool's timeouts and the service's session settings."""
+    url, connect_args = async_database_url(raw_url)
+    _, from_url = _ASYNCPG.create_connect_args(url)  # type: ignore[no-untyped-call]
     driver_args = {k: v for k, v in from_url.items() if k not in _NOT_FOR_ASYNCPG}
-    return engine, driver_args | connect_args
+    return (
+        driver_args
+        | connect_args
+        | _postgres_arguments(statement_timeout_ms, connect_timeout, pooled=False)
+    )
 
 
-def create_migration_engine(raw_url: str) -> AsyncEngine:
-    """An engine for Alembic: no pool, no statement timeout, foreign keys off on SQLite."""
+def _postgres_arguments(
+    statement_timeout_ms: int, connect_timeout: float, *, pooled: bool
+) -> dict[str, Any]:
+    arguments: dict[str, Any] = {
+        "timeout": connect_timeout,
+        "command_timeout": statement_timeout_ms / 1000 + COMMAND_TIMEOUT_MARGIN_S,
+    }
+    if not pooled:
+        arguments["server_settings"] = {
+            "statement_timeout": str(statement_timeout_ms),
+            "default_transaction_read_only": "on",
+            "application_name": APPLICATION_NAME,
+        }
+        return arguments
+    return arguments | _POOLED
+
+
+# Through a transaction pooler (tests/infra/pgbouncer.py shows each against PgBouncer 1.18):
+# - asyncpg's statement cache names statements, which live on the one server connection they
+#   were prepared on; with it off, asyncpg uses the unnamed statement and parses it again with
+#   every execution, so any server connection can run it. SQLAlchemy's cache then keeps only
+#   such unnamed statements' descriptions, which saves a round trip and is safe. Its
+#   `prepared_statement_name_func` (documented for PgBouncer) would name them again: a
+#   statement prepared outside a transaction may then be executed on another server
+#   connection, where that name does not exist.
+# - PgBouncer passes only the startup parameters it tracks, application_name among them;
+#   statement_timeout and read-only-ness are set per transaction instead (`Transactions`).
+_POOLED: Final = {
+    "statement_cache_size": 0,
+    "server_settings": {"application_name": APPLICATION_NAME},
+}
+
+
+def create_migration_engine(raw_url: str, *, pooled: bool | None = None) -> AsyncEngine:
+    """An engine for Alembic: no pool, no statement timeout, foreign keys off on SQLite.
+
+    Through a transaction pooler (`pooled`; None: as the URL says) it names no statements;
+    the migrations run in one transaction, which the pooler keeps on one server connection.
+    """
     url, connect_args = async_database_url(raw_url)
     if url.get_backend_name() == "sqlite":
         # Batch migrations rebuild tables; with foreign keys on, dropping the old copy of a
@@ -84,6 +173,8 @@ def create_migration_engine(raw_url: str) -> AsyncEngine:
         "timeout": CONNECT_TIMEOUT_S,
         "server_settings": {"application_name": "alembic"},
     }
+    if transaction_pooler(raw_url) if pooled is None else pooled:
+        connect_args["statement_cache_size"] = 0
     return create_async_engine(url, connect_args=connect_args, poolclass=NullPool)
 
 

@@ -4,7 +4,9 @@ Every statement is built with SQLAlchemy Core. The hot ones, and every one that 
 `Prepared`: built once, with named parameters, compiled once per dialect, and aware of whether
 they write. On PostgreSQL those run on the asyncpg connection under the pooled SQLAlchemy one,
 skipping SQLAlchemy's per-call and per-row work; selects built per call (list filters, accounts)
-still go through SQLAlchemy, on the same connection and in the same transaction.
+still go through SQLAlchemy, on the same connection and in the same transaction. Through a
+transaction pooler (`PooledExecutor`) no statement is named, and only plain selects run outside a
+transaction.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement, Executable, visitors
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
-from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.elements import ColumnClause, TextClause
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import ForUpdateArg
 
+from adapters.persistence.engine import Transactions
 from adapters.persistence.errors import Failure, driver_failure, storage_errors
 from domain.errors import StorageUnavailable
 
@@ -34,6 +38,9 @@ _ASYNCPG: Final = asyncpg_dialect()  # type: ignore[no-untyped-call]
 # What may change data or lock rows, wherever it sits in a statement: INSERT, UPDATE and DELETE
 # (a CTE's too), FOR UPDATE or FOR SHARE, and SQL text, which cannot be looked into.
 _WRITING: Final = (UpdateBase, ForUpdateArg, TextClause)
+# Where a pooled connection keeps its statements' descriptions (SQLAlchemy's per-connection
+# info, emptied when the connection is replaced).
+_DESCRIBED: Final = "taskservice_described"
 
 
 @attrs.frozen
@@ -63,6 +70,8 @@ class Prepared:
         assert isinstance(statement, ClauseElement)
         self.statement = statement
         self.writes = any(isinstance(e, _WRITING) for e in visitors.iterate(statement))
+        self.plain = not self.writes and not any(map(_may_act, visitors.iterate(statement)))
+        """A select of columns and operators only, which can do nothing but read rows."""
         _refuse_result_processing(statement)
         self._compiled: dict[str, Compiled] = {}
 
@@ -77,6 +86,14 @@ class Prepared:
             processors = tuple(kind.bind_processor(dialect) for kind in types)
             known = self._compiled[dialect.name] = Compiled(compiled.string, names, processors)
         return known
+
+
+def _may_act(element: Any) -> bool:
+    # A function may write (nextval(), or any function defined in the database), and literal
+    # SQL may hold anything; what remains are columns, values and the built-in operators.
+    return isinstance(element, FunctionElement) or (
+        isinstance(element, ColumnClause) and element.is_literal
+    )
 
 
 def _refuse_result_processing(statement: Executable) -> None:
@@ -109,14 +126,18 @@ class Executor(Protocol):
         """Drop the writes since the last commit."""
 
 
-async def executor_on(connection: AsyncConnection) -> Executor:
-    """The executor for a unit of work on `connection`, which begins its transaction if needed."""
+async def executor_on(connection: AsyncConnection, transactions: Transactions) -> Executor:
+    """The executor for a unit of work on `connection`, which begins its transactions as
+    `transactions` says (on PostgreSQL; SQLite's begins at once)."""
     if connection.dialect.name == "postgresql":
         # A connection fresh from the pool holds its pooled connection already, so it is read
         # without get_raw_connection()'s trip through a greenlet.
         held = connection.sync_connection
         pooled = held.connection if held is not None else await connection.get_raw_connection()
-        return AsyncpgExecutor(connection, pooled.driver_connection)
+        if not transactions.pooled:
+            return AsyncpgExecutor(connection, pooled.driver_connection)
+        described = pooled.info.setdefault(_DESCRIBED, {})
+        return PooledExecutor(connection, pooled.driver_connection, transactions, described)
     await connection.begin()
     return AlchemyExecutor(connection)
 
@@ -174,7 +195,7 @@ class AsyncpgExecutor:
     def __init__(self, connection: AsyncConnection, driver: asyncpg.Connection) -> None:
         self._connection = connection
         self._driver = driver
-        self._writing = False
+        self._in_transaction = False
 
     @property
     def dialect(self) -> Dialect:
@@ -185,9 +206,9 @@ class AsyncpgExecutor:
         """The rows of `statement`; one that writes first begins the unit of work's transaction."""
         if not isinstance(statement, Prepared):
             return await _through_alchemy(self._connection, statement, params)
-        if statement.writes and not self._writing:
+        if statement.writes and not self._in_transaction:
             await self._guarded(self._driver.execute("BEGIN READ WRITE"))
-            self._writing = True
+            self._in_transaction = True
         compiled = statement.compiled(self.dialect)
         arguments = compiled.arguments(params or {})
         rows: Sequence[Row] = await self._guarded(self._driver.fetch(compiled.sql, *arguments))
@@ -202,8 +223,8 @@ class AsyncpgExecutor:
         await self._end("ROLLBACK")
 
     async def _end(self, command: str) -> None:
-        if self._writing:
-            self._writing = False
+        if self._in_transaction:
+            self._in_transaction = False
             await self._guarded(self._driver.execute(command))
 
     async def _guarded(self, call: Any) -> Any:
@@ -215,7 +236,79 @@ class AsyncpgExecutor:
                 raise
             if failure is Failure.CONNECTION_LOST:
                 # The pool must not hand this connection out again.
-                self._writing = False
+                self._in_transaction = False
                 with storage_errors():
                     await self._connection.invalidate(error)
             raise StorageUnavailable() from error
+
+
+class PooledExecutor(AsyncpgExecutor):
+    """PostgreSQL through a transaction pooler: no statement named, no setting left on a session.
+
+    Between two transactions the server session may be another client's, so nothing is set on
+    it: writes run in a transaction begun READ WRITE and reads in one begun READ ONLY, each
+    setting its own statement_timeout (`Transactions`), except plain selects (`Prepared.plain`),
+    which cannot write: outside a transaction they run on their own, in one round trip as
+    directly, and the client cancels one that outlasts the statement timeout. A write after
+    reads commits their transaction and begins its own, which changes nothing they saw: in READ
+    COMMITTED every statement takes its own snapshot, as it would outside a transaction.
+    Statements are asyncpg's unnamed one, parsed again with every execution
+    (statement_cache_size=0), so any server connection can run them; the description asyncpg
+    asks for before the first execution of each is kept per connection, which saves that round
+    trip afterwards.
+    """
+
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        driver: asyncpg.Connection,
+        transactions: Transactions,
+        described: dict[str, Any],
+    ) -> None:
+        super().__init__(connection, driver)
+        self._transactions = transactions
+        self._described = described
+        self._writable = False
+
+    async def fetch(self, statement: Statement, params: Params | None = None) -> Sequence[Row]:
+        """The rows of `statement`, in a transaction that allows what it does."""
+        if not isinstance(statement, Prepared):
+            await self._begin(writes=False)
+            return await _through_alchemy(self._connection, statement, params)
+        timeout = None
+        if statement.plain and not self._in_transaction:
+            timeout = self._transactions.timeout_s
+        else:
+            await self._begin(writes=statement.writes)
+        compiled = statement.compiled(self.dialect)
+        arguments = compiled.arguments(params or {})
+        rows: Sequence[Row] = await self._guarded(self._unnamed(compiled.sql, arguments, timeout))
+        return rows
+
+    async def _begin(self, *, writes: bool) -> None:
+        if self._in_transaction and (self._writable or not writes):
+            return
+        begin = self._transactions.write if writes else self._transactions.read
+        assert begin is not None
+        # One round trip: the read transaction's end and the write one's start.
+        command = f"COMMIT; {begin}" if self._in_transaction else begin
+        await self._guarded(self._driver.execute(command))
+        self._in_transaction, self._writable = True, writes
+
+    async def _unnamed(
+        self, sql: str, arguments: list[Any], cancel_after: float | None
+    ) -> list[Any]:
+        try:
+            statement = self._described.get(sql)
+            if statement is None:
+                # Unnamed with the statement cache off, and parsed anew at every execution.
+                statement = await self._driver.prepare(sql, timeout=cancel_after)
+                self._described[sql] = statement
+            rows: list[Any] = await statement.fetch(*arguments, timeout=cancel_after)
+        except TimeoutError as error:
+            if cancel_after is None:
+                raise  # the backstop after the server's own timeout: the connection is suspect
+            # asyncpg asks the server to cancel the statement, as statement_timeout would have
+            # (the pooler passes that on); the connection then serves again.
+            raise StorageUnavailable() from error
+        return rows

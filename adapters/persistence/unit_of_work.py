@@ -87,7 +87,7 @@ class SqlUnitOfWork:
         connection = await self._database.checkout()
         try:
             with storage_errors():
-                executor = await executor_on(connection)
+                executor = await executor_on(connection, self._database.transactions)
         except BaseException:
             await self._database.checkin(connection, keep=False)
             raise

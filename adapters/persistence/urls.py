@@ -7,6 +7,7 @@ import ssl
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
+import attrs
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -20,6 +21,11 @@ _SYSTEM_CAS: Final = "system"
 # The libpq TLS parameters this module turns into asyncpg's `ssl` argument. `ssl` is asyncpg's
 # (and SQLAlchemy's documented) spelling of sslmode.
 _TLS_PARAMS: Final = ("sslmode", "ssl", "channel_binding", "sslrootcert", "sslcert", "sslkey")
+# A hint for clients (Prisma's spelling), never for the driver: the URL goes through PgBouncer.
+_POOLER_PARAM: Final = "pgbouncer"
+_POOLER_FLAGS: Final = ("true", "false")
+# Neon's pooled endpoints: the host's first label ends so (ep-name-123456-pooler.region.neon.tech).
+_POOLER_HOST_SUFFIX: Final = "-pooler"
 
 
 class _Check(enum.Enum):
@@ -30,18 +36,83 @@ class _Check(enum.Enum):
     CHAIN_AND_HOST = "verify-full"
 
 
+@attrs.frozen
+class Endpoints:
+    """Where the service's connections go, and which of them may pass a transaction pooler.
+
+    `url` serves requests, through a transaction pooler if `pooled`; what needs a session of its
+    own (migrations, LISTEN) goes to `direct_url` when there is one.
+    """
+
+    url: str
+    pooled: bool
+    direct_url: str | None = None
+
+    @property
+    def migrations(self) -> tuple[str, bool]:
+        """The URL migrations run on, and whether a transaction pooler is on the way there."""
+        # Alembic runs every step in one transaction, which a transaction pooler keeps on one
+        # server connection; so without a direct URL migrations go through the pooler too.
+        if self.direct_url is not None:
+            return self.direct_url, False
+        return self.url, self.pooled
+
+    @property
+    def session_url(self) -> str | None:
+        """The URL for a connection held as long as the process (LISTEN): never a pooler's."""
+        if self.direct_url is not None:
+            return self.direct_url
+        return None if self.pooled else self.url
+
+
+def endpoints(url: str, *, direct_url: str | None = None, pooler: bool | None = None) -> Endpoints:
+    """The service's endpoints from DATABASE_URL, DATABASE_DIRECT_URL and DB_POOLER's answer.
+
+    `pooler` None: whatever the URL says (`transaction_pooler`). ValueError, naming the setting,
+    for a combination that cannot work.
+    """
+    for name, raw in (("DATABASE_URL", url), ("DATABASE_DIRECT_URL", direct_url)):
+        if raw:
+            try:
+                async_database_url(raw)
+            except ValueError as error:
+                raise ValueError(f"{name}: {error}") from None
+    postgres = _is_postgres(_parsed(url))
+    pooled = transaction_pooler(url) if pooler is None else pooler
+    if pooled and not postgres:
+        raise ValueError("DB_POOLER=transaction needs a PostgreSQL DATABASE_URL")
+    if direct_url:
+        if not (postgres and _is_postgres(_parsed(direct_url))):
+            raise ValueError(
+                "DATABASE_DIRECT_URL is the PostgreSQL server behind DATABASE_URL's pooler; "
+                "both must be postgresql://… URLs"
+            )
+        if transaction_pooler(direct_url):
+            raise ValueError(
+                "DATABASE_DIRECT_URL goes through a transaction pooler (a -pooler host or "
+                "pgbouncer=true); give the database's own host (on Neon: without -pooler)"
+            )
+    return Endpoints(url=url, pooled=pooled, direct_url=direct_url or None)
+
+
+def transaction_pooler(raw: str) -> bool:
+    """Whether a URL goes through a transaction pooler: Neon's `-pooler` hosts, `pgbouncer=true`."""
+    url = _parsed(raw)
+    if not _is_postgres(url):
+        return False
+    if _choice(url.query, _POOLER_PARAM, _POOLER_FLAGS) == "true":
+        return True
+    first_label = (url.host or "").split(".", 1)[0].lower()
+    return first_label.endswith(_POOLER_HOST_SUFFIX)
+
+
 def async_database_url(raw: str) -> tuple[URL, dict[str, object]]:
     """The async driver URL and the connect arguments for a PostgreSQL or SQLite URL.
 
     Certificate files the URL names are read here, so a bad one stops start-up.
     """
-    try:
-        url = make_url(raw.strip())
-    except ArgumentError:
-        raise ValueError(
-            "The database URL is not a valid URL; expected postgresql://… or sqlite:///path"
-        ) from None
-    if url.drivername in _POSTGRES_SCHEMES:
+    url = _parsed(raw)
+    if _is_postgres(url):
         return _postgres(url)
     if url.drivername in _SQLITE_SCHEMES:
         return url.set(drivername="sqlite+aiosqlite"), {}
@@ -51,13 +122,27 @@ def async_database_url(raw: str) -> tuple[URL, dict[str, object]]:
     )
 
 
+def _parsed(raw: str) -> URL:
+    try:
+        return make_url(raw.strip())
+    except ArgumentError:
+        raise ValueError(
+            "The database URL is not a valid URL; expected postgresql://… or sqlite:///path"
+        ) from None
+
+
+def _is_postgres(url: URL) -> bool:
+    return url.drivername in _POSTGRES_SCHEMES
+
+
 def _postgres(url: URL) -> tuple[URL, dict[str, object]]:
     # SQLAlchemy hands every other query parameter to asyncpg.connect as a keyword argument.
     connect_args: dict[str, object] = {}
     tls = _ssl_argument(url.query)
     if tls is not None:
         connect_args["ssl"] = tls
-    url = url.difference_update_query(_TLS_PARAMS)
+    _choice(url.query, _POOLER_PARAM, _POOLER_FLAGS)  # refuses pgbouncer=yes and the like
+    url = url.difference_update_query((*_TLS_PARAMS, _POOLER_PARAM))
     return url.set(drivername="postgresql+asyncpg"), connect_args
 
 

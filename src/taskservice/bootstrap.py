@@ -108,6 +108,8 @@ def build_adapters(settings: Settings) -> Adapters:
         pool_timeout=settings.pool_timeout,
         statement_timeout_ms=settings.statement_timeout_ms,
         connect_timeout=settings.connect_timeout,
+        pooler=settings.transaction_pooler,
+        direct_url=settings.database_direct_url,
     )
     verifier, verifier_closers = build_verifier(settings)
     issuer, hasher, throttle = build_identity(settings)

@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from adapters.persistence import async_database_url, upgrade_to_head
+from adapters.persistence import Endpoints, endpoints, upgrade_to_head
 from taskservice import serving
 from taskservice.logs import configure_logging
 from taskservice.settings import ConfigurationError, Settings
@@ -26,13 +26,20 @@ def main(argv: list[str] | None = None) -> int:
     # Logging first, so that even what settings say while loading comes out as JSON.
     configure_logging("INFO")
     try:
-        settings = _settings()
+        settings = Settings.load()
+        database = _endpoints(settings)
     except ConfigurationError as exc:
         print(f"taskservice: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
     if args.command == "migrate":
-        upgrade_to_head(settings.database_url)
+        url, pooled = database.migrations
+        if pooled:
+            log.info(
+                "migrating through the transaction pooler in one transaction; "
+                "set DATABASE_DIRECT_URL to migrate on the database's own host"
+            )
+        upgrade_to_head(url, pooled=pooled)
         return 0
     if settings.throttles_per_process:
         # Refused in production (settings); in development, said once, by the one who starts them.
@@ -45,14 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _settings() -> Settings:
-    settings = Settings.load()
+def _endpoints(settings: Settings) -> Endpoints:
     try:
-        # The engines would refuse it too, but later and with a traceback.
-        async_database_url(settings.database_url)
+        # The engines would refuse them too, but later and with a traceback.
+        return endpoints(
+            settings.database_url,
+            direct_url=settings.database_direct_url,
+            pooler=settings.transaction_pooler,
+        )
     except ValueError as exc:
-        raise ConfigurationError(f"DATABASE_URL: {exc}") from None
-    return settings
+        raise ConfigurationError(str(exc)) from None
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ from taskservice.ports import MIN_SECRET_BYTES
 
 API_STYLES = ("envelope", "plain")
 """The response styles of SPEC §1 and §11 (adapters.http.style has one of each)."""
+DB_POOLERS = ("none", "transaction")
+"""DB_POOLER's values: no pooler, or one in transaction mode (unset: as DATABASE_URL says)."""
 JWKS_PATH = "/api/auth/jwks"
 # An origin is a scheme, a host and an optional port: no path, no credentials, no wildcard.
 _ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[^/\s?#@:\[\]]+)(:[0-9]{1,5})?")
@@ -35,6 +37,10 @@ class Settings:
 
     env: str = "development"
     database_url: str
+    database_direct_url: str | None = None
+    """The PostgreSQL server itself, for migrations and LISTEN, when DATABASE_URL is a pooler."""
+    db_pooler: str | None = None
+    """DB_POOLER: one of DB_POOLERS, or None to tell from DATABASE_URL."""
     data_dir: Path = Path("data")
     secret: bytes = attrs.field(repr=False)
     better_auth_url: str | None = None
@@ -82,6 +88,11 @@ class Settings:
         return self.env == "production"
 
     @property
+    def transaction_pooler(self) -> bool | None:
+        """Whether DB_POOLER says DATABASE_URL goes through a transaction pooler; None: unset."""
+        return _pooler_answer(self.db_pooler)
+
+    @property
     def throttles_per_process(self) -> bool:
         """Whether sign-in attempts would be counted apart in each of several worker processes."""
         storage = self.rate_limit_storage.removeprefix("async+")
@@ -104,6 +115,10 @@ class Settings:
         return {
             "env": self.env,
             "database": _describe_url(self.database_url),
+            "database_direct": (
+                _describe_url(self.database_direct_url) if self.database_direct_url else None
+            ),
+            "db_pooler": self.db_pooler or "from DATABASE_URL",
             "better_auth_url": self.better_auth_url,
             "better_auth_jwks_url": self.better_auth_jwks_url,
             "cors_origins": list(self.cors_origins),
@@ -128,23 +143,49 @@ class Settings:
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
         """Settings from `environ` (default: the process environment) over `<cwd>/.env`."""
-        dotenv = {
-            k: v for k, v in dotenv_values((cwd or Path.cwd()) / ".env").items() if v is not None
-        }
-        env = {**dotenv, **(os.environ if environ is None else environ)}
         try:
-            return _from(env)
+            return _from(_environment(environ, cwd))
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
+
+
+def database_settings(
+    environ: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> tuple[str, str | None, bool | None]:
+    """DATABASE_URL, DATABASE_DIRECT_URL and DB_POOLER's answer, read as `Settings.load` reads
+    them, for `alembic`, which needs no other setting."""
+    try:
+        url, direct_url, pooler = _database(_environment(environ, cwd))
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    return url, direct_url, _pooler_answer(pooler)
+
+
+def _environment(environ: Mapping[str, str] | None, cwd: Path | None) -> dict[str, str]:
+    dotenv = {k: v for k, v in dotenv_values((cwd or Path.cwd()) / ".env").items() if v is not None}
+    return {**dotenv, **(os.environ if environ is None else environ)}
+
+
+def _database(env: Mapping[str, str]) -> tuple[str, str | None, str | None]:
+    # DATABASE_URL (or the embedded file), DATABASE_DIRECT_URL, DB_POOLER.
+    data_dir = Path(env.get("DATA_DIR") or "data")
+    return (
+        env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'tasks.db'}",
+        (env.get("DATABASE_DIRECT_URL") or "").strip() or None,
+        _pooler(env.get("DB_POOLER")),
+    )
 
 
 def _from(env: Mapping[str, str]) -> Settings:
     get = env.get
     mode = _mode(get("ENV"))
     data_dir = Path(get("DATA_DIR") or "data")
+    database_url, direct_url, pooler = _database(env)
     settings = Settings(
         env=mode,
-        database_url=get("DATABASE_URL") or f"sqlite:///{data_dir / 'tasks.db'}",
+        database_url=database_url,
+        database_direct_url=direct_url,
+        db_pooler=pooler,
         data_dir=data_dir,
         secret=_secret(get("BETTER_AUTH_SECRET"), data_dir, production=mode == "production"),
         better_auth_url=get("BETTER_AUTH_URL") or None,
@@ -402,6 +443,22 @@ def _log_level(raw: str) -> str:
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ValueError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {raw!r}.")
     return level
+
+
+def _pooler(raw: str | None) -> str | None:
+    value = (raw or "").strip().lower()
+    if not value:
+        return None
+    if value not in DB_POOLERS:
+        raise ValueError(
+            f"DB_POOLER must be {' or '.join(DB_POOLERS)} (or unset: as DATABASE_URL says), "
+            f"not {raw!r}."
+        )
+    return value
+
+
+def _pooler_answer(value: str | None) -> bool | None:
+    return None if value is None else value == "transaction"
 
 
 def _api_style(raw: str) -> str:

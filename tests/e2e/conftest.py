@@ -1,4 +1,5 @@
-"""The whole app over HTTP (httpx + ASGITransport), on a migrated PostgreSQL database and in memory."""
+"""The whole app over HTTP (httpx + ASGITransport): on a migrated PostgreSQL database, directly and
+through PgBouncer in transaction mode, and in memory."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from adapters.persistence import upgrade_to_head
 from taskservice.bootstrap import Adapters, build_app, build_identity, build_verifier
 from taskservice.settings import Settings
 from tests.e2e.wire import STYLES, Wire
+from tests.infra.pgbouncer import pgbouncer
+from tests.integration.sql_backends import hinted
 from tests.tokens import SECRET, hs256
 
-STORAGE: Final = ("postgres", "memory")
+STORAGE: Final = ("postgres", "pgbouncer", "memory")
 ON_POSTGRES_ONLY: Final = pytest.mark.parametrize("storage", ["postgres"], scope="session")
 """For a test that looks into the database itself: the app's storage must be that database."""
 
@@ -43,6 +46,14 @@ async def migrated_postgres_url(postgres_url: str) -> str:
     """This session's PostgreSQL database at the latest migration."""
     await asyncio.to_thread(upgrade_to_head, postgres_url)
     return postgres_url
+
+
+@pytest.fixture(scope="session")
+async def pooled_postgres_url(migrated_postgres_url: str) -> AsyncIterator[str]:
+    """This session's migrated database through PgBouncer in transaction mode, as the service
+    is told of one: `pgbouncer=true` in the URL."""
+    async with pgbouncer(migrated_postgres_url) as bouncer:
+        yield hinted(bouncer.url)
 
 
 @pytest.fixture(scope="session", params=STYLES)
@@ -75,18 +86,21 @@ def memory_adapters(settings: Settings) -> Adapters:
 
 @pytest.fixture(scope="session", params=STORAGE)
 def storage(request: pytest.FixtureRequest) -> str:
-    """Each storage in turn: every test of the API runs on PostgreSQL and in memory."""
+    """Each storage in turn: every test of the API runs on PostgreSQL, directly and through
+    PgBouncer, and in memory."""
     name: str = request.param
     return name
 
 
 @pytest.fixture(scope="session")
 def database_url(request: pytest.FixtureRequest, storage: str) -> str | None:
-    """The migrated PostgreSQL database of this session, or None for the in-memory storage."""
+    """The migrated PostgreSQL database of this session (through PgBouncer for "pgbouncer"), or
+    None for the in-memory storage."""
     # Asked for here, outside the event loop, so that a memory-only run needs no PostgreSQL.
     if storage == "memory":
         return None
-    url: str = request.getfixturevalue("migrated_postgres_url")
+    fixture = "pooled_postgres_url" if storage == "pgbouncer" else "migrated_postgres_url"
+    url: str = request.getfixturevalue(fixture)
     return url
 
 

@@ -15,6 +15,15 @@ from sqlalchemy.pool import NullPool
 from adapters.persistence import Database, async_database_url, upgrade_to_head
 from adapters.persistence.engine import CONNECT_TIMEOUT_S
 from tests.conftest import create_database, drop_database
+from tests.infra.pgbouncer import pgbouncer
+
+POOLER_HINT = "pgbouncer=true"
+"""What marks a URL as a transaction pooler's where the host name does not (Neon's do)."""
+
+
+def hinted(url: str) -> str:
+    """`url` saying that it goes through PgBouncer in transaction mode (`?pgbouncer=true`)."""
+    return f"{url}{'&' if '?' in url else '?'}{POOLER_HINT}"
 
 
 def sqlite_url(directory: Path) -> str:
@@ -40,6 +49,14 @@ async def migrated_postgres() -> AsyncIterator[str]:
         yield url
 
 
+@asynccontextmanager
+async def migrated_behind_pgbouncer(**options: Any) -> AsyncIterator[str]:
+    """A PostgreSQL database at the latest migration, reached through PgBouncer in transaction
+    mode (tests/infra/pgbouncer.py, `options` for it): its URL with `pgbouncer=true`."""
+    async with migrated_postgres() as url, pgbouncer(url, **options) as bouncer:
+        yield hinted(bouncer.url)
+
+
 async def migrated_sqlite(directory: Path) -> str:
     """A SQLite file database in `directory` at the latest migration."""
     url = sqlite_url(directory)
@@ -55,6 +72,8 @@ async def database_for(
     pool_timeout: float = 5.0,
     statement_timeout_ms: int = 10_000,
     connect_timeout: float = CONNECT_TIMEOUT_S,
+    pooler: bool | None = None,
+    direct_url: str | None = None,
 ) -> AsyncIterator[Database]:
     """The service's Database for `url`, closed on exit."""
     database = Database(
@@ -63,6 +82,8 @@ async def database_for(
         pool_timeout=pool_timeout,
         statement_timeout_ms=statement_timeout_ms,
         connect_timeout=connect_timeout,
+        pooler=pooler,
+        direct_url=direct_url,
     )
     try:
         yield database

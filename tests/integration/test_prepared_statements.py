@@ -8,7 +8,18 @@ from typing import Any
 
 import attrs
 import pytest
-from sqlalchemy import Column, Dialect, MetaData, String, Table, TypeDecorator, select, text
+from sqlalchemy import (
+    Column,
+    Dialect,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+    func,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.sql import Executable
 
@@ -93,6 +104,15 @@ def test_a_statement_knows_whether_it_writes() -> None:
         ).statement,
     }
     assert {name for name, s in (writes | reads).items() if Prepared(s).writes} == set(writes)
+    # Through a transaction pooler only plain selects run outside a transaction: nothing in
+    # them can write. A function may (nextval, or one defined in the database), literal SQL too.
+    acting: dict[str, Executable] = {
+        "a function": select(func.lower(users.c.email)),
+        "a function in a condition": select(users.c.id).where(func.nextval("s") > 0),
+        "literal SQL": select(literal_column("nextval('s')")),
+    }
+    plain = {name for name, s in (writes | reads | acting).items() if Prepared(s).plain}
+    assert plain == set(reads)
 
 
 @pytest.mark.postgres

@@ -1,4 +1,5 @@
-"""One behaviour suite for every UnitOfWorkFactory: in memory, SQLite and PostgreSQL."""
+"""One behaviour suite for every UnitOfWorkFactory: in memory, SQLite and PostgreSQL: directly,
+through PgBouncer in transaction mode, and with the tasks hash-partitioned by owner."""
 
 from __future__ import annotations
 
@@ -28,10 +29,22 @@ from domain.tasks import Priority, Task, parse_changes
 from domain.types import TaskId, UserId
 from domain.users import User
 from taskservice.ports import FoundToken, UnitOfWork, UnitOfWorkFactory
-from tests.integration.sql_backends import database_for, migrated_postgres, migrated_sqlite
+from tests.integration.partitioning import PartitionWatch, migrated_partitioned_postgres
+from tests.integration.sql_backends import (
+    database_for,
+    migrated_behind_pgbouncer,
+    migrated_postgres,
+    migrated_sqlite,
+)
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
-BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+BACKENDS = [
+    "memory",
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("pgbouncer", marks=pytest.mark.postgres),
+    pytest.param("partitioned", marks=pytest.mark.postgres),
+]
 ORDERS = [Sort(field=f, descending=d) for f in SortField for d in (False, True)]
 
 
@@ -46,9 +59,22 @@ async def uow(
         url = await migrated_sqlite(tmp_path_factory.mktemp("sqlite"))
         async with database_for(url) as database:
             yield SqlUnitOfWorkFactory(database)
-    else:
+    elif request.param == "postgres":
         async with migrated_postgres() as url, database_for(url) as database:
             yield SqlUnitOfWorkFactory(database)
+    elif request.param == "pgbouncer":
+        async with migrated_behind_pgbouncer() as url, database_for(url) as database:
+            assert database.endpoints.pooled
+            yield SqlUnitOfWorkFactory(database)
+    else:
+        watch = PartitionWatch()
+        async with migrated_partitioned_postgres() as url, database_for(url) as database:
+            watch.watch(database.engine)
+            yield SqlUnitOfWorkFactory(database)
+            # Scoped by owner: each statement on tasks reaches one partition at most.
+            reached = await watch.partitions_reached(url)
+            assert len(reached) >= 10, reached
+            assert {q: p for q, p in reached.items() if any(len(one) > 1 for one in p)} == {}
 
 
 def new_user(email: str | None = None) -> User:

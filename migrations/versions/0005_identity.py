@@ -1,8 +1,8 @@
 """Identity, second part: personal access tokens and OpenID Connect identities.
 
-Revision ID: 0006
+Revision ID: 0005
 Revises: 0004
-Create Date: 2026-12-05 00:00:00
+Create Date: 2026-12-04 00:00:00
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
+revision: str = "0005"
 down_revision: str | Sequence[str] | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
