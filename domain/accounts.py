@@ -115,6 +115,11 @@ def _password(raw: str) -> str | FieldError:
     return raw
 
 
+def _new_password(raw: str) -> str | FieldError:
+    checked = _password(raw)
+    return attrs.evolve(checked, field="new") if isinstance(checked, FieldError) else checked
+
+
 def _name(raw: str) -> str | FieldError:
     name = raw.strip()
     if len(name) > NAME_MAX:
@@ -145,3 +150,41 @@ def parse_sign_in(data: Mapping[str, object]) -> tuple[str, str]:
     if errors:
         raise ValidationFailed(errors)
     return str(data["email"]), str(data["password"])
+
+
+@attrs.frozen(kw_only=True)
+class PasswordChange:
+    """The current password (only its presence checked) and a new one that keeps the rules."""
+
+    current: str = attrs.field(repr=False)
+    new: str = attrs.field(repr=False)
+
+
+def parse_password_change(data: Mapping[str, object]) -> PasswordChange:
+    """The body of a password change; ValidationFailed lists every broken rule."""
+    errors = unknown_fields(data, {"current", "new"})
+    current = data.get("current")
+    if not isinstance(current, str) or not current:
+        code = "required" if current in (None, "") else "invalid_type"
+        errors.append(
+            FieldError(field="current", code=code, message="current is required as a string.")
+        )
+    new = _check(errors, "new", data.get("new"), _new_password)
+    if errors:
+        raise ValidationFailed(errors)
+    assert isinstance(current, str)
+    assert new is not None
+    return PasswordChange(current=current, new=new)
+
+
+def parse_deletion(data: Mapping[str, object]) -> str | None:
+    """The password of an account deletion's body, if it has one (accounts without one send {})."""
+    errors = unknown_fields(data, {"password"})
+    password = data.get("password")
+    if "password" in data and (not isinstance(password, str) or not password):
+        errors.append(
+            FieldError(field="password", code="invalid_type", message="password must be a string.")
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    return password if isinstance(password, str) else None

@@ -113,3 +113,21 @@ class IdempotencyKeyReused(DomainError):
     """An Idempotency-Key came back with a different request than the one it was first used for."""
 
     message = "This Idempotency-Key was already used with a different request body."
+
+
+class WrongPassword(Forbidden):
+    """The password that confirms a change to the account (new password, deletion) is wrong."""
+
+    message = "The password is incorrect."
+
+
+class TokenNotAllowed(Forbidden):
+    """A personal access token asked for what only a sign-in may do (manage tokens, the account)."""
+
+    message = "Personal access tokens cannot do this; sign in."
+
+
+class SignInAgain(Forbidden):
+    """The account change needs a sign-in more recent than the token's."""
+
+    message = "Sign in again, then repeat this within 10 minutes."

@@ -1,7 +1,9 @@
-"""The ownership policy: who may do what (SPEC §7), decided here and nowhere else.
+"""The policy: who may do what, decided here and nowhere else.
 
-A use case finds the caller's role for the list it touches (None: not a member) and asks
-`authorize` before it reads or writes anything of it. No other module compares roles.
+Two tables: the scopes a token was granted (SPEC §10: a personal access token may be read-only),
+which `Caller.authorize` applies before a use case touches data; and the member roles of a
+list (SPEC §7), which a use case applies through `authorize` once it has read the caller's role
+in the list it touches (None: not a member). No other module compares roles or scopes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,34 @@ class Action(enum.Enum):
     """Create, change, complete, move and delete tasks in a list."""
     MANAGE_LIST = "manage_list"
     """Rename and delete the list, make and withdraw invites, change and remove members."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Scopes: what a token may do at all (a sign-in token everything).
+# ---------------------------------------------------------------------------------------------
+
+
+class Scope(enum.StrEnum):
+    """What a personal access token was granted, by the name clients send (SPEC §10)."""
+
+    TASKS_READ = "tasks:read"
+    TASKS_WRITE = "tasks:write"
+
+
+SCOPE_ACTIONS: Final[Mapping[Scope, frozenset[Action]]] = MappingProxyType(
+    {
+        Scope.TASKS_READ: frozenset({Action.READ}),
+        Scope.TASKS_WRITE: frozenset(Action),
+    }
+)
+"""The actions each scope grants: reading only, or everything a signed-in owner may do."""
+
+
+def scopes_permit(scopes: frozenset[Scope] | None, action: Action) -> bool:
+    """Whether a token with `scopes` may do `action`; None (a sign-in token) may do everything."""
+    if scopes is None:
+        return True
+    return any(action in SCOPE_ACTIONS[scope] for scope in scopes)
 
 
 # ---------------------------------------------------------------------------------------------

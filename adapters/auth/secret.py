@@ -17,6 +17,7 @@ from adapters.auth.tokens import (
     ClaimRules,
     EpochClock,
     display_email,
+    issued_at,
     read_header,
     registry_for,
     secret_key,
@@ -108,7 +109,9 @@ def better_auth_session_principal(claims: dict[str, Any]) -> Principal:
     user_id = user_id_of(user.get("id"))
     if session.get("userId") != user_id:
         raise InvalidToken()
-    return Principal(user_id=user_id, email=display_email(user.get("email")))
+    return Principal(
+        user_id=user_id, email=display_email(user.get("email")), issued_at=issued_at(claims)
+    )
 
 
 class SecretIssuer:

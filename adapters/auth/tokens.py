@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import attrs
@@ -168,8 +169,21 @@ def _audiences(aud: object) -> set[str | None]:
 def subject_principal(claims: dict[str, Any]) -> Principal:
     """The principal of claims that name their user in `sub`; InvalidToken when they do not."""
     return Principal(
-        user_id=user_id_of(claims.get("sub")), email=display_email(claims.get("email"))
+        user_id=user_id_of(claims.get("sub")),
+        email=display_email(claims.get("email")),
+        issued_at=issued_at(claims),
     )
+
+
+def issued_at(claims: dict[str, Any]) -> datetime | None:
+    """The token's `iat` as a moment, when it has a usable one (the registry checked its type)."""
+    iat = claims.get("iat")
+    if not isinstance(iat, int | float) or isinstance(iat, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(iat, UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def user_id_of(value: object) -> UserId:

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from adapters.http import parsing
-from adapters.http.routing import by_method
+from adapters.http.routing import Endpoint, by_method
 from adapters.http.style import Style
 from domain.accounts import parse_credentials, parse_sign_in
 from domain.users import User
@@ -44,13 +44,15 @@ class AccountApi:
     accounts: AccountUseCases
     verifier: TokenVerifier
     style: Style
+    delete: Endpoint
+    """DELETE /api/auth/me, which erases the account (adapters.http.identity)."""
 
     def routes(self) -> list[Route]:
         """The routes of the account API."""
         return [
             by_method("/api/auth/sign-up", POST=self.sign_up),
             by_method("/api/auth/sign-in", POST=self.sign_in),
-            by_method("/api/auth/me", GET=self.me),
+            by_method("/api/auth/me", GET=self.me, DELETE=self.delete),
         ]
 
     async def sign_up(self, request: Request) -> Response:

@@ -15,6 +15,7 @@ from adapters.http.accounts import AccountApi
 from adapters.http.docs import docs_routes
 from adapters.http.errors import exception_handlers
 from adapters.http.health import HealthApi
+from adapters.http.identity import IdentityApi
 from adapters.http.lists import ListApi
 from adapters.http.metrics import Metrics, PoolStats
 from adapters.http.middleware import RequestContextMiddleware, cors
@@ -53,10 +54,20 @@ def create_app(
     style = STYLES[deps.api_style]
     use_cases = deps.use_cases
     verifier = use_cases.sessions
+    identity = IdentityApi(
+        accounts=use_cases.accounts,
+        personal_tokens=use_cases.personal_tokens,
+        your_data=use_cases.your_data,
+        verifier=verifier,
+        style=style,
+    )
     routes: list[BaseRoute] = [
         *TaskApi(tasks=use_cases.tasks, verifier=verifier, style=style).routes(),
         *ListApi(lists=use_cases.lists, verifier=verifier, style=style).routes(),
-        *AccountApi(accounts=use_cases.accounts, verifier=verifier, style=style).routes(),
+        *AccountApi(
+            accounts=use_cases.accounts, verifier=verifier, style=style, delete=identity.delete_me
+        ).routes(),
+        *identity.routes(),
         *HealthApi(readiness=deps.readiness, style=style).routes(),
         metrics.route(deps.metrics_token),
         *docs_routes(style),

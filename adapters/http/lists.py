@@ -19,6 +19,7 @@ from adapters.http.representation import (
 from adapters.http.routing import by_method
 from adapters.http.style import Style
 from domain.lists import ListView, parse_invite_terms, parse_list_fields, parse_member_role
+from domain.policy import Action
 from domain.types import ListId, UserId
 from domain.users import Caller
 from taskservice.ports import TokenVerifier
@@ -55,17 +56,19 @@ class ListApi:
             by_method("/api/{user_id}/invites/{code}/accept", POST=self.accept),
         ]
 
-    async def _caller(self, request: Request) -> Caller:
-        found = await parsing.caller(request, self.verifier)
+    async def _caller(self, request: Request, action: Action = Action.MANAGE_LIST) -> Caller:
+        found = await parsing.caller(request, self.verifier, action)
         parsing.no_parameters(request)
         return found
 
-    async def _caller_and_list(self, request: Request) -> tuple[Caller, ListId]:
-        return await self._caller(request), parsing.list_id(request.path_params["id"])
+    async def _caller_and_list(
+        self, request: Request, action: Action = Action.MANAGE_LIST
+    ) -> tuple[Caller, ListId]:
+        return await self._caller(request, action), parsing.list_id(request.path_params["id"])
 
     async def index(self, request: Request) -> Response:
         """GET /api/{user_id}/lists: every list of the caller's, the default list first."""
-        caller = await self._caller(request)
+        caller = await self._caller(request, Action.READ)
         views = await self.lists.list_all(caller)
         return self.style.resource([task_list_json(v) for v in views], f"{len(views)} list(s).")
 
@@ -79,7 +82,7 @@ class ListApi:
 
     async def show(self, request: Request) -> Response:
         """GET /api/{user_id}/lists/{id}: one list the caller belongs to."""
-        caller, list_id = await self._caller_and_list(request)
+        caller, list_id = await self._caller_and_list(request, Action.READ)
         return self._list_response(await self.lists.get(caller, list_id), "List found.")
 
     async def rename(self, request: Request) -> Response:
@@ -99,7 +102,7 @@ class ListApi:
 
     async def invites(self, request: Request) -> Response:
         """GET …/invites: the list's open invites (owner), without their codes."""
-        caller, list_id = await self._caller_and_list(request)
+        caller, list_id = await self._caller_and_list(request, Action.READ)
         invites = await self.lists.invites(caller, list_id)
         return self.style.resource([invite_json(i) for i in invites], f"{len(invites)} invite(s).")
 
@@ -124,7 +127,7 @@ class ListApi:
 
     async def members(self, request: Request) -> Response:
         """GET …/members: everyone in the list, its owner first; e-mails for the owner only."""
-        caller, list_id = await self._caller_and_list(request)
+        caller, list_id = await self._caller_and_list(request, Action.READ)
         shown = await self.lists.members(caller, list_id)
         items = [member_json(m, with_email=shown.with_email) for m in shown.members]
         return self.style.resource(items, f"{len(items)} member(s).")

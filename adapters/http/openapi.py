@@ -25,6 +25,9 @@ from domain.lists import (
     LIST_NAME_MAX,
     Role,
 )
+from domain.personal_tokens import EXPIRES_IN_MAX, EXPIRES_IN_MIN
+from domain.personal_tokens import NAME_MAX as TOKEN_NAME_MAX
+from domain.policy import Scope
 from domain.queries import (
     LIMIT_DEFAULT,
     LIMIT_MAX,
@@ -111,6 +114,9 @@ def _patterns() -> dict[str, str]:
         "email": (
             f"^[{space}]*(?=[^{space}]{{1,{EMAIL_MAX}}}[{space}]*$)"
             f"{local}@{label}(?:\\.{label})+[{space}]*$"
+        ),
+        "token_name": (
+            f"^[{space}]*{ends}(?:[^{control}]{{0,{TOKEN_NAME_MAX - 2}}}{ends})?[{space}]*$"
         ),
         "key": f"^[A-Za-z0-9_.:-]{{1,{KEY_MAX}}}$",
         "request_id": r"^[A-Za-z0-9._:/+=@-]{1,128}$",
@@ -382,6 +388,7 @@ def _schemas(plain: bool) -> dict[str, Schema]:
             "required": ["status"],
             "additionalProperties": False,
         },
+        **_identity_schemas(),
     }
     schemas.update(_list_schemas())
     if plain:
@@ -534,6 +541,117 @@ def _list_schemas() -> dict[str, Schema]:
     }
 
 
+def _identity_schemas() -> dict[str, Schema]:
+    scopes = {
+        "type": "array",
+        "items": {"type": "string", "enum": [scope.value for scope in Scope]},
+        "minItems": 1,
+        "description": "`tasks:read` reads tasks; `tasks:write` may also create, change, "
+        "complete and delete them.",
+    }
+    token: Schema = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "minLength": 1},
+            "name": {"type": "string", "minLength": 1, "maxLength": TOKEN_NAME_MAX},
+            "scopes": {**scopes, "uniqueItems": True},
+            "created_at": _UTC,
+            "expires_at": _UTC,
+        },
+        "required": ["id", "name", "scopes", "created_at", "expires_at"],
+        "additionalProperties": False,
+    }
+    new_token = {
+        **token,
+        "properties": {
+            **token["properties"],
+            "token": {
+                "type": "string",
+                "pattern": "^tsk_[A-Za-z0-9]{40}$",
+                "description": "The secret, shown this once: only its SHA-256 is kept.",
+            },
+        },
+        "required": [*token["required"], "token"],
+    }
+    return {
+        "TokenCreate": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "pattern": _patterns()["token_name"]},
+                "scopes": scopes,
+                "expires_in": {
+                    "type": "integer",
+                    "minimum": EXPIRES_IN_MIN,
+                    "maximum": EXPIRES_IN_MAX,
+                    "description": "Seconds until the token expires; 30 days when left out.",
+                },
+            },
+            "required": ["name", "scopes"],
+            "additionalProperties": False,
+        },
+        "PersonalToken": token,
+        "NewPersonalToken": new_token,
+        "PasswordChange": {
+            "type": "object",
+            "properties": {
+                "current": {"type": "string", "minLength": 1},
+                "new": {"type": "string", "minLength": PASSWORD_MIN, "maxLength": PASSWORD_MAX},
+            },
+            "required": ["current", "new"],
+            "additionalProperties": False,
+        },
+        "AccountDeletion": {
+            "type": "object",
+            "properties": {"password": {"type": "string", "minLength": 1}},
+            "additionalProperties": False,
+            "description": "A local account sends its password. One without a password sends "
+            "`{}` (or nothing) with a token issued in the last ten minutes: a fresh sign-in.",
+        },
+        "SignedOutEverywhere": {
+            "type": "object",
+            "properties": {"ended_before": _UTC},
+            "required": ["ended_before"],
+            "additionalProperties": False,
+        },
+        "Export": {
+            "type": "object",
+            "description": "Everything of the account's, a key per kind of data.",
+            "properties": {
+                "format": {"type": "string", "enum": ["taskservice-export/1"]},
+                "exported_at": _UTC,
+                "account": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string", "minLength": 1},
+                        "email": _nullable({"type": "string"}),
+                        "name": _nullable({"type": "string"}),
+                        "created_at": _UTC,
+                        "has_password": {"type": "boolean"},
+                        "identities": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "issuer": {"type": "string"},
+                                    "subject": {"type": "string"},
+                                },
+                                "required": ["issuer", "subject"],
+                                "additionalProperties": False,
+                            },
+                        },
+                    },
+                    "required": ["id", "email", "name", "created_at", "has_password", "identities"],
+                    "additionalProperties": False,
+                },
+                "personal_tokens": {"type": "array", "items": ref("PersonalToken")},
+                "tasks": {"type": "array", "items": ref("Task")},
+            },
+            "required": ["format", "exported_at", "account", "personal_tokens", "tasks"],
+            "additionalProperties": False,
+        },
+    }
+
+
 def _error(plain: bool) -> Schema:
     code = {"type": "string", "enum": [code.value for code in ErrorCode]}
     message = {"type": "string", "minLength": 1}
@@ -621,6 +739,11 @@ def _headers(plain: bool) -> dict[str, Schema]:
             "required": True,
             "schema": {"type": "string", "enum": ["no-store"]},
         },
+        "Content-Disposition": {
+            "description": "`attachment`, with the name to save the file under.",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^attachment; filename="},
+        },
         "Idempotent-Replayed": {
             "description": "`true` when this answer replays an earlier request with the same key.",
             "schema": {"type": "string", "enum": ["true"]},
@@ -633,7 +756,9 @@ _ERRORS: Final = {
     "401": ("Unauthorized", "The bearer token is missing or invalid.", ("WWW-Authenticate",)),
     "403": (
         "Forbidden",
-        "The path's user is not the token's user, or your role in the list does not allow this.",
+        "The path's user is not the token's user, the token's scopes do not allow this, your role "
+        "in the list does not allow this, or it needs a sign-in token, a password or a fresh "
+        "sign-in.",
         (),
     ),
     "404": (
@@ -1327,6 +1452,112 @@ def _account_paths(plain: bool) -> dict[str, Schema]:
                 "summary": "The signed-in user",
                 "security": _AUTH,
                 "responses": {**_ok(plain, 200, "The user.", ref("User")), **_errors(401)},
+            },
+            "delete": {
+                "operationId": "deleteAccount",
+                "summary": "Erase the account and everything it owns, in one transaction",
+                "description": "Its tasks, tokens, sessions and sign-ins go; every token of it "
+                "stops working. A sign-in token only (a personal access token gets 403); a wrong "
+                "password or a sign-in too old is a 403 too.",
+                "security": _AUTH,
+                "requestBody": _body("AccountDeletion", required=False),
+                "responses": {
+                    **_ok(plain, 200, "The account as it was.", ref("User")),
+                    **_errors(400, 401, 403, 413, 415, 422, 429),
+                },
+            },
+        },
+        **_identity_paths(plain),
+    }
+
+
+def _identity_paths(plain: bool) -> dict[str, Schema]:
+    token = ref("PersonalToken")
+    sign_in_only = " Needs a sign-in token: a personal access token gets 403."
+    return {
+        "/api/auth/tokens": {
+            "parameters": _use("XRequestId"),
+            "get": {
+                "operationId": "listTokens",
+                "summary": "The caller's personal access tokens, newest first, never a secret",
+                "description": sign_in_only.strip(),
+                "security": _AUTH,
+                "responses": {
+                    **_ok(plain, 200, "The tokens.", {"type": "array", "items": token}),
+                    **_errors(401, 403),
+                },
+            },
+            "post": {
+                "operationId": "createToken",
+                "summary": "A new personal access token, its secret shown once",
+                "description": "Send it as `Authorization: Bearer tsk_…` on /api/{user_id}/…; "
+                "a `tasks:read` token that writes gets 403." + sign_in_only,
+                "security": _AUTH,
+                "requestBody": _body("TokenCreate"),
+                "responses": {
+                    **_ok(plain, 201, "The token and its secret.", ref("NewPersonalToken")),
+                    **_errors(400, 401, 403, 413, 415, 422),
+                },
+            },
+        },
+        "/api/auth/tokens/{id}": {
+            "parameters": [
+                *_use("XRequestId"),
+                _param("id", "path", {"type": "string"}, "The token's id.", required=True),
+            ],
+            "delete": {
+                "operationId": "revokeToken",
+                "summary": "Revoke a token: refused from the next request on, everywhere",
+                "description": sign_in_only.strip(),
+                "security": _AUTH,
+                "responses": {
+                    **_ok(plain, 200, "The token as it was.", token),
+                    **_errors(401, 403, 404),
+                },
+            },
+        },
+        "/api/auth/sign-out-everywhere": {
+            "parameters": _use("XRequestId"),
+            "post": {
+                "operationId": "signOutEverywhere",
+                "summary": "End every token this service issued to the caller until now",
+                "description": "Sessions and personal access tokens alike, this one included, "
+                "on every instance within a second. A frontend's own tokens are its to end."
+                + sign_in_only,
+                "security": _AUTH,
+                "responses": {
+                    **_ok(plain, 200, "The moment they ended.", ref("SignedOutEverywhere")),
+                    **_errors(400, 401, 403, 413, 415),
+                },
+            },
+        },
+        "/api/auth/password": {
+            "parameters": _use("XRequestId"),
+            "post": {
+                "operationId": "changePassword",
+                "summary": "A new password, once the current one is proved",
+                "description": "Rate limited as sign-ins are. Every earlier token ends; the "
+                "answer is a new session. A wrong current password, or an account without one, "
+                "is a 403." + sign_in_only,
+                "security": _AUTH,
+                "requestBody": _body("PasswordChange"),
+                "responses": {
+                    **_ok(plain, 200, "A new session.", ref("Session")),
+                    **_errors(400, 401, 403, 413, 415, 422, 429),
+                },
+            },
+        },
+        "/api/auth/export": {
+            "parameters": _use("XRequestId"),
+            "get": {
+                "operationId": "exportData",
+                "summary": "Everything of the caller's as one JSON document, streamed",
+                "description": sign_in_only.strip(),
+                "security": _AUTH,
+                "responses": {
+                    **_ok(plain, 200, "The document.", ref("Export"), "Content-Disposition"),
+                    **_errors(401, 403),
+                },
             },
         },
     }

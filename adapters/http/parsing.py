@@ -12,7 +12,7 @@ from starlette.requests import Request
 from adapters.http.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from adapters.http.representation import unknown_parameters
 from domain.errors import InvalidToken, MissingToken, NotFound, ValidationFailed
-from domain.policy import LIST_NOT_FOUND
+from domain.policy import LIST_NOT_FOUND, Action
 from domain.types import ListId, TaskId, UserId, parse_list_id, parse_task_id
 from domain.users import Caller, Principal
 from taskservice.ports import MAX_TOKEN_LENGTH, TokenVerifier
@@ -49,15 +49,15 @@ async def authenticated(request: Request, verifier: TokenVerifier) -> Principal:
     return principal
 
 
-async def caller(request: Request, verifier: TokenVerifier) -> Caller:
-    """The verified caller, and the user whose data the path names (`{user_id}`).
+async def caller(request: Request, verifier: TokenVerifier, action: Action) -> Caller:
+    """The verified caller, allowed `action`, and the user whose data the path names.
 
-    The policy is applied here already (the use case applies it again), so that a stranger
-    gets a 403 before anything else of the request is read and judged.
+    The policy is applied here already (the use case applies it again), so that a stranger, or
+    a token without the scope, gets a 403 before anything else of the request is judged.
     """
     principal = await authenticated(request, verifier)
     found = Caller(principal=principal, owner=UserId(request.path_params["user_id"]))
-    found.check()
+    found.authorize(action)
     return found
 
 

@@ -6,7 +6,7 @@ handler and the OpenAPI document ask the style in force, so no handler exists tw
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar, Final
 from urllib.parse import quote, urlencode
 
@@ -49,6 +49,13 @@ class Style:
         """A success answer carrying one resource (a task, a user, a session, a probe)."""
         return Response(self.body(data, message), status, headers, media_type="application/json")
 
+    async def stream(self, data: AsyncIterator[bytes], message: str) -> AsyncIterator[bytes]:
+        """A success answer whose `data` is written in pieces, as they come."""
+        yield b'{"data":'
+        async for piece in data:
+            yield piece
+        yield b',"error":null,"message":' + render(message) + b"}"
+
     def page(
         self, items: list[dict[str, Any]], page: TaskPage, *, limit: int, request: Request
     ) -> Response:
@@ -87,6 +94,11 @@ class Plain(Style):
     def body(self, data: Any, message: str) -> bytes:
         """The resource alone."""
         return render(data)
+
+    async def stream(self, data: AsyncIterator[bytes], message: str) -> AsyncIterator[bytes]:
+        """The resource alone, in pieces."""
+        async for piece in data:
+            yield piece
 
     def page(
         self, items: list[dict[str, Any]], page: TaskPage, *, limit: int, request: Request

@@ -16,6 +16,7 @@ from adapters.http.routing import by_method
 from adapters.http.style import Style
 from domain.errors import FieldError, ValidationFailed, unknown_fields
 from domain.idempotency import IdempotentRequest, Reply, key_errors
+from domain.policy import Action
 from domain.tasks import Task, TaskChanges, parse_changes, parse_move
 from domain.types import TaskId, UserId
 from domain.users import Caller
@@ -46,16 +47,18 @@ class TaskApi:
             by_method("/api/{user_id}/tasks/{id}/move", POST=self.move),
         ]
 
-    async def _caller(self, request: Request) -> Caller:
-        return await parsing.caller(request, self.verifier)
+    async def _caller(self, request: Request, action: Action) -> Caller:
+        return await parsing.caller(request, self.verifier, action)
 
-    async def _caller_and_task(self, request: Request) -> tuple[Caller, TaskId]:
-        """The caller, and the task the path names."""
-        return await self._caller(request), parsing.task_id(request.path_params["id"])
+    async def _caller_and_task(
+        self, request: Request, action: Action = Action.WRITE_TASKS
+    ) -> tuple[Caller, TaskId]:
+        """The caller allowed `action`, and the task the path names."""
+        return await self._caller(request, action), parsing.task_id(request.path_params["id"])
 
     async def index(self, request: Request) -> Response:
         """GET /api/{user_id}/tasks: one page of the user's tasks."""
-        caller = await self._caller(request)
+        caller = await self._caller(request, Action.READ)
         query, cursor = self.style.list_query(request.query_params)
         page = await self.tasks.list_page(caller, query, cursor)
         items = [task_json(t) for t in page.tasks]
@@ -63,7 +66,7 @@ class TaskApi:
 
     async def create(self, request: Request) -> Response:
         """POST /api/{user_id}/tasks: a new task, once per Idempotency-Key when one is sent."""
-        caller = await self._caller(request)
+        caller = await self._caller(request, Action.WRITE_TASKS)
         body = await parsing.json_object(request) or {}
         key = request.headers.get("idempotency-key")
         changes = _create_changes(body, key)
@@ -76,7 +79,7 @@ class TaskApi:
 
     async def show(self, request: Request) -> Response:
         """GET /api/{user_id}/tasks/{id}: one task, or 304 when the client's copy is current."""
-        caller, task_id = await self._caller_and_task(request)
+        caller, task_id = await self._caller_and_task(request, Action.READ)
         task = await self.tasks.get(caller, task_id)
         if parsing.if_none_match(request, task.version):
             return Response(status_code=304, headers={"ETag": task.etag})

@@ -10,6 +10,7 @@ import attrs
 from domain.accounts import Account
 from domain.idempotency import IdempotencyRecord
 from domain.lists import Invite, Membership, Role, TaskList
+from domain.personal_tokens import PersonalToken
 from domain.queries import TaskCounts
 from domain.tasks import Task
 from domain.types import ListId, TaskId, UserId
@@ -30,6 +31,9 @@ class State:
     lists: dict[ListId, TaskList] = attrs.Factory(dict)
     memberships: dict[tuple[ListId, UserId], Membership] = attrs.Factory(dict)
     invites: dict[str, Invite] = attrs.Factory(dict)
+    # Personal access tokens by the hash of their secret; identities by (issuer, subject).
+    tokens: dict[str, PersonalToken] = attrs.Factory(dict)
+    identities: dict[tuple[str, str], UserId] = attrs.Factory(dict)
     last_id: int = 0
     last_list_id: int = 0
 
@@ -38,6 +42,27 @@ class State:
         return State(
             **{name: _copied(value) for name, value in attrs.asdict(self, recurse=False).items()}
         )
+
+    def erase(self, user_id: UserId) -> bool:
+        """Remove the user and everything that refers to them, as the database's cascade does:
+        the lists they own (with those lists' tasks, memberships and invites, so that their
+        members lose access), their memberships of other lists, and their own records."""
+        if self.users.pop(user_id, None) is None:
+            return False
+        owned = {i for i, task_list in self.lists.items() if task_list.owner_id == user_id}
+        self.lists = {i: v for i, v in self.lists.items() if i not in owned}
+        self.tasks = {k: t for k, t in self.tasks.items() if t.list_id not in owned}
+        self.memberships = {
+            k: m for k, m in self.memberships.items() if k[0] not in owned and k[1] != user_id
+        }
+        self.invites = {k: v for k, v in self.invites.items() if v.list_id not in owned}
+        self.accounts = {k: a for k, a in self.accounts.items() if a.user.id != user_id}
+        self.replies = {k: r for k, r in self.replies.items() if k[0] != user_id}
+        self.ended = {k: e for k, e in self.ended.items() if k[0] != user_id}
+        self.ended_before.pop(user_id, None)
+        self.tokens = {k: t for k, t in self.tokens.items() if t.user_id != user_id}
+        self.identities = {k: u for k, u in self.identities.items() if u != user_id}
+        return True
 
     def role(self, user_id: UserId, list_id: ListId) -> Role | None:
         """`user_id`'s role in `list_id`, None for a non-member."""

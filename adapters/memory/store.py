@@ -7,15 +7,20 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+import attrs
+
 from adapters.memory.lists import MemoryListRepository
 from adapters.memory.state import State
 from adapters.memory.tasks import MemoryTaskRepository
 from domain.accounts import Account
 from domain.errors import Conflict
 from domain.idempotency import IdempotencyRecord
+from domain.identities import ExternalIdentity
+from domain.personal_tokens import PersonalToken
 from domain.sessions import EndedSessions, IssuedSession
 from domain.types import UserId
 from domain.users import User
+from taskservice.ports import FoundToken
 
 
 class MemoryStore:
@@ -55,6 +60,87 @@ class MemoryUserRepository:
             raise Conflict("An account with this e-mail already exists.")
         self._state.accounts[email_key] = account
         self._state.users[account.user.id] = account.user
+
+    async def password_hash(self, user_id: UserId) -> str | None:
+        """The hash of the user's password, if they have a local account."""
+        account = self._account(user_id)
+        return account.password_hash if account else None
+
+    async def set_password(self, user_id: UserId, password_hash: str) -> bool:
+        """Replace the hash of the user's local account."""
+        for key, account in self._state.accounts.items():
+            if account.user.id == user_id:
+                self._state.accounts[key] = attrs.evolve(account, password_hash=password_hash)
+                return True
+        return False
+
+    async def remove(self, user_id: UserId) -> bool:
+        """Erase the user and everything they own."""
+        return self._state.erase(user_id)
+
+    def _account(self, user_id: UserId) -> Account | None:
+        return next((a for a in self._state.accounts.values() if a.user.id == user_id), None)
+
+
+class MemoryPersonalTokenRepository:
+    """Personal access tokens in a unit of work's private copy of the state."""
+
+    def __init__(self, state: State) -> None:
+        self._state = state
+
+    async def add(self, token: PersonalToken, token_hash: str) -> None:
+        """Store the token under its hash."""
+        self._state.tokens[token_hash] = token
+
+    async def of_user(self, user_id: UserId) -> list[PersonalToken]:
+        """The user's tokens, newest first."""
+        mine = [t for t in self._state.tokens.values() if t.user_id == user_id]
+        return sorted(mine, key=lambda t: (-t.created_at.timestamp(), t.id))
+
+    async def find(self, token_hash: str) -> FoundToken | None:
+        """The token stored under the hash, and its owner's cut-off."""
+        token = self._state.tokens.get(token_hash)
+        if token is None or token.user_id not in self._state.users:
+            return None
+        cut_off = self._state.ended_before.get(token.user_id)
+        return FoundToken(token=token, token_hash=token_hash, sessions_ended_before=cut_off)
+
+    async def remove(self, user_id: UserId, token_id: str) -> bool:
+        """Delete the user's token `token_id`."""
+        for key, token in self._state.tokens.items():
+            if token.id == token_id and token.user_id == user_id:
+                del self._state.tokens[key]
+                return True
+        return False
+
+
+class MemoryIdentityRepository:
+    """OpenID Connect identities in a unit of work's private copy of the state."""
+
+    def __init__(self, state: State) -> None:
+        self._state = state
+
+    async def user_of(self, issuer: str, subject: str) -> User | None:
+        """The user of the identity, if known."""
+        user_id = self._state.identities.get((issuer, subject))
+        return None if user_id is None else self._state.users.get(user_id)
+
+    async def of_user(self, user_id: UserId) -> list[ExternalIdentity]:
+        """The user's identities, in the order they were added."""
+        return [
+            ExternalIdentity(issuer=issuer, subject=subject)
+            for (issuer, subject), owner in self._state.identities.items()
+            if owner == user_id
+        ]
+
+    async def add(self, identity: ExternalIdentity, user: User) -> bool:
+        """Store the user and the identity naming it, unless the identity is taken."""
+        key = (identity.issuer, identity.subject)
+        if key in self._state.identities:
+            return False
+        self._state.users.setdefault(user.id, user)
+        self._state.identities[key] = user.id
+        return True
 
 
 class MemoryIdempotencyRepository:
@@ -154,6 +240,16 @@ class MemoryUnitOfWork:
     def sessions(self) -> MemorySessionRepository:
         """The ended-session repository of this unit of work."""
         return MemorySessionRepository(self._state)
+
+    @property
+    def personal_tokens(self) -> MemoryPersonalTokenRepository:
+        """The personal access token repository of this unit of work."""
+        return MemoryPersonalTokenRepository(self._state)
+
+    @property
+    def identities(self) -> MemoryIdentityRepository:
+        """The OpenID Connect identity repository of this unit of work."""
+        return MemoryIdentityRepository(self._state)
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()

@@ -17,6 +17,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    insert,
     or_,
     select,
     tuple_,
@@ -26,19 +27,29 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.persistence import lists as list_sql
 from adapters.persistence import tasks as task_sql
-from adapters.persistence.executors import Prepared
+from adapters.persistence.executors import Prepared, Row
 from adapters.persistence.pages import Pages, correlated_page, lateral_page
 from adapters.persistence.rows import RECORD_COLUMNS, USER_COLUMNS
 from adapters.persistence.rows import record_from_row as _record
 from adapters.persistence.rows import user_from_row as _user
 from adapters.persistence.statements import SqlRepository, Statements, Steps
-from adapters.persistence.tables import ended_sessions, idempotency_keys, users
+from adapters.persistence.tables import (
+    ended_sessions,
+    idempotency_keys,
+    oidc_identities,
+    personal_tokens,
+    users,
+)
 from domain.accounts import Account
 from domain.errors import Conflict
 from domain.idempotency import IdempotencyRecord
+from domain.identities import ExternalIdentity
+from domain.personal_tokens import PersonalToken
+from domain.policy import Scope
 from domain.sessions import EndedSessions, IssuedSession
 from domain.types import UserId
 from domain.users import User
+from taskservice.ports import FoundToken
 
 __all__ = ["STATEMENTS", "SqlRepository", "Statements", "Steps"]
 
@@ -130,6 +141,76 @@ def _end_session(dialect_insert: Any) -> Prepared:
     return Prepared(dialect_insert(ended_sessions).values(values).on_conflict_do_nothing())
 
 
+def _add_identity(dialect_insert: Any) -> Prepared:
+    # DO NOTHING rather than an IntegrityError, which would abort a PostgreSQL transaction: two
+    # first sign-ins of one person at once store one identity, and the loser's user is not kept.
+    values = _values(oidc_identities, ("issuer", "subject", "user_id", "created_at"))
+    inserted = dialect_insert(oidc_identities).values(values).on_conflict_do_nothing()
+    return Prepared(inserted.returning(oidc_identities.c.user_id))
+
+
+_THE_USER: Final = users.c.id == bindparam("user_id", type_=users.c.id.type)
+PASSWORD_HASH: Final = Prepared(select(users.c.password_hash).where(_THE_USER))
+SET_PASSWORD: Final = Prepared(
+    update(users)
+    .where(_THE_USER, users.c.password_hash.is_not(None))
+    .values(password_hash=bindparam("password_hash", type_=users.c.password_hash.type))
+    .returning(users.c.id)
+)
+# Every table that holds a user's data refers to users.id with ON DELETE CASCADE, so one
+# statement erases it all, in the transaction of its unit of work.
+DELETE_USER: Final = Prepared(delete(users).where(_THE_USER).returning(users.c.id))
+_TOKEN_COLUMNS: Final = (
+    personal_tokens.c.id,
+    personal_tokens.c.user_id,
+    personal_tokens.c.name,
+    personal_tokens.c.scopes,
+    personal_tokens.c.created_at,
+    personal_tokens.c.expires_at,
+)
+ADD_TOKEN: Final = Prepared(
+    insert(personal_tokens).values(
+        _values(personal_tokens, [c.name for c in (*_TOKEN_COLUMNS, personal_tokens.c.token_hash)])
+    )
+)
+# A token's check reads its owner's cut-off with it: one round trip for everything it needs.
+FIND_TOKEN: Final = Prepared(
+    select(*_TOKEN_COLUMNS, personal_tokens.c.token_hash, users.c.sessions_ended_before)
+    .select_from(personal_tokens.join(users, users.c.id == personal_tokens.c.user_id))
+    .where(
+        personal_tokens.c.token_hash
+        == bindparam("token_hash", type_=personal_tokens.c.token_hash.type)
+    )
+)
+TOKENS_OF_USER: Final = Prepared(
+    select(*_TOKEN_COLUMNS)
+    .where(personal_tokens.c.user_id == bindparam("user_id", type_=personal_tokens.c.user_id.type))
+    .order_by(personal_tokens.c.created_at.desc(), personal_tokens.c.id)
+)
+DELETE_TOKEN: Final = Prepared(
+    delete(personal_tokens)
+    .where(
+        personal_tokens.c.id == bindparam("token_id", type_=personal_tokens.c.id.type),
+        personal_tokens.c.user_id == bindparam("user_id", type_=personal_tokens.c.user_id.type),
+    )
+    .returning(personal_tokens.c.id)
+)
+USER_OF_IDENTITY: Final = Prepared(
+    select(*USER_COLUMNS)
+    .select_from(users.join(oidc_identities, oidc_identities.c.user_id == users.c.id))
+    .where(
+        oidc_identities.c.issuer == bindparam("issuer", type_=oidc_identities.c.issuer.type),
+        oidc_identities.c.subject == bindparam("subject", type_=oidc_identities.c.subject.type),
+    )
+)
+
+IDENTITIES_OF_USER: Final = Prepared(
+    select(oidc_identities.c.issuer, oidc_identities.c.subject)
+    .where(oidc_identities.c.user_id == bindparam("user_id", type_=oidc_identities.c.user_id.type))
+    .order_by(oidc_identities.c.created_at, oidc_identities.c.issuer, oidc_identities.c.subject)
+)
+
+
 class SqlUserRepository(SqlRepository):
     """Users and local accounts in the `users` table, inside one unit of work."""
 
@@ -170,6 +251,95 @@ class SqlUserRepository(SqlRepository):
         }
         if not await self._fetch(self._sql.add_account, values):
             raise Conflict("An account with this e-mail already exists.")
+
+    async def password_hash(self, user_id: UserId) -> str | None:
+        """The user's password hash; None without one."""
+        rows = await self._fetch(PASSWORD_HASH, {"user_id": user_id})
+        return rows[0][0] if rows else None
+
+    async def set_password(self, user_id: UserId, password_hash: str) -> bool:
+        """Replace the hash of a user who has a password."""
+        params = {"user_id": user_id, "password_hash": password_hash}
+        return bool(await self._fetch(SET_PASSWORD, params))
+
+    async def remove(self, user_id: UserId) -> bool:
+        """Delete the user's row, and by the foreign keys' cascade everything they own."""
+        return bool(await self._fetch(DELETE_USER, {"user_id": user_id}))
+
+
+class SqlPersonalTokenRepository(SqlRepository):
+    """Personal access tokens in `personal_tokens`, found by the hash of their secret."""
+
+    async def add(self, token: PersonalToken, token_hash: str) -> None:
+        """Insert the token with its hash."""
+        values = {
+            "id": token.id,
+            "user_id": token.user_id,
+            "name": token.name,
+            "scopes": _scopes_text(token.scopes),
+            "created_at": token.created_at,
+            "expires_at": token.expires_at,
+            "token_hash": token_hash,
+        }
+        await self._fetch(ADD_TOKEN, values)
+
+    async def of_user(self, user_id: UserId) -> list[PersonalToken]:
+        """The user's tokens, newest first."""
+        return [_token(row) for row in await self._fetch(TOKENS_OF_USER, {"user_id": user_id})]
+
+    async def find(self, token_hash: str) -> FoundToken | None:
+        """The token stored under `token_hash`, with its owner's cut-off."""
+        rows = await self._fetch(FIND_TOKEN, {"token_hash": token_hash})
+        if not rows:
+            return None
+        row = rows[0]
+        return FoundToken(token=_token(row), token_hash=row[6], sessions_ended_before=row[7])
+
+    async def remove(self, user_id: UserId, token_id: str) -> bool:
+        """Delete the user's token."""
+        return bool(await self._fetch(DELETE_TOKEN, {"user_id": user_id, "token_id": token_id}))
+
+
+def _scopes_text(scopes: frozenset[Scope]) -> str:
+    return " ".join(sorted(scope.value for scope in scopes))
+
+
+def _token(row: Row) -> PersonalToken:
+    token_id, user_id, name, scopes, created_at, expires_at = row[:6]
+    return PersonalToken(
+        id=token_id,
+        user_id=UserId(user_id),
+        name=name,
+        scopes=frozenset(Scope(s) for s in scopes.split()),
+        created_at=created_at,
+        expires_at=expires_at,
+    )
+
+
+class SqlIdentityRepository(SqlRepository):
+    """OpenID Connect identities in `oidc_identities`, each naming its user."""
+
+    async def user_of(self, issuer: str, subject: str) -> User | None:
+        """The user of the identity, if it signed in before."""
+        rows = await self._fetch(USER_OF_IDENTITY, {"issuer": issuer, "subject": subject})
+        return _user(rows[0]) if rows else None
+
+    async def of_user(self, user_id: UserId) -> list[ExternalIdentity]:
+        """The user's identities, oldest first."""
+        rows = await self._fetch(IDENTITIES_OF_USER, {"user_id": user_id})
+        return [ExternalIdentity(issuer=issuer, subject=subject) for issuer, subject in rows]
+
+    async def add(self, identity: ExternalIdentity, user: User) -> bool:
+        """Insert the user, then the identity naming it; False if the identity was taken."""
+        values = {"id": user.id, "email": user.email, "name": user.name}
+        await self._fetch(self._sql.ensure_user, values | {"created_at": user.created_at})
+        params = {
+            "issuer": identity.issuer,
+            "subject": identity.subject,
+            "user_id": user.id,
+            "created_at": user.created_at,
+        }
+        return bool(await self._fetch(self._sql.add_identity, params))
 
 
 class SqlIdempotencyRepository(SqlRepository):
@@ -244,6 +414,7 @@ STATEMENTS: Final = {
         add_account=_add_account(postgresql.insert),
         claim_record=_claim_record(postgresql.insert),
         end_session=_end_session(postgresql.insert),
+        add_identity=_add_identity(postgresql.insert),
     ),
     "sqlite": Statements(
         add_task=task_sql.ADD_TASK["sqlite"],
@@ -258,6 +429,7 @@ STATEMENTS: Final = {
         add_account=_add_account(sqlite.insert),
         claim_record=_claim_record(sqlite.insert),
         end_session=_end_session(sqlite.insert),
+        add_identity=_add_identity(sqlite.insert),
     ),
 }
 """Each dialect's statements, chosen once per database (unit_of_work.SqlUnitOfWorkFactory)."""

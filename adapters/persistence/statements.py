@@ -35,6 +35,7 @@ class Statements:
     add_account: Prepared
     claim_record: Prepared
     end_session: Prepared
+    add_identity: Prepared
 
 
 class SqlRepository:

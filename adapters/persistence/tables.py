@@ -32,7 +32,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from domain.identities import ISSUER_MAX, SUBJECT_MAX
 from domain.lists import GRANTABLE_ROLES, LIST_NAME_MAX, Role
+from domain.personal_tokens import NAME_MAX as PERSONAL_TOKEN_NAME_MAX
 from domain.placement import POSITION_MAX_LENGTH, SEPARATOR
 from domain.sessions import SESSION_ID_MAX
 from domain.tasks import TITLE_MAX
@@ -296,4 +298,41 @@ ended_sessions = Table(
     Column("session_id", String(SESSION_ID_MAX), primary_key=True),
     Column("expires_at", UtcDateTime, nullable=False),
     Index("ix_ended_sessions_expires_at", "expires_at"),
+)
+
+# Personal access tokens (SPEC §10): only the SHA-256 of each secret is kept, and looked up by it.
+personal_tokens = Table(
+    "personal_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "user_id",
+        String(255),
+        ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("name", String(PERSONAL_TOKEN_NAME_MAX), nullable=False),
+    # The granted scopes, space-separated ("tasks:read tasks:write").
+    Column("scopes", String(100), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Index("ix_personal_tokens_user_id_created_at", "user_id", "created_at"),
+)
+
+# People signed in by an OpenID Provider, keyed by its issuer and their subject there; never by
+# e-mail.
+oidc_identities = Table(
+    "oidc_identities",
+    metadata,
+    Column("issuer", String(ISSUER_MAX), primary_key=True),
+    Column("subject", String(SUBJECT_MAX), primary_key=True),
+    Column(
+        "user_id",
+        String(255),
+        ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_oidc_identities_user_id", "user_id"),
 )

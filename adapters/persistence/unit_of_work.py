@@ -14,6 +14,8 @@ from adapters.persistence.lists import SqlListRepository
 from adapters.persistence.repositories import (
     STATEMENTS,
     SqlIdempotencyRepository,
+    SqlIdentityRepository,
+    SqlPersonalTokenRepository,
     SqlSessionRepository,
     SqlUserRepository,
     Statements,
@@ -35,6 +37,8 @@ class _Work:
         self.users = SqlUserRepository(executor, statements)
         self.idempotency = SqlIdempotencyRepository(executor, statements)
         self.sessions = SqlSessionRepository(executor, statements)
+        self.personal_tokens = SqlPersonalTokenRepository(executor, statements)
+        self.identities = SqlIdentityRepository(executor, statements)
 
 
 class SqlUnitOfWork:
@@ -75,6 +79,16 @@ class SqlUnitOfWork:
     def sessions(self) -> SqlSessionRepository:
         """The ended-session repository of this unit of work."""
         return self._work.sessions
+
+    @property
+    def personal_tokens(self) -> SqlPersonalTokenRepository:
+        """The personal access token repository of this unit of work."""
+        return self._work.personal_tokens
+
+    @property
+    def identities(self) -> SqlIdentityRepository:
+        """The OpenID Connect identity repository of this unit of work."""
+        return self._work.identities
 
     async def __aenter__(self) -> Self:
         connection = await self._database.checkout()

@@ -3,5 +3,6 @@
 from adapters.web.app import web_routes
 from adapters.web.dependencies import WebDependencies
 from adapters.web.headers import WebSecurityHeaders
+from adapters.web.openid import OpenIdConfig
 
-__all__ = ["WebDependencies", "WebSecurityHeaders", "web_routes"]
+__all__ = ["OpenIdConfig", "WebDependencies", "WebSecurityHeaders", "web_routes"]

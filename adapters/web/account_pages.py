@@ -23,7 +23,11 @@ from domain.errors import (
 )
 from taskservice.services import AccountUseCases, Session, SessionGuard
 
-_NOTICES = {"signed_out": "You have signed out."}
+_NOTICES = {
+    "signed_out": "You have signed out.",
+    "signed_out_everywhere": "You have signed out everywhere: every session and token has ended.",
+    "account_deleted": "Your account and everything it held have been deleted.",
+}
 
 
 @attrs.frozen(kw_only=True)

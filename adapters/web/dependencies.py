@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from adapters.web.openid import OpenIdConfig
 from taskservice.ports import MIN_SECRET_BYTES, Clock, Sealer
 from taskservice.services import UseCases
 
@@ -18,6 +19,8 @@ class WebDependencies:
     sealer: Sealer
     cookie_secure: bool = True
     csrf_secret: bytes = attrs.field(repr=False)
+    openid: OpenIdConfig | None = None
+    """The OpenID Provider people may sign in with; None: local accounts only."""
 
     @csrf_secret.validator
     def _long_enough(self, _: attrs.Attribute[bytes], value: bytes) -> None:

@@ -60,15 +60,18 @@ class Kit:
             raise Halt(self.to_sign_in(visitor, next_path))
         return visitor.principal
 
-    async def session_form(self, request: Request) -> tuple[Form, Principal]:
-        """The form of a signed-in visitor's state-changing request, CSRF-checked."""
+    async def session_form(
+        self, request: Request, next_path: str = "/tasks"
+    ) -> tuple[Form, Principal]:
+        """The form of a signed-in visitor's state-changing request, CSRF-checked; a visitor
+        signed out meanwhile goes to sign in, then to `next_path`."""
         form = await self._form(request)
         visitor = await self.visitor(request)
         binding = visitor.session_cookie and _SESSION_BINDING + visitor.session_cookie
         if not self.csrf.is_valid(binding, form.get("csrf_token")):
             raise forbidden()
         if visitor.principal is None:
-            raise Halt(self.to_sign_in(visitor, "/tasks"))
+            raise Halt(self.to_sign_in(visitor, next_path))
         return form, visitor.principal
 
     async def caller(self, request: Request) -> Caller:
@@ -108,7 +111,12 @@ class Kit:
         token = ""
         if visitor.principal is not None and visitor.session_cookie is not None:
             token = self.csrf.token(_SESSION_BINDING + visitor.session_cookie)
-        base = {"user": visitor.account, "csrf_token": token, "now": self.deps.clock.now()}
+        base = {
+            "user": visitor.account,
+            "csrf_token": token,
+            "now": self.deps.clock.now(),
+            "openid_name": self.deps.openid.name if self.deps.openid else None,
+        }
         return self.views.render(template, base | context, status=status, headers=headers)
 
     def error_page(self, request: Request, error: PageError) -> Response:

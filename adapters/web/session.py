@@ -45,6 +45,11 @@ class Cookies:
         return "__Host-session" if self.secure else "session"
 
     @property
+    def openid_flow(self) -> str:
+        """The name of the cookie holding a sign-in at the OpenID Provider while it lasts."""
+        return "__Host-oidc" if self.secure else "oidc"
+
+    @property
     def csrf(self) -> str:
         """The name of the pre-session cookie that the sign-in forms' CSRF token is bound to."""
         return "__Host-csrf" if self.secure else "csrf"
@@ -57,6 +62,9 @@ class Cookies:
         try:
             principal = await verifier.verify(token)
         except InvalidToken:
+            return Visitor(session_cookie=token)
+        if not principal.signed_in:
+            # A personal access token is for scripts: planted in a cookie it signs nobody in.
             return Visitor(session_cookie=token)
         request.state.user_id = principal.user_id
         return Visitor(principal=principal, session_cookie=token)

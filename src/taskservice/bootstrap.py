@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
 import attrs
+import httpx2
 import structlog
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -27,7 +28,7 @@ from adapters.persistence import (
     tighten_folder,
 )
 from adapters.throttle import LimitsThrottle
-from adapters.web import WebDependencies, WebSecurityHeaders, web_routes
+from adapters.web import OpenIdConfig, WebDependencies, WebSecurityHeaders, web_routes
 from domain.throttling import Bucket
 from taskservice.clock import SystemClock
 from taskservice.cursors import CursorCodec
@@ -43,9 +44,11 @@ from taskservice.ports import (
 from taskservice.services import (
     AccountUseCases,
     ListUseCases,
+    PersonalTokenUseCases,
     SessionGuard,
     TaskUseCases,
     UseCases,
+    YourDataUseCases,
 )
 from taskservice.settings import Settings
 
@@ -126,6 +129,8 @@ def build_adapters(settings: Settings) -> Adapters:
 def bind_use_cases(adapters: Adapters, cursors: CursorCodec, *, allow_signup: bool) -> UseCases:
     """Every use case, bound once to the adapters it runs on."""
     uow, clock = adapters.uow, adapters.clock
+    # The one verifier of both driving adapters, so that an ended session ends for both.
+    sessions = SessionGuard(adapters.verifier, uow, clock)
     return UseCases(
         tasks=TaskUseCases(uow=uow, clock=clock, cursors=cursors),
         lists=ListUseCases(uow=uow, clock=clock),
@@ -135,14 +140,39 @@ def bind_use_cases(adapters: Adapters, cursors: CursorCodec, *, allow_signup: bo
             hasher=adapters.hasher,
             issuer=adapters.issuer,
             throttle=adapters.throttle,
+            sessions=sessions,
             allow_signup=allow_signup,
         ),
-        # The one verifier of both driving adapters, so that an ended session ends for both.
-        sessions=SessionGuard(adapters.verifier, uow, clock),
+        sessions=sessions,
+        personal_tokens=PersonalTokenUseCases(uow=uow, clock=clock),
+        your_data=YourDataUseCases(uow=uow, clock=clock),
     )
 
 
-def build_app(settings: Settings, adapters: Adapters | None = None) -> Starlette:
+def openid_config(
+    settings: Settings, transport: httpx2.AsyncBaseTransport | None = None
+) -> OpenIdConfig | None:
+    """The OpenID Provider of the web UI's sign-in, when one is configured (reached through
+    `transport` when one is given)."""
+    if settings.oidc_issuer is None:
+        return None
+    assert settings.oidc_client_id is not None
+    assert settings.oidc_client_secret is not None
+    return OpenIdConfig(
+        issuer=settings.oidc_issuer,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret,
+        name=settings.oidc_label,
+        transport=transport,
+    )
+
+
+def build_app(
+    settings: Settings,
+    adapters: Adapters | None = None,
+    *,
+    openid_transport: httpx2.AsyncBaseTransport | None = None,
+) -> Starlette:
     """The whole service as an ASGI app, on real adapters unless others are given."""
     chosen = adapters or build_adapters(settings)
 
@@ -175,6 +205,7 @@ def build_app(settings: Settings, adapters: Adapters | None = None) -> Starlette
         sealer=sealer,
         cookie_secure=settings.cookie_secure,
         csrf_secret=settings.secret,
+        openid=openid_config(settings, openid_transport),
     )
     return create_app(
         deps,

@@ -10,7 +10,9 @@ import attrs
 
 from domain.accounts import Account
 from domain.idempotency import IdempotencyRecord
+from domain.identities import ExternalIdentity
 from domain.lists import Invite, ListView, Member, Membership, Role, TaskList
+from domain.personal_tokens import PersonalToken
 from domain.queries import TaskCounts, TaskQuery
 from domain.sessions import EndedSessions, IssuedSession
 from domain.tasks import Task
@@ -184,6 +186,55 @@ class UserRepository(Protocol):
     async def add_account(self, account: Account, email_key: str) -> None:
         """Store a new local account; Conflict if the e-mail (case-insensitively) is taken."""
 
+    async def password_hash(self, user_id: UserId) -> str | None:
+        """The hash of the user's password; None for a user without one (or no such user)."""
+
+    async def set_password(self, user_id: UserId, password_hash: str) -> bool:
+        """Replace the password hash of a user who has one; whether there was one."""
+
+    async def remove(self, user_id: UserId) -> bool:
+        """Erase the user and everything they own (tasks, keys, sessions, tokens, identities)."""
+
+
+@attrs.frozen(kw_only=True)
+class FoundToken:
+    """A personal access token found by its hash, and what else its check needs."""
+
+    token: PersonalToken
+    token_hash: str
+    sessions_ended_before: datetime | None
+    """The owner's cut-off: every token issued before it is void (sign-out everywhere)."""
+
+
+class PersonalTokenRepository(Protocol):
+    """Users' personal access tokens, kept as hashes, inside one unit of work."""
+
+    async def add(self, token: PersonalToken, token_hash: str) -> None:
+        """Store a new token under the hash of its secret."""
+
+    async def of_user(self, user_id: UserId) -> list[PersonalToken]:
+        """The user's tokens, expired ones too, newest first."""
+
+    async def find(self, token_hash: str) -> FoundToken | None:
+        """The token with this hash, with its owner's cut-off; None when there is none."""
+
+    async def remove(self, user_id: UserId, token_id: str) -> bool:
+        """Delete the user's token `token_id`; whether it existed."""
+
+
+class IdentityRepository(Protocol):
+    """The people an OpenID Provider signs in, by issuer and subject, inside one unit of work."""
+
+    async def user_of(self, issuer: str, subject: str) -> User | None:
+        """The user that this issuer's subject signed up as, if any."""
+
+    async def of_user(self, user_id: UserId) -> list[ExternalIdentity]:
+        """The identities that sign the user in (issuer and subject only)."""
+
+    async def add(self, identity: ExternalIdentity, user: User) -> bool:
+        """Store a new user for the identity; False if the identity is taken, and then the unit of
+        work must not be committed (another sign-in stored it first)."""
+
 
 class IdempotencyRepository(Protocol):
     """The answers kept for users' idempotency keys, inside one unit of work."""
@@ -240,6 +291,14 @@ class UnitOfWork(Protocol):
     @property
     def sessions(self) -> SessionRepository:
         """The ended-session repository bound to this unit of work."""
+
+    @property
+    def personal_tokens(self) -> PersonalTokenRepository:
+        """The personal access token repository bound to this unit of work."""
+
+    @property
+    def identities(self) -> IdentityRepository:
+        """The OpenID Connect identity repository bound to this unit of work."""
 
     async def commit(self) -> None:
         """Make every write of this unit of work durable."""

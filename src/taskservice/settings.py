@@ -9,6 +9,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Final
 from urllib.parse import urlsplit
 
 import attrs
@@ -65,6 +66,21 @@ class Settings:
     web_concurrency: int = 1
     metrics_dir: Path | None = None
     """Where worker processes keep their metrics (PROMETHEUS_MULTIPROC_DIR); unset: a fresh one."""
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = attrs.field(default=None, repr=False)
+    oidc_name: str | None = None
+    """The sign-in button's label; unset: the issuer's host name."""
+
+    @property
+    def oidc_enabled(self) -> bool:
+        """Whether the web UI offers sign-in with an OpenID Provider."""
+        return self.oidc_issuer is not None
+
+    @property
+    def oidc_label(self) -> str:
+        """What the sign-in button names: OIDC_NAME, or the issuer's host."""
+        return self.oidc_name or urlsplit(self.oidc_issuer or "").hostname or "OpenID Connect"
 
     @property
     def production(self) -> bool:
@@ -119,6 +135,9 @@ class Settings:
             "api_style": self.api_style,
             "metrics_token_set": self.metrics_token is not None,
             "web_concurrency": self.web_concurrency,
+            "oidc_issuer": self.oidc_issuer,
+            "oidc_client_id": self.oidc_client_id,
+            "oidc_name": self.oidc_label if self.oidc_enabled else None,
         }
 
     @classmethod
@@ -195,10 +214,56 @@ def _from(env: Mapping[str, str]) -> Settings:
         metrics_token=(get("METRICS_TOKEN") or "").strip() or None,
         web_concurrency=_positive(env, "WEB_CONCURRENCY", 1),
         metrics_dir=Path(raw) if (raw := get("PROMETHEUS_MULTIPROC_DIR")) else None,
+        **_oidc(env),
     )
     _check_jwks(settings)
     _check_shared_state(settings)
     return settings
+
+
+_OIDC: Final = ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET")
+OIDC_NAME_MAX: Final = 40
+_ISSUER_MAX: Final = 255
+
+
+def _oidc(env: Mapping[str, str]) -> dict[str, str | None]:
+    values = {name: (env.get(name) or "").strip() or None for name in (*_OIDC, "OIDC_NAME")}
+    given = [name for name in _OIDC if values[name]]
+    if not given:
+        if values["OIDC_NAME"]:
+            raise ValueError("OIDC_NAME is set, but OIDC_ISSUER is not: set all of " + _both())
+        return {}
+    missing = [name for name in _OIDC if not values[name]]
+    if missing:
+        raise ValueError(f"{', '.join(missing)} missing: OpenID Connect sign-in needs " + _both())
+    issuer = values["OIDC_ISSUER"]
+    assert issuer is not None
+    parts = urlsplit(issuer)
+    if len(issuer) > _ISSUER_MAX or parts.query or parts.fragment or not _fetchable_keys(issuer):
+        raise ValueError(
+            f"OIDC_ISSUER {issuer!r} must be the provider's issuer URL exactly as its discovery "
+            "document names it: https:// (plain http:// only for localhost, 127.0.0.0/8 or ::1), "
+            f"no query or fragment, at most {_ISSUER_MAX} characters, e.g. "
+            "https://accounts.example.com"
+        )
+    name = values["OIDC_NAME"]
+    if name is not None and (len(name) > OIDC_NAME_MAX or not name.isprintable()):
+        raise ValueError(
+            f"OIDC_NAME must be a printable label of at most {OIDC_NAME_MAX} characters."
+        )
+    return {
+        "oidc_issuer": issuer,
+        "oidc_client_id": values["OIDC_CLIENT_ID"],
+        "oidc_client_secret": values["OIDC_CLIENT_SECRET"],
+        "oidc_name": name,
+    }
+
+
+def _both() -> str:
+    return (
+        "OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET (the client registered with your "
+        "provider, its redirect URI <your service>/sign-in/oidc/callback), and optionally OIDC_NAME."
+    )
 
 
 def _check_shared_state(settings: Settings) -> None:

@@ -46,11 +46,18 @@ def chromium() -> Iterator[Browser]:
         browser.close()
 
 
-@contextmanager
-def serve(app: ASGIApp) -> Iterator[str]:
-    """Serve `app` with uvicorn in a background thread on a free loopback port; yield its URL."""
+def loopback_socket() -> socket.socket:
+    """A socket bound to a free loopback port, for a server whose URL must be known first."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextmanager
+def serve(app: ASGIApp, sock: socket.socket | None = None) -> Iterator[str]:
+    """Serve `app` with uvicorn in a background thread on `sock` (else a free loopback port);
+    yield its URL."""
+    sock = sock or loopback_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False, ws="none")
     server = uvicorn.Server(config)

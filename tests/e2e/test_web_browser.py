@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import uuid
@@ -17,6 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect
 
 from tests.e2e.browser import add, chromium, post_tasks, serve, sign_in, sign_up, titles
 from tests.e2e.conftest import service_app
+from tests.e2e.web_conftest import PASSWORD
 
 RESULTS: Final = Path(__file__).resolve().parents[2] / "test-results"
 
@@ -316,3 +318,46 @@ def test_screenshots_of_the_task_page(page: Page, browser: Browser, app_url: str
     page.goto("/sign-in")
     page.screenshot(path=RESULTS / "sign-in-desktop.png")
     assert (RESULTS / "tasks-desktop.png").stat().st_size > 10_000
+
+
+def test_the_settings_page(page: Page) -> None:
+    email = sign_up(page)
+    page.get_by_role("link", name="Settings").click()
+    expect(page).to_have_url(re.compile(r"/settings$"))
+
+    page.get_by_label("Name").fill("nightly backup")
+    page.get_by_label("Read and write tasks").check()
+    page.get_by_label("Expires after").select_option("7")
+    page.get_by_role("button", name="Create token").click()
+    secret = page.locator("#new-token").input_value()
+    assert re.fullmatch(r"tsk_[A-Za-z0-9]{40}", secret)
+    expect(page.locator(".token-name")).to_have_text(["nightly backup"])
+    RESULTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(RESULTS / "settings-local.png"), full_page=True)
+
+    page.get_by_role("button", name="Revoke nightly backup").click()
+    expect(page.locator("h1")).to_have_text("Revoke the token “nightly backup”?")
+    page.get_by_role("button", name="Revoke token").click()
+    expect(page.locator("#live")).to_contain_text("The token is revoked")
+    expect(page.get_by_text("You have no tokens.")).to_be_visible()
+
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password").fill("a brand new password")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator("#live")).to_contain_text("Your password is changed")
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download your data").click()
+    document = json.loads(Path(download.value.path()).read_text())
+    assert document["account"]["email"] == email
+
+    page.get_by_role("link", name="Delete account…").click()
+    page.get_by_label("Your password").fill("a brand new password")
+    page.get_by_label(re.compile("I understand")).check()
+    page.screenshot(path=str(RESULTS / "delete-account.png"), full_page=True)
+    page.get_by_role("button", name="Delete my account").click()
+    expect(page.locator("#live")).to_have_text(
+        "Your account and everything it held have been deleted."
+    )
+    sign_in(page, email)
+    expect(page.locator(".alert")).to_contain_text("incorrect")

@@ -1,4 +1,4 @@
-"""Revision 0005 on a database holding users and tasks at 0004: every task lands in its owner's
+"""Revision 0006 (lists) on a database holding users and tasks at 0005: every task lands in its owner's
 Inbox in created order with the counts it had, and back; a failed upgrade changes nothing."""
 
 from __future__ import annotations
@@ -25,16 +25,16 @@ NOW = datetime(2030, 1, 1, tzinfo=UTC)
 # More tasks than the migration places in one batch, so that batches meet inside one owner.
 BUSY_TASKS = 1234
 USERS = {"busy": BUSY_TASKS, "few": 5, "idle": 0}
-"""The users at 0004 and how many tasks each has."""
+"""The users at 0005 and how many tasks each has."""
 
-_USER_0004 = "INSERT INTO users (id, created_at) VALUES (:id, :created_at)"
-# The counters as every write of 0004 keeps them (and as 0003 filled them).
+_USER_0005 = "INSERT INTO users (id, created_at) VALUES (:id, :created_at)"
+# The counters as every write of 0005 keeps them (and as 0003 filled them).
 _COUNT_0003 = (
     "UPDATE users SET "
     "tasks_pending = (SELECT count(*) FROM tasks WHERE user_id = users.id AND NOT completed), "
     "tasks_completed = (SELECT count(*) FROM tasks WHERE user_id = users.id AND completed)"
 )
-_TASK_0004 = (
+_TASK_0005 = (
     "INSERT INTO tasks (user_id, title, completed, completed_at, priority, tags, version, "
     "created_at, updated_at, search_text) VALUES (:user_id, :title, :completed, :completed_at, "
     "0, '[]', 1, :created_at, :created_at, '')"
@@ -48,7 +48,7 @@ def created_at(number: int) -> datetime:
 
 
 def seeded_tasks() -> list[dict[str, Any]]:
-    """Every task row at 0004, in insertion (id) order; every third completed."""
+    """Every task row at 0005, in insertion (id) order; every third completed."""
     rows = []
     for user, count in USERS.items():
         for number in range(count):
@@ -66,22 +66,22 @@ def seeded_tasks() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(params=BACKENDS)
-async def url_at_0004(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A database at revision 0004 holding USERS and their tasks, counted as 0003 counts."""
+async def url_before_lists(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A database at revision 0005 holding USERS and their tasks, counted as 0003 counts."""
     if request.param == "sqlite":
-        yield await at_0004(sqlite_url(tmp_path))
+        yield await at_0005(sqlite_url(tmp_path))
     else:
         async with fresh_postgres() as url:
-            yield await at_0004(url)
+            yield await at_0005(url)
 
 
-async def at_0004(empty_url: str) -> str:
-    """`empty_url`, migrated to 0004 and seeded."""
-    await asyncio.to_thread(upgrade_to, empty_url, "0004")
+async def at_0005(empty_url: str) -> str:
+    """`empty_url`, migrated to 0005 and seeded."""
+    await asyncio.to_thread(upgrade_to, empty_url, "0005")
     async with engine_for(empty_url) as engine, engine.begin() as connection:
         for user in USERS:
-            await connection.execute(text(_USER_0004), {"id": user, "created_at": NOW})
-        await connection.execute(text(_TASK_0004), seeded_tasks())
+            await connection.execute(text(_USER_0005), {"id": user, "created_at": NOW})
+        await connection.execute(text(_TASK_0005), seeded_tasks())
         # The newest task is deleted: its id must not come back.
         await connection.execute(text("DELETE FROM tasks WHERE id = (SELECT max(id) FROM tasks)"))
         await connection.execute(text(_COUNT_0003))
@@ -125,23 +125,23 @@ async def schema_of(url: str) -> dict[str, Any]:
         return await connection.run_sync(schema)
 
 
-async def counters_0004(url: str) -> list[tuple[Any, ...]]:
-    """Each user's counters as revision 0004 keeps them."""
+async def counters_0005(url: str) -> list[tuple[Any, ...]]:
+    """Each user's counters as revision 0005 keeps them."""
     return await rows_of(url, "SELECT id, tasks_pending, tasks_completed FROM users ORDER BY id")
 
 
-async def tasks_0004(url: str) -> list[tuple[Any, ...]]:
-    """The tasks as revision 0004 has them: id, owner, title, completed."""
+async def tasks_0005(url: str) -> list[tuple[Any, ...]]:
+    """The tasks as revision 0005 has them: id, owner, title, completed."""
     return await rows_of(url, "SELECT id, user_id, title, completed FROM tasks ORDER BY id")
 
 
 async def test_upgrading_puts_every_task_in_its_owners_inbox_in_created_order(
-    url_at_0004: str,
+    url_before_lists: str,
 ) -> None:
-    url = url_at_0004
-    before = await tasks_0004(url)
-    counted = await counters_0004(url)
-    await asyncio.to_thread(upgrade_to, url, "0005")
+    url = url_before_lists
+    before = await tasks_0005(url)
+    counted = await counters_0005(url)
+    await asyncio.to_thread(upgrade_to, url, "0006")
 
     inboxes = await rows_of(
         url,
@@ -180,7 +180,7 @@ async def test_upgrading_puts_every_task_in_its_owners_inbox_in_created_order(
 
 
 async def same_through_the_repository(url: str, inbox_of: dict[str, ListId]) -> None:
-    """The service reads each Inbox in created order, with the counts 0004 had, and hands out
+    """The service reads each Inbox in created order, with the counts 0005 had, and hands out
     new ids above every id ever used."""
     manual = Sort(field=SortField.POSITION, descending=False)
     async with database_for(url) as database:
@@ -209,10 +209,10 @@ def _created_rank(title: str) -> tuple[datetime, int]:
     return created_at(int(number)), int(number)
 
 
-async def test_new_ids_stay_above_every_id_handed_out_before(url_at_0004: str) -> None:
-    [(deleted,)] = await rows_of(url_at_0004, "SELECT max(id) + 1 FROM tasks")
-    await asyncio.to_thread(upgrade_to, url_at_0004, "0005")
-    async with engine_for(url_at_0004) as engine, engine.begin() as connection:
+async def test_new_ids_stay_above_every_id_handed_out_before(url_before_lists: str) -> None:
+    [(deleted,)] = await rows_of(url_before_lists, "SELECT max(id) + 1 FROM tasks")
+    await asyncio.to_thread(upgrade_to, url_before_lists, "0006")
+    async with engine_for(url_before_lists) as engine, engine.begin() as connection:
         [(inbox,)] = await connection.execute(text("SELECT id FROM lists WHERE owner_id = 'idle'"))
         result = await connection.execute(
             text(
@@ -226,32 +226,32 @@ async def test_new_ids_stay_above_every_id_handed_out_before(url_at_0004: str) -
         assert result.scalar_one() > deleted
 
 
-async def test_downgrading_gives_back_revision_0004_and_upgrading_again_works(
-    url_at_0004: str,
+async def test_downgrading_gives_back_revision_0005_and_upgrading_again_works(
+    url_before_lists: str,
 ) -> None:
-    url = url_at_0004
-    schema_0004, tasks, counted = (
+    url = url_before_lists
+    schema_0005, tasks, counted = (
         await schema_of(url),
-        await tasks_0004(url),
-        await counters_0004(url),
+        await tasks_0005(url),
+        await counters_0005(url),
     )
-    await asyncio.to_thread(upgrade_to, url, "0005")
-    await asyncio.to_thread(downgrade_to, url, "0004")
-    assert await schema_of(url) == schema_0004
-    assert await tasks_0004(url) == tasks
-    assert await counters_0004(url) == counted
+    await asyncio.to_thread(upgrade_to, url, "0006")
+    await asyncio.to_thread(downgrade_to, url, "0005")
+    assert await schema_of(url) == schema_0005
+    assert await tasks_0005(url) == tasks
+    assert await counters_0005(url) == counted
 
-    await asyncio.to_thread(upgrade_to, url, "0005")
+    await asyncio.to_thread(upgrade_to, url, "0006")
     assert await rows_of(url, "SELECT count(*) FROM lists WHERE is_default") == [(len(USERS),)]
     assert await rows_of(url, "SELECT count(*) FROM tasks WHERE list_id IS NULL") == [(0,)]
 
 
 async def test_downgrading_counts_tasks_of_shared_and_extra_lists_for_their_owners(
-    url_at_0004: str,
+    url_before_lists: str,
 ) -> None:
-    url = url_at_0004
-    counted = await counters_0004(url)
-    await asyncio.to_thread(upgrade_to, url, "0005")
+    url = url_before_lists
+    counted = await counters_0005(url)
+    await asyncio.to_thread(upgrade_to, url, "0006")
     async with engine_for(url) as engine, engine.begin() as connection:
         # "few" makes a second list, shares it with "idle", who adds a subtask to a task of it.
         made = await connection.execute(
@@ -289,25 +289,25 @@ async def test_downgrading_counts_tasks_of_shared_and_extra_lists_for_their_owne
             {"now": NOW, "list": shared, "parent": parent.scalar_one()},
         )
     [(_, pending, completed)] = [row for row in counted if row[0] == "few"]
-    await asyncio.to_thread(downgrade_to, url, "0004")
-    assert [row for row in await counters_0004(url) if row[0] == "few"] == [
+    await asyncio.to_thread(downgrade_to, url, "0005")
+    assert [row for row in await counters_0005(url) if row[0] == "few"] == [
         ("few", pending + 2, completed)
     ]
     assert await rows_of(url, "SELECT user_id FROM tasks WHERE title = 'sub'") == [("few",)]
 
 
-async def test_a_failed_upgrade_leaves_everything_as_it_was(url_at_0004: str) -> None:
+async def test_a_failed_upgrade_leaves_everything_as_it_was(url_before_lists: str) -> None:
     # An index of another table under the name of one the upgrade makes last, after the tables,
     # the backfill and the rebuilt tasks table: PostgreSQL's DDL is transactional, and so is
     # SQLite's, which the migration runs in one transaction too (migrations/env.py).
-    url = url_at_0004
+    url = url_before_lists
     async with engine_for(url) as engine, engine.begin() as connection:
         await connection.execute(text("CREATE TABLE blocker (x INTEGER)"))
         await connection.execute(text("CREATE INDEX ix_tasks_list_id_id_no_due ON blocker (x)"))
-    before = (await schema_of(url), await tasks_0004(url), await counters_0004(url))
+    before = (await schema_of(url), await tasks_0005(url), await counters_0005(url))
 
     with pytest.raises(DBAPIError, match="ix_tasks_list_id_id_no_due"):
-        await asyncio.to_thread(upgrade_to, url, "0005")
+        await asyncio.to_thread(upgrade_to, url, "0006")
 
-    assert await rows_of(url, "SELECT version_num FROM alembic_version") == [("0004",)]
-    assert (await schema_of(url), await tasks_0004(url), await counters_0004(url)) == before
+    assert await rows_of(url, "SELECT version_num FROM alembic_version") == [("0005",)]
+    assert (await schema_of(url), await tasks_0005(url), await counters_0005(url)) == before

@@ -21,7 +21,15 @@ from sqlalchemy.sql import Executable
 
 from adapters.persistence import downgrade_to_base, head_revision, metadata, upgrade_to_head
 from adapters.persistence.migrations import ROOT, alembic_config
-from adapters.persistence.tables import in_schema_of, lists, memberships, tasks, users
+from adapters.persistence.tables import (
+    in_schema_of,
+    lists,
+    memberships,
+    oidc_identities,
+    personal_tokens,
+    tasks,
+    users,
+)
 from tests.integration.sql_backends import engine_for, fresh_postgres, sqlite_url
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -77,6 +85,8 @@ async def test_upgrade_downgrade_upgrade_round_trip(empty_url: str) -> None:
         "lists",
         "memberships",
         "invites",
+        "personal_tokens",
+        "oidc_identities",
     }
 
     await asyncio.to_thread(downgrade_to_base, empty_url)
@@ -274,6 +284,64 @@ async def test_downgrading_one_step_keeps_the_tasks(empty_url: str) -> None:
     async with engine_for(empty_url) as engine, engine.connect() as connection:
         result = await connection.execute(text("SELECT title FROM tasks"))
         assert list(result.scalars()) == ["ok"]
+
+
+async def test_downgrading_the_identity_revision_drops_its_tables_and_keeps_the_rest(
+    empty_url: str,
+) -> None:
+    await asyncio.to_thread(upgrade_to_head, empty_url)
+    async with engine_for(empty_url) as engine, engine.begin() as connection:
+        await connection.execute(insert(users).values(id="owner", created_at=NOW))
+        await connection.execute(insert(tasks).values(good_task()))
+        await connection.execute(
+            insert(personal_tokens).values(
+                id="t1",
+                user_id="owner",
+                token_hash="0" * 64,
+                name="script",
+                scopes="tasks:read",
+                created_at=NOW,
+                expires_at=NOW,
+            )
+        )
+        await connection.execute(
+            insert(oidc_identities).values(
+                issuer="https://id.example.test", subject="s", user_id="owner", created_at=NOW
+            )
+        )
+
+    await asyncio.to_thread(downgrade_to, empty_url, "0004")
+
+    assert await version_of(empty_url) == ["0004"]
+    names = await table_names(empty_url)
+    assert not names & {"personal_tokens", "oidc_identities"}
+    assert {"users", "tasks", "ended_sessions"} <= names
+    async with engine_for(empty_url) as engine, engine.connect() as connection:
+        result = await connection.execute(text("SELECT title FROM tasks"))
+        assert list(result.scalars()) == ["ok"]
+    await asyncio.to_thread(upgrade_to_head, empty_url)
+    assert "personal_tokens" in await table_names(empty_url)
+
+
+async def test_a_token_hash_is_unique_and_an_identity_needs_its_user(empty_url: str) -> None:
+    await asyncio.to_thread(upgrade_to_head, empty_url)
+    token = {
+        "user_id": "owner",
+        "token_hash": "0" * 64,
+        "name": "script",
+        "scopes": "tasks:read",
+        "created_at": NOW,
+        "expires_at": NOW,
+    }
+    async with engine_for(empty_url) as engine:
+        async with engine.begin() as connection:
+            await connection.execute(insert(users).values(id="owner", created_at=NOW))
+            await connection.execute(insert(personal_tokens).values(id="t1", **token))
+        assert await refused(engine, insert(personal_tokens).values(id="t2", **token))
+        orphan = insert(oidc_identities).values(
+            issuer="https://id.example.test", subject="s", user_id="nobody", created_at=NOW
+        )
+        assert await refused(engine, orphan)
 
 
 _INSERT_USER = "INSERT INTO users (id, created_at) VALUES (:id, :created_at)"

@@ -21,13 +21,16 @@ from adapters.persistence import SqlUnitOfWorkFactory
 from domain.accounts import Account
 from domain.errors import Conflict
 from domain.idempotency import IdempotencyRecord, Reply
+from domain.identities import ExternalIdentity
 from domain.lists import Invite, Membership, Role, TaskList, hash_invite_code
-from domain.queries import Due, Sort, SortField, Status, TaskFilter, TaskQuery
+from domain.personal_tokens import PersonalToken, new_secret, token_hash
+from domain.policy import Scope
+from domain.queries import Due, Sort, SortField, Status, TaskCounts, TaskFilter, TaskQuery
 from domain.sessions import EndedSessions, IssuedSession
 from domain.tasks import NO_LIST, Priority, Task, parse_changes
 from domain.types import TaskId, UserId
 from domain.users import User
-from taskservice.ports import UnitOfWork, UnitOfWorkFactory
+from taskservice.ports import FoundToken, UnitOfWork, UnitOfWorkFactory
 from tests.integration.partitioning import PartitionWatch, migrated_partitioned_postgres
 from tests.integration.sql_backends import (
     database_for,
@@ -664,6 +667,142 @@ async def test_no_session_ends_without_commit(uow: UnitOfWorkFactory) -> None:
     assert await ended(uow, user_id) == EndedSessions()
 
 
+def a_token(user_id: UserId, *, created_at: datetime = NOW, name: str = "script") -> PersonalToken:
+    """A personal access token of the user's, with an id of its own."""
+    return PersonalToken(
+        id=uuid.uuid4().hex,
+        user_id=user_id,
+        name=name,
+        scopes=frozenset(Scope),
+        created_at=created_at,
+        expires_at=created_at + timedelta(days=30),
+    )
+
+
+async def stored_token(uow: UnitOfWorkFactory) -> tuple[PersonalToken, str]:
+    """A committed token of a new user, and the hash it is stored under."""
+    token, digest = a_token(await stored_user(uow)), token_hash(new_secret())
+    async with uow() as work:
+        await work.personal_tokens.add(token, digest)
+        await work.commit()
+    return token, digest
+
+
+async def test_a_token_is_found_by_its_hash_with_its_owners_cut_off(
+    uow: UnitOfWorkFactory,
+) -> None:
+    token, digest = await stored_token(uow)
+    stranger = await stored_user(uow)
+    older = a_token(token.user_id, created_at=NOW - timedelta(days=1), name="older")
+    async with uow() as work:
+        await work.personal_tokens.add(older, token_hash(new_secret()))
+        await work.commit()
+    async with uow() as work:
+        found = await work.personal_tokens.find(digest)
+        assert found == FoundToken(token=token, token_hash=digest, sessions_ended_before=None)
+        assert await work.personal_tokens.find(token_hash(new_secret())) is None
+        assert await work.personal_tokens.of_user(token.user_id) == [token, older]
+        assert await work.personal_tokens.of_user(stranger) == []
+        await work.sessions.end_all(token.user_id, NOW)
+        await work.commit()
+    async with uow() as work:
+        found = await work.personal_tokens.find(digest)
+        assert found is not None
+        assert found.sessions_ended_before == NOW
+        assert not await work.personal_tokens.remove(stranger, token.id)
+        assert await work.personal_tokens.remove(token.user_id, token.id)
+        await work.commit()
+    async with uow() as work:
+        assert await work.personal_tokens.find(digest) is None
+
+
+async def test_an_identity_names_one_user_and_is_taken_once(uow: UnitOfWorkFactory) -> None:
+    issuer, subject = "https://id.example.test", uuid.uuid4().hex
+    identity = ExternalIdentity(issuer=issuer, subject=subject)
+    user, rival = new_user(email="a@example.test"), new_user()
+    async with uow() as work:
+        assert await work.identities.user_of(issuer, subject) is None
+        assert await work.identities.add(identity, user)
+        await work.commit()
+    async with uow() as work:
+        assert await work.identities.user_of(issuer, subject) == user
+        assert await work.identities.user_of("https://other.example.test", subject) is None
+        assert await work.identities.of_user(user.id) == [identity]
+        assert not await work.identities.add(identity, rival)
+    async with uow() as work:
+        assert await work.identities.user_of(issuer, subject) == user
+
+
+async def test_a_password_is_read_and_replaced_only_where_there_is_one(
+    uow: UnitOfWorkFactory,
+) -> None:
+    account, key = await an_account(uow)
+    async with uow() as work:
+        await work.users.add_account(account, key)
+        await work.commit()
+    token_user = await stored_user(uow)
+    async with uow() as work:
+        assert await work.users.password_hash(account.user.id) == "hash"
+        assert await work.users.password_hash(token_user) is None
+        assert await work.users.set_password(account.user.id, "new-hash")
+        assert not await work.users.set_password(token_user, "new-hash")
+        await work.commit()
+    async with uow() as work:
+        assert await work.users.password_hash(account.user.id) == "new-hash"
+        assert await work.users.password_hash(token_user) is None
+        found = await work.users.account_by_email(key)
+        assert found is not None
+        assert found.password_hash == "new-hash"
+
+
+async def test_removing_a_user_erases_everything_they_own_and_nothing_else(
+    uow: UnitOfWorkFactory,
+) -> None:
+    account, key = await an_account(uow)
+    doomed, kept = account.user.id, await stored_user(uow)
+    identity = ExternalIdentity(issuer="https://id.example.test", subject=uuid.uuid4().hex)
+    async with uow() as work:
+        await work.users.add_account(account, key)
+        await work.commit()
+    for owner in (doomed, kept):
+        await store(uow, make_task(owner), make_task(owner, completed=True))
+        async with uow() as work:
+            assert await work.idempotency.claim(a_record(owner, key="k"), NOW - timedelta(days=1))
+            await work.sessions.end(owner, issued())
+            await work.sessions.end_all(owner, NOW)
+            await work.personal_tokens.add(a_token(owner), token_hash(new_secret()))
+            await work.commit()
+    async with uow() as work:
+        await work.identities.add(identity, account.user)
+        await work.commit()
+    before_kept = await everything_of(uow, kept)
+
+    async with uow() as work:
+        assert await work.users.remove(doomed)
+        await work.commit()
+
+    assert await everything_of(uow, doomed) == (None, [], TaskCounts(), None, None, [], [])
+    async with uow() as work:
+        assert await work.users.account_by_email(key) is None
+        assert await work.identities.user_of(identity.issuer, identity.subject) is None
+        assert not await work.users.remove(doomed)
+    assert await everything_of(uow, kept) == before_kept
+
+
+async def everything_of(uow: UnitOfWorkFactory, user_id: UserId) -> tuple[object, ...]:
+    """All that the stores keep of a user, through every repository."""
+    async with uow() as work:
+        return (
+            await work.users.get(user_id),
+            await work.tasks.page(user_id, TaskQuery(limit=100)),
+            await work.tasks.counts(user_id),
+            await work.idempotency.get(user_id, "k"),
+            await work.sessions.ended(user_id, NOW - timedelta(days=1)),
+            await work.personal_tokens.of_user(user_id),
+            await work.identities.of_user(user_id),
+        )
+
+
 @attrs.frozen
 class Write:
     """How to check one write: the state it needs, the write itself, and what it changes.
@@ -736,6 +875,15 @@ async def an_account(_uow: UnitOfWorkFactory) -> tuple[Account, str]:
     """A local account nobody has, and its e-mail key."""
     key = f"{uuid.uuid4().hex[:8]}@example.com"
     return Account(user=new_user(email=key), password_hash="hash"), key
+
+
+async def an_account_stored(uow: UnitOfWorkFactory) -> Account:
+    """A committed local account."""
+    account, key = await an_account(uow)
+    async with uow() as work:
+        await work.users.add_account(account, key)
+        await work.commit()
+    return account
 
 
 def completed(task: Task) -> Task:
@@ -949,6 +1097,43 @@ WRITES: dict[str, dict[str, Write]] = {
     "sessions.end_all": {
         "first cut-off": Write(stored_user, lambda w, u: w.sessions.end_all(u, NOW), sessions_of),
     },
+    "users.set_password": {
+        "local account": Write(
+            an_account_stored,
+            lambda w, a: w.users.set_password(a.user.id, "new-hash"),
+            lambda w, a: w.users.password_hash(a.user.id),
+        ),
+    },
+    "users.remove": {
+        "user with a task": Write(
+            stored_task,
+            lambda w, t: w.users.remove(t.user_id),
+            lambda w, t: owner_state(w, t.user_id),
+        ),
+    },
+    "personal_tokens.add": {
+        "new token": Write(
+            stored_user,
+            lambda w, u: w.personal_tokens.add(a_token(u), token_hash(f"tsk_{u}")),
+            lambda w, u: w.personal_tokens.of_user(u),
+        ),
+    },
+    "personal_tokens.remove": {
+        "stored token": Write(
+            stored_token,
+            lambda w, t: w.personal_tokens.remove(t[0].user_id, t[0].id),
+            lambda w, t: w.personal_tokens.find(t[1]),
+        ),
+    },
+    "identities.add": {
+        "new identity": Write(
+            unsaved_user,
+            lambda w, u: w.identities.add(
+                ExternalIdentity(issuer="https://i.test", subject=u.id), u
+            ),
+            lambda w, u: w.identities.user_of("https://i.test", u.id),
+        ),
+    },
     "sessions.purge": {
         "expired session": Write(
             user_with_an_ended_session,
@@ -980,6 +1165,11 @@ READS: frozenset[str] = frozenset(
         "users.account_by_email",
         "idempotency.get",
         "sessions.ended",
+        "users.password_hash",
+        "personal_tokens.of_user",
+        "personal_tokens.find",
+        "identities.user_of",
+        "identities.of_user",
     }
 )
 """The methods that change nothing."""

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from adapters.auth import SecretVerifier
 from adapters.memory import MemoryStore
 from adapters.throttle import LimitsThrottle
 from domain.accounts import parse_credentials
@@ -15,8 +16,9 @@ from domain.throttling import Bucket
 from domain.types import UserId
 from domain.users import Principal, User
 from taskservice.ports import IssuedToken
-from taskservice.services import AccountUseCases, Session
+from taskservice.services import AccountUseCases, Session, SessionGuard
 from tests.clock import FakeClock
+from tests.tokens import SECRET
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -60,7 +62,15 @@ def kit() -> dict[str, object]:
 
 def accounts(store: MemoryStore, kit: dict[str, object], *, allow: bool = True) -> AccountUseCases:
     """The account use cases on `store` with the fakes of `kit`."""
-    return AccountUseCases(uow=store, clock=FakeClock(NOW), allow_signup=allow, **kit)  # type: ignore[arg-type]
+    clock = FakeClock(NOW)
+    sessions = SessionGuard(SecretVerifier(SECRET), store, clock)
+    return AccountUseCases(
+        uow=store,
+        clock=clock,
+        sessions=sessions,
+        allow_signup=allow,
+        **kit,  # type: ignore[arg-type]
+    )
 
 
 async def sign_up(

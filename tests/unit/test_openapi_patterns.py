@@ -21,6 +21,7 @@ from domain.accounts import parse_credentials
 from domain.errors import ValidationFailed
 from domain.idempotency import key_errors
 from domain.lists import parse_invite_terms, parse_list_fields, parse_member_role
+from domain.personal_tokens import parse_token_request
 from domain.tasks import parse_changes
 
 DOCUMENT = openapi_document()
@@ -192,6 +193,14 @@ def test_sign_up_name(name: str) -> None:
     schema = validator(SCHEMAS["SignUp"]["properties"]["name"])
     body = {"email": "a@example.com", "password": "long enough", "name": name}
     assert schema.is_valid(name) == accepts(lambda: parse_credentials(body, with_name=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=TEXT | st.text(st.sampled_from("a \x00"), min_size=95, max_size=105))
+def test_token_name(name: str) -> None:
+    schema = validator(SCHEMAS["TokenCreate"]["properties"]["name"])
+    body = {"name": name, "scopes": ["tasks:read"]}
+    assert schema.is_valid(name) == accepts(lambda: parse_token_request(body))
 
 
 @settings(max_examples=300, deadline=None)

@@ -169,3 +169,47 @@ def test_keys_over_plain_http_elsewhere_stop_start_up(tmp_path: Path, urls: dict
     env = {"BETTER_AUTH_SECRET": GOOD_SECRET, "BETTER_AUTH_URL": "https://app.example.com", **urls}
     with pytest.raises(ConfigurationError, match=r"must be https://"):
         Settings.load(env, cwd=tmp_path)
+
+
+OIDC = {
+    "OIDC_ISSUER": "https://accounts.example.com",
+    "OIDC_CLIENT_ID": "tasks",
+    "OIDC_CLIENT_SECRET": "client-secret",
+}
+
+
+def test_openid_connect_is_off_until_configured_and_named_by_its_host(tmp_path: Path) -> None:
+    base = {"DATA_DIR": str(tmp_path), "BETTER_AUTH_SECRET": GOOD_SECRET}
+    off = Settings.load(base, cwd=tmp_path)
+    assert not off.oidc_enabled
+    assert off.summary()["oidc_issuer"] is None
+    on = Settings.load({**base, **OIDC}, cwd=tmp_path)
+    assert on.oidc_enabled
+    assert on.oidc_label == "accounts.example.com"
+    assert "client-secret" not in repr(on)
+    assert "client-secret" not in str(on.summary())
+    named = Settings.load({**base, **OIDC, "OIDC_NAME": "Example ID"}, cwd=tmp_path)
+    assert named.oidc_label == "Example ID"
+    local = Settings.load({**base, **OIDC, "OIDC_ISSUER": "http://127.0.0.1:9000"}, cwd=tmp_path)
+    assert local.oidc_issuer == "http://127.0.0.1:9000"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"OIDC_ISSUER": OIDC["OIDC_ISSUER"]}, "OIDC_CLIENT_ID, OIDC_CLIENT_SECRET missing"),
+        ({**OIDC, "OIDC_CLIENT_SECRET": ""}, "OIDC_CLIENT_SECRET missing"),
+        ({"OIDC_NAME": "Example"}, "OIDC_ISSUER is not"),
+        ({**OIDC, "OIDC_ISSUER": "http://accounts.example.com"}, "https://"),
+        ({**OIDC, "OIDC_ISSUER": "https://a.example.com/?tenant=1"}, "no query"),
+        ({**OIDC, "OIDC_ISSUER": "accounts.example.com"}, "https://"),
+        ({**OIDC, "OIDC_NAME": "x" * 41}, "OIDC_NAME"),
+    ],
+)
+def test_openid_connect_settings_are_whole_and_safe(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Settings.load(
+            {"DATA_DIR": str(tmp_path), "BETTER_AUTH_SECRET": GOOD_SECRET, **env}, cwd=tmp_path
+        )

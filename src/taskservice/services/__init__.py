@@ -2,10 +2,12 @@
 
 import attrs
 
-from taskservice.services.accounts import AccountUseCases, Session
+from taskservice.services.accounts import RECENT_SIGN_IN, AccountUseCases, Session, SignInMethods
 from taskservice.services.lists import InvitePreview, ListUseCases
+from taskservice.services.personal_tokens import NewToken, PersonalTokenUseCases
 from taskservice.services.sessions import SessionGuard
 from taskservice.services.tasks import ExpectedVersions, KeyedOutcome, TaskPage, TaskUseCases
+from taskservice.services.your_data import Export, YourDataUseCases, token_metadata
 
 
 @attrs.frozen(kw_only=True)
@@ -17,17 +19,26 @@ class UseCases:
     accounts: AccountUseCases
     sessions: SessionGuard
     """Verifies tokens for both driving adapters, and ends sessions."""
+    personal_tokens: PersonalTokenUseCases
+    your_data: YourDataUseCases
 
 
 __all__ = [
+    "RECENT_SIGN_IN",
     "AccountUseCases",
     "ExpectedVersions",
+    "Export",
     "InvitePreview",
     "KeyedOutcome",
     "ListUseCases",
+    "NewToken",
+    "PersonalTokenUseCases",
     "Session",
     "SessionGuard",
+    "SignInMethods",
     "TaskPage",
     "TaskUseCases",
     "UseCases",
+    "YourDataUseCases",
+    "token_metadata",
 ]

@@ -69,8 +69,8 @@ class InvitePreview:
 class ListUseCases:
     """Every operation on lists, their invites and their members, bound to storage and clock.
 
-    Every method first applies the path rule (`caller.check()`: Forbidden unless the path's
-    user is the token's), then finds the caller's role in the list and asks the policy: no
+    Every method first applies the path rule and the token's scopes (`caller.authorize`:
+    Forbidden unless the path's user is the token's and its scopes allow the action), then finds the caller's role in the list and asks the policy: no
     role → NotFound("No such list."), byte-identical to a missing list; a role that does not
     permit the action → Forbidden. A refused call writes nothing.
     """
@@ -83,7 +83,7 @@ class ListUseCases:
 
         Conflict when the caller already owns LISTS_PER_OWNER_MAX lists.
         """
-        caller.check()
+        caller.authorize(Action.MANAGE_LIST)
         now = self.clock.now()
         async with self.uow() as uow:
             if await uow.lists.owned_count(caller.owner) >= LISTS_PER_OWNER_MAX:
@@ -100,7 +100,7 @@ class ListUseCases:
     async def list_all(self, caller: Caller) -> list[ListView]:
         """Every list the caller owns or belongs to: the default list first (made on first
         need), then by name."""
-        caller.check()
+        caller.authorize(Action.READ)
         async with self.uow() as uow:
             views = await uow.lists.all_for(caller.owner)
             if views and views[0].list.is_default:
@@ -113,7 +113,7 @@ class ListUseCases:
 
     async def get(self, caller: Caller, list_id: ListId) -> ListView:
         """One list the caller belongs to (any role)."""
-        caller.check()
+        caller.authorize(Action.READ)
         async with self.uow() as uow:
             return await _view(uow, caller, list_id, Action.READ)
 
@@ -122,7 +122,7 @@ class ListUseCases:
     ) -> ListView:
         """Rename the list (owner); PreconditionFailed unless its version is one of `expected`
         (when given). The same name changes nothing."""
-        caller.check()
+        caller.authorize(Action.MANAGE_LIST)
         for _ in range(_WRITE_ATTEMPTS):
             async with self.uow() as uow:
                 task_list, _ = await list_for(uow, caller, list_id, Action.MANAGE_LIST)
@@ -142,7 +142,7 @@ class ListUseCases:
     ) -> ListView:
         """Delete the list with its tasks, members and invites (owner), returning it as it was;
         Conflict for the default list. (Issue 16's trash will keep the tasks.)"""
-        caller.check()
+        caller.authorize(Action.MANAGE_LIST)
         for _ in range(_WRITE_ATTEMPTS):
             async with self.uow() as uow:
                 view = await _view(uow, caller, list_id, Action.MANAGE_LIST)
@@ -159,7 +159,7 @@ class ListUseCases:
     ) -> IssuedInvite:
         """A new invite to the list (owner) with its code, shown this once; Conflict for the
         default list (never shared) or when OPEN_INVITES_MAX invites are open."""
-        caller.check()
+        caller.authorize(Action.MANAGE_LIST)
         now = self.clock.now()
         async with self.uow() as uow:
             task_list, _ = await list_for(uow, caller, list_id, Action.MANAGE_LIST)
@@ -185,7 +185,7 @@ class ListUseCases:
 
     async def invites(self, caller: Caller, list_id: ListId) -> list[Invite]:
         """The list's open invites, oldest first (owner): role and expiry, never a code."""
-        caller.check()
+        caller.authorize(Action.READ)
         async with self.uow() as uow:
             await list_for(uow, caller, list_id, Action.MANAGE_LIST)
             return await uow.lists.invites(list_id, self.clock.now())
@@ -200,7 +200,7 @@ class ListUseCases:
     ) -> Invite:
         """`withdraw_invite` for the invite stored under `code_hash` (`Invite.code_hash`): how a
         page that lists the open invites, which never shows their codes, names one."""
-        caller.check()
+        caller.authorize(Action.MANAGE_LIST)
         async with self.uow() as uow:
             await list_for(uow, caller, list_id, Action.MANAGE_LIST)
             invite = await uow.lists.invite(code_hash)
@@ -216,7 +216,7 @@ class ListUseCases:
         sees it. NotFound ("No such invite.") for an unknown, used or expired code; Conflict
         when the caller is already a member or the list has MEMBERS_MAX members. A refused
         accept leaves the invite open; of two concurrent accepts exactly one succeeds."""
-        caller.check()
+        caller.authorize(Action.MANAGE_LIST)
         now = self.clock.now()
         async with self.uow() as uow:
             invite = await uow.lists.invite(hash_invite_code(code))
@@ -245,7 +245,7 @@ class ListUseCases:
         """What accepting `code` would give the caller, without using it up: the list's name,
         the role, the expiry, and whether the caller already belongs to the list. NotFound ("No
         such invite.") for an unknown, used or expired code, as `accept_invite`."""
-        caller.check()
+        caller.authorize(Action.READ)
         async with self.uow() as uow:
             invite = await uow.lists.invite(hash_invite_code(code))
             if invite is None or not invite.is_open(self.clock.now()):
@@ -266,7 +266,7 @@ class ListUseCases:
 
     async def members(self, caller: Caller, list_id: ListId) -> Members:
         """The list's members, owner included (any member may ask; e-mails for the owner only)."""
-        caller.check()
+        caller.authorize(Action.READ)
         async with self.uow() as uow:
             _, role = await list_for(uow, caller, list_id, Action.READ)
             members = await uow.lists.members(list_id)
@@ -278,7 +278,7 @@ class ListUseCases:
     ) -> Member:
         """Give a member another role (owner; `role` editor or viewer, as parse_member_role
         gives); NotFound ("No such member.") for a non-member, Conflict for the owner."""
-        caller.check()
+        caller.authorize(Action.MANAGE_LIST)
         async with self.uow() as uow:
             _, mine = await list_for(uow, caller, list_id, Action.MANAGE_LIST)
             member = await _member(uow, list_id, member_id)
@@ -290,7 +290,7 @@ class ListUseCases:
     async def remove_member(self, caller: Caller, list_id: ListId, member_id: UserId) -> Member:
         """End a membership at once, returning the member as they were: the owner removes
         anyone, a member removes themself (leaves); Conflict for the owner themself."""
-        caller.check()
+        caller.authorize(Action.MANAGE_LIST)
         async with self.uow() as uow:
             _, mine = await list_for(uow, caller, list_id, Action.READ)
             if not may_remove_member(mine, caller.owner, member_id):

@@ -6,12 +6,13 @@ import asyncio
 import functools
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final, TypeAlias
 
 import attrs
 
 from domain.errors import InvalidToken
+from domain.personal_tokens import TOKEN_LENGTH, looks_personal, same_hash, token_hash
 from domain.sessions import REVOCATION_DELAY, EndedSessions
 from domain.types import UserId
 from domain.users import Principal
@@ -39,6 +40,10 @@ class SessionGuard:
     an end recorded by any process takes effect in every process within `max_age`, and at once in
     the one that recorded it (which calls `forget`). A token of another issuer (a frontend's)
     passes through without a look: only Better Auth can end its sessions.
+
+    Personal access tokens (`tsk_…`) are looked up by the hash of their secret on every use,
+    together with their owner's cut-off, so that a revoked, expired or signed-out-everywhere one
+    is refused at once on every instance; they are for scripts, not the hot path of a browser.
     """
 
     def __init__(
@@ -61,6 +66,8 @@ class SessionGuard:
 
     async def verify(self, token: str) -> Principal:
         """The principal of a valid token whose session, if the service issued it, goes on."""
+        if looks_personal(token):
+            return await self._personal(token)
         principal = await self._verifier.verify(token)
         session = principal.session
         if session is None:
@@ -83,12 +90,31 @@ class SessionGuard:
             await uow.commit()
         self.forget(principal.user_id)
 
-    async def end_every_session(self, user_id: UserId) -> None:
-        """End every session of `user_id` issued until now (sign-out everywhere, a new password)."""
+    async def end_every_session(self, user_id: UserId) -> datetime:
+        """End every session and personal token of `user_id` issued until now (sign-out
+        everywhere); the moment they ended."""
+        now = self._clock.now()
         async with self._uow_factory() as uow:
-            await uow.sessions.end_all(user_id, self._clock.now())
+            await uow.sessions.end_all(user_id, now)
             await uow.commit()
         self.forget(user_id)
+        return now
+
+    async def _personal(self, token: str) -> Principal:
+        # A malformed one costs no round trip.
+        if len(token) != TOKEN_LENGTH or not token.isascii():
+            raise InvalidToken()
+        digest = token_hash(token)
+        async with self._uow_factory() as uow:
+            found = await uow.personal_tokens.find(digest)
+        if found is None or not same_hash(found.token_hash, digest):
+            raise InvalidToken()
+        personal, cut_off = found.token, found.sessions_ended_before
+        if not personal.is_live(self._clock.now()) or (
+            cut_off is not None and personal.created_at < cut_off
+        ):
+            raise InvalidToken()
+        return Principal(user_id=personal.user_id, scopes=personal.scopes)
 
     def forget(self, user_id: UserId) -> None:
         """Drop what this process knows of `user_id`'s sessions: the next token reads them anew."""

@@ -66,7 +66,7 @@ class TaskUseCases:
         (domain.queries.scope_errors). `counts` are those of the lists in scope. `due` windows
         are measured from the clock.
         """
-        caller.check()
+        caller.authorize(Action.READ)
         errors = scope_errors(query.sort, query.list_id)
         if errors:
             raise ValidationFailed(errors)
@@ -97,7 +97,7 @@ class TaskUseCases:
         subtask or in another list). The task's owner (`user_id`) is the list's; `created_by`
         the caller.
         """
-        caller.check()
+        caller.authorize(Action.WRITE_TASKS)
         for _ in range(_WRITE_ATTEMPTS):
             try:
                 async with self.uow() as uow:
@@ -116,7 +116,7 @@ class TaskUseCases:
 
         `render` turns the new task into the answer to keep.
         """
-        caller.check()
+        caller.authorize(Action.WRITE_TASKS)
 
         async def create(uow: UnitOfWork) -> Reply:
             return render(await self._add(uow, caller, changes))
@@ -131,7 +131,7 @@ class TaskUseCases:
     async def get(self, caller: Caller, task_id: TaskId) -> Task:
         """Task `task_id` of any list the caller belongs to; NotFound if it is missing or in a list
         the caller is no member of (the two alike)."""
-        caller.check()
+        caller.authorize(Action.READ)
         async with self.uow() as uow:
             return await task_for(uow, caller, task_id, Action.READ)
 
@@ -147,7 +147,7 @@ class TaskUseCases:
 
         Editors and owners of its list only (Forbidden for a viewer), as for every write below.
         """
-        caller.check()
+        caller.authorize(Action.WRITE_TASKS)
         return await self._write(
             caller, task_id, expected, lambda t: t.apply(changes, self.clock.now())
         )
@@ -164,7 +164,7 @@ class TaskUseCases:
 
         Setting the state a task already has changes nothing; a toggle always changes it.
         """
-        caller.check()
+        caller.authorize(Action.WRITE_TASKS)
         return await self._write(
             caller,
             task_id,
@@ -183,7 +183,7 @@ class TaskUseCases:
         expected: ExpectedVersions = None,
     ) -> KeyedOutcome:
         """Set or toggle completion (as `set_completion`) once per key, so a toggle is safe to retry."""
-        caller.check()
+        caller.authorize(Action.WRITE_TASKS)
 
         async def complete(uow: UnitOfWork) -> Reply:
             task = await _existing(uow, caller, task_id)
@@ -204,7 +204,7 @@ class TaskUseCases:
         self, caller: Caller, task_id: TaskId, *, expected: ExpectedVersions = None
     ) -> Task:
         """Delete the task and return it as it was, so that a client can offer undo."""
-        caller.check()
+        caller.authorize(Action.WRITE_TASKS)
         for _ in range(_WRITE_ATTEMPTS):
             async with self.uow() as uow:
                 task = await _existing(uow, caller, task_id)
@@ -232,7 +232,7 @@ class TaskUseCases:
         a list or task the caller cannot see. PreconditionFailed unless its version is one of
         `expected` (when given). A move to where the task already is changes nothing.
         """
-        caller.check()
+        caller.authorize(Action.WRITE_TASKS)
         for _ in range(_WRITE_ATTEMPTS):
             try:
                 async with self.uow() as uow:

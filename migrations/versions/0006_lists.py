@@ -5,8 +5,8 @@ order they were created and the counters of 0003 copied onto it; the per-user co
 Downgrading gives the tasks back to their lists' owners (subtasks become plain tasks) and
 counts them per owner again; lists, memberships and invites are dropped.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-05 00:00:00
 """
 
@@ -21,8 +21,8 @@ import fractional_indexing
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | Sequence[str] | None = "0004"
+revision: str = "0006"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

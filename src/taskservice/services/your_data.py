@@ -1,0 +1,117 @@
+"""Your data (SPEC §10): everything the service keeps of a user, as one JSON document, streamed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Any, Final
+
+import attrs
+
+from domain.personal_tokens import PersonalToken
+from domain.queries import Sort, SortField, TaskQuery
+from domain.tasks import Task, field_values
+from domain.users import Principal, User
+from taskservice.ports import Clock, UnitOfWorkFactory
+from taskservice.services.personal_tokens import ensure_signed_in
+
+EXPORT_FORMAT: Final = "taskservice-export/1"
+PAGE_SIZE: Final = 500
+"""Tasks read per unit of work: the document is written while it is read, a page at a time."""
+Dumps = Callable[[Any], bytes]
+"""A JSON encoder of the driving adapter's (datetimes as RFC 3339)."""
+# Oldest first, by creation and then id: a keyset the index (user_id, created_at, id) serves.
+_ORDER: Final = Sort(field=SortField.CREATED_AT, descending=False)
+
+
+def token_metadata(token: PersonalToken) -> dict[str, Any]:
+    """What is shown of a personal access token anywhere: everything but the secret."""
+    return {
+        "id": token.id,
+        "name": token.name,
+        "scopes": sorted(scope.value for scope in token.scopes),
+        "created_at": token.created_at,
+        "expires_at": token.expires_at,
+    }
+
+
+@attrs.frozen(kw_only=True)
+class Export:
+    """A user's data, ready to be written: the small parts read, the tasks read as it goes."""
+
+    user: User
+    has_password: bool
+    identities: list[dict[str, str]]
+    tokens: list[PersonalToken]
+    exported_at: datetime
+    pages: Callable[[], AsyncIterator[list[Task]]]
+
+    async def document(self, dumps: Dumps) -> AsyncIterator[bytes]:
+        """The document in pieces: one object with a key per kind of data.
+
+        Kinds that do not exist yet (lists, memberships, the trash) are absent rather than
+        empty; each will be one more key here, written as `tasks` is.
+        """
+        head = {
+            "format": EXPORT_FORMAT,
+            "exported_at": self.exported_at,
+            "account": {
+                "id": self.user.id,
+                "email": self.user.email,
+                "name": self.user.name,
+                "created_at": self.user.created_at,
+                "has_password": self.has_password,
+                "identities": self.identities,
+            },
+            "personal_tokens": [token_metadata(t) for t in self.tokens],
+        }
+        # The head's closing brace is replaced by the tasks array, written page by page.
+        yield dumps(head)[:-1] + b',"tasks":['
+        first = True
+        async for page in self.pages():
+            if not page:
+                continue
+            items = b",".join(dumps(field_values(task)) for task in page)
+            yield items if first else b"," + items
+            first = False
+        yield b"]}"
+
+
+@attrs.frozen(kw_only=True)
+class YourDataUseCases:
+    """The export of everything a user has here."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    page_size: int = PAGE_SIZE
+
+    async def export(self, principal: Principal) -> Export:
+        """The caller's data; the tasks are read a page per unit of work while it is written,
+        so that no connection is held for the whole download and no more than a page is in
+        memory."""
+        ensure_signed_in(principal)
+        user_id = principal.user_id
+        now = self.clock.now()
+        async with self.uow() as uow:
+            user = await uow.users.get(user_id)
+            has_password = await uow.users.password_hash(user_id) is not None
+            identities = await uow.identities.of_user(user_id)
+            tokens = await uow.personal_tokens.of_user(user_id)
+        return Export(
+            user=user or User(id=user_id, email=principal.email, created_at=now),
+            has_password=has_password,
+            identities=[{"issuer": i.issuer, "subject": i.subject} for i in identities],
+            tokens=tokens,
+            exported_at=now,
+            pages=lambda: self._pages(principal),
+        )
+
+    async def _pages(self, principal: Principal) -> AsyncIterator[list[Task]]:
+        query = TaskQuery(sort=_ORDER, limit=self.page_size)
+        while True:
+            async with self.uow() as uow:
+                page = await uow.tasks.page(principal.user_id, query)
+            yield page
+            if len(page) < self.page_size:
+                return
+            query = attrs.evolve(query, after=query.position_of(page[-1]))
