@@ -6,7 +6,7 @@ import enum
 import hashlib
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -93,6 +93,23 @@ class ListView:
     role: Role
     members: int
     counts: TaskCounts
+
+
+LIST_FIELDS: Final = tuple(field.name for field in attrs.fields(TaskList))
+"""What a list holds, in its order: the first fields of what a member is shown of it."""
+VIEW_FIELDS: Final = tuple(field.name for field in attrs.fields(ListView) if field.name != "list")
+"""What one member sees of a list besides the list itself: their role, how many share it, its
+counts; the last fields of what they are shown."""
+
+
+def view_values(view: ListView) -> dict[str, Any]:
+    """A list as one member sees it, by field name (SPEC §7): the list's fields, then the
+    member's role, the number of members and the counts (a dict of their own)."""
+    values = attrs.asdict(view.list, recurse=False)
+    for name in VIEW_FIELDS:
+        value = getattr(view, name)
+        values[name] = attrs.asdict(value) if attrs.has(type(value)) else value
+    return values
 
 
 @attrs.frozen(kw_only=True)

@@ -644,9 +644,32 @@ def _identity_schemas() -> dict[str, Schema]:
                     "additionalProperties": False,
                 },
                 "personal_tokens": {"type": "array", "items": ref("PersonalToken")},
+                "lists": {"type": "array", "items": ref("List")},
+                "memberships": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "list_id": _TASK_ID,
+                            "user_id": {"type": "string", "minLength": 1},
+                            "role": {"type": "string", "enum": [role.value for role in Role]},
+                            "joined_at": _UTC,
+                        },
+                        "required": ["list_id", "user_id", "role", "joined_at"],
+                        "additionalProperties": False,
+                    },
+                },
                 "tasks": {"type": "array", "items": ref("Task")},
             },
-            "required": ["format", "exported_at", "account", "personal_tokens", "tasks"],
+            "required": [
+                "format",
+                "exported_at",
+                "account",
+                "personal_tokens",
+                "lists",
+                "memberships",
+                "tasks",
+            ],
             "additionalProperties": False,
         },
     }

@@ -10,7 +10,7 @@ import attrs
 from starlette.datastructures import QueryParams
 
 from domain.errors import FieldError, ValidationFailed
-from domain.lists import Invite, IssuedInvite, ListView, Member, TaskList
+from domain.lists import Invite, IssuedInvite, ListView, Member, view_values
 from domain.queries import (
     LIMIT_MAX,
     TEXT_MAX,
@@ -63,23 +63,13 @@ def task_json(task: Task) -> dict[str, Any]:
     return field_values(task)
 
 
-LIST_FIELDS: Final = tuple(field.name for field in attrs.fields(TaskList))
-"""What a list holds, in its order: the first fields of its JSON."""
-VIEW_FIELDS: Final = tuple(field.name for field in attrs.fields(ListView) if field.name != "list")
-"""What one member sees of a list besides the list itself: their role, how many share it, its
-counts; the last fields of its JSON."""
 HIDDEN_INVITE_FIELDS: Final = frozenset({"code_hash"})
 """What an invite's JSON never shows: its code is shown once, when it is made, and never stored."""
 
 
 def task_list_json(view: ListView) -> dict[str, Any]:
-    """The JSON object of a list as the caller sees it (SPEC §7): the list's fields, then the
-    caller's role, the number of members and the counts."""
-    values = attrs.asdict(view.list, recurse=False)
-    for name in VIEW_FIELDS:
-        value = getattr(view, name)
-        values[name] = attrs.asdict(value) if attrs.has(type(value)) else value
-    return values
+    """The JSON object of a list as the caller sees it (SPEC §7)."""
+    return view_values(view)
 
 
 def member_json(member: Member, *, with_email: bool) -> dict[str, Any]:

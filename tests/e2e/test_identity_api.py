@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from typing import Any
+from unittest.mock import ANY
 
 import httpx
 import orjson
@@ -201,8 +202,26 @@ async def test_the_export_is_one_json_document_of_everything_and_no_secret(
         'attachment; filename="taskservice-export-'
     )
     document = wire.data(response)
-    assert list(document) == ["format", "exported_at", "account", "personal_tokens", "tasks"]
+    assert list(document) == [
+        "format",
+        "exported_at",
+        "account",
+        "personal_tokens",
+        "lists",
+        "memberships",
+        "tasks",
+    ]
     assert document["account"]["email"] == email
+    [inbox] = document["lists"]
+    assert (inbox["is_default"], inbox["role"], inbox["counts"]) == (
+        True,
+        "owner",
+        {"pending": 3, "completed": 0},
+    )
+    assert document["memberships"] == [
+        {"list_id": inbox["id"], "user_id": user_id, "role": "owner", "joined_at": ANY}
+    ]
+    assert {t["list_id"] for t in document["tasks"]} == {inbox["id"]}
     assert document["account"]["has_password"] is True
     assert [t["title"] for t in document["tasks"]] == ["t0", "t1", "t2"]
     assert [t["id"] for t in document["personal_tokens"]] == [made["id"]]

@@ -29,23 +29,35 @@ async def seed(url: str) -> None:
     """One user with TASKS tasks, written by the database itself in one statement."""
     connection = await asyncpg.connect(url)
     try:
-        await connection.execute(
-            "INSERT INTO users (id, created_at, tasks_pending) VALUES ($1, $2, $3)",
+        await connection.execute("INSERT INTO users (id, created_at) VALUES ($1, $2)", OWNER, NOW)
+        inbox = await connection.fetchval(
+            "INSERT INTO lists (owner_id, name, is_default, version, pending, created_at,"
+            " updated_at) VALUES ($1, 'Inbox', true, 1, $3, $2, $2) RETURNING id",
             OWNER,
             NOW,
             TASKS,
         )
         await connection.execute(
+            "INSERT INTO memberships (list_id, user_id, role, joined_at)"
+            " VALUES ($1, $2, 'owner', $3)",
+            inbox,
+            OWNER,
+            NOW,
+        )
+        await connection.execute(
             """
             INSERT INTO tasks (user_id, title, description, completed, priority, tags, version,
-                               created_at, updated_at, search_text)
+                               created_at, updated_at, search_text, list_id, position,
+                               created_by)
             SELECT $1, 'task ' || n, repeat('d', 200), false, 0, '["home"]'::jsonb, 1,
-                   $2::timestamptz + n * interval '1 millisecond', $2, 'task ' || n
+                   $2::timestamptz + n * interval '1 millisecond', $2, 'task ' || n, $4,
+                   'a' || lpad(n::text, 6, '0'), $1
             FROM generate_series(1, $3) AS n
             """,
             OWNER,
             NOW,
             TASKS,
+            inbox,
         )
     finally:
         await connection.close()

@@ -519,3 +519,34 @@ async def test_pages_of_one_list_are_that_lists(
     assert seen == expected(theirs, query)
     done = sum(t.completed for t in theirs)
     assert counted == TaskCounts(pending=len(theirs) - done, completed=done)
+
+
+async def test_erasing_an_owner_ends_their_lists_for_every_member(uow: UnitOfWorkFactory) -> None:
+    owner, member = person("own"), person("member")
+    shared = await new_list(uow, owner)
+    await join(uow, shared, member)
+    [task] = await store(uow, member, task_in(shared))
+    async with uow() as work:
+        assert await work.users.remove(owner.id)
+        await work.commit()
+    assert await visible(uow, member, task) is None
+    async with uow() as work:
+        assert await work.lists.all_for(member.id) == []
+        assert await work.lists.members(shared.id) == []
+    assert await counts(uow, member) == TaskCounts()
+
+
+async def test_erasing_a_member_leaves_the_list_and_what_they_wrote_in_it(
+    uow: UnitOfWorkFactory,
+) -> None:
+    owner, member = person("own"), person("member")
+    shared = await new_list(uow, owner)
+    await join(uow, shared, member)
+    [task] = await store(uow, member, task_in(shared))
+    async with uow() as work:
+        assert await work.users.remove(member.id)
+        await work.commit()
+    assert await visible(uow, owner, task) == Role.OWNER
+    async with uow() as work:
+        assert [m.user_id for m in await work.lists.members(shared.id)] == [owner.id]
+    assert await counts(uow, owner) == TaskCounts(pending=1)

@@ -15,8 +15,6 @@ import pytest
 from adapters.http.accounts import user_json
 from adapters.http.openapi import openapi_document
 from adapters.http.representation import (
-    LIST_FIELDS,
-    VIEW_FIELDS,
     invite_json,
     issued_invite_json,
     member_json,
@@ -27,7 +25,16 @@ from adapters.persistence.rows import TASK_COLUMNS, WRITTEN
 from adapters.web.forms import task_data, task_form
 from bench import reference, reference_sql
 from domain import queries
-from domain.lists import Invite, IssuedInvite, ListView, Member, Role, TaskList
+from domain.lists import (
+    LIST_FIELDS,
+    VIEW_FIELDS,
+    Invite,
+    IssuedInvite,
+    ListView,
+    Member,
+    Role,
+    TaskList,
+)
 from domain.queries import TaskCounts
 from domain.tasks import PLACEMENT_FIELDS, TASK_FIELDS, WRITABLE_FIELDS, Priority, Task
 from domain.types import ListId, TaskId, UserId

@@ -8,9 +8,11 @@ from typing import Any, Final
 
 import attrs
 
+from domain.lists import ListView, Member, view_values
 from domain.personal_tokens import PersonalToken
 from domain.queries import Sort, SortField, TaskQuery
 from domain.tasks import Task, field_values
+from domain.types import ListId
 from domain.users import Principal, User
 from taskservice.ports import Clock, UnitOfWorkFactory
 from taskservice.services.personal_tokens import ensure_signed_in
@@ -20,7 +22,8 @@ PAGE_SIZE: Final = 500
 """Tasks read per unit of work: the document is written while it is read, a page at a time."""
 Dumps = Callable[[Any], bytes]
 """A JSON encoder of the driving adapter's (datetimes as RFC 3339)."""
-# Oldest first, by creation and then id: a keyset the index (user_id, created_at, id) serves.
+# Oldest first, by creation and then id: a keyset each list's index (list_id, created_at, id)
+# serves.
 _ORDER: Final = Sort(field=SortField.CREATED_AT, descending=False)
 
 
@@ -43,14 +46,17 @@ class Export:
     has_password: bool
     identities: list[dict[str, str]]
     tokens: list[PersonalToken]
+    lists: list[ListView]
+    members: dict[ListId, list[Member]]
     exported_at: datetime
     pages: Callable[[], AsyncIterator[list[Task]]]
 
     async def document(self, dumps: Dumps) -> AsyncIterator[bytes]:
         """The document in pieces: one object with a key per kind of data.
 
-        Kinds that do not exist yet (lists, memberships, the trash) are absent rather than
-        empty; each will be one more key here, written as `tasks` is.
+        `lists` are those the user belongs to, as they see them; `memberships` who belongs to
+        each (the user among them), without e-mails, as any member sees them; `tasks` every task
+        of those lists. The trash (SPEC §8) does not exist yet: it will be one more key here.
         """
         head = {
             "format": EXPORT_FORMAT,
@@ -64,6 +70,17 @@ class Export:
                 "identities": self.identities,
             },
             "personal_tokens": [token_metadata(t) for t in self.tokens],
+            "lists": [view_values(view) for view in self.lists],
+            "memberships": [
+                {
+                    "list_id": list_id,
+                    "user_id": member.user_id,
+                    "role": member.role,
+                    "joined_at": member.joined_at,
+                }
+                for list_id, members in self.members.items()
+                for member in members
+            ],
         }
         # The head's closing brace is replaced by the tasks array, written page by page.
         yield dumps(head)[:-1] + b',"tasks":['
@@ -97,11 +114,15 @@ class YourDataUseCases:
             has_password = await uow.users.password_hash(user_id) is not None
             identities = await uow.identities.of_user(user_id)
             tokens = await uow.personal_tokens.of_user(user_id)
+            lists = await uow.lists.all_for(user_id)
+            members = {view.list.id: await uow.lists.members(view.list.id) for view in lists}
         return Export(
             user=user or User(id=user_id, email=principal.email, created_at=now),
             has_password=has_password,
             identities=[{"issuer": i.issuer, "subject": i.subject} for i in identities],
             tokens=tokens,
+            lists=lists,
+            members=members,
             exported_at=now,
             pages=lambda: self._pages(principal),
         )
