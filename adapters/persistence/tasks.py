@@ -112,8 +112,9 @@ _RECOUNT: Final = (
 
 def _recount_postgres() -> Update:
     # The task and its lists' counters in one statement: nothing to count if it was not at the
-    # version. The lists' rows are locked in id order (an index scan of the IN list), so two
-    # moves in opposite directions cannot deadlock.
+    # version. Both lists' rows are locked by the one UPDATE (by an index scan, in id order); a
+    # deadlock with another writer nonetheless is broken by PostgreSQL, and answered as
+    # StorageUnavailable (errors.py).
     changed = _UPDATE_TASK.returning(tasks.c.id).cte("changed")
     return _RECOUNT.where(exists(select(changed.c.id)))
 

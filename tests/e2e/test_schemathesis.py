@@ -241,6 +241,7 @@ def _placed(seeds: Seeds, template: str, body: dict[str, Any]) -> None:
     # Ids in a body may be real ones (schemathesis reuses ids it has seen in answers), and a
     # real parent or sibling must fit SPEC §7's rules, which no schema states: a parent is a
     # top-level task of the new task's list, and a move's parent and sibling fit the task moved.
+    # A move goes to a list USER edits, so that moves succeed in every run.
     if template == "/api/{user_id}/tasks" and type(body.get("parent_id")) is int:
         found = seeds.look_up(f"/tasks/{body['parent_id']}")
         if found is not None:
@@ -250,6 +251,9 @@ def _placed(seeds: Seeds, template: str, body: dict[str, Any]) -> None:
         for name in ("parent_id", "after"):
             if type(body.get(name)) is int:
                 body[name] = None
+        if type(body.get("list_id")) is int:
+            # A list USER edits: one seen in an answer may be one USER only views (403).
+            body["list_id"] = next(seeds.own_lists)
 
 
 def _seeded(

@@ -18,9 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from adapters.persistence import Database, SqlUnitOfWorkFactory
 from adapters.persistence.database import TRUSTED_FOR_S
 from domain.errors import StorageUnavailable
+from domain.lists import TaskList
 from domain.tasks import Task, parse_changes
 from domain.types import UserId
 from domain.users import User
+from taskservice.ports import UnitOfWork
 from tests.integration.sql_backends import database_for, migrated_postgres, migrated_sqlite
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -34,6 +36,14 @@ def a_task(user_id: UserId) -> Task:
 def owner(user_id: UserId) -> User:
     """The user `user_id` as a write provisions them."""
     return User(id=user_id, created_at=NOW)
+
+
+async def add_task(work: UnitOfWork, user_id: UserId, version: int = 1) -> Task:
+    """A new task (at `version`) in the user's default list (made on first need), as the use
+    cases add one."""
+    inbox = await work.lists.ensure_default(TaskList.default_for(user_id, NOW), owner(user_id))
+    task = attrs.evolve(a_task(user_id), list_id=inbox.id, position="a0", version=version)
+    return await work.tasks.add(task, owner(user_id))
 
 
 async def a_user(factory: SqlUnitOfWorkFactory) -> UserId:
@@ -121,7 +131,7 @@ async def test_a_check_violation_is_a_bug_and_stays_an_integrity_error(tmp_path:
         user_id = await a_user(factory)
         with pytest.raises(IntegrityError):
             async with factory() as work:
-                await work.tasks.add(attrs.evolve(a_task(user_id), version=0), owner(user_id))
+                await add_task(work, user_id, version=0)
 
 
 @pytest.mark.postgres
@@ -134,7 +144,7 @@ async def test_a_statement_timeout_is_storage_unavailable() -> None:
         factory = SqlUnitOfWorkFactory(database)
         user_id = await a_user(factory)
         async with factory() as work:
-            task = await work.tasks.add(a_task(user_id), owner(user_id))
+            task = await add_task(work, user_id)
             await work.commit()
             # This unit of work now holds the row lock, so the other one's update must wait.
             assert await work.tasks.replace(attrs.evolve(task, version=2), task)
@@ -217,7 +227,7 @@ async def test_a_failure_caught_inside_the_work_does_not_break_its_exit() -> Non
 async def a_failed_write(factory: SqlUnitOfWorkFactory, user_id: UserId) -> None:
     """A unit of work whose use case fails after a write."""
     async with factory() as work:
-        await work.tasks.add(a_task(user_id), owner(user_id))
+        await add_task(work, user_id)
         raise RuntimeError("the use case failed")
 
 
@@ -234,7 +244,7 @@ async def test_every_way_out_of_a_unit_of_work_gives_its_connection_back() -> No
         user_id = await a_user(factory)
         for _ in range(3):
             async with factory() as work:
-                await work.tasks.add(a_task(user_id), owner(user_id))
+                await add_task(work, user_id)
                 await work.commit()
             with pytest.raises(RuntimeError):
                 await a_failed_write(factory, user_id)
