@@ -11,6 +11,7 @@ transaction.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, Protocol
 
@@ -95,11 +96,22 @@ class Prepared:
         return known
 
 
+_PURE_FUNCTIONS: Final = frozenset({"coalesce", "count", "max", "min", "sum"})
+"""Built-in functions that only compute: PostgreSQL resolves them in pg_catalog, which it
+searches before any schema of ours."""
+_NUMBER: Final = re.compile(r"-?[0-9]+")
+
+
 def _may_act(element: Any) -> bool:
-    # A function may write (nextval(), or any function defined in the database), and literal
-    # SQL may hold anything; what remains are columns, values and the built-in operators.
-    return isinstance(element, FunctionElement) or (
-        isinstance(element, ColumnClause) and element.is_literal
+    # Any other function may write (nextval(), or any function defined in the database), and
+    # literal SQL may hold anything but a number; what remains are columns, values, the built-in
+    # operators and the functions above.
+    if isinstance(element, FunctionElement):
+        return getattr(element, "name", "").lower() not in _PURE_FUNCTIONS
+    return (
+        isinstance(element, ColumnClause)
+        and element.is_literal
+        and not _NUMBER.fullmatch(element.name)
     )
 
 

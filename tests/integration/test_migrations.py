@@ -291,7 +291,7 @@ async def test_downgrading_the_identity_revision_drops_its_tables_and_keeps_the_
 ) -> None:
     await asyncio.to_thread(upgrade_to_head, empty_url)
     async with engine_for(empty_url) as engine, engine.begin() as connection:
-        await connection.execute(insert(users).values(id="owner", created_at=NOW))
+        await add_owner(connection)
         await connection.execute(insert(tasks).values(good_task()))
         await connection.execute(
             insert(personal_tokens).values(

@@ -327,7 +327,7 @@ async def test_the_client_cancels_a_plain_select_that_outlasts_the_statement_tim
         locker = await asyncpg.connect(direct)
         try:
             async with locker.transaction():
-                await locker.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+                await locker.execute("LOCK TABLE memberships IN ACCESS EXCLUSIVE MODE")
                 started = time.monotonic()
                 with pytest.raises(StorageUnavailable):
                     async with factory() as work:

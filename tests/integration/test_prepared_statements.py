@@ -160,9 +160,11 @@ def test_a_statement_knows_whether_it_writes() -> None:
     }
     assert {name for name, s in (writes | reads).items() if Prepared(s).writes} == set(writes)
     # Through a transaction pooler only plain selects run outside a transaction: nothing in
-    # them can write. A function may (nextval, or one defined in the database), literal SQL too.
+    # them can write. A function may (nextval, or one defined in the database), literal SQL too;
+    # a page's sum and coalesce of its lists' counters, and a literal number, cannot.
     acting: dict[str, Executable] = {
         "a function": select(func.lower(users.c.email)),
+        "a function in a sum": select(func.sum(func.length(users.c.email))),
         "a function in a condition": select(users.c.id).where(func.nextval("s") > 0),
         "literal SQL": select(literal_column("nextval('s')")),
     }
