@@ -43,7 +43,7 @@ def new_context(browser: Browser, app_url: str, *, scripts: bool = True) -> Brow
 
 
 @pytest.fixture
-def page(browser: Browser, app_url: str) -> Iterator[Page]:
+def page(app_url: str, browser: Browser) -> Iterator[Page]:
     ctx = new_context(browser, app_url)
     yield ctx.new_page()
     ctx.close()
@@ -168,7 +168,7 @@ def test_a_task_moves_to_another_list_with_its_subtasks(
     ctx.close()
 
 
-def test_reordering_by_buttons_works_without_javascript(browser: Browser, app_url: str) -> None:
+def test_reordering_by_buttons_works_without_javascript(app_url: str, browser: Browser) -> None:
     ctx = new_context(browser, app_url, scripts=False)
     page = ctx.new_page()
     sign_up(page)
@@ -198,7 +198,7 @@ def test_reordering_by_buttons_works_without_javascript(browser: Browser, app_ur
     ctx.close()
 
 
-def test_reordering_by_drag_and_drop(browser: Browser, app_url: str) -> None:
+def test_reordering_by_drag_and_drop(app_url: str, browser: Browser) -> None:
     ctx = new_context(browser, app_url)
     page = ctx.new_page()
     sign_up(page)
@@ -259,7 +259,7 @@ def test_subtasks_are_added_and_shown_under_their_parent(
     ctx.close()
 
 
-def test_a_list_is_shared_by_an_invite_and_unshared(browser: Browser, app_url: str) -> None:
+def test_a_list_is_shared_by_an_invite_and_unshared(app_url: str, browser: Browser) -> None:
     owner_ctx = new_context(browser, app_url)
     owner = owner_ctx.new_page()
     sign_up(owner)
@@ -318,7 +318,7 @@ def test_a_list_is_shared_by_an_invite_and_unshared(browser: Browser, app_url: s
     friend_ctx.close()
 
 
-def test_screenshots_of_a_shared_list(browser: Browser, app_url: str) -> None:
+def test_screenshots_of_a_shared_list(app_url: str, browser: Browser) -> None:
     shots = Path(tempfile.mkdtemp(prefix="lists-screens-"))
     owner_ctx = new_context(browser, app_url)
     owner = owner_ctx.new_page()

@@ -298,7 +298,7 @@ def test_an_id_token_from_another_issuer_is_refused(
 def test_the_settings_page(context: BrowserContext, site: str) -> None:
     page = context.new_page()
     sign_in(page, site, BOB)
-    page.get_by_role("link", name="Settings").click()
+    page.get_by_role("link", name="Settings", exact=True).click()
     expect(page.locator("#password")).to_contain_text("Your account has no password")
     page.get_by_label("Name").fill("backup script")
     page.get_by_role("button", name="Create token").click()

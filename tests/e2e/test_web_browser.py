@@ -67,7 +67,7 @@ def app_url(database_url: str | None, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture
-def context(browser: Browser, app_url: str) -> Iterator[BrowserContext]:
+def context(app_url: str, browser: Browser) -> Iterator[BrowserContext]:
     """A fresh browser profile in Paris time, so that local due times are really converted."""
     ctx = browser.new_context(base_url=app_url, timezone_id="Europe/Paris", locale="en-GB")
     ctx.set_default_timeout(10_000)
@@ -159,7 +159,7 @@ def test_a_day_with_tasks(page: Page) -> None:
     assert titles(page) == ["Buy oat milk"]
 
 
-def test_it_works_without_javascript(browser: Browser, app_url: str) -> None:
+def test_it_works_without_javascript(app_url: str, browser: Browser) -> None:
     ctx = browser.new_context(base_url=app_url, java_script_enabled=False)
     page = ctx.new_page()
     sign_up(page)
@@ -260,7 +260,7 @@ def test_the_session_cookie_flags(page: Page, context: BrowserContext) -> None:
     assert page.evaluate("document.cookie") == ""
 
 
-def test_screenshots_of_the_task_page(page: Page, browser: Browser, app_url: str) -> None:
+def test_screenshots_of_the_task_page(page: Page, app_url: str, browser: Browser) -> None:
     RESULTS.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 1280, "height": 900})
     sign_up(page, f"ada.{uuid.uuid4().hex[:6]}@example.com")
@@ -322,7 +322,7 @@ def test_screenshots_of_the_task_page(page: Page, browser: Browser, app_url: str
 
 def test_the_settings_page(page: Page) -> None:
     email = sign_up(page)
-    page.get_by_role("link", name="Settings").click()
+    page.get_by_role("link", name="Settings", exact=True).click()
     expect(page).to_have_url(re.compile(r"/settings$"))
 
     page.get_by_label("Name").fill("nightly backup")

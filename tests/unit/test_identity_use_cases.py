@@ -334,7 +334,15 @@ async def test_the_export_is_one_document_read_a_page_at_a_time(clock: FakeClock
 
     assert reads == [3, 3, 1]
     assert len(pieces) == 2 + 3  # the head, a piece per page, the end
-    assert list(document) == ["format", "exported_at", "account", "personal_tokens", "tasks"]
+    assert list(document) == [
+        "format",
+        "exported_at",
+        "account",
+        "personal_tokens",
+        "lists",
+        "memberships",
+        "tasks",
+    ]
     assert document["account"]["id"] == me.user_id
     assert document["account"]["has_password"] is True
     assert [t["title"] for t in document["tasks"]] == titles
