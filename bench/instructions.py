@@ -36,6 +36,9 @@ from bench.servers import REPO
 from taskservice import asgi, logs
 
 SCENARIOS: Final = ("list_first", "list_deep", "get_one", "create")
+"""The default scenarios; LIST_SCENARIOS may be asked for as well."""
+LIST_SCENARIOS: Final = ("lists_all_first", "lists_one_first")
+"""Issue 15's: a page of all of bench-lists' 20 lists, and of one of them."""
 IN_FLIGHT: Final = 10
 WARMUP: Final = 100
 CREATE_BODY: Final = (
@@ -61,9 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     scenarios = [s for s in args.scenarios.split(",") if s]
-    unknown = set(scenarios) - set(SCENARIOS)
+    known = (*SCENARIOS, *LIST_SCENARIOS)
+    unknown = set(scenarios) - set(known)
     if unknown:
-        parser.error(f"unknown scenarios {sorted(unknown)}; known: {', '.join(SCENARIOS)}")
+        parser.error(f"unknown scenarios {sorted(unknown)}; known: {', '.join(known)}")
     if args.child:
         target, url, secret = args.child
         # uvloop, as the service is served.
@@ -139,15 +143,18 @@ def _instructions(part: Path) -> int:
 async def _drive(target: str, url: str, secret: str, scenarios: list[str], requests: int) -> None:
     app = _app(target, url, secret)
     token = tokens.mint(secret, seed.USER_10K)
+    lists_token = tokens.mint(secret, seed.USER_LISTS)
     async with app.router.lifespan_context(app):
         task_id = await _any_task_id(app, token)
         cursor = await _deep_cursor(app, token) if "list_deep" in scenarios else ""
-        plans = {name: _request(name, task_id, cursor) for name in scenarios}
-        for request in plans.values():
-            await _send_many(app, token, request, WARMUP)
+        one_list = await _a_list_of(app, lists_token)
+        plans = {name: _request(name, task_id, cursor, one_list) for name in scenarios}
+        who = {name: lists_token if name in LIST_SCENARIOS else token for name in scenarios}
+        for name, request in plans.items():
+            await _send_many(app, who[name], request, WARMUP)
         for name in scenarios:
             _end_part()
-            await _send_many(app, token, plans[name], requests)
+            await _send_many(app, who[name], plans[name], requests)
         _end_part()
 
 
@@ -172,14 +179,25 @@ def _app(target: str, url: str, secret: str) -> Any:
     return asgi.create_app()
 
 
-def _request(name: str, task_id: int, cursor: str) -> Request:
+def _request(name: str, task_id: int, cursor: str, one_list: int) -> Request:
     base = f"/api/{seed.USER_10K}/tasks"
+    lists = f"/api/{seed.USER_LISTS}/tasks"
     return {
         "list_first": ("GET", base, b""),
         "list_deep": ("GET", f"{base}?cursor={cursor}", b""),
         "get_one": ("GET", f"{base}/{task_id}", b""),
         "create": ("POST", base, CREATE_BODY),
+        "lists_all_first": ("GET", lists, b""),
+        "lists_one_first": ("GET", f"{lists}?list={one_list}", b""),
     }[name]
+
+
+async def _a_list_of(app: Any, token: str) -> int:
+    """The list of the newest of bench-lists' tasks."""
+    status, body = await _call(app, token, ("GET", f"/api/{seed.USER_LISTS}/tasks", b""))
+    if status != 200:
+        raise RuntimeError(f"the first page of {seed.USER_LISTS} answered {status}")
+    return int(orjson.loads(body)["data"][0]["list_id"])
 
 
 async def _any_task_id(app: Any, token: str) -> int:
