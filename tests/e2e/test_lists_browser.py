@@ -20,8 +20,9 @@ SCRIPTS = pytest.mark.parametrize("scripts", [True, False], ids=["js", "no-js"])
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless."""
+def browser(app_url: str) -> Iterator[Browser]:
+    """Debian's Chromium, headless, started after the service it will browse: the service's
+    async fixtures cannot start inside the event loop that playwright's sync API runs."""
     with chromium() as launched:
         yield launched
 

@@ -52,8 +52,9 @@ def serve_attacker(target: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless."""
+def browser(app_url: str) -> Iterator[Browser]:
+    """Debian's Chromium, headless, started after the service it will browse: the service's
+    async fixtures cannot start inside the event loop that playwright's sync API runs."""
     with chromium() as launched:
         yield launched
 
