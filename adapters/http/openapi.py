@@ -1091,22 +1091,30 @@ def _frontend_parameters() -> list[Schema]:
 _AUTH: Final[list[dict[str, list[str]]]] = [{"bearer": []}]
 
 
-def _task_links(plain: bool) -> Schema:
-    task_id = "$response.body#/id" if plain else "$response.body#/data/id"
+def _id_links(plain: bool, operations: tuple[tuple[str, str], ...]) -> Schema:
+    """Links from a created resource to `operations` (link name, operationId) on its id."""
+    created_id = "$response.body#/id" if plain else "$response.body#/data/id"
     return {
         name: {
             "operationId": operation,
-            "parameters": {"user_id": "$request.path.user_id", "id": task_id},
+            "parameters": {"user_id": "$request.path.user_id", "id": created_id},
         }
-        for name, operation in (
+        for name, operation in operations
+    }
+
+
+def _task_links(plain: bool) -> Schema:
+    return _id_links(
+        plain,
+        (
             ("GetTask", "getTask"),
             ("ReplaceTask", "replaceTask"),
             ("PatchTask", "patchTask"),
             ("DeleteTask", "deleteTask"),
             ("SetTaskCompletion", "setTaskCompletion"),
             ("MoveTask", "moveTask"),
-        )
-    }
+        ),
+    )
 
 
 def _task_paths(plain: bool) -> dict[str, Schema]:
@@ -1248,21 +1256,17 @@ def _task_paths(plain: bool) -> dict[str, Schema]:
 
 
 def _list_links(plain: bool) -> Schema:
-    list_id = "$response.body#/id" if plain else "$response.body#/data/id"
-    return {
-        name: {
-            "operationId": operation,
-            "parameters": {"user_id": "$request.path.user_id", "id": list_id},
-        }
-        for name, operation in (
+    return _id_links(
+        plain,
+        (
             ("GetList", "getList"),
             ("RenameList", "renameList"),
             ("DeleteList", "deleteList"),
             ("ListInvites", "listInvites"),
             ("CreateInvite", "createInvite"),
             ("ListMembers", "listMembers"),
-        )
-    }
+        ),
+    )
 
 
 def _invite_links(plain: bool) -> Schema:

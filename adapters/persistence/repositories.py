@@ -400,36 +400,31 @@ class SqlSessionRepository(SqlRepository):
         return len(await self._fetch(PURGE_ENDED_SESSIONS, params))
 
 
+def _statements(dialect: str, dialect_insert: Any, pages: Pages, any_tag: Any) -> Statements:
+    # The dialect's set: each field the statement of its name for that dialect.
+    return Statements(
+        add_task=task_sql.ADD_TASK[dialect],
+        recount_task=task_sql.RECOUNT_TASK[dialect],
+        delete_task=task_sql.DELETE_TASK[dialect],
+        pages=pages,
+        any_tag=any_tag,
+        add_list=list_sql.ADD_LIST[dialect],
+        add_default_list=list_sql.ADD_DEFAULT_LIST[dialect],
+        add_member=list_sql.ADD_MEMBER[dialect],
+        ensure_user=_ensure_user(dialect_insert),
+        add_account=_add_account(dialect_insert),
+        claim_record=_claim_record(dialect_insert),
+        end_session=_end_session(dialect_insert),
+        add_identity=_add_identity(dialect_insert),
+    )
+
+
 STATEMENTS: Final = {
-    "postgresql": Statements(
-        add_task=task_sql.ADD_TASK["postgresql"],
-        recount_task=task_sql.RECOUNT_TASK["postgresql"],
-        delete_task=task_sql.DELETE_TASK["postgresql"],
-        pages=Pages(lateral_page),
-        any_tag=task_sql.jsonb_has_any,
-        add_list=list_sql.ADD_LIST["postgresql"],
-        add_default_list=list_sql.ADD_DEFAULT_LIST["postgresql"],
-        add_member=list_sql.ADD_MEMBER["postgresql"],
-        ensure_user=_ensure_user(postgresql.insert),
-        add_account=_add_account(postgresql.insert),
-        claim_record=_claim_record(postgresql.insert),
-        end_session=_end_session(postgresql.insert),
-        add_identity=_add_identity(postgresql.insert),
+    "postgresql": _statements(
+        "postgresql", postgresql.insert, Pages(lateral_page), task_sql.jsonb_has_any
     ),
-    "sqlite": Statements(
-        add_task=task_sql.ADD_TASK["sqlite"],
-        recount_task=task_sql.RECOUNT_TASK["sqlite"],
-        delete_task=task_sql.DELETE_TASK["sqlite"],
-        pages=Pages(correlated_page),
-        any_tag=task_sql.json_each_has_any,
-        add_list=list_sql.ADD_LIST["sqlite"],
-        add_default_list=list_sql.ADD_DEFAULT_LIST["sqlite"],
-        add_member=list_sql.ADD_MEMBER["sqlite"],
-        ensure_user=_ensure_user(sqlite.insert),
-        add_account=_add_account(sqlite.insert),
-        claim_record=_claim_record(sqlite.insert),
-        end_session=_end_session(sqlite.insert),
-        add_identity=_add_identity(sqlite.insert),
+    "sqlite": _statements(
+        "sqlite", sqlite.insert, Pages(correlated_page), task_sql.json_each_has_any
     ),
 }
 """Each dialect's statements, chosen once per database (unit_of_work.SqlUnitOfWorkFactory)."""
