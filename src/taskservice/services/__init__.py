@@ -7,6 +7,7 @@ from taskservice.services.lists import InvitePreview, ListUseCases
 from taskservice.services.personal_tokens import NewToken, PersonalTokenUseCases
 from taskservice.services.sessions import SessionGuard
 from taskservice.services.tasks import ExpectedVersions, KeyedOutcome, TaskPage, TaskUseCases
+from taskservice.services.trash import TrashPage, TrashUseCases
 from taskservice.services.your_data import Export, YourDataUseCases, token_metadata
 
 
@@ -20,6 +21,7 @@ class UseCases:
     sessions: SessionGuard
     """Verifies tokens for both driving adapters, and ends sessions."""
     personal_tokens: PersonalTokenUseCases
+    trash: TrashUseCases
     your_data: YourDataUseCases
 
 
@@ -38,6 +40,8 @@ __all__ = [
     "SignInMethods",
     "TaskPage",
     "TaskUseCases",
+    "TrashPage",
+    "TrashUseCases",
     "UseCases",
     "YourDataUseCases",
     "token_metadata",

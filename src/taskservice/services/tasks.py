@@ -18,6 +18,7 @@ from taskservice.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from taskservice.services.access import caller_user, list_for, task_for
 from taskservice.services.moves import move_task, new_place
 from taskservice.services.positions import LostRace
+from taskservice.services.trash import purge_expired
 
 # Without If-Match a write is last-writer-wins; a lost race is retried on the fresh row.
 _WRITE_ATTEMPTS = 5
@@ -203,13 +204,16 @@ class TaskUseCases:
     async def delete(
         self, caller: Caller, task_id: TaskId, *, expected: ExpectedVersions = None
     ) -> Task:
-        """Delete the task and return it as it was, so that a client can offer undo."""
+        """Move the task and its subtasks to the trash and return it as it was, so that a
+        client can offer undo."""
         caller.authorize(Action.WRITE_TASKS)
         for _ in range(_WRITE_ATTEMPTS):
             async with self.uow() as uow:
                 task = await _existing(uow, caller, task_id)
                 _check(task, expected)
-                if await uow.tasks.remove(task):
+                now = self.clock.now()
+                if await uow.tasks.remove(task, caller.owner, now):
+                    await purge_expired(uow, now)
                     await uow.commit()
                     return task
             _raise_if_conditional(expected)
