@@ -26,8 +26,6 @@ from taskservice.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from taskservice.services.access import TASK_NOT_FOUND, caller_user
 from taskservice.services.positions import END, LostRace, position_at
 
-DEFAULT_LIMIT: Final = 50
-"""Entries on a page of the trash when the client asks for no number, as for tasks."""
 _WRITE_ATTEMPTS: Final = 5
 _SEEN_BY: Final = roles_permitting(TRASH_ACTION)
 """The roles whose members see a list's trash."""
@@ -61,9 +59,7 @@ class TrashUseCases:
     clock: Clock
     cursors: CursorCodec
 
-    async def page(
-        self, caller: Caller, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
-    ) -> TrashPage:
+    async def page(self, caller: Caller, *, limit: int, cursor: str | None = None) -> TrashPage:
         """The entries the caller sees (the trash of the lists they edit or own, and of their
         own lists that are gone), most recently deleted first, continuing after `cursor`."""
         caller.authorize(Action.READ)
