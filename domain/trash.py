@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
-from domain.tasks import Task
+from domain.tasks import Task, field_values
 from domain.types import TaskId, UserId
 
 KEPT_FOR: Final = timedelta(days=30)
@@ -41,3 +41,11 @@ class TrashedTask:
     def position(self) -> TrashPosition:
         """Where a page that ends with this entry stops."""
         return (self.deleted_at, self.task.id)
+
+
+def trashed_values(entry: TrashedTask) -> dict[str, Any]:
+    """Every field of the task as it was, then who deleted it and when, by name."""
+    return field_values(entry.task) | {
+        "deleted_at": entry.deleted_at,
+        "deleted_by": entry.deleted_by,
+    }

@@ -34,7 +34,7 @@ from domain.tasks import (
     has_control,
     normalise_tag,
 )
-from domain.trash import TrashedTask
+from domain.trash import TrashedTask, trashed_values
 from domain.types import ListId, parse_list_id, parse_task_id
 
 LIST_PARAMETERS: Final = frozenset(
@@ -66,7 +66,7 @@ def task_json(task: Task) -> dict[str, Any]:
 
 def trashed_json(entry: TrashedTask) -> dict[str, Any]:
     """The JSON object of a task in the trash: the task as it was, and who deleted it when."""
-    return task_json(entry.task) | {"deleted_at": entry.deleted_at, "deleted_by": entry.deleted_by}
+    return trashed_values(entry)
 
 
 TRASH_PARAMETERS: Final = frozenset({"limit", "cursor"})
