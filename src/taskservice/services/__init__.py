@@ -3,10 +3,11 @@
 import attrs
 
 from taskservice.services.accounts import RECENT_SIGN_IN, AccountUseCases, Session, SignInMethods
+from taskservice.services.keyed import KeyedOutcome
 from taskservice.services.lists import InvitePreview, ListUseCases
 from taskservice.services.personal_tokens import NewToken, PersonalTokenUseCases
 from taskservice.services.sessions import SessionGuard
-from taskservice.services.tasks import ExpectedVersions, KeyedOutcome, TaskPage, TaskUseCases
+from taskservice.services.tasks import ExpectedVersions, TaskPage, TaskUseCases
 from taskservice.services.trash import TrashPage, TrashUseCases
 from taskservice.services.your_data import Export, YourDataUseCases, token_metadata
 

@@ -7,12 +7,14 @@ the entry came from, or as its owner when that list is gone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 
 import attrs
 
 from domain.errors import NotFound, PreconditionFailed
+from domain.idempotency import IdempotentRequest, Reply
 from domain.lists import Role, TaskList
 from domain.placement import key_of, under
 from domain.policy import TRASH_ACTION, Action, authorize, roles_permitting
@@ -24,6 +26,7 @@ from domain.users import Caller
 from taskservice.cursors import CursorCodec
 from taskservice.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from taskservice.services.access import TASK_NOT_FOUND, caller_user
+from taskservice.services.keyed import KeyedOutcome, once
 from taskservice.services.positions import END, LostRace, position_at
 
 _WRITE_ATTEMPTS: Final = 5
@@ -75,6 +78,12 @@ class TrashUseCases:
             next_cursor = self.cursors.encode_trash(owner, entries[-1].position)
         return TrashPage(entries=entries, next_cursor=next_cursor)
 
+    async def entry(self, caller: Caller, task_id: TaskId) -> TrashedTask:
+        """Entry `task_id`, if the caller may restore or purge it (what a confirmation shows)."""
+        caller.authorize(Action.READ)
+        async with self.uow() as uow:
+            return await _entry(uow, caller, task_id)
+
     async def restore(self, caller: Caller, task_id: TaskId) -> Task:
         """Put entry `task_id` back, with the subtasks deleted with it, and return it.
 
@@ -91,6 +100,29 @@ class TrashUseCases:
                     return restored
             except LostRace:
                 # Respacing lost to another writer, or the entry went meanwhile: read afresh.
+                continue
+        raise PreconditionFailed("The list kept changing; try again.")
+
+    async def restore_once(
+        self,
+        caller: Caller,
+        task_id: TaskId,
+        *,
+        request: IdempotentRequest,
+        render: Callable[[Task], Reply],
+    ) -> KeyedOutcome:
+        """Restore entry `task_id` as `restore` does, once per key: a repeat within 24 h gets
+        the first answer (`render`ed) and restores nothing, also after the task was deleted
+        again (the web UI's undo)."""
+        caller.authorize(TRASH_ACTION)
+
+        async def restore(uow: UnitOfWork) -> Reply:
+            return render(await self._restore(uow, caller, task_id))
+
+        for _ in range(_WRITE_ATTEMPTS):
+            try:
+                return await once(self.uow, self.clock, caller, request, restore)
+            except LostRace:
                 continue
         raise PreconditionFailed("The list kept changing; try again.")
 
