@@ -794,6 +794,12 @@ def _identity_schemas() -> dict[str, Schema]:
                     },
                 },
                 "tasks": {"type": "array", "items": ref("Task")},
+                "trash": {
+                    "type": "array",
+                    "items": ref("TrashedTask"),
+                    "description": "The deleted tasks of the lists you own or owned, subtasks "
+                    "deleted with their parent included, most recently deleted first.",
+                },
             },
             "required": [
                 "format",
@@ -803,6 +809,7 @@ def _identity_schemas() -> dict[str, Schema]:
                 "lists",
                 "memberships",
                 "tasks",
+                "trash",
             ],
             "additionalProperties": False,
         },
