@@ -21,6 +21,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
     tuple_,
     union_all,
     update,
@@ -93,12 +94,15 @@ def _gone() -> ColumnElement[bool]:
     return and_(trash.c.user_id == _USER, ~exists().where(lists.c.id == trash.c.list_id))
 
 
-def _role_in(roles: frozenset[Role]) -> ColumnElement[bool]:
+def _role_names(roles: frozenset[Role]) -> list[Any]:
     # Literal role names: a Prepared statement takes every value from the call's parameters.
-    names = [literal_column(f"'{role.value}'", memberships.c.role.type) for role in sorted(roles)]
+    return [literal_column(f"'{role.value}'", memberships.c.role.type) for role in sorted(roles)]
+
+
+def _role_in(roles: frozenset[Role]) -> ColumnElement[bool]:
     return trash.c.list_id.in_(
         select(memberships.c.list_id).where(
-            memberships.c.user_id == _USER, memberships.c.role.in_(names)
+            memberships.c.user_id == _USER, memberships.c.role.in_(_role_names(roles))
         )
     )
 
@@ -112,13 +116,57 @@ def _seen(roles: frozenset[Role]) -> ColumnElement[bool]:
 
 
 @functools.cache
-def page_statement(roles: frozenset[Role], after: bool) -> Prepared:
-    """A page of the entries seen through `roles`, newest first (after a position when
-    `after`)."""
-    chosen = select(*TRASH_COLUMNS).where(_IS_ROOT, _seen(roles))
-    if after:
-        chosen = chosen.where(_AFTER)
+def scanned_page(roles: frozenset[Role], after: bool) -> Prepared:
+    """SQLite: a page of the entries seen through `roles`, newest first (after a position
+    when `after`), in one scan of the trash."""
+    chosen = select(*TRASH_COLUMNS).where(_IS_ROOT, _seen(roles), *_after_if(after))
     return Prepared(chosen.order_by(*_NEWEST_FIRST).limit(_LIMIT))
+
+
+@functools.cache
+def lateral_page(roles: frozenset[Role], after: bool) -> Prepared:
+    """PostgreSQL: per list seen through `roles`, a LATERAL keyset scan of at most a page along
+    (list_id, deleted_at, id), and one along (user_id, deleted_at, id) for the user's lists
+    that are gone; merged. A page costs the same however much trash there is."""
+    branches = []
+    if roles:
+        member = (
+            select(memberships.c.list_id)
+            .where(memberships.c.user_id == _USER, memberships.c.role.in_(_role_names(roles)))
+            .subquery("member")
+        )
+        per_list = (
+            select(*TRASH_COLUMNS)
+            .where(trash.c.list_id == member.c.list_id, _IS_ROOT, *_after_if(after))
+            .order_by(*_NEWEST_FIRST)
+            .limit(_LIMIT)
+            .lateral("per_list")
+        )
+        branches.append(select(*per_list.c).select_from(member.join(per_list, true())))
+    if Role.OWNER in roles:
+        gone = (
+            select(*TRASH_COLUMNS)
+            .where(_IS_ROOT, _gone(), *_after_if(after))
+            .order_by(*_NEWEST_FIRST)
+            .limit(_LIMIT)
+            .subquery("gone")
+        )
+        branches.append(select(*gone.c))
+    if not branches:
+        return scanned_page(roles, after)
+    merged = (branches[0] if len(branches) == 1 else union_all(*branches)).subquery("merged")
+    return Prepared(
+        select(*merged.c).order_by(merged.c.deleted_at.desc(), merged.c.id.desc()).limit(_LIMIT)
+    )
+
+
+PAGE: Final = {"postgresql": lateral_page, "sqlite": scanned_page}
+"""Each dialect's page of the trash, by the roles seen through and whether it goes on after a
+position."""
+
+
+def _after_if(after: bool) -> list[ColumnElement[bool]]:
+    return [_AFTER] if after else []
 
 
 @functools.cache
@@ -210,7 +258,7 @@ class SqlTrashRepository(SqlRepository):
     ) -> list[TrashedTask]:
         """One keyset page of the entries the user sees, newest first."""
         params = {"user_id": user_id, "limit": limit, **_after(after)}
-        rows = await self._fetch(page_statement(roles, after is not None), params)
+        rows = await self._fetch(self._sql.trash_page(roles, after is not None), params)
         return [trashed_from_row(row) for row in rows]
 
     async def get_visible(
