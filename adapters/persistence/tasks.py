@@ -228,8 +228,12 @@ RECOUNT_TASK: Final = {
     "postgresql": (Prepared(_recount_postgres()),),
     "sqlite": (UPDATE_TASK, Prepared(_RECOUNT)),
 }
+# The task's row locked first: a subtask being added under it (whose foreign key check holds the
+# row) commits before the delete reads the subtasks, which then go to the trash with it instead
+# of by cascade, uncounted and unkept.
+LOCK_TASK: Final = Prepared(select(tasks.c.id).where(_THE_TASK, _AT_VERSION).with_for_update())
 DELETE_TASK: Final = {
-    "postgresql": (_delete_postgres(),),
+    "postgresql": (LOCK_TASK, _delete_postgres()),
     "sqlite": (RECOUNT_REMOVED_SQLITE, BIN_FAMILY_SQLITE, DELETE_FAMILY_SQLITE),
 }
 
