@@ -67,6 +67,13 @@ class Style:
         }
         return success(items, f"{len(items)} task(s).", meta=meta)
 
+    def trash_page(
+        self, items: list[dict[str, Any]], next_cursor: str | None, *, limit: int, request: Request
+    ) -> Response:
+        """A page of the trash: its entries and the next page's cursor (no counts)."""
+        meta = {"limit": limit, "next_cursor": next_cursor}
+        return success(items, f"{len(items)} deleted task(s).", meta=meta)
+
     def error(
         self,
         status: int,
@@ -109,6 +116,15 @@ class Plain(Style):
         headers = {name: str(value) for name, value in zip(PAGE_COUNT_HEADERS, values, strict=True)}
         if page.next_cursor is not None:
             headers["Link"] = f'<{next_page_url(request, page.next_cursor)}>; rel="next"'
+        return Response(render(items), 200, headers, media_type="application/json")
+
+    def trash_page(
+        self, items: list[dict[str, Any]], next_cursor: str | None, *, limit: int, request: Request
+    ) -> Response:
+        """The array of entries; `Link: rel="next"` as for a page of tasks."""
+        headers = {}
+        if next_cursor is not None:
+            headers["Link"] = f'<{next_page_url(request, next_cursor)}>; rel="next"'
         return Response(render(items), 200, headers, media_type="application/json")
 
     def error(

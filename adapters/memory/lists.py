@@ -67,14 +67,15 @@ class MemoryListRepository:
         self._state.lists[task_list.id] = task_list
         return True
 
-    async def remove(self, task_list: TaskList) -> bool:
-        """Delete the list, its tasks, memberships and invites if still at its version."""
+    async def remove(self, task_list: TaskList, by: UserId, at: datetime) -> bool:
+        """Delete the list, its memberships and invites if still at its version, its tasks
+        moved to the trash."""
         current = self._state.lists.get(task_list.id)
         if current is None or current.version != task_list.version:
             return False
         state = self._state
         del state.lists[task_list.id]
-        state.tasks = {k: t for k, t in state.tasks.items() if t.list_id != task_list.id}
+        state.bin([t for t in state.tasks.values() if t.list_id == task_list.id], by, at, None)
         state.memberships = {k: m for k, m in state.memberships.items() if k[0] != task_list.id}
         state.invites = {k: i for k, i in state.invites.items() if i.list_id != task_list.id}
         return True

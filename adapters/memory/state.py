@@ -13,6 +13,7 @@ from domain.lists import Invite, Membership, Role, TaskList
 from domain.personal_tokens import PersonalToken
 from domain.queries import TaskCounts
 from domain.tasks import Task
+from domain.trash import TrashedTask
 from domain.types import ListId, TaskId, UserId
 from domain.users import User
 
@@ -22,6 +23,8 @@ class State:
     """Everything a MemoryStore holds; a unit of work changes a copy and publishes it whole."""
 
     tasks: dict[TaskId, Task] = attrs.Factory(dict)
+    # Deleted tasks by id (SPEC §8): out of `tasks`, so no read of tasks sees them.
+    trash: dict[TaskId, TrashedTask] = attrs.Factory(dict)
     users: dict[UserId, User] = attrs.Factory(dict)
     accounts: dict[str, Account] = attrs.Factory(dict)
     replies: dict[tuple[UserId, str], IdempotencyRecord] = attrs.Factory(dict)
@@ -46,12 +49,14 @@ class State:
     def erase(self, user_id: UserId) -> bool:
         """Remove the user and everything that refers to them, as the database's cascade does:
         the lists they own (with those lists' tasks, memberships and invites, so that their
-        members lose access), their memberships of other lists, and their own records."""
+        members lose access) and the trash of every list they own or owned, their memberships
+        of other lists, and their own records."""
         if self.users.pop(user_id, None) is None:
             return False
         owned = {i for i, task_list in self.lists.items() if task_list.owner_id == user_id}
         self.lists = {i: v for i, v in self.lists.items() if i not in owned}
         self.tasks = {k: t for k, t in self.tasks.items() if t.list_id not in owned}
+        self.trash = {k: t for k, t in self.trash.items() if t.task.user_id != user_id}
         self.memberships = {
             k: m for k, m in self.memberships.items() if k[0] not in owned and k[1] != user_id
         }
@@ -72,6 +77,18 @@ class State:
     def member_lists(self, user_id: UserId) -> set[ListId]:
         """The lists `user_id` is a member of."""
         return {list_id for list_id, member in self.memberships if member == user_id}
+
+    def bin(self, tasks: list[Task], by: UserId, at: datetime, root: TaskId | None) -> None:
+        """Move `tasks` from the tasks to the trash, deleted by `by` at `at`, each the root of
+        its subtasks or, when given, all of them `root`'s."""
+        for task in tasks:
+            del self.tasks[task.id]
+            self.trash[task.id] = TrashedTask(
+                task=task,
+                deleted_at=at,
+                deleted_by=by,
+                root=root or TaskId(task.parent_id or task.id),
+            )
 
     def counts(self, lists: set[ListId]) -> TaskCounts:
         """The pending and completed tasks of `lists`, summed."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import attrs
 
 from adapters.memory.state import State
@@ -44,14 +46,12 @@ class MemoryTaskRepository:
         self._state.tasks[task.id] = task
         return True
 
-    async def remove(self, task: Task) -> bool:
-        """Delete `task` and its subtasks if the stored one is still at its version."""
+    async def remove(self, task: Task, by: UserId, at: datetime) -> bool:
+        """Move `task` and its subtasks to the trash if the stored one is still at its version."""
         current = self._state.tasks.get(task.id)
         if current is None or current.version != task.version:
             return False
-        for sub in await self.subtasks(task.id):
-            del self._state.tasks[sub.id]
-        del self._state.tasks[task.id]
+        self._state.bin([current, *await self.subtasks(task.id)], by, at, root=task.id)
         return True
 
     async def page(self, user_id: UserId, query: TaskQuery) -> list[Task]:

@@ -31,6 +31,7 @@ from adapters.persistence.rows import (
 )
 from adapters.persistence.statements import SqlRepository, Steps
 from adapters.persistence.tables import invites, lists, memberships, users
+from adapters.persistence.trash import BIN_LIST
 from domain.lists import Invite, ListView, Member, Membership, Role, TaskList
 from domain.types import ListId, UserId
 from domain.users import User
@@ -159,9 +160,13 @@ REPLACE_LIST: Final = Prepared(
     .values({name: _param(lists, name) for name in ("name", "version", "updated_at")})
     .returning(lists.c.id)
 )
-# Its tasks, memberships and invites go with it (ON DELETE CASCADE), and the tasks' counts too.
-REMOVE_LIST: Final = Prepared(
-    delete(lists).where(lists.c.id == _LIST, _AT_VERSION).returning(lists.c.id)
+# Its memberships and invites go with it (ON DELETE CASCADE), and its tasks, moved to the
+# trash first. The list's row is locked before its tasks are read: no task can join it (the
+# foreign key's check waits for the lock) between the two.
+REMOVE_LIST: Final = (
+    Prepared(select(lists.c.id).where(lists.c.id == _LIST, _AT_VERSION).with_for_update()),
+    BIN_LIST,
+    Prepared(delete(lists).where(lists.c.id == _LIST, _AT_VERSION).returning(lists.c.id)),
 )
 # Named unlike any column: a column's name is reserved for its value in INSERT and UPDATE.
 _OF_LIST: Final = memberships.c.list_id == _param(memberships, "in_list", "list_id")
@@ -277,10 +282,17 @@ class SqlListRepository(SqlRepository):
         }
         return bool(await self._fetch(REPLACE_LIST, params))
 
-    async def remove(self, task_list: TaskList) -> bool:
-        """Delete the list, and by cascade its tasks, memberships and invites, if at its version."""
-        params = {"list_id": task_list.id, "expected_version": task_list.version}
-        return bool(await self._fetch(REMOVE_LIST, params))
+    async def remove(self, task_list: TaskList, by: UserId, at: datetime) -> bool:
+        """Delete the list, its tasks moved to the trash first, and by cascade its memberships
+        and invites, if at its version."""
+        params = {
+            "list_id": task_list.id,
+            "in_list": task_list.id,
+            "expected_version": task_list.version,
+            "binned_at": at,
+            "binned_by": by,
+        }
+        return bool(await self._steps(REMOVE_LIST, params))
 
     async def members(self, list_id: ListId) -> list[Member]:
         """The members with their names and e-mails: the owner first, then by joining, then id."""

@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.persistence import lists as list_sql
 from adapters.persistence import tasks as task_sql
+from adapters.persistence import trash as trash_sql
 from adapters.persistence.executors import Prepared, Row
 from adapters.persistence.pages import Pages, correlated_page, lateral_page
 from adapters.persistence.rows import RECORD_COLUMNS, USER_COLUMNS
@@ -407,6 +408,7 @@ def _statements(dialect: str, dialect_insert: Any, pages: Pages, any_tag: Any) -
         recount_task=task_sql.RECOUNT_TASK[dialect],
         delete_task=task_sql.DELETE_TASK[dialect],
         pages=pages,
+        trash_page=trash_sql.PAGE[dialect],
         any_tag=any_tag,
         add_list=list_sql.ADD_LIST[dialect],
         add_default_list=list_sql.ADD_DEFAULT_LIST[dialect],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Final
 
 import attrs
@@ -45,7 +46,8 @@ from adapters.persistence.rows import TASK_COLUMNS, WRITTEN
 from adapters.persistence.rows import task_from_row as _task
 from adapters.persistence.rows import task_values as _task_values
 from adapters.persistence.statements import SqlRepository
-from adapters.persistence.tables import NO_DUE, lists, memberships, tasks, users
+from adapters.persistence.tables import NO_DUE, lists, memberships, tasks, trash, users
+from adapters.persistence.trash import bin_statement, binned
 from domain.errors import NotFound
 from domain.lists import Role
 from domain.policy import LIST_NOT_FOUND
@@ -175,17 +177,16 @@ def _is(rows: Any, counter: str) -> Any:
 
 
 def _delete_postgres() -> Prepared:
-    gone = (
-        delete(tasks)
-        .where(_THE_TASK, _AT_VERSION)
-        .returning(tasks.c.id, tasks.c.list_id, tasks.c.completed)
-        .cte("gone")
-    )
+    # The task and its subtasks out of tasks, into the trash, and uncounted: one statement.
+    gone = delete(tasks).where(_THE_TASK, _AT_VERSION).returning(*tasks.columns).cte("gone")
     sub = (
         delete(tasks)
         .where(tasks.c.parent_id.in_(select(gone.c.id)))
-        .returning(tasks.c.completed)
+        .returning(*tasks.columns)
         .cte("sub")
+    )
+    kept = (
+        bin_statement(binned(gone, gone.c.id), binned(sub, _TASK)).returning(trash.c.id).cte("kept")
     )
     counted = (
         update(lists)
@@ -193,7 +194,7 @@ def _delete_postgres() -> Prepared:
         .values(_gone_counts(gone, sub))
         .returning(lists.c.id)
     )
-    return Prepared(counted.add_cte(sub))
+    return Prepared(counted.add_cte(sub, kept))
 
 
 # SQLite, which holds the write lock for the whole unit of work: the counters first, while the
@@ -212,6 +213,7 @@ RECOUNT_REMOVED_SQLITE: Final = Prepared(
     )
     .returning(lists.c.id)
 )
+BIN_FAMILY_SQLITE: Final = Prepared(bin_statement(binned(tasks, _TASK).where(_FAMILY)))
 DELETE_FAMILY_SQLITE: Final = Prepared(delete(tasks).where(_FAMILY).returning(tasks.c.id))
 
 ADD_TASK: Final = {
@@ -226,9 +228,13 @@ RECOUNT_TASK: Final = {
     "postgresql": (Prepared(_recount_postgres()),),
     "sqlite": (UPDATE_TASK, Prepared(_RECOUNT)),
 }
+# The task's row locked first: a subtask being added under it (whose foreign key check holds the
+# row) commits before the delete reads the subtasks, which then go to the trash with it instead
+# of by cascade, uncounted and unkept.
+LOCK_TASK: Final = Prepared(select(tasks.c.id).where(_THE_TASK, _AT_VERSION).with_for_update())
 DELETE_TASK: Final = {
-    "postgresql": (_delete_postgres(),),
-    "sqlite": (RECOUNT_REMOVED_SQLITE, DELETE_FAMILY_SQLITE),
+    "postgresql": (LOCK_TASK, _delete_postgres()),
+    "sqlite": (RECOUNT_REMOVED_SQLITE, BIN_FAMILY_SQLITE, DELETE_FAMILY_SQLITE),
 }
 
 
@@ -325,9 +331,15 @@ class SqlTaskRepository(SqlRepository):
         }
         return bool(await self._steps(self._sql.recount_task, params | moved))
 
-    async def remove(self, task: Task) -> bool:
-        """Delete the task and its subtasks if it is still at its version, and uncount them."""
-        params = {"task_id": task.id, "expected_version": task.version}
+    async def remove(self, task: Task, by: UserId, at: datetime) -> bool:
+        """Move the task and its subtasks to the trash if it is still at its version, and
+        uncount them."""
+        params = {
+            "task_id": task.id,
+            "expected_version": task.version,
+            "binned_at": at,
+            "binned_by": by,
+        }
         return bool(await self._steps(self._sql.delete_task, params))
 
     async def page(self, user_id: UserId, query: TaskQuery) -> list[Task]:

@@ -47,6 +47,7 @@ from taskservice.services import (
     PersonalTokenUseCases,
     SessionGuard,
     TaskUseCases,
+    TrashUseCases,
     UseCases,
     YourDataUseCases,
 )
@@ -145,6 +146,7 @@ def bind_use_cases(adapters: Adapters, cursors: CursorCodec, *, allow_signup: bo
         ),
         sessions=sessions,
         personal_tokens=PersonalTokenUseCases(uow=uow, clock=clock),
+        trash=TrashUseCases(uow=uow, clock=clock, cursors=cursors),
         your_data=YourDataUseCases(uow=uow, clock=clock),
     )
 

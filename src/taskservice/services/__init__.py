@@ -3,10 +3,12 @@
 import attrs
 
 from taskservice.services.accounts import RECENT_SIGN_IN, AccountUseCases, Session, SignInMethods
+from taskservice.services.keyed import KeyedOutcome
 from taskservice.services.lists import InvitePreview, ListUseCases
 from taskservice.services.personal_tokens import NewToken, PersonalTokenUseCases
 from taskservice.services.sessions import SessionGuard
-from taskservice.services.tasks import ExpectedVersions, KeyedOutcome, TaskPage, TaskUseCases
+from taskservice.services.tasks import ExpectedVersions, TaskPage, TaskUseCases
+from taskservice.services.trash import TrashPage, TrashUseCases
 from taskservice.services.your_data import Export, YourDataUseCases, token_metadata
 
 
@@ -20,6 +22,7 @@ class UseCases:
     sessions: SessionGuard
     """Verifies tokens for both driving adapters, and ends sessions."""
     personal_tokens: PersonalTokenUseCases
+    trash: TrashUseCases
     your_data: YourDataUseCases
 
 
@@ -38,6 +41,8 @@ __all__ = [
     "SignInMethods",
     "TaskPage",
     "TaskUseCases",
+    "TrashPage",
+    "TrashUseCases",
     "UseCases",
     "YourDataUseCases",
     "token_metadata",
