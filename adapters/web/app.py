@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount
 
 from adapters.web.account_pages import AccountPages
+from adapters.web.bulk_pages import BulkPages
 from adapters.web.dependencies import WebDependencies
 from adapters.web.kit import Kit
 from adapters.web.list_pages import ListPages
@@ -40,6 +41,7 @@ def web_routes(deps: WebDependencies) -> list[BaseRoute]:
             sessions=use_cases.sessions,
         ).routes(),
         *TaskPages(kit=kit, tasks=use_cases.tasks, lists=use_cases.lists).routes(),
+        *BulkPages(kit=kit, tasks=use_cases.tasks, lists=use_cases.lists).routes(),
         *ListPages(kit=kit, lists=use_cases.lists).routes(),
         *SharePages(kit=kit, lists=use_cases.lists).routes(),
         Mount("/static", VersionedStaticFiles(directory=STATIC_DIR), name="static"),
