@@ -682,7 +682,7 @@ async def test_complete_all_and_clear_completed_act_on_the_list_shown(home: Hous
     assert "/tasks/complete-all" not in html
     assert not home.store.state.tasks[other].completed
     # Clearing asks first, on a page of its own (no JavaScript needed).
-    confirm = await home.editor.get(Html(html).link("Clear completed"))
+    confirm = await home.editor.get(Html(html).link("Clear completed…"))
     assert confirm.status_code == 200
     text = " ".join(Html(confirm.text).by_class("consequences"))
     assert "3 completed tasks are deleted" in text
