@@ -20,7 +20,7 @@ import structlog
 
 from adapters.memory import MemoryStore
 from domain.batches import BATCH_MAX
-from domain.types import ListId
+from domain.types import ListId, TaskId
 from taskservice.logs import configure_logging
 from tests.e2e.conftest import service_app
 from tests.e2e.web_conftest import (
@@ -680,7 +680,7 @@ async def test_complete_all_and_clear_completed_act_on_the_list_shown(home: Hous
     assert "All pending tasks completed." in html
     assert counts(html) == "0 pending · 3 completed"
     assert "/tasks/complete-all" not in html
-    assert not home.store.state.tasks[other].completed
+    assert not home.store.state.tasks[TaskId(other)].completed
     # Clearing asks first, on a page of its own (no JavaScript needed).
     confirm = await home.editor.get(Html(html).link("Clear completed…"))
     assert confirm.status_code == 200
