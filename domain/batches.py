@@ -118,7 +118,8 @@ _Error = TypeVar("_Error", bound=DomainError)
 
 def at_operation(error: _Error, index: int) -> _Error:
     """`error`, its details naming operation `index`: every broken rule's field under
-    `operations[index].`, or for a refusal (404, 403, 412) the operation itself."""
+    `operations[index].`, or for a refusal (NotFound, Forbidden, PreconditionFailed) the
+    operation itself; any other error is left as it is (it is not the operation's)."""
     where = f"operations[{index}]"
     if isinstance(error, ValidationFailed):
         error.details = [
