@@ -24,6 +24,13 @@ SQLITE_BUSY_TIMEOUT_MS: Final = 5000
 # the connection stays usable.
 COMMAND_TIMEOUT_MARGIN_S: Final = 2.0
 APPLICATION_NAME: Final = "taskservice"
+PLAN_CACHE_MODE: Final = "force_generic_plan"
+"""How PostgreSQL plans the service's prepared statements: once per statement and connection.
+
+Every statement is shaped for the indexes it should use whatever its parameters (a keyset scan
+per list), so a plan for one set of parameters is right for all; planning a page's statement
+costs as much as running it, and PostgreSQL's default (`auto`) keeps planning some of them
+anew at every execution when it estimates their plan from the first few calls as cheaper."""
 # What SQLAlchemy's asyncpg dialect takes from the URL for itself rather than for asyncpg.
 _NOT_FOR_ASYNCPG: Final = ("prepared_statement_cache_size", "prepared_statement_name_func")
 _ASYNCPG: Final = asyncpg_dialect()  # type: ignore[no-untyped-call]
@@ -137,6 +144,7 @@ def _postgres_arguments(
             "statement_timeout": str(statement_timeout_ms),
             "default_transaction_read_only": "on",
             "application_name": APPLICATION_NAME,
+            "plan_cache_mode": PLAN_CACHE_MODE,
         }
         return arguments
     return arguments | _POOLED

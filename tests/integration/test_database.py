@@ -12,7 +12,9 @@ from sqlalchemy.exc import DBAPIError
 
 from adapters.persistence import Database, SqlReadiness, SqlUnitOfWorkFactory, head_revision
 from domain.errors import StorageUnavailable
-from tests.integration.sql_backends import database_for, migrated_sqlite
+from domain.queries import TaskQuery
+from domain.types import UserId
+from tests.integration.sql_backends import database_for, migrated_postgres, migrated_sqlite
 
 UNREACHABLE = "postgresql://postgres@127.0.0.1:1/tasks"
 
@@ -104,3 +106,27 @@ async def assert_refused(database: Database) -> None:
         async with database.dedicated():
             pass
     assert not await SqlReadiness(database, head_revision()).is_ready()
+
+
+@pytest.mark.postgres
+async def test_a_page_statement_is_planned_once_and_not_per_execution(postgres_url: str) -> None:
+    # PostgreSQL's default would plan it anew at each of its first executions (and keep doing so
+    # when it judges the generic plan dearer), which costs as much as running it.
+    async with migrated_postgres() as url, database_for(url, pool_size=1) as database:
+        factory = SqlUnitOfWorkFactory(database)
+        query = TaskQuery(limit=20)
+        for _ in range(8):
+            async with factory() as work:
+                await work.tasks.page_with_counts(UserId("someone"), query)
+        # The pool's one connection, which holds the statements the unit of work prepared.
+        connection = await database.checkout()
+        try:
+            result = await connection.exec_driver_sql(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE statement LIKE '%FROM tasks%' AND generic_plans + custom_plans > 0"
+            )
+            rows = result.all()
+        finally:
+            await database.checkin(connection, keep=True)
+    assert rows, "the page statement ran as a prepared statement"
+    assert all(row.custom_plans == 0 for row in rows)
