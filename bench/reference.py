@@ -37,6 +37,7 @@ from bench.reference_sql import WRITTEN
 POOL_SIZE: Final = 10  # the service's default DB_POOL_SIZE
 LIMIT_DEFAULT: Final = 50
 LIMIT_MAX: Final = 100
+BATCH_MAX: Final = 100
 LEEWAY_S: Final = 30
 MAX_TOKEN: Final = 8 * 1024
 PRIORITIES: Final = ("none", "low", "medium", "high")
@@ -318,24 +319,7 @@ class TaskEndpoints:
             if inbox is None:
                 raise Failure(409, "CONFLICT", "The bench seeds every user's default list.")
             last = await conn.fetchval(reference_sql.LAST_POSITION, inbox["id"])
-            row = {
-                "user_id": inbox["owner_id"],
-                "title": changes["title"],
-                "description": changes.get("description"),
-                "completed": False,
-                "completed_at": None,
-                "priority": changes.get("priority", 0),
-                "due_date": None,
-                "due_at": None,
-                "tags": changes.get("tags", []),
-                "version": 1,
-                "created_at": now,
-                "updated_at": now,
-                "list_id": inbox["id"],
-                "parent_id": None,
-                "position": fractional_indexing.generate_key_between(last, None),
-                "created_by": user,
-            }
+            row = _new_row(user, inbox, changes, last, now)
             created = (user, email, None, now, 1, 0, row["list_id"], row["user_id"])
             inserted = [row[name] for name, _ in WRITTEN if name != "list_id"]
             async with conn.transaction():
@@ -344,6 +328,34 @@ class TaskEndpoints:
                 )
         headers = {"ETag": '"1"', "Location": f"/api/{user}/tasks/{row['id']}"}
         return _success(task_json(row), "Task created.", status=201, headers=headers)
+
+    async def batch(self, request: Request) -> Response:
+        """POST /api/{user_id}/tasks/batch of creates: each new task at the end of the user's
+        default list, all in one transaction. Per operation the same three statements as the
+        service's (default list, last position, insert), as it runs each create of a batch."""
+        user, email = self.verifier.owner(request)
+        operations = (await _json_body(request)).get("operations")
+        if not isinstance(operations, list) or not 1 <= len(operations) <= BATCH_MAX:
+            raise Failure(422, "VALIDATION_ERROR", "A batch holds 1 to 100 operations.")
+        if not all(isinstance(o, dict) and o.get("op") == "create" for o in operations):
+            raise Failure(422, "VALIDATION_ERROR", "The bench sends creates only.")
+        changes = [_changes(o.get("data") or {}, title_required=True) for o in operations]
+        now = datetime.now(UTC)
+        rows: list[dict[str, Any]] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            for change in changes:
+                inbox = await conn.fetchrow(reference_sql.DEFAULT_LIST, user)
+                if inbox is None:
+                    raise Failure(409, "CONFLICT", "The bench seeds every user's default list.")
+                last = await conn.fetchval(reference_sql.LAST_POSITION, inbox["id"])
+                row = _new_row(user, inbox, change, last, now)
+                created = (user, email, None, now, 1, 0, row["list_id"], row["user_id"])
+                inserted = [row[name] for name, _ in WRITTEN if name != "list_id"]
+                row["id"] = await conn.fetchval(
+                    self.insert, *created, *inserted, _search_text_of(row)
+                )
+                rows.append(row)
+        return _success([task_json(r) for r in rows], f"{len(rows)} operation(s) applied.")
 
     async def show_or_replace(self, request: Request) -> Response:
         """GET or PUT /api/{user_id}/tasks/{id}."""
@@ -403,6 +415,30 @@ class TaskEndpoints:
                 if not done:
                     raise Failure(412, "PRECONDITION_FAILED", "The task has changed.")
         return _success(task_json(task), message, headers={"ETag": f'"{task["version"]}"'})
+
+
+def _new_row(
+    user: str, inbox: Mapping[str, Any], changes: Mapping[str, Any], last: str | None, now: datetime
+) -> dict[str, Any]:
+    """A new task of `user`'s at the end of their default list `inbox` (after `last`)."""
+    return {
+        "user_id": inbox["owner_id"],
+        "title": changes["title"],
+        "description": changes.get("description"),
+        "completed": False,
+        "completed_at": None,
+        "priority": changes.get("priority", 0),
+        "due_date": None,
+        "due_at": None,
+        "tags": changes.get("tags", []),
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+        "list_id": inbox["id"],
+        "parent_id": None,
+        "position": fractional_indexing.generate_key_between(last, None),
+        "created_by": user,
+    }
 
 
 def _list_id(raw: str | None) -> int | None:
@@ -476,6 +512,7 @@ def create_app() -> Starlette:
     routes = [
         Route("/healthz", healthz),
         Route("/api/{user_id}/tasks", endpoints.list_or_create, methods=["GET", "POST"]),
+        Route("/api/{user_id}/tasks/batch", endpoints.batch, methods=["POST"]),
         Route("/api/{user_id}/tasks/{task_id}", endpoints.show_or_replace, methods=["GET", "PUT"]),
         Route("/api/{user_id}/tasks/{task_id}/complete", endpoints.complete, methods=["PATCH"]),
     ]

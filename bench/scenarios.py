@@ -86,6 +86,7 @@ SCENARIOS: Final = (
     Scenario(key="create", title="create (POST)", script="create", expected=201),
     Scenario(key="update", title="update (PUT + If-Match)", script="update"),
     Scenario(key="complete", title="complete/reopen (PATCH)", script="complete"),
+    Scenario(key="batch", title="batch of 10 creates (POST …/batch)", script="batch"),
     Scenario(key="bad_token", title="bad token (401)", script="static", expected=401),
     Scenario(
         key="list_first_info",
@@ -236,7 +237,7 @@ class Workload:
         if scenario.script == "static":
             return list(self.static_request(scenario.key, app))
         path = self.workdir / f"{scenario.key}.txt"
-        if scenario.script == "create":
+        if scenario.script in ("create", "batch"):
             users = [u for u, _ in self.fixture.writer_tasks]
             _write_lines(path, (f"{u} {self.tokens[u]}" for u in users))
         else:

@@ -16,6 +16,9 @@ class DomainError(Exception):
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.message)
         self.message = message or self.message
+        # What in the request the error is about, when that is more than the whole request: the
+        # broken rules of a validation failure, or the operation of a batch that failed.
+        self.details: list[FieldError] = []
 
 
 @attrs.frozen(kw_only=True)

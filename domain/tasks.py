@@ -478,6 +478,26 @@ def parse_changes(data: Mapping[str, object], mode: Mode) -> TaskChanges:
     return TaskChanges(**values)  # type: ignore[arg-type]
 
 
+def parse_completion(data: Mapping[str, object]) -> bool | None:
+    """The state a completion body `{"completed"?}` sets, or None for a toggle (`{}`).
+
+    ValidationFailed lists every broken rule.
+    """
+    errors = unknown_fields(data, _COMPLETION_FIELDS)
+    value = data.get("completed")
+    if "completed" in data:
+        try:
+            value = _completed(value)
+        except InvalidValue as exc:
+            errors.append(FieldError(field="completed", code=exc.code, message=exc.message))
+    if errors:
+        raise ValidationFailed(errors)
+    return value if isinstance(value, bool) else None
+
+
+_COMPLETION_FIELDS: Final = frozenset({"completed"})
+
+
 @attrs.frozen(kw_only=True)
 class Move:
     """Where a move (POST …/tasks/{id}/move) asks a task to go.

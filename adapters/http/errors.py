@@ -105,9 +105,8 @@ def exception_handlers(style: Style) -> dict[type[Exception], Handler]:
     def domain_handler(mapping: _Mapping) -> Handler:
         async def handle(request: Request, exc: Exception) -> Response:
             assert isinstance(exc, errors.DomainError)
-            details = None
-            if isinstance(exc, errors.ValidationFailed):
-                details = [attrs.asdict(d) for d in exc.details]
+            # Broken rules, or the operation of a batch that was refused.
+            details = [attrs.asdict(d) for d in exc.details] or None
             return style.error(
                 mapping.status, mapping.code, exc.message, headers=mapping.headers, details=details
             )

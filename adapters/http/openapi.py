@@ -16,6 +16,7 @@ from adapters.http.parsing import MAX_BODY
 from adapters.http.representation import COMPLETIONS, FRONTEND_SORTS, ORDERS, SORTS
 from adapters.http.style import ENVELOPE, PAGE_COUNT_HEADERS, Plain, Style
 from domain.accounts import EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
+from domain.batches import BATCH_MAX
 from domain.idempotency import KEY_MAX
 from domain.lists import (
     GRANTABLE_ROLES,
@@ -301,6 +302,7 @@ def _schemas(plain: bool) -> dict[str, Schema]:
             "description": "`completed` sets the state (a repeat changes nothing); no body, "
             "an empty body or `{}` toggles it.",
         },
+        **_batch_schemas(),
         "FieldError": {
             "type": "object",
             "properties": {
@@ -528,6 +530,63 @@ def _trash_paths(plain: bool) -> dict[str, Schema]:
                 },
             },
         },
+    }
+
+
+def _batch_schemas() -> dict[str, Schema]:
+    # SPEC §8: each operation is one of the single routes, its `data` that route's body.
+    version = {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": MAX_TASK_ID,
+        "description": "Apply only if the task is at this version (what its ETag quotes); "
+        "else the batch is a 412 naming this operation.",
+    }
+    task_id = {**_TASK_ID, "description": "The task to act on."}
+
+    def operation(kind: str, text: str, properties: Schema, *optional: str) -> Schema:
+        return _object(
+            {"op": {"type": "string", "const": kind}, **properties}, *optional, description=text
+        )
+
+    return {
+        "BatchOperation": {
+            "oneOf": [
+                operation("create", "As POST /api/{user_id}/tasks.", {"data": ref("TaskCreate")}),
+                operation(
+                    "update",
+                    "As PATCH /api/{user_id}/tasks/{id} (a merge patch; no data changes nothing).",
+                    {"id": task_id, "data": ref("TaskPatch"), "if_match": version},
+                    "data",
+                    "if_match",
+                ),
+                operation(
+                    "complete",
+                    "As PATCH /api/{user_id}/tasks/{id}/complete: no data or `{}` toggles.",
+                    {"id": task_id, "data": ref("Completion"), "if_match": version},
+                    "data",
+                    "if_match",
+                ),
+                operation(
+                    "delete",
+                    "As DELETE /api/{user_id}/tasks/{id}.",
+                    {"id": task_id, "if_match": version},
+                    "if_match",
+                ),
+            ],
+        },
+        "Batch": _object(
+            {
+                "operations": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": BATCH_MAX,
+                    "items": ref("BatchOperation"),
+                }
+            },
+            description=f"1–{BATCH_MAX} operations, applied in order in one transaction; each "
+            "sees what the earlier ones did.",
+        ),
     }
 
 
@@ -1374,6 +1433,34 @@ def _task_paths(plain: bool) -> dict[str, Schema]:
                         "The task (or, replayed, the first answer).",
                         task,
                         "ETag",
+                        "Idempotent-Replayed",
+                    ),
+                    **write_errors,
+                    **_errors(409),
+                },
+            },
+        },
+        "/api/{user_id}/tasks/batch": {
+            "parameters": _use("UserId", "XRequestId"),
+            "post": {
+                "operationId": "applyTaskBatch",
+                "summary": "Create, update, complete and delete tasks all together or not at all",
+                "description": "Each operation follows the rules of its single route. The first "
+                "that fails stops the batch and nothing is applied: the answer is that "
+                "operation's error (422, 404, 403 or 412), its `details` naming it by index: "
+                "`operations[3].title` for a broken rule, `operations[3]` for a task or list "
+                "that is missing or not yours to see (404), a role that does not allow it (403) "
+                "or a stale `if_match` (412).",
+                "security": _AUTH,
+                "parameters": _use("IdempotencyKey"),
+                "requestBody": _body("Batch"),
+                "responses": {
+                    **_ok(
+                        plain,
+                        200,
+                        "One task per operation, in order: the task it produced, for a delete "
+                        "the deleted task (or, replayed, the first answer).",
+                        {"type": "array", "items": task},
                         "Idempotent-Replayed",
                     ),
                     **write_errors,

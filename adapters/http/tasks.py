@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import quote
 
 import attrs
@@ -14,10 +16,11 @@ from adapters.http import parsing
 from adapters.http.representation import task_json
 from adapters.http.routing import by_method
 from adapters.http.style import Style
-from domain.errors import FieldError, ValidationFailed, unknown_fields
+from domain.batches import parse_batch
+from domain.errors import ValidationFailed
 from domain.idempotency import IdempotentRequest, Reply, key_errors
 from domain.policy import Action
-from domain.tasks import Task, TaskChanges, parse_changes, parse_move
+from domain.tasks import Task, parse_changes, parse_completion, parse_move
 from domain.types import TaskId, UserId
 from domain.users import Caller
 from taskservice.ports import TokenVerifier
@@ -36,6 +39,8 @@ class TaskApi:
         """The routes of the task API."""
         return [
             by_method("/api/{user_id}/tasks", GET=self.index, POST=self.create),
+            # Other methods here reach …/tasks/{id}, where "batch" names no task: a 404.
+            by_method("/api/{user_id}/tasks/batch", POST=self.batch),
             by_method(
                 "/api/{user_id}/tasks/{id}",
                 GET=self.show,
@@ -69,7 +74,7 @@ class TaskApi:
         caller = await self._caller(request, Action.WRITE_TASKS)
         body = await parsing.json_object(request) or {}
         key = request.headers.get("idempotency-key")
-        changes = _create_changes(body, key)
+        changes = _keyed(key, lambda: parse_changes(body, "create"))
         created = functools.partial(self._created, caller.owner)
         if key is None:
             return _replied(created(await self.tasks.create(caller, changes)))
@@ -112,7 +117,7 @@ class TaskApi:
         caller, task_id = await self._caller_and_task(request)
         body = await parsing.json_object(request, parsing.JSON_OR_MERGE_PATCH, optional=True) or {}
         key = request.headers.get("idempotency-key")
-        completed = _completion(body, key)
+        completed = _keyed(key, lambda: parse_completion(body))
         expected = parsing.if_match(request)
         if key is None:
             task = await self.tasks.set_completion(caller, task_id, completed, expected=expected)
@@ -126,6 +131,22 @@ class TaskApi:
             request=IdempotentRequest(key=key, fingerprint=fingerprint),
             render=self._completed,
             expected=expected,
+        )
+        return _replied(outcome.reply, replayed=outcome.replayed)
+
+    async def batch(self, request: Request) -> Response:
+        """POST /api/{user_id}/tasks/batch: operations applied all together or not at all (§8)."""
+        caller = await self._caller(request, Action.WRITE_TASKS)
+        parsing.no_parameters(request)
+        body = await parsing.json_object(request) or {}
+        key = request.headers.get("idempotency-key")
+        operations = _keyed(key, lambda: parse_batch(body))
+        if key is None:
+            return _replied(self._applied(await self.tasks.batch(caller, operations)))
+        # Scoped to the route: the same key and body sent as a create is a reuse.
+        keyed = IdempotentRequest(key=key, fingerprint=parsing.fingerprint(body, scope="batch"))
+        outcome = await self.tasks.batch_once(
+            caller, operations, request=keyed, render=self._applied
         )
         return _replied(outcome.reply, replayed=outcome.replayed)
 
@@ -155,20 +176,30 @@ class TaskApi:
             body=self.style.body(task_json(task), message),
         )
 
+    def _applied(self, tasks: list[Task]) -> Reply:
+        body = self.style.body([task_json(t) for t in tasks], f"{len(tasks)} operation(s) applied.")
+        return Reply(status=200, headers={}, body=body)
+
     def _task_response(self, task: Task, message: str) -> Response:
         return self.style.resource(task_json(task), message, headers={"ETag": task.etag})
 
 
-def _create_changes(body: dict[str, object], key: str | None) -> TaskChanges:
-    # A malformed key and a malformed body are reported together, as one list of broken rules.
+_Parsed = TypeVar("_Parsed")
+
+
+def _keyed(key: str | None, parse: Callable[[], _Parsed]) -> _Parsed:
+    """What `parse` reads from the body, once the Idempotency-Key (when sent) is well-formed.
+
+    A malformed key and a malformed body are reported together, as one list of broken rules.
+    """
     errors = [] if key is None else key_errors(key)
     try:
-        changes = parse_changes(body, "create")
+        parsed = parse()
     except ValidationFailed as exc:
         raise ValidationFailed(errors + exc.details) from None
     if errors:
         raise ValidationFailed(errors)
-    return changes
+    return parsed
 
 
 def _replied(reply: Reply, *, replayed: bool = False) -> Response:
@@ -176,19 +207,3 @@ def _replied(reply: Reply, *, replayed: bool = False) -> Response:
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return Response(reply.body, reply.status, headers, media_type="application/json")
-
-
-def _completion(body: dict[str, object], key: str | None) -> bool | None:
-    """The state `body` sets, or None for a toggle (no body, or `{}`)."""
-    errors = [] if key is None else key_errors(key)
-    errors += unknown_fields(body, {"completed"})
-    value = body.get("completed")
-    if "completed" in body and not isinstance(value, bool):
-        errors.append(
-            FieldError(
-                field="completed", code="invalid_type", message="completed must be true or false."
-            )
-        )
-    if errors:
-        raise ValidationFailed(errors)
-    return value if isinstance(value, bool) else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount
 
 from adapters.web.account_pages import AccountPages
+from adapters.web.bulk_pages import BulkPages
 from adapters.web.dependencies import WebDependencies
 from adapters.web.kit import Kit
 from adapters.web.list_pages import ListPages
@@ -43,6 +44,7 @@ def web_routes(deps: WebDependencies) -> list[BaseRoute]:
         *TaskPages(
             kit=kit, tasks=use_cases.tasks, lists=use_cases.lists, trash=use_cases.trash
         ).routes(),
+        *BulkPages(kit=kit, tasks=use_cases.tasks, lists=use_cases.lists).routes(),
         *ListPages(kit=kit, lists=use_cases.lists).routes(),
         *TrashPages(kit=kit, trash=use_cases.trash, lists=use_cases.lists).routes(),
         *SharePages(kit=kit, lists=use_cases.lists).routes(),

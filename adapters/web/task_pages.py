@@ -18,6 +18,7 @@ from adapters.web.listing import SORT_CHOICES, STATUS_CHOICES, PageView, back_to
 from adapters.web.outline import TOP_LEVEL, outline
 from adapters.web.routing import PageError, list_gone, not_allowed, not_found, page_route
 from adapters.web.session import DEFAULT_NEXT, safe_next
+from domain.batches import BATCH_MAX
 from domain.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from domain.idempotency import Reply
 from domain.lists import ListView
@@ -41,6 +42,14 @@ NOTICES: Final = {
     "list_deleted": "List deleted.",
     "joined": "You have joined the list.",
     "left": "You have left the list.",
+    # After "complete all" and "clear completed" (bulk_pages.py), each one batch.
+    "completed_all": "All pending tasks completed.",
+    "completed_some": f"The first {BATCH_MAX} pending tasks were completed. Choose “Complete all” "
+    "again for the rest.",
+    "cleared": "Completed tasks cleared.",
+    "cleared_some": f"The first {BATCH_MAX} completed tasks were cleared. Choose “Clear "
+    "completed” again for the rest.",
+    "bulk_changed": "The list changed in the meantime, so nothing was changed. Please try again.",
 }
 PRIORITIES: Final = tuple(p.value for p in Priority)
 MOVE_FIELDS: Final = ("list_id", "parent_id", "after")

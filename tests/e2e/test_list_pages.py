@@ -19,7 +19,8 @@ import pytest
 import structlog
 
 from adapters.memory import MemoryStore
-from domain.types import ListId
+from domain.batches import BATCH_MAX
+from domain.types import ListId, TaskId
 from taskservice.logs import configure_logging
 from tests.e2e.conftest import service_app
 from tests.e2e.web_conftest import (
@@ -147,9 +148,12 @@ async def test_every_post_form_of_the_list_pages_carries_the_sessions_csrf_token
 ) -> None:
     code = await invite(home.owner, home.list_id, "viewer")
     lid, tid = home.list_id, home.task_id
+    # Something completed, for "clear completed" to offer its form.
+    await post(home.owner, f"/tasks/{home.subtask_id}/complete", completed="true")
     pages = {
         home.owner: [
             f"/tasks?list={lid}",
+            f"/tasks/clear-completed?list={lid}",
             f"/tasks/{tid}/edit",
             f"/tasks/{home.subtask_id}/edit",
             "/lists/new",
@@ -183,6 +187,8 @@ async def test_every_post_form_of_the_list_pages_carries_the_sessions_csrf_token
         f"/lists/{lid}/members/role",
         f"/lists/{lid}/members/remove",
         "/invites",
+        "/tasks/complete-all",
+        "/tasks/clear-completed",
     } <= actions
 
 
@@ -199,6 +205,7 @@ NEW_FORMS: Final = [
     ("owner", "/tasks/{subtask}/move", {"parent_id": "none"}),
     ("owner", "/tasks/{task}/move", {"list_id": "{default}"}),
     ("owner", "/tasks", {"title": "Planted", "list_id": "{list}", "parent_id": "{task}"}),
+    ("editor", "/tasks/complete-all", {"list_id": "{list}"}),
 ]
 
 
@@ -305,6 +312,8 @@ def editor_forms(home: Household) -> list[tuple[str, dict[str, str]]]:
         (f"/tasks/{tid}/edit", {"title": "Changed"}),
         (f"/tasks/{tid}/move", {"after": "first"}),
         (f"/tasks/{tid}/delete", {}),
+        ("/tasks/complete-all", {"list_id": lid}),
+        ("/tasks/clear-completed", {"list_id": lid}),
     ]
 
 
@@ -357,6 +366,15 @@ async def test_a_non_member_gets_exactly_the_page_of_a_missing_list(home: Househ
         assert hidden.text == absent.text
     for fields in ({"list_id": str(lid)}, {"list_id": str(missing)}):
         assert (await post(stranger, "/tasks", title="x", **fields)).status_code == 404
+    for path in ("/tasks/complete-all", "/tasks/clear-completed"):
+        hidden = await post(stranger, path, list_id=str(lid))
+        absent = await post(stranger, path, list_id=str(missing))
+        assert hidden.status_code == absent.status_code == 404, path
+        assert hidden.text == absent.text
+    hidden = await stranger.get(f"/tasks/clear-completed?list={lid}")
+    absent = await stranger.get(f"/tasks/clear-completed?list={missing}")
+    assert hidden.status_code == absent.status_code == 404
+    assert hidden.text == absent.text
     assert (await stranger.get(f"/tasks/{home.task_id}/edit")).status_code == 404
     moved = await post(home.owner, f"/tasks/{home.task_id}/move", list_id=str(missing))
     assert moved.status_code == 404
@@ -636,3 +654,82 @@ async def last(home: Household) -> int:
     return max(
         int(i) for i in re.findall(r'data-task-id="(\d+)"', await page(home.owner, home.list_id))
     )
+
+
+# Complete all, clear completed (SPEC §8): each one batch
+
+
+def counts(html: str) -> str:
+    """The list page's footer counts."""
+    return Html(html).by_class("counts")[0]
+
+
+async def test_complete_all_and_clear_completed_act_on_the_list_shown(home: Household) -> None:
+    lid = home.list_id
+    await add(home.owner, lid, "Milk")
+    other = await add(home.owner, home.default_id, "Elsewhere")
+    html = await page(home.editor, lid)
+    assert counts(html) == "3 pending · 0 completed"
+    assert "Clear completed" not in html
+    done = await post(
+        home.editor, "/tasks/complete-all", list_id=str(lid), next=f"/tasks?list={lid}"
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/tasks?list={lid}&notice=completed_all"
+    html = (await home.editor.get(done.headers["location"])).text
+    assert "All pending tasks completed." in html
+    assert counts(html) == "0 pending · 3 completed"
+    assert "/tasks/complete-all" not in html
+    assert not home.store.state.tasks[TaskId(other)].completed
+    # Clearing asks first, on a page of its own (no JavaScript needed).
+    confirm = await home.editor.get(Html(html).link("Clear completed…"))
+    assert confirm.status_code == 200
+    text = " ".join(Html(confirm.text).by_class("consequences"))
+    assert "3 completed tasks are deleted" in text
+    assert set(forms(confirm.text)) == {"/sign-out", "/tasks/clear-completed"}
+    assert await titles(home.editor, f"/tasks?list={lid}") == ["Bread", "Rye", "Milk"]
+    cleared = await post(
+        home.editor, "/tasks/clear-completed", list_id=str(lid), next=f"/tasks?list={lid}"
+    )
+    assert cleared.headers["location"] == f"/tasks?list={lid}&notice=cleared"
+    html = (await home.editor.get(cleared.headers["location"])).text
+    assert "Completed tasks cleared." in html
+    assert counts(html) == "0 pending · 0 completed"
+    assert set(home.store.state.tasks) == {other}
+
+
+async def test_clear_completed_keeps_pending_tasks_and_a_pending_parents_subtasks(
+    home: Household,
+) -> None:
+    lid = home.list_id
+    milk = await add(home.owner, lid, "Milk")
+    await post(home.owner, f"/tasks/{home.subtask_id}/complete", completed="true")
+    await post(home.owner, f"/tasks/{milk}/complete", completed="true")
+    cleared = await post(home.owner, "/tasks/clear-completed", list_id=str(lid))
+    assert cleared.status_code == 303
+    assert await titles(home.owner, f"/tasks?list={lid}") == ["Bread"]
+
+
+async def test_more_than_a_batch_is_done_a_batch_a_press(home: Household) -> None:
+    lid = home.list_id
+    for n in range(BATCH_MAX):
+        await post(home.owner, "/tasks", title=f"Task {n}", list_id=str(lid))
+    # 102 pending: the first press completes the first 100 in the list's order, and says so.
+    first = await post(home.owner, "/tasks/complete-all", list_id=str(lid))
+    html = (await home.owner.get(first.headers["location"])).text
+    assert f"The first {BATCH_MAX} pending tasks were completed." in html
+    assert counts(await page(home.owner, lid)) == f"2 pending · {BATCH_MAX} completed"
+    pending = [t.title for t in home.store.state.tasks.values() if not t.completed]
+    assert sorted(pending) == [f"Task {BATCH_MAX - 2}", f"Task {BATCH_MAX - 1}"]
+    second = await post(home.owner, "/tasks/complete-all", list_id=str(lid))
+    assert second.headers["location"].endswith("notice=completed_all")
+    confirm = (await home.owner.get(f"/tasks/clear-completed?list={lid}")).text
+    assert f"the first {BATCH_MAX} now, the rest when you clear again" in confirm
+    cleared = await post(home.owner, "/tasks/clear-completed", list_id=str(lid))
+    assert cleared.headers["location"].endswith("notice=cleared_some")
+    # The first 100 in the list's order went (Rye with Bread, in 99 operations): two are left.
+    left = sorted(t.title for t in home.store.state.tasks.values())
+    assert left == [f"Task {BATCH_MAX - 2}", f"Task {BATCH_MAX - 1}"]
+    again = await post(home.owner, "/tasks/clear-completed", list_id=str(lid))
+    assert again.headers["location"].endswith("notice=cleared")
+    assert home.store.state.tasks == {}

@@ -382,3 +382,45 @@ def test_screenshots_of_a_shared_list(app_url: str, browser: Browser) -> None:
     phone_ctx.close()
     owner_ctx.close()
     friend_ctx.close()
+
+
+@SCRIPTS
+def test_complete_all_and_clear_completed_act_on_the_list_shown(
+    browser: Browser, app_url: str, scripts: bool
+) -> None:
+    ctx = new_context(browser, app_url, scripts=scripts)
+    page = ctx.new_page()
+    sign_up(page)
+    add(page, "Elsewhere")
+    create_list(page, "Chores")
+    list_id = page.locator("input[name=list_id]").first.get_attribute("value") or ""
+    post_tasks(page, *({"title": t, "list_id": list_id} for t in ("Dishes", "Bins", "Laundry")))
+    page.reload()
+    counts = page.locator(".counts")
+    expect(counts).to_have_text("3 pending · 0 completed")
+    expect(page.get_by_role("link", name="Clear completed…")).to_have_count(0)
+
+    page.get_by_role("button", name="Complete all").click()
+    expect(page.locator("#live")).to_have_text("All pending tasks completed.")
+    expect(counts).to_have_text("0 pending · 3 completed")
+    expect(page.get_by_role("button", name="Complete all")).to_have_count(0)
+    add(page, "Groceries")
+
+    # Clearing asks first; cancelling changes nothing.
+    page.get_by_role("link", name="Clear completed…").click()
+    expect(page.get_by_role("heading", name="Clear completed tasks of “Chores”?")).to_be_visible()
+    expect(page.get_by_text("3 completed tasks are deleted.")).to_be_visible()
+    page.get_by_role("link", name="Cancel").click()
+    assert titles(page) == ["Dishes", "Bins", "Laundry", "Groceries"]
+    page.get_by_role("link", name="Clear completed…").click()
+    page.get_by_role("button", name="Clear completed").click()
+    expect(page.locator("#live")).to_have_text("Completed tasks cleared.")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Chores")
+    assert titles(page) == ["Groceries"]
+    expect(counts).to_have_text("1 pending · 0 completed")
+
+    # The other list was not touched.
+    open_list(page, "Inbox")
+    assert titles(page) == ["Elsewhere"]
+    expect(page.locator(".counts")).to_have_text("1 pending · 0 completed")
+    ctx.close()

@@ -342,7 +342,9 @@ async def test_wrong_claims_are_rejected(
 ) -> None:
     # Moments are taken when the test runs: a long suite must not age them past their point.
     now = int(time.time())
-    resolved = {k: now + v.seconds if isinstance(v, FromNow) else v for k, v in claims.items()}
+    resolved: dict[str, Any] = {
+        k: now + v.seconds if isinstance(v, FromNow) else v for k, v in claims.items()
+    }
     with pytest.raises(InvalidToken):
         await verifier.verify(keys.ed.token(**resolved))
 

@@ -25,6 +25,7 @@ from adapters.persistence.rows import TASK_COLUMNS, WRITTEN
 from adapters.web.forms import task_data, task_form
 from bench import reference, reference_sql
 from domain import queries
+from domain.batches import BATCH_MAX
 from domain.lists import (
     LIST_FIELDS,
     VIEW_FIELDS,
@@ -114,6 +115,7 @@ def test_the_reference_app_reads_and_writes_the_columns_the_service_does() -> No
 def test_the_reference_app_shares_the_service_limits() -> None:
     assert tuple(Priority) == reference.PRIORITIES
     assert reference.MAX_TOKEN == MAX_TOKEN_LENGTH
+    assert reference.BATCH_MAX == BATCH_MAX
     assert (reference.LIMIT_DEFAULT, reference.LIMIT_MAX) == (
         queries.LIMIT_DEFAULT,
         queries.LIMIT_MAX,

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 import attrs
 
-from domain.errors import PreconditionFailed, ValidationFailed
+from domain.batches import (
+    CompleteTask,
+    CreateTask,
+    DeleteTask,
+    Expected,
+    Operation,
+    UpdateTask,
+    at_operation,
+)
+from domain.errors import Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from domain.idempotency import IdempotentRequest, Reply
 from domain.policy import Action
 from domain.queries import Parent, TaskCounts, TaskQuery, scope_errors
@@ -23,8 +33,12 @@ from taskservice.services.trash import purge_expired
 
 # Without If-Match a write is last-writer-wins; a lost race is retried on the fresh row.
 _WRITE_ATTEMPTS = 5
+_TASK_KEPT_CHANGING = "The task kept changing; try again."
+_LIST_KEPT_CHANGING = "The list kept changing; try again."
+_BATCH_KEPT_CHANGING = "The tasks kept changing; try again."
 
-ExpectedVersions = frozenset[int] | None
+_T = TypeVar("_T")
+ExpectedVersions = Expected
 """The versions an If-Match accepts; None when the request set no precondition."""
 Render = Callable[[Task], Reply]
 """Turns a task into the answer that an Idempotency-Key keeps."""
@@ -90,16 +104,9 @@ class TaskUseCases:
         the caller.
         """
         caller.authorize(Action.WRITE_TASKS)
-        for _ in range(_WRITE_ATTEMPTS):
-            try:
-                async with self.uow() as uow:
-                    task = await self._add(uow, caller, changes)
-                    await uow.commit()
-                    return task
-            except LostRace:
-                # Respacing the siblings lost to another writer; the next attempt reads afresh.
-                continue
-        raise PreconditionFailed("The list kept changing; try again.")
+        return await self._attempts(
+            lambda uow: self._add(uow, caller, changes), lost=_LIST_KEPT_CHANGING
+        )
 
     async def create_once(
         self, caller: Caller, changes: TaskChanges, *, request: IdempotentRequest, render: Render
@@ -113,12 +120,7 @@ class TaskUseCases:
         async def create(uow: UnitOfWork) -> Reply:
             return render(await self._add(uow, caller, changes))
 
-        for _ in range(_WRITE_ATTEMPTS):
-            try:
-                return await self._once(caller, request, create)
-            except LostRace:
-                continue
-        raise PreconditionFailed("The list kept changing; try again.")
+        return await self._once_attempts(caller, request, create, lost=_LIST_KEPT_CHANGING)
 
     async def get(self, caller: Caller, task_id: TaskId) -> Task:
         """Task `task_id` of any list the caller belongs to; NotFound if it is missing or in a list
@@ -140,8 +142,8 @@ class TaskUseCases:
         Editors and owners of its list only (Forbidden for a viewer), as for every write below.
         """
         caller.authorize(Action.WRITE_TASKS)
-        return await self._write(
-            caller, task_id, expected, lambda t: t.apply(changes, self.clock.now())
+        return await self._attempts(
+            lambda uow: self._update(uow, caller, task_id, changes, expected), expected=expected
         )
 
     async def set_completion(
@@ -157,11 +159,9 @@ class TaskUseCases:
         Setting the state a task already has changes nothing; a toggle always changes it.
         """
         caller.authorize(Action.WRITE_TASKS)
-        return await self._write(
-            caller,
-            task_id,
-            expected,
-            lambda t: t.apply(_completion(t, completed), self.clock.now()),
+        return await self._attempts(
+            lambda uow: self._complete(uow, caller, task_id, completed, expected),
+            expected=expected,
         )
 
     async def set_completion_once(
@@ -178,19 +178,9 @@ class TaskUseCases:
         caller.authorize(Action.WRITE_TASKS)
 
         async def complete(uow: UnitOfWork) -> Reply:
-            task = await _existing(uow, caller, task_id)
-            _check(task, expected)
-            updated = task.apply(_completion(task, completed), self.clock.now())
-            if updated is not task and not await uow.tasks.replace(updated, previous=task):
-                raise LostRace()
-            return render(updated)
+            return render(await self._complete(uow, caller, task_id, completed, expected))
 
-        for _ in range(_WRITE_ATTEMPTS):
-            try:
-                return await self._once(caller, request, complete)
-            except LostRace:
-                _raise_if_conditional(expected)
-        raise PreconditionFailed("The task kept changing; try again.")
+        return await self._once_attempts(caller, request, complete, expected=expected)
 
     async def delete(
         self, caller: Caller, task_id: TaskId, *, expected: ExpectedVersions = None
@@ -198,17 +188,9 @@ class TaskUseCases:
         """Move the task and its subtasks to the trash and return it as it was, so that a
         client can offer undo."""
         caller.authorize(Action.WRITE_TASKS)
-        for _ in range(_WRITE_ATTEMPTS):
-            async with self.uow() as uow:
-                task = await _existing(uow, caller, task_id)
-                _check(task, expected)
-                now = self.clock.now()
-                if await uow.tasks.remove(task, caller.owner, now):
-                    await purge_expired(uow, now)
-                    await uow.commit()
-                    return task
-            _raise_if_conditional(expected)
-        raise PreconditionFailed("The task kept changing; try again.")
+        return await self._attempts(
+            lambda uow: self._delete(uow, caller, task_id, expected), expected=expected
+        )
 
     async def move(
         self,
@@ -228,18 +210,46 @@ class TaskUseCases:
         `expected` (when given). A move to where the task already is changes nothing.
         """
         caller.authorize(Action.WRITE_TASKS)
-        for _ in range(_WRITE_ATTEMPTS):
-            try:
-                async with self.uow() as uow:
-                    task = await _existing(uow, caller, task_id)
-                    _check(task, expected)
-                    moved = await move_task(uow, caller, task, move, self.clock.now())
-                    if moved is not task:
-                        await uow.commit()
-                    return moved
-            except LostRace:
-                _raise_if_conditional(expected)
-        raise PreconditionFailed("The task kept changing; try again.")
+
+        async def moved(uow: UnitOfWork) -> Task:
+            task = await _existing(uow, caller, task_id)
+            _check(task, expected)
+            return await move_task(uow, caller, task, move, self.clock.now())
+
+        return await self._attempts(moved, expected=expected)
+
+    async def batch(self, caller: Caller, operations: Sequence[Operation]) -> list[Task]:
+        """Apply `operations` in order in one transaction, all or none (SPEC §8).
+
+        Each does what its single use case does (create, update, set_completion, delete) and
+        sees what the earlier ones did; the results are the tasks they produced (a delete's: the
+        task as it was). The first that fails stops the batch, nothing is applied, and its error
+        names it in `details` (domain.batches.at_operation).
+        """
+        caller.authorize(Action.WRITE_TASKS)
+        return await self._attempts(
+            lambda uow: self._apply(uow, caller, operations), lost=_BATCH_KEPT_CHANGING
+        )
+
+    async def batch_once(
+        self,
+        caller: Caller,
+        operations: Sequence[Operation],
+        *,
+        request: IdempotentRequest,
+        render: Callable[[list[Task]], Reply],
+    ) -> KeyedOutcome:
+        """Apply a batch (as `batch`) once per key: a retry within 24 h gets the first answer."""
+        caller.authorize(Action.WRITE_TASKS)
+
+        async def apply(uow: UnitOfWork) -> Reply:
+            return render(await self._apply(uow, caller, operations))
+
+        return await self._once_attempts(caller, request, apply, lost=_BATCH_KEPT_CHANGING)
+
+    # One implementation per operation, on the caller's unit of work: the single routes run one
+    # in a unit of work of its own, a batch runs many in one. Each raises LostRace when another
+    # writer changed a task between its read and its write.
 
     async def _add(self, uow: UnitOfWork, caller: Caller, changes: TaskChanges) -> Task:
         now = self.clock.now()
@@ -250,6 +260,98 @@ class TaskUseCases:
         )
         return await uow.tasks.add(task, caller_user(caller, now))
 
+    async def _update(
+        self,
+        uow: UnitOfWork,
+        caller: Caller,
+        task_id: TaskId,
+        changes: TaskChanges,
+        expected: ExpectedVersions,
+    ) -> Task:
+        task = await _existing(uow, caller, task_id)
+        _check(task, expected)
+        return await _replaced(uow, task, task.apply(changes, self.clock.now()))
+
+    async def _complete(
+        self,
+        uow: UnitOfWork,
+        caller: Caller,
+        task_id: TaskId,
+        completed: bool | None,
+        expected: ExpectedVersions,
+    ) -> Task:
+        task = await _existing(uow, caller, task_id)
+        _check(task, expected)
+        return await _replaced(
+            uow, task, task.apply(_completion(task, completed), self.clock.now())
+        )
+
+    async def _delete(
+        self, uow: UnitOfWork, caller: Caller, task_id: TaskId, expected: ExpectedVersions
+    ) -> Task:
+        task = await _existing(uow, caller, task_id)
+        _check(task, expected)
+        now = self.clock.now()
+        if not await uow.tasks.remove(task, caller.owner, now):
+            raise LostRace()
+        await purge_expired(uow, now)
+        return task
+
+    async def _apply(
+        self, uow: UnitOfWork, caller: Caller, operations: Sequence[Operation]
+    ) -> list[Task]:
+        results: list[Task] = []
+        for index, operation in enumerate(operations):
+            try:
+                results.append(await self._one(uow, caller, operation))
+            except (ValidationFailed, NotFound, Forbidden, PreconditionFailed) as exc:
+                raise at_operation(exc, index) from None
+        return results
+
+    async def _one(self, uow: UnitOfWork, caller: Caller, operation: Operation) -> Task:
+        match operation:
+            case CreateTask(changes=changes):
+                return await self._add(uow, caller, changes)
+            case UpdateTask(task_id=task_id, changes=changes, expected=expected):
+                return await self._update(uow, caller, task_id, changes, expected)
+            case CompleteTask(task_id=task_id, completed=completed, expected=expected):
+                return await self._complete(uow, caller, task_id, completed, expected)
+            case DeleteTask(task_id=task_id, expected=expected):
+                return await self._delete(uow, caller, task_id, expected)
+
+    async def _attempts(
+        self,
+        act: Callable[[UnitOfWork], Awaitable[_T]],
+        *,
+        expected: ExpectedVersions = None,
+        lost: str = _TASK_KEPT_CHANGING,
+    ) -> _T:
+        for _ in range(_WRITE_ATTEMPTS):
+            try:
+                async with self.uow() as uow:
+                    result = await act(uow)
+                    await uow.commit()
+                    return result
+            except LostRace:
+                _raise_if_conditional(expected)
+        raise PreconditionFailed(lost)
+
+    async def _once_attempts(
+        self,
+        caller: Caller,
+        request: IdempotentRequest,
+        act: Callable[[UnitOfWork], Awaitable[Reply]],
+        *,
+        expected: ExpectedVersions = None,
+        lost: str = _TASK_KEPT_CHANGING,
+    ) -> KeyedOutcome:
+        for _ in range(_WRITE_ATTEMPTS):
+            try:
+                return await self._once(caller, request, act)
+            except LostRace:
+                _raise_if_conditional(expected)
+        raise PreconditionFailed(lost)
+
     async def _once(
         self,
         caller: Caller,
@@ -258,25 +360,12 @@ class TaskUseCases:
     ) -> KeyedOutcome:
         return await once(self.uow, self.clock, caller, request, act)
 
-    async def _write(
-        self,
-        caller: Caller,
-        task_id: TaskId,
-        expected: ExpectedVersions,
-        change: Callable[[Task], Task],
-    ) -> Task:
-        for _ in range(_WRITE_ATTEMPTS):
-            async with self.uow() as uow:
-                task = await _existing(uow, caller, task_id)
-                _check(task, expected)
-                updated = change(task)
-                if updated is task:
-                    return task
-                if await uow.tasks.replace(updated, previous=task):
-                    await uow.commit()
-                    return updated
-            _raise_if_conditional(expected)
-        raise PreconditionFailed("The task kept changing; try again.")
+
+async def _replaced(uow: UnitOfWork, task: Task, updated: Task) -> Task:
+    # A write that changes nothing writes nothing (version and updated_at stay as they were).
+    if updated is not task and not await uow.tasks.replace(updated, previous=task):
+        raise LostRace()
+    return updated
 
 
 def _completion(task: Task, completed: bool | None) -> TaskChanges:
