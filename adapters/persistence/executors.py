@@ -104,15 +104,19 @@ _PURE_FUNCTIONS: Final = frozenset(
         "max",
         "min",
         "sum",
+        # What bounds the change feed (changes.py): the snapshot's running transactions.
+        "current_database",
         "pg_current_snapshot",
-        "pg_snapshot_xmin",
+        "pg_snapshot_xip",
+        "pg_snapshot_xmax",
+        "xid",
     }
 )
-"""Built-in functions that only compute or read (greatest is an SQL construct; the snapshot's
-xmin bounds the change feed): PostgreSQL resolves them in pg_catalog, which it searches before
-any schema of ours."""
-_CONSTANT: Final = re.compile(r"-?[0-9]+|'[a-z]+'")
-"""Literal SQL that is a constant: a number, or a lower-case word in quotes (a kind, a role)."""
+"""Built-in functions that only compute or read (greatest is an SQL construct): PostgreSQL
+resolves them in pg_catalog, which it searches before any schema of ours."""
+_CONSTANT: Final = re.compile(r"-?[0-9]+|'[a-z]+'|\*")
+"""Literal SQL that is a constant: a number, a lower-case word in quotes (a kind, a role), or
+count's `*`."""
 
 
 def _may_act(element: Any) -> bool:
