@@ -17,7 +17,7 @@ from typing import Any, Final, Protocol
 
 import asyncpg
 import attrs
-from sqlalchemy import Select
+from sqlalchemy import BindParameter, Select
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -75,6 +75,10 @@ class Prepared:
         self.returns_rows = bool(getattr(statement, "exported_columns", ()))
         self.plain = not self.writes and not any(map(_may_act, visitors.iterate(statement)))
         """A select of columns and operators only, which can do nothing but read rows."""
+        self.names = frozenset(
+            e.key for e in visitors.iterate(statement) if isinstance(e, BindParameter)
+        )
+        """The names of its parameters."""
         _refuse_result_processing(statement)
         self._compiled: dict[str, Compiled] = {}
 
@@ -204,7 +208,10 @@ class AlchemyExecutor:
     async def fetch(self, statement: Statement, params: Params | None = None) -> Sequence[Row]:
         """The rows of `statement`, with SQLAlchemy's type processing."""
         if isinstance(statement, Prepared):
-            return await _through_alchemy(self._connection, statement.statement, params)
+            # Only its own parameters: SQLAlchemy would add a column to an UPDATE's SET for any
+            # other one named as a column of the table (a task's `version` on its list's row).
+            own = {k: v for k, v in params.items() if k in statement.names} if params else params
+            return await _through_alchemy(self._connection, statement.statement, own)
         return await _through_alchemy(self._connection, statement, params)
 
     async def commit(self) -> None:
