@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement
 
 from adapters.persistence.executors import Executor, Params, Prepared, Row
 from adapters.persistence.pages import Pages
+from domain.lists import Role
 
 Steps = tuple[Prepared, ...]
 """Statements run in order, each with the same parameters; what the last one run returns is the
@@ -28,6 +29,7 @@ class Statements:
     move_task: Steps
     delete_task: Steps
     pages: Pages
+    trash_page: Callable[[frozenset[Role], bool], Prepared]
     any_tag: Callable[[tuple[str, ...]], ColumnElement[bool]]
     add_list: Steps
     add_default_list: Steps
@@ -39,6 +41,9 @@ class Statements:
     remove_user: Steps
     feed: Prepared
     purge: Steps
+    bump: Steps
+    restore_task: Prepared
+    recount_restored: Prepared
     ensure_user: Prepared
     add_account: Prepared
     claim_record: Prepared

@@ -22,6 +22,7 @@ from adapters.persistence.repositories import (
     Statements,
 )
 from adapters.persistence.tasks import SqlTaskRepository
+from adapters.persistence.trash import SqlTrashRepository
 from domain.errors import StorageUnavailable
 
 
@@ -35,6 +36,7 @@ class _Work:
         self.executor = executor
         self.tasks = SqlTaskRepository(executor, statements)
         self.lists = SqlListRepository(executor, statements)
+        self.trash = SqlTrashRepository(executor, statements)
         self.users = SqlUserRepository(executor, statements)
         self.changes = SqlChangeRepository(executor, statements)
         self.idempotency = SqlIdempotencyRepository(executor, statements)
@@ -66,6 +68,11 @@ class SqlUnitOfWork:
     def lists(self) -> SqlListRepository:
         """The list, membership and invite repository of this unit of work."""
         return self._work.lists
+
+    @property
+    def trash(self) -> SqlTrashRepository:
+        """The trash repository of this unit of work."""
+        return self._work.trash
 
     @property
     def users(self) -> SqlUserRepository:

@@ -49,6 +49,7 @@ from taskservice.services import (
     SessionGuard,
     SyncUseCases,
     TaskUseCases,
+    TrashUseCases,
     UseCases,
     YourDataUseCases,
 )
@@ -133,8 +134,9 @@ def bind_use_cases(adapters: Adapters, sealer: Sealer, *, allow_signup: bool) ->
     uow, clock = adapters.uow, adapters.clock
     # The one verifier of both driving adapters, so that an ended session ends for both.
     sessions = SessionGuard(adapters.verifier, uow, clock)
+    cursors = CursorCodec(sealer)
     return UseCases(
-        tasks=TaskUseCases(uow=uow, clock=clock, cursors=CursorCodec(sealer)),
+        tasks=TaskUseCases(uow=uow, clock=clock, cursors=cursors),
         sync=SyncUseCases(uow=uow, cursors=FeedCursorCodec(sealer)),
         lists=ListUseCases(uow=uow, clock=clock),
         accounts=AccountUseCases(
@@ -148,6 +150,7 @@ def bind_use_cases(adapters: Adapters, sealer: Sealer, *, allow_signup: bool) ->
         ),
         sessions=sessions,
         personal_tokens=PersonalTokenUseCases(uow=uow, clock=clock),
+        trash=TrashUseCases(uow=uow, clock=clock, cursors=cursors),
         your_data=YourDataUseCases(uow=uow, clock=clock),
     )
 

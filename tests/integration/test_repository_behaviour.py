@@ -187,7 +187,7 @@ async def test_ids_grow_and_are_never_reused(uow: UnitOfWorkFactory) -> None:
     user_id = await stored_user(uow)
     [first] = await store(uow, make_task(user_id))
     async with uow() as work:
-        assert await work.tasks.remove(first, NOW)
+        assert await work.tasks.remove(first, first.user_id, NOW)
         await work.commit()
     [second] = await store(uow, make_task(user_id))
     assert second.id > first.id
@@ -214,7 +214,9 @@ async def test_remove_needs_the_current_version(uow: UnitOfWorkFactory) -> None:
     owner, other = await stored_user(uow), await stored_user(uow)
     [task] = await store(uow, make_task(owner))
     async with uow() as work:
-        assert not await work.tasks.remove(attrs.evolve(task, version=task.version + 1), NOW)
+        assert not await work.tasks.remove(
+            attrs.evolve(task, version=task.version + 1), task.user_id, NOW
+        )
         await work.commit()
     # Who may write is the use cases' to judge (the role in the task's list); the version is
     # what the repository checks.
@@ -222,7 +224,7 @@ async def test_remove_needs_the_current_version(uow: UnitOfWorkFactory) -> None:
     assert await fetch(uow, owner, task.id) == task
 
     async with uow() as work:
-        assert await work.tasks.remove(task, NOW)
+        assert await work.tasks.remove(task, task.user_id, NOW)
         await work.commit()
     assert await fetch(uow, owner, task.id) is None
 
@@ -330,9 +332,9 @@ async def test_counts_follow_every_write_and_only_committed_ones(uow: UnitOfWork
 
     async with uow() as work:
         assert not await work.tasks.replace(done, attrs.evolve(first, version=9))
-        assert not await work.tasks.remove(attrs.evolve(second, version=9), NOW)
+        assert not await work.tasks.remove(attrs.evolve(second, version=9), second.user_id, NOW)
         assert await work.tasks.replace(done, first)
-        assert await work.tasks.remove(second, NOW)
+        assert await work.tasks.remove(second, second.user_id, NOW)
         await add(work, make_task(user.id))
         # Dropped: no commit.
     assert await counted(uow, user.id) == (1, 1)
@@ -346,7 +348,7 @@ async def test_counts_follow_every_write_and_only_committed_ones(uow: UnitOfWork
     reopened = done.apply(parse_changes({"completed": False}, "patch"), NOW)
     async with uow() as work:
         assert await work.tasks.replace(reopened, done)
-        assert await work.tasks.remove(renamed, NOW)
+        assert await work.tasks.remove(renamed, renamed.user_id, NOW)
         await work.commit()
     assert await counted(uow, user.id) == (1, 0)
 
@@ -363,7 +365,7 @@ async def test_concurrent_writes_keep_the_counts_exact(uow: UnitOfWorkFactory) -
 
     async def remove(task: Task) -> None:
         async with uow() as work:
-            assert await work.tasks.remove(task, NOW)
+            assert await work.tasks.remove(task, task.user_id, NOW)
             await work.commit()
 
     async def add() -> None:
@@ -833,9 +835,19 @@ async def stored_task(uow: UnitOfWorkFactory) -> Task:
 
 
 async def task_state(work: UnitOfWork, task: Task) -> object:
-    """The task as stored, and its owner's counts."""
+    """The task as stored, its owner's counts, and the task in the trash."""
     found = await work.tasks.get_visible(task.user_id, task.id)
-    return found, await work.tasks.counts(task.user_id)
+    binned = await work.trash.get_visible(task.user_id, task.id)
+    return found, await work.tasks.counts(task.user_id), binned
+
+
+async def trashed_task(uow: UnitOfWorkFactory, at: datetime = NOW) -> Task:
+    """A task of a new user, deleted at `at` (moved to the trash), committed."""
+    task = await stored_task(uow)
+    async with uow() as work:
+        assert await work.tasks.remove(task, task.user_id, at)
+        await work.commit()
+    return task
 
 
 async def owner_state(work: UnitOfWork, user_id: UserId) -> object:
@@ -972,6 +984,7 @@ async def list_state(work: UnitOfWork, task_list: TaskList) -> object:
         await work.lists.members(task_list.id),
         await work.lists.invites(task_list.id, NOW - timedelta(days=1)),
         await work.tasks.in_list(task_list.id),
+        await work.trash.of_owner(task_list.owner_id, None, 100),
     )
 
 
@@ -990,7 +1003,7 @@ async def an_old_delete(uow: UnitOfWorkFactory) -> UserId:
     """A user whose task was deleted longer ago than the feed keeps deletes."""
     (task,) = await store(uow, make_task(await stored_user(uow)))
     async with uow() as work:
-        assert await work.tasks.remove(task, NOW - HISTORY_KEPT - timedelta(days=1))
+        assert await work.tasks.remove(task, task.user_id, NOW - HISTORY_KEPT - timedelta(days=1))
         await work.commit()
     return task.user_id
 
@@ -1010,7 +1023,25 @@ WRITES: dict[str, dict[str, Write]] = {
         "completed": Write(stored_task, lambda w, t: w.tasks.replace(completed(t), t), task_state),
     },
     "tasks.remove": {
-        "pending": Write(stored_task, lambda w, t: w.tasks.remove(t, NOW), task_state),
+        "pending": Write(stored_task, lambda w, t: w.tasks.remove(t, t.user_id, NOW), task_state),
+    },
+    "trash.restore": {
+        "in its list": Write(trashed_task, lambda w, t: w.trash.restore(t.id, [t]), task_state),
+    },
+    "trash.purge": {
+        "an entry": Write(trashed_task, lambda w, t: w.trash.purge(t.id), task_state),
+    },
+    "trash.empty": {
+        "the owner's": Write(
+            trashed_task, lambda w, t: w.trash.empty(t.user_id, frozenset(Role)), task_state
+        ),
+    },
+    "trash.purge_expired": {
+        "an expired entry": Write(
+            lambda uow: trashed_task(uow, NOW - timedelta(days=20_000)),
+            lambda w, t: w.trash.purge_expired(NOW - timedelta(days=20_000), 1000),
+            task_state,
+        ),
     },
     "lists.add": {
         "known owner": Write(
@@ -1037,7 +1068,9 @@ WRITES: dict[str, dict[str, Write]] = {
         ),
     },
     "lists.remove": {
-        "with its task": Write(stored_list, lambda w, t: w.lists.remove(t, NOW), list_state),
+        "with its task": Write(
+            stored_list, lambda w, t: w.lists.remove(t, t.owner_id, NOW), list_state
+        ),
     },
     "lists.add_member": {
         "new member": Write(
@@ -1177,6 +1210,10 @@ READS: frozenset[str] = frozenset(
         "tasks.position_after",
         "tasks.subtasks",
         "tasks.in_list",
+        "trash.page",
+        "trash.get_visible",
+        "trash.family",
+        "trash.of_owner",
         "lists.get",
         "lists.access",
         "lists.all_for",

@@ -3,11 +3,13 @@
 import attrs
 
 from taskservice.services.accounts import RECENT_SIGN_IN, AccountUseCases, Session, SignInMethods
+from taskservice.services.keyed import KeyedOutcome
 from taskservice.services.lists import InvitePreview, ListUseCases
 from taskservice.services.personal_tokens import NewToken, PersonalTokenUseCases
 from taskservice.services.sessions import SessionGuard
 from taskservice.services.sync import FeedPage, SyncUseCases
-from taskservice.services.tasks import ExpectedVersions, KeyedOutcome, TaskPage, TaskUseCases
+from taskservice.services.tasks import ExpectedVersions, TaskPage, TaskUseCases
+from taskservice.services.trash import TrashPage, TrashUseCases
 from taskservice.services.your_data import Export, YourDataUseCases, token_metadata
 
 
@@ -21,6 +23,7 @@ class UseCases:
     sessions: SessionGuard
     """Verifies tokens for both driving adapters, and ends sessions."""
     personal_tokens: PersonalTokenUseCases
+    trash: TrashUseCases
     your_data: YourDataUseCases
     sync: SyncUseCases
 
@@ -42,6 +45,8 @@ __all__ = [
     "SyncUseCases",
     "TaskPage",
     "TaskUseCases",
+    "TrashPage",
+    "TrashUseCases",
     "UseCases",
     "YourDataUseCases",
     "token_metadata",
