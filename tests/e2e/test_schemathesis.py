@@ -205,8 +205,8 @@ def _as_a_client_would(seeds: Seeds) -> Callable[[Any, Any, Any], None]:
 
     The path's user is the token's user (a valid user id of someone else is a 403 that would
     hide every other rule). In positive cases an Idempotency-Key is made unique (a client never
-    reuses one for another body), a made-up cursor is left out (cursors are opaque: only
-    `meta.next_cursor` or the `Link` is one), a whole number is written without a fraction (a
+    reuses one for another body), a made-up cursor or `since` is left out (cursors are opaque:
+    only `meta.next_cursor`, `meta.cursor` or the `Link` is one), a whole number is written without a fraction (a
     client writes `parent=5`, not `parent=5.0`), `sort=position` comes with a `list` (as the
     document says it must), and of two names for one thing that the plain style reads (`q` and
     `search`, `status` and `completed`, a `-` and `order`) only the first is sent. Outside the
@@ -227,6 +227,7 @@ def _as_a_client_would(seeds: Seeds) -> Callable[[Any, Any, Any], None]:
             headers["Idempotency-Key"] = f"{str(key)[:200]}-{uuid.uuid4().hex}"
         query = case.query or {}
         query.pop("cursor", None)
+        query.pop("since", None)
         for name in _INTEGERS & query.keys():
             # An id schemathesis saw in an answer may come back as 5.0, which a client writes 5.
             value = query[name]
