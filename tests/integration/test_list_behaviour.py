@@ -446,6 +446,33 @@ async def test_a_move_carries_the_counts_from_list_to_list(uow: UnitOfWorkFactor
     assert await visible(uow, friend, moved) is Role.OWNER
 
 
+async def test_a_task_written_leaves_its_lists_own_fields_as_they_were(
+    uow: UnitOfWorkFactory,
+) -> None:
+    # A task's values travel with names its list's columns also have (version, created_at,
+    # updated_at, owner_id): none of them may reach the list's row.
+    owner, friend = person("owner"), person("friend")
+    home, shared = await new_list(uow, owner, "Home"), await new_list(uow, friend, "Shared")
+    await join(uow, shared, owner)
+    [task] = await store(uow, owner, task_in(home))
+    later = NOW + timedelta(days=3)
+    done = task.apply(parse_changes({"completed": True, "title": "x"}, "patch"), later)
+    moved = attrs.evolve(
+        done.apply(parse_changes({"title": "y"}, "patch"), later),
+        list_id=shared.id,
+        user_id=friend.id,
+    )
+    async with uow() as work:
+        assert await work.tasks.replace(done, task)
+        assert await work.tasks.replace(moved, done)
+        await work.commit()
+    async with uow() as work:
+        for task_list, member in ((home, owner), (shared, friend)):
+            view = await work.lists.get(member.id, task_list.id)
+            assert view is not None
+            assert view.list == task_list
+
+
 @pytest.fixture(scope="module")
 async def many_lists(uow: UnitOfWorkFactory) -> tuple[User, list[Task]]:
     """A user in six lists (four of theirs, two shared with them) with tasks whose sort values
