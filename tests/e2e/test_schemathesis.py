@@ -260,11 +260,16 @@ def _placed(seeds: Seeds, template: str, body: dict[str, Any]) -> None:
             body["list_id"] = found["list_id"]
     elif template == "/api/{user_id}/tasks/{id}/move":
         for name in ("parent_id", "after"):
-            if type(body.get(name)) is int:
+            # 10.0 too: JSON Schema's integer, which a client writes 10 (a body's 10.0 is a 422).
+            if _whole(body.get(name)):
                 body[name] = None
-        if type(body.get("list_id")) is int:
+        if _whole(body.get("list_id")):
             # A list USER edits: one seen in an answer may be one USER only views (403).
             body["list_id"] = next(seeds.own_lists)
+
+
+def _whole(value: Any) -> bool:
+    return type(value) is int or (type(value) is float and value.is_integer())
 
 
 def _seeded(
