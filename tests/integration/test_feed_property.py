@@ -323,7 +323,7 @@ async def allowed(call: Awaitable[Any]) -> Any:
 
 
 @settings(
-    max_examples=150,
+    max_examples=100,
     deadline=None,
     database=None,
     # Shrinking replays against a database; a failure prints the steps as generated.
