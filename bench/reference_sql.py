@@ -53,6 +53,8 @@ WRITTEN: Final[tuple[tuple[str, str], ...]] = (
 )
 """What the service writes on insert, in its order, with the casts it compiles to."""
 SEARCH_TEXT: Final = ("search_text", "VARCHAR")
+NUMBER: Final = "CAST(CAST(pg_current_xact_id() AS TEXT) AS BIGINT)"
+"""The change number of a write (the service's feed): its transaction's id."""
 TABLE_ORDER: Final = (
     "title",
     "description",
@@ -153,33 +155,35 @@ def insert_sql() -> str:
     selected = ", ".join(
         f"{value} AS anon_{i}" for i, value in enumerate(["$8::VARCHAR", *values], 1)
     )
-    names = ", ".join(name for name, _ in (*WRITTEN, SEARCH_TEXT))
+    selected += f", {NUMBER} AS pg_current_xact_id_1"
+    names = ", ".join(name for name, _ in (*WRITTEN, SEARCH_TEXT)) + ", changed"
     return (
         "WITH creator AS \n(INSERT INTO users (id, email, name, created_at) VALUES ($1::VARCHAR, "
         f"$2::VARCHAR, $3::VARCHAR, $4::{_TIMESTAMP}) ON CONFLICT (id) DO NOTHING), \n"
         "counted AS \n(UPDATE lists SET pending=(lists.pending + $5::INTEGER), "
-        "completed=(lists.completed + $6::INTEGER) WHERE lists.id = $7::BIGINT RETURNING "
+        f"completed=(lists.completed + $6::INTEGER), changed={NUMBER} WHERE lists.id = $7::BIGINT "
+        "RETURNING "
         f"lists.id)\n INSERT INTO tasks (user_id, {names}) SELECT {selected} \nFROM counted "
         "RETURNING tasks.id"
     )
 
 
-def update_sql(*, counted: bool) -> str:
-    """A task's every column at version $n+1 (id $n); when `counted`, its list's counters move
-    in the same statement: $1-$6 (from list, from pending, to list, to pending, from completed,
-    to completed)."""
-    first = 7 if counted else 1
+def update_sql() -> str:
+    """A task's every column at version $n+1 (id $n), numbered, and in the same statement its
+    list's counters move and its list is numbered: $1-$6 (from list, from pending, to list, to
+    pending, from completed, to completed; both lists one, and the deltas 0 when the completion
+    stays)."""
+    first = 7
     kinds = dict((*WRITTEN, SEARCH_TEXT))
     sets = [f"user_id=${first}::VARCHAR"] + [
         f"{name}=${i}::{kinds[name]}" for i, name in enumerate(TABLE_ORDER, first + 1)
     ]
+    sets.append(f"changed={NUMBER}")
     n = first + 1 + len(TABLE_ORDER)
     update = (
         f"UPDATE tasks SET {', '.join(sets)} WHERE tasks.id = ${n}::BIGINT AND "
         f"tasks.version = ${n + 1}::INTEGER RETURNING tasks.id"
     )
-    if not counted:
-        return update
     moved = {
         counter: (
             f"(lists.{counter} + CASE WHEN (lists.id = $1::BIGINT) THEN ${a}::INTEGER ELSE 0 END"
@@ -189,6 +193,70 @@ def update_sql(*, counted: bool) -> str:
     }
     return (
         f"WITH changed AS \n({update})\n UPDATE lists SET pending={moved['pending']}, "
-        f"completed={moved['completed']} WHERE lists.id IN ($1::BIGINT, $3::BIGINT) AND "
-        "(EXISTS (SELECT changed.id \nFROM changed)) RETURNING lists.id"
+        f"completed={moved['completed']}, changed={NUMBER} WHERE lists.id IN ($1::BIGINT, "
+        "$3::BIGINT) AND (EXISTS (SELECT changed.id \nFROM changed)) RETURNING lists.id"
     )
+
+
+FEED: Final = (
+    "WITH mine AS \n"
+    "(SELECT memberships.list_id AS list_id, memberships.changed AS joined \n"
+    "FROM memberships \n"
+    "WHERE memberships.user_id = $1::VARCHAR), \n"
+    "page AS \n"
+    "(SELECT entries.key AS key, entries.kind AS kind, entries.id AS id, entries.op"
+    " AS op \n"
+    "FROM (SELECT greatest(lists.changed, mine.joined) AS key, 'list' AS kind,"
+    " lists.id AS id, 'upsert' AS op \n"
+    "FROM lists JOIN mine ON lists.id = mine.list_id UNION ALL SELECT"
+    " greatest(tasks.changed, mine.joined) AS key, 'task' AS kind, tasks.id AS id,"
+    " 'upsert' AS op \n"
+    "FROM tasks JOIN mine ON tasks.list_id = mine.list_id \n"
+    "WHERE mine.joined >= $2::BIGINT UNION ALL SELECT greatest(tasks.changed,"
+    " mine.joined) AS key, 'task' AS kind, tasks.id AS id, 'upsert' AS op \n"
+    "FROM tasks JOIN mine ON tasks.list_id = mine.list_id \n"
+    "WHERE mine.joined < $2::BIGINT AND tasks.changed >= $2::BIGINT UNION ALL SELECT"
+    " tombstones.changed AS key, 'task' AS kind, tombstones.entity_id AS id,"
+    " 'delete' AS op \n"
+    "FROM tombstones JOIN mine ON tombstones.list_id = mine.list_id \n"
+    "WHERE tombstones.kind = 'task' AND tombstones.changed > mine.joined AND"
+    " tombstones.changed >= $2::BIGINT UNION ALL SELECT tombstones.changed AS key,"
+    " 'list' AS kind, tombstones.entity_id AS id, 'delete' AS op \n"
+    "FROM tombstones \n"
+    "WHERE tombstones.user_id = $1::VARCHAR AND tombstones.kind = 'list' AND"
+    " tombstones.changed >= $2::BIGINT) AS entries \n"
+    "WHERE (entries.key, entries.kind, entries.id, entries.op) > ($2::BIGINT,"
+    " $3::VARCHAR, $4::BIGINT, $5::VARCHAR) AND entries.key < (SELECT"
+    " coalesce(min(CAST(CAST(running AS TEXT) AS BIGINT)),"
+    " CAST(CAST(pg_snapshot_xmax(pg_current_snapshot()) AS TEXT) AS BIGINT)) AS"
+    " coalesce_1 \n"
+    "FROM pg_snapshot_xip(pg_current_snapshot()) AS running \n"
+    "WHERE NOT (EXISTS (SELECT 1 \n"
+    "FROM pg_stat_activity \n"
+    "WHERE pg_stat_activity.backend_xid = xid(running) AND pg_stat_activity.datname"
+    " != current_database()))) ORDER BY entries.key, entries.kind, entries.id,"
+    " entries.op \n"
+    " LIMIT $6::INTEGER)\n"
+    " SELECT page.key, page.kind, page.id, page.op, tasks.id AS id_1, tasks.user_id,"
+    " tasks.title, tasks.created_at, tasks.updated_at, tasks.description,"
+    " tasks.completed, tasks.completed_at, tasks.priority, tasks.due_date,"
+    " tasks.due_at, tasks.tags, tasks.version, tasks.list_id, tasks.parent_id,"
+    " tasks.position, tasks.created_by, lists.id AS id_2, lists.owner_id,"
+    " lists.name, lists.is_default, lists.version AS version_1, lists.created_at AS"
+    " created_at_1, lists.updated_at AS updated_at_1, viewer.role, (SELECT count(*)"
+    " AS count_1 \n"
+    "FROM memberships AS fellow \n"
+    "WHERE fellow.list_id = lists.id) AS anon_1, lists.pending, lists.completed AS"
+    " completed_1 \n"
+    "FROM page LEFT OUTER JOIN tasks ON page.kind = 'task' AND page.op = 'upsert'"
+    " AND tasks.id = page.id LEFT OUTER JOIN lists ON page.kind = 'list' AND page.op"
+    " = 'upsert' AND lists.id = page.id LEFT OUTER JOIN memberships AS viewer ON"
+    " viewer.list_id = lists.id AND viewer.user_id = $1::VARCHAR ORDER BY page.key,"
+    " page.kind, page.id, page.op"
+)
+"""A page of user $1's change feed after the position ($2-$5: number, kind, id, op), at most $6
+entries, each with its task's columns (NAMES) or its list's (id, owner_id, name, is_default,
+version, created_at, updated_at, the user's role, members, pending, completed) when an upsert;
+on PostgreSQL bounded by the transactions still running in this database."""
+HORIZON: Final = "SELECT sync_state.horizon \nFROM sync_state"
+"""The greatest change number purged: a cursor at or below it is a 410."""

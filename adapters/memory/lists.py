@@ -8,6 +8,7 @@ import attrs
 
 from adapters.memory.state import State
 from domain.lists import Invite, ListView, Member, Membership, Role, TaskList
+from domain.sync import Kind
 from domain.types import ListId, UserId
 from domain.users import User
 
@@ -27,6 +28,9 @@ class MemoryListRepository:
         self._state.memberships[(stored.id, stored.owner_id)] = Membership(
             list_id=stored.id, user_id=stored.owner_id, role=Role.OWNER, joined_at=stored.created_at
         )
+        changed = self._state.next_change()
+        self._state.list_changed[stored.id] = changed
+        self._state.joined_changed[(stored.id, stored.owner_id)] = changed
         return stored
 
     async def ensure_default(self, default: TaskList, owner: User) -> TaskList:
@@ -65,6 +69,7 @@ class MemoryListRepository:
         if current is None or current.version != previous.version:
             return False
         self._state.lists[task_list.id] = task_list
+        self._state.list_changed[task_list.id] = self._state.next_change()
         return True
 
     async def remove(self, task_list: TaskList, by: UserId, at: datetime) -> bool:
@@ -74,10 +79,12 @@ class MemoryListRepository:
         if current is None or current.version != task_list.version:
             return False
         state = self._state
-        del state.lists[task_list.id]
+        changed = state.next_change()
+        for list_id, member in state.memberships:
+            if list_id == task_list.id:
+                state.tombstone(changed, Kind.LIST, list_id, user_id=member, at=at)
         state.bin([t for t in state.tasks.values() if t.list_id == task_list.id], by, at, None)
-        state.memberships = {k: m for k, m in state.memberships.items() if k[0] != task_list.id}
-        state.invites = {k: i for k, i in state.invites.items() if i.list_id != task_list.id}
+        state.forget({task_list.id})
         return True
 
     async def members(self, list_id: ListId) -> list[Member]:
@@ -96,6 +103,7 @@ class MemoryListRepository:
         if key in self._state.memberships:
             return False
         self._state.memberships[key] = membership
+        self._joined(key)
         return True
 
     async def set_role(self, list_id: ListId, user_id: UserId, role: Role) -> bool:
@@ -104,11 +112,19 @@ class MemoryListRepository:
         if held is None:
             return False
         self._state.memberships[(list_id, user_id)] = attrs.evolve(held, role=role)
+        self._joined((list_id, user_id))
         return True
 
-    async def remove_member(self, list_id: ListId, user_id: UserId) -> bool:
+    async def remove_member(self, list_id: ListId, user_id: UserId, now: datetime) -> bool:
         """End the membership; whether there was one."""
-        return self._state.memberships.pop((list_id, user_id), None) is not None
+        state = self._state
+        if state.memberships.pop((list_id, user_id), None) is None:
+            return False
+        del state.joined_changed[(list_id, user_id)]
+        changed = state.next_change()
+        state.list_changed[list_id] = changed
+        state.tombstone(changed, Kind.LIST, list_id, user_id=user_id, at=now)
+        return True
 
     async def add_invite(self, invite: Invite) -> None:
         """Store a new invite."""
@@ -138,6 +154,13 @@ class MemoryListRepository:
         for invite in expired:
             del self._state.invites[invite.code_hash]
         return len(expired)
+
+    def _joined(self, key: tuple[ListId, UserId]) -> None:
+        # A membership made or changed: the member's view of the list, and every member's
+        # count of members, changed.
+        changed = self._state.next_change()
+        self._state.joined_changed[key] = changed
+        self._state.list_changed[key[0]] = changed
 
     def _view(self, task_list: TaskList, role: Role) -> ListView:
         members = sum(lid == task_list.id for lid, _ in self._state.memberships)

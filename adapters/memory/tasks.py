@@ -9,6 +9,7 @@ import attrs
 from adapters.memory.state import State
 from domain.lists import Role
 from domain.queries import TaskCounts, TaskQuery
+from domain.sync import Kind
 from domain.tasks import Task
 from domain.types import ListId, TaskId, UserId
 from domain.users import User
@@ -30,6 +31,9 @@ class MemoryTaskRepository:
         self._state.last_id += 1
         stored = attrs.evolve(task, id=TaskId(self._state.last_id))
         self._state.tasks[stored.id] = stored
+        changed = self._state.next_change()
+        self._state.task_changed[stored.id] = changed
+        self._state.list_changed[stored.list_id] = changed
         return stored
 
     async def get_visible(self, user_id: UserId, task_id: TaskId) -> tuple[Task, Role] | None:
@@ -43,15 +47,30 @@ class MemoryTaskRepository:
         current = self._state.tasks.get(task.id)
         if current is None or current.version != previous.version:
             return False
-        self._state.tasks[task.id] = task
+        state = self._state
+        state.tasks[task.id] = task
+        changed = state.next_change()
+        state.task_changed[task.id] = changed
+        state.list_changed[task.list_id] = changed
+        if task.list_id != current.list_id:
+            state.list_changed[current.list_id] = changed
+            state.tombstone(
+                changed, Kind.TASK, task.id, list_id=current.list_id, at=task.updated_at
+            )
         return True
 
     async def remove(self, task: Task, by: UserId, at: datetime) -> bool:
         """Move `task` and its subtasks to the trash if the stored one is still at its version."""
-        current = self._state.tasks.get(task.id)
+        state = self._state
+        current = state.tasks.get(task.id)
         if current is None or current.version != task.version:
             return False
-        self._state.bin([current, *await self.subtasks(task.id)], by, at, root=task.id)
+        family = [current, *await self.subtasks(task.id)]
+        state.bin(family, by, at, root=task.id)
+        changed = state.next_change()
+        for gone in family:
+            state.tombstone(changed, Kind.TASK, gone.id, list_id=gone.list_id, at=at)
+        state.list_changed[current.list_id] = changed
         return True
 
     async def page(self, user_id: UserId, query: TaskQuery) -> list[Task]:

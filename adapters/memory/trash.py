@@ -56,8 +56,11 @@ class MemoryTrashRepository:
         """Swap the entry's trashed rows for `tasks`."""
         if not await self.purge(root):
             return False
+        changed = self._state.next_change()
         for task in tasks:
             self._state.tasks[task.id] = task
+            self._state.task_changed[task.id] = changed
+            self._state.list_changed[task.list_id] = changed
         return True
 
     async def purge(self, root: TaskId) -> bool:

@@ -24,10 +24,10 @@ from sqlalchemy import (
     true,
     tuple_,
     union_all,
-    update,
 )
 
 from adapters.persistence.executors import Prepared, Row
+from adapters.persistence.numbering import NUMBER, touch_lists
 from adapters.persistence.rows import TASK_COLUMNS
 from adapters.persistence.rows import task_from_row as _task
 from adapters.persistence.rows import task_values as _task_values
@@ -193,23 +193,33 @@ FAMILY: Final = Prepared(
     select(*TRASH_COLUMNS).where(_THE_ENTRY, ~_IS_ROOT).order_by(trash.c.position, trash.c.id)
 )
 TAKE_ENTRY: Final = Prepared(delete(trash).where(_THE_ENTRY).returning(trash.c.id))
-# A restored task keeps its id, which tasks' identity (BY DEFAULT) accepts.
-RESTORE_TASK: Final = Prepared(
-    insert(tasks).values(
-        {column.name: bindparam(column.name, type_=column.type) for column in tasks.columns}
-    )
-)
-RECOUNT_RESTORED: Final = Prepared(
-    update(lists)
-    .where(lists.c.id == bindparam("to_list", type_=lists.c.id.type))
-    .values(
-        {
-            counter: lists.c[counter] + bindparam(f"new_{counter}", type_=Integer)
-            for counter in ("pending", "completed")
-        }
-    )
-    .returning(lists.c.id)
-)
+
+
+def _restore(dialect: str) -> dict[str, Prepared]:
+    # A restored task keeps its id, which tasks' identity (BY DEFAULT) accepts; it and its list
+    # are numbered, as any task written (numbering.py).
+    number = NUMBER[dialect]
+    values: dict[str, Any] = {
+        column.name: bindparam(column.name, type_=column.type)
+        for column in tasks.columns
+        if column.name != "changed"
+    }
+    counted = touch_lists(number, lists.c.id == bindparam("to_list", type_=lists.c.id.type))
+    return {
+        "restore_task": Prepared(insert(tasks).values({**values, "changed": number})),
+        "recount_restored": Prepared(
+            counted.values(
+                {
+                    counter: lists.c[counter] + bindparam(f"new_{counter}", type_=Integer)
+                    for counter in ("pending", "completed")
+                }
+            )
+        ),
+    }
+
+
+RESTORE: Final = {dialect: _restore(dialect) for dialect in ("postgresql", "sqlite")}
+"""Each dialect's statements of a restore, by Statements field."""
 # SKIP LOCKED: concurrent purges take disjoint entries instead of waiting on each other.
 PURGE_EXPIRED: Final = Prepared(
     delete(trash)
@@ -286,9 +296,11 @@ class SqlTrashRepository(SqlRepository):
         none), insert `tasks` with their ids, and count them in their list."""
         if not await self._fetch(TAKE_ENTRY, {"root_id": root}):
             return False
+        await self._steps(self._sql.bump, {})
         for task in tasks:
             await self._fetch(
-                RESTORE_TASK, {**_task_values(task), "id": task.id, "user_id": task.user_id}
+                self._sql.restore_task,
+                {**_task_values(task), "id": task.id, "user_id": task.user_id},
             )
         done = sum(task.completed for task in tasks)
         params = {
@@ -296,7 +308,7 @@ class SqlTrashRepository(SqlRepository):
             "new_pending": len(tasks) - done,
             "new_completed": done,
         }
-        return bool(await self._fetch(RECOUNT_RESTORED, params))
+        return bool(await self._fetch(self._sql.recount_restored, params))
 
     async def purge(self, root: TaskId) -> bool:
         """Delete the entry's rows."""

@@ -207,8 +207,8 @@ def _as_a_client_would(seeds: Seeds) -> Callable[[Any, Any, Any], None]:
 
     The path's user is the token's user (a valid user id of someone else is a 403 that would
     hide every other rule). In positive cases an Idempotency-Key is made unique (a client never
-    reuses one for another body), a made-up cursor is left out (cursors are opaque: only
-    `meta.next_cursor` or the `Link` is one), a whole number is written without a fraction (a
+    reuses one for another body), a made-up cursor or `since` is left out (cursors are opaque:
+    only `meta.next_cursor`, `meta.cursor` or the `Link` is one), a whole number is written without a fraction (a
     client writes `parent=5`, not `parent=5.0`), `sort=position` comes with a `list` (as the
     document says it must), and of two names for one thing that the plain style reads (`q` and
     `search`, `status` and `completed`, a `-` and `order`) only the first is sent. Outside the
@@ -229,6 +229,7 @@ def _as_a_client_would(seeds: Seeds) -> Callable[[Any, Any, Any], None]:
             headers["Idempotency-Key"] = f"{str(key)[:200]}-{uuid.uuid4().hex}"
         query = case.query or {}
         query.pop("cursor", None)
+        query.pop("since", None)
         for name in _INTEGERS & query.keys():
             # An id schemathesis saw in an answer may come back as 5.0, which a client writes 5.
             value = query[name]
@@ -264,9 +265,10 @@ def _placed(seeds: Seeds, template: str, body: dict[str, Any]) -> None:
         _batched(seeds, body)
     elif template == "/api/{user_id}/tasks/{id}/move":
         for name in ("parent_id", "after"):
-            if type(body.get(name)) is int:
+            # 10.0 too: JSON Schema's integer, which a client writes 10 (a body's 10.0 is a 422).
+            if _whole(body.get(name)):
                 body[name] = None
-        if type(body.get("list_id")) is int:
+        if _whole(body.get("list_id")):
             # A list USER edits: one seen in an answer may be one USER only views (403).
             body["list_id"] = next(seeds.own_lists)
 
@@ -300,6 +302,10 @@ def _batched(seeds: Seeds, body: dict[str, Any]) -> None:
             _placed(seeds, "/api/{user_id}/tasks", operation["data"])
     while len(operations) > 1 and len(json.dumps(body).encode()) > MAX_BODY:
         operations.pop()
+
+
+def _whole(value: Any) -> bool:
+    return type(value) is int or (type(value) is float and value.is_integer())
 
 
 def _seeded(

@@ -229,8 +229,8 @@ async def test_roles_change_and_memberships_end_only_for_members(uow: UnitOfWork
         await work.commit()
     assert await visible(uow, member, task) is Role.VIEWER
     async with uow() as work:
-        assert await work.lists.remove_member(made.id, member.id)
-        assert not await work.lists.remove_member(made.id, member.id)
+        assert await work.lists.remove_member(made.id, member.id, NOW)
+        assert not await work.lists.remove_member(made.id, member.id, NOW)
         await work.commit()
     # Access ends at once: the task, its page and its counts.
     assert await visible(uow, member, task) is None
@@ -446,6 +446,33 @@ async def test_a_move_carries_the_counts_from_list_to_list(uow: UnitOfWorkFactor
     assert await visible(uow, friend, moved) is Role.OWNER
 
 
+async def test_a_task_written_leaves_its_lists_own_fields_as_they_were(
+    uow: UnitOfWorkFactory,
+) -> None:
+    # A task's values travel with names its list's columns also have (version, created_at,
+    # updated_at, owner_id): none of them may reach the list's row.
+    owner, friend = person("owner"), person("friend")
+    home, shared = await new_list(uow, owner, "Home"), await new_list(uow, friend, "Shared")
+    await join(uow, shared, owner)
+    [task] = await store(uow, owner, task_in(home))
+    later = NOW + timedelta(days=3)
+    done = task.apply(parse_changes({"completed": True, "title": "x"}, "patch"), later)
+    moved = attrs.evolve(
+        done.apply(parse_changes({"title": "y"}, "patch"), later),
+        list_id=shared.id,
+        user_id=friend.id,
+    )
+    async with uow() as work:
+        assert await work.tasks.replace(done, task)
+        assert await work.tasks.replace(moved, done)
+        await work.commit()
+    async with uow() as work:
+        for task_list, member in ((home, owner), (shared, friend)):
+            view = await work.lists.get(member.id, task_list.id)
+            assert view is not None
+            assert view.list == task_list
+
+
 @pytest.fixture(scope="module")
 async def many_lists(uow: UnitOfWorkFactory) -> tuple[User, list[Task]]:
     """A user in six lists (four of theirs, two shared with them) with tasks whose sort values
@@ -527,7 +554,7 @@ async def test_erasing_an_owner_ends_their_lists_for_every_member(uow: UnitOfWor
     await join(uow, shared, member)
     [task] = await store(uow, member, task_in(shared))
     async with uow() as work:
-        assert await work.users.remove(owner.id)
+        assert await work.users.remove(owner.id, NOW)
         await work.commit()
     assert await visible(uow, member, task) is None
     async with uow() as work:
@@ -544,7 +571,7 @@ async def test_erasing_a_member_leaves_the_list_and_what_they_wrote_in_it(
     await join(uow, shared, member)
     [task] = await store(uow, member, task_in(shared))
     async with uow() as work:
-        assert await work.users.remove(member.id)
+        assert await work.users.remove(member.id, NOW)
         await work.commit()
     assert await visible(uow, owner, task) == Role.OWNER
     async with uow() as work:
@@ -758,7 +785,7 @@ async def test_erasing_an_owner_erases_their_trash_and_nobody_elses(
     await trashed(uow, theirs, editor)
     await trashed(uow, own, editor)
     async with uow() as work:
-        assert await work.users.remove(owner.id)
+        assert await work.users.remove(owner.id, NOW)
         await work.commit()
         assert await work.trash.of_owner(owner.id, None, 100) == []
         assert [e.task.id for e in await work.trash.of_owner(editor.id, None, 100)] == [own.id]

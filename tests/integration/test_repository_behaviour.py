@@ -27,6 +27,7 @@ from domain.personal_tokens import PersonalToken, new_secret, token_hash
 from domain.policy import Scope
 from domain.queries import Due, Sort, SortField, Status, TaskCounts, TaskFilter, TaskQuery
 from domain.sessions import EndedSessions, IssuedSession
+from domain.sync import HISTORY_KEPT, Change, FeedPosition, Kind, Op, latest_per_entity
 from domain.tasks import NO_LIST, Priority, Task, parse_changes
 from domain.types import TaskId, UserId
 from domain.users import User
@@ -38,6 +39,7 @@ from tests.integration.sql_backends import (
     migrated_postgres,
     migrated_sqlite,
 )
+from tests.settling import SETTLING
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 BACKENDS = [
@@ -780,14 +782,14 @@ async def test_removing_a_user_erases_everything_they_own_and_nothing_else(
     before_kept = await everything_of(uow, kept)
 
     async with uow() as work:
-        assert await work.users.remove(doomed)
+        assert await work.users.remove(doomed, NOW)
         await work.commit()
 
     assert await everything_of(uow, doomed) == (None, [], TaskCounts(), None, None, [], [])
     async with uow() as work:
         assert await work.users.account_by_email(key) is None
         assert await work.identities.user_of(identity.issuer, identity.subject) is None
-        assert not await work.users.remove(doomed)
+        assert not await work.users.remove(doomed, NOW)
     assert await everything_of(uow, kept) == before_kept
 
 
@@ -803,6 +805,206 @@ async def everything_of(uow: UnitOfWorkFactory, user_id: UserId) -> tuple[object
             await work.personal_tokens.of_user(user_id),
             await work.identities.of_user(user_id),
         )
+
+
+# The change feed (domain.sync): what each write leaves in the feeds of the people it concerns.
+
+
+async def feed(
+    uow: UnitOfWorkFactory, user_id: UserId, after: FeedPosition | None = None
+) -> list[Change]:
+    """Every entry of the user's feed after `after`, read a page of 3 at a time."""
+    read: list[Change] = []
+    empty = 0
+    while empty < SETTLING:
+        async with uow() as work:
+            page = await work.changes.page(user_id, after, 3)
+        assert len(page) <= 3
+        empty = 0 if page else empty + 1
+        read += page
+        after = page[-1].position if page else after
+    return read
+
+
+def ops(entries: list[Change]) -> list[tuple[str, int, str]]:
+    """(kind, id, op) of each entry, in order."""
+    return [(e.kind.value, e.id, e.op.value) for e in entries]
+
+
+async def shared_list(uow: UnitOfWorkFactory, owner: UserId, *members: UserId) -> TaskList:
+    """A committed list of `owner` that `members` joined as editors."""
+    async with uow() as work:
+        made = await work.lists.add(
+            TaskList.create(owner_id=owner, name="L", now=NOW), as_owner(owner)
+        )
+        for member in members:
+            joined = Membership(list_id=made.id, user_id=member, role=Role.EDITOR, joined_at=NOW)
+            assert await work.lists.add_member(joined)
+        await work.commit()
+    return made
+
+
+async def in_list(
+    uow: UnitOfWorkFactory, task_list: TaskList, title: str, parent: Task | None = None
+) -> Task:
+    """A committed task of `task_list` (under `parent` when given)."""
+    task = attrs.evolve(
+        make_task(task_list.owner_id, title=title),
+        list_id=task_list.id,
+        parent_id=None if parent is None else parent.id,
+        position="a0" if parent is None else f"{parent.position}.a0",
+    )
+    async with uow() as work:
+        stored = await work.tasks.add(task, as_owner(task_list.owner_id))
+        await work.commit()
+    return stored
+
+
+async def test_a_full_feed_is_every_visible_list_and_task_once_in_order(
+    uow: UnitOfWorkFactory,
+) -> None:
+    owner, stranger = await stored_user(uow), await stored_user(uow)
+    first, second = await store(uow, make_task(owner, title="one"), make_task(owner, title="two"))
+    await store(uow, make_task(stranger))
+    entries = await feed(uow, owner)
+    assert [e.position for e in entries] == sorted(e.position for e in entries)
+    assert len({e.position for e in entries}) == len(entries)
+    upserts = {(e.kind, e.id): e for e in latest_per_entity(entries)}
+    assert {e.op for e in upserts.values()} == {Op.UPSERT}
+    async with uow() as work:
+        [view] = await work.lists.all_for(owner)
+        assert upserts.pop((Kind.LIST, view.list.id)).list == view
+        for task in (first, second):
+            found = await work.tasks.get_visible(owner, task.id)
+            assert found is not None
+            assert upserts.pop((Kind.TASK, task.id)).task == found[0] == task
+    assert upserts == {}
+
+
+async def test_each_write_comes_after_a_cursor_read_before_it(uow: UnitOfWorkFactory) -> None:
+    owner = await stored_user(uow)
+    (task,) = await store(uow, make_task(owner))
+    cursor = (await feed(uow, owner))[-1].position
+    assert await feed(uow, owner, cursor) == []
+    async with uow() as work:
+        assert await work.tasks.replace(renamed(task), task)
+        await work.commit()
+    after = await feed(uow, owner, cursor)
+    # The task, and its list (a task in it changed), each once.
+    assert sorted(ops(after)) == [("list", task.list_id, "upsert"), ("task", task.id, "upsert")]
+    assert [e.task for e in after if e.task is not None] == [renamed(task)]
+
+
+async def test_a_list_joined_after_a_cursor_brings_its_older_tasks_after_it(
+    uow: UnitOfWorkFactory,
+) -> None:
+    owner, member = await stored_user(uow), await stored_user(uow)
+    theirs = await shared_list(uow, owner)
+    old = await in_list(uow, theirs, "old")
+    (mine,) = await store(uow, make_task(member))
+    cursor = (await feed(uow, member))[-1].position
+    async with uow() as work:
+        joined = Membership(list_id=theirs.id, user_id=member, role=Role.VIEWER, joined_at=NOW)
+        assert await work.lists.add_member(joined)
+        await work.commit()
+    assert sorted(ops(await feed(uow, member, cursor))) == [
+        ("list", theirs.id, "upsert"),
+        ("task", old.id, "upsert"),
+    ]
+    assert mine.id not in {e.id for e in await feed(uow, owner) if e.kind is Kind.TASK}
+
+
+async def test_a_trashed_task_and_its_subtasks_are_deletes_for_members_of_their_list(
+    uow: UnitOfWorkFactory,
+) -> None:
+    owner, member, later = [await stored_user(uow) for _ in range(3)]
+    shared = await shared_list(uow, owner, member)
+    parent = await in_list(uow, shared, "parent")
+    child = await in_list(uow, shared, "child", parent)
+    cursor = (await feed(uow, member))[-1].position
+    async with uow() as work:
+        assert await work.tasks.remove(parent, owner, NOW)
+        await work.commit()
+    after = await feed(uow, member, cursor)
+    assert ("task", parent.id, "delete") in ops(after)
+    assert ("task", child.id, "delete") in ops(after)
+    # Who joins afterwards is told nothing of what was gone before.
+    async with uow() as work:
+        joined = Membership(list_id=shared.id, user_id=later, role=Role.VIEWER, joined_at=NOW)
+        assert await work.lists.add_member(joined)
+        await work.commit()
+    assert {e.op for e in await feed(uow, later)} == {Op.UPSERT}
+
+
+async def test_losing_a_list_in_any_way_is_a_delete_of_it(uow: UnitOfWorkFactory) -> None:
+    owner, left, removed, stays = [await stored_user(uow) for _ in range(4)]
+    shared = await shared_list(uow, owner, left, removed, stays)
+    await in_list(uow, shared, "t")
+    cursors = {who: (await feed(uow, who))[-1].position for who in (left, removed, stays)}
+    async with uow() as work:
+        assert await work.lists.remove_member(shared.id, left, NOW)
+        assert await work.lists.remove_member(shared.id, removed, NOW)
+        await work.commit()
+    for who in (left, removed):
+        assert ops(await feed(uow, who, cursors[who])) == [("list", shared.id, "delete")]
+    # The one who stays sees the list again: it has fewer members.
+    assert ops(await feed(uow, stays, cursors[stays])) == [("list", shared.id, "upsert")]
+    async with uow() as work:
+        assert await work.lists.remove(shared, owner, NOW)
+        await work.commit()
+    assert ("list", shared.id, "delete") in ops(await feed(uow, stays, cursors[stays]))
+    assert ("list", shared.id, "delete") in ops(await feed(uow, owner))
+
+
+async def test_erasing_an_owner_is_a_delete_of_their_lists_for_every_member(
+    uow: UnitOfWorkFactory,
+) -> None:
+    owner, member = await stored_user(uow), await stored_user(uow)
+    shared = await shared_list(uow, owner, member)
+    cursor = (await feed(uow, member))[-1].position
+    async with uow() as work:
+        assert await work.users.remove(owner, NOW)
+        await work.commit()
+    assert ops(await feed(uow, member, cursor)) == [("list", shared.id, "delete")]
+
+
+async def test_a_move_is_a_delete_where_the_task_left_and_an_upsert_where_it_went(
+    uow: UnitOfWorkFactory,
+) -> None:
+    owner, here, both = await stored_user(uow), await stored_user(uow), await stored_user(uow)
+    source = await shared_list(uow, owner, here, both)
+    target = await shared_list(uow, owner, both)
+    task = await in_list(uow, source, "moving")
+    cursors = {who: (await feed(uow, who))[-1].position for who in (here, both)}
+    moved = attrs.evolve(task, list_id=target.id, version=task.version + 1)
+    async with uow() as work:
+        assert await work.tasks.replace(moved, task)
+        await work.commit()
+    assert ("task", task.id, "delete") in ops(await feed(uow, here, cursors[here]))
+    seen = latest_per_entity(await feed(uow, both, cursors[both]))
+    # Seen from both lists, the move ends as an upsert.
+    assert [(e.op, e.task) for e in seen if e.kind is Kind.TASK] == [(Op.UPSERT, moved)]
+
+
+async def test_a_purge_moves_the_horizon_past_the_old_deletes_only(uow: UnitOfWorkFactory) -> None:
+    owner = await stored_user(uow)
+    old, new = await store(uow, make_task(owner), make_task(owner))
+    async with uow() as work:
+        assert await work.tasks.remove(old, owner, NOW - HISTORY_KEPT - timedelta(days=1))
+        await work.commit()
+    async with uow() as work:
+        assert await work.tasks.remove(new, owner, NOW)
+        await work.commit()
+    deletes = {e.id: e.position for e in await feed(uow, owner) if e.op is Op.DELETE}
+    async with uow() as work:
+        before = await work.changes.horizon()
+        assert await work.changes.purge(NOW - HISTORY_KEPT, 1000) >= 1
+        horizon = await work.changes.horizon()
+        await work.commit()
+    assert before < deletes[old.id].changed <= horizon < deletes[new.id].changed
+    remaining = {e.id for e in await feed(uow, owner) if e.op is Op.DELETE}
+    assert old.id not in remaining
+    assert new.id in remaining
 
 
 @attrs.frozen
@@ -998,6 +1200,20 @@ async def invite_state(work: UnitOfWork, invite: Invite) -> object:
     return await work.lists.invite(invite.code_hash)
 
 
+async def an_old_delete(uow: UnitOfWorkFactory) -> UserId:
+    """A user whose task was deleted longer ago than the feed keeps deletes."""
+    (task,) = await store(uow, make_task(await stored_user(uow)))
+    async with uow() as work:
+        assert await work.tasks.remove(task, task.user_id, NOW - HISTORY_KEPT - timedelta(days=1))
+        await work.commit()
+    return task.user_id
+
+
+async def feed_state(work: UnitOfWork, user_id: UserId) -> object:
+    """The user's whole feed, and the purge horizon."""
+    return await work.changes.page(user_id, None, 1000), await work.changes.horizon()
+
+
 WRITES: dict[str, dict[str, Write]] = {
     "tasks.add": {
         "known owner": Write(stored_user, lambda w, u: add(w, make_task(u)), owner_state),
@@ -1075,7 +1291,9 @@ WRITES: dict[str, dict[str, Write]] = {
     },
     "lists.remove_member": {
         "an editor": Write(
-            list_and_member, lambda w, g: w.lists.remove_member(g[0].id, g[1]), membership_state
+            list_and_member,
+            lambda w, g: w.lists.remove_member(g[0].id, g[1], NOW),
+            membership_state,
         ),
     },
     "lists.add_invite": {
@@ -1140,7 +1358,7 @@ WRITES: dict[str, dict[str, Write]] = {
     "users.remove": {
         "user with a task": Write(
             stored_task,
-            lambda w, t: w.users.remove(t.user_id),
+            lambda w, t: w.users.remove(t.user_id, NOW),
             lambda w, t: owner_state(w, t.user_id),
         ),
     },
@@ -1165,6 +1383,13 @@ WRITES: dict[str, dict[str, Write]] = {
                 ExternalIdentity(issuer="https://i.test", subject=u.id), u
             ),
             lambda w, u: w.identities.user_of("https://i.test", u.id),
+        ),
+    },
+    "changes.purge": {
+        "old delete": Write(
+            an_old_delete,
+            lambda w, _: w.changes.purge(NOW - HISTORY_KEPT, 1000),
+            feed_state,
         ),
     },
     "sessions.purge": {
@@ -1207,6 +1432,8 @@ READS: frozenset[str] = frozenset(
         "personal_tokens.find",
         "identities.user_of",
         "identities.of_user",
+        "changes.page",
+        "changes.horizon",
     }
 )
 """The methods that change nothing."""

@@ -7,6 +7,7 @@ from taskservice.services.keyed import KeyedOutcome
 from taskservice.services.lists import InvitePreview, ListUseCases
 from taskservice.services.personal_tokens import NewToken, PersonalTokenUseCases
 from taskservice.services.sessions import SessionGuard
+from taskservice.services.sync import FeedPage, SyncUseCases
 from taskservice.services.tasks import ExpectedVersions, TaskPage, TaskUseCases
 from taskservice.services.trash import TrashPage, TrashUseCases
 from taskservice.services.your_data import Export, YourDataUseCases, token_metadata
@@ -24,6 +25,7 @@ class UseCases:
     personal_tokens: PersonalTokenUseCases
     trash: TrashUseCases
     your_data: YourDataUseCases
+    sync: SyncUseCases
 
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "AccountUseCases",
     "ExpectedVersions",
     "Export",
+    "FeedPage",
     "InvitePreview",
     "KeyedOutcome",
     "ListUseCases",
@@ -39,6 +42,7 @@ __all__ = [
     "Session",
     "SessionGuard",
     "SignInMethods",
+    "SyncUseCases",
     "TaskPage",
     "TaskUseCases",
     "TrashPage",

@@ -28,6 +28,7 @@ from taskservice.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from taskservice.services.access import TASK_NOT_FOUND, caller_user
 from taskservice.services.keyed import KeyedOutcome, once
 from taskservice.services.positions import END, LostRace, position_at
+from taskservice.services.sync import purge_history
 
 _WRITE_ATTEMPTS: Final = 5
 _SEEN_BY: Final = roles_permitting(TRASH_ACTION)
@@ -35,9 +36,11 @@ _SEEN_BY: Final = roles_permitting(TRASH_ACTION)
 
 
 async def purge_expired(uow: UnitOfWork, now: datetime) -> None:
-    """Purge a batch of the trash kept longer than KEPT_FOR; every delete calls it, so that the
-    trash is purged as long as anything is deleted (as idempotency records are on creates)."""
+    """Purge a batch of the trash kept longer than KEPT_FOR, and of the feed's deletes kept
+    longer than theirs; every delete calls it, so that both are purged as long as anything is
+    deleted (as idempotency records are on creates)."""
     await uow.trash.purge_expired(now - KEPT_FOR, PURGE_BATCH)
+    await purge_history(uow, now)
 
 
 @attrs.frozen(kw_only=True)
