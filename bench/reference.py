@@ -12,6 +12,7 @@ the pool skips asyncpg's reset query on release because no request leaves sessio
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import time
 import uuid
@@ -244,6 +245,13 @@ def _feed_limit(raw: str | None) -> int:
     raise Failure(422, "VALIDATION_ERROR", f"limit must be 1 to {FEED_LIMIT_MAX}.")
 
 
+def _page_tag(stamps: list[Any], query: str) -> str:
+    digest = hashlib.sha256(query.encode())
+    for list_id, changed, joined in sorted(tuple(s) for s in stamps):
+        digest.update(f"|{list_id}:{changed}:{joined}".encode())
+    return f'W/"{digest.hexdigest()[:32]}"'
+
+
 def _limit(raw: str | None) -> int:
     if raw is None:
         return LIMIT_DEFAULT
@@ -346,8 +354,13 @@ class TaskEndpoints:
         chosen = _list_id(params.get("list"))
         scope = (user,) if chosen is None else (user, chosen)
         async with self.pool.acquire() as conn:
-            if chosen is not None and await conn.fetchrow(reference_sql.ACCESS, *scope) is None:
+            # As the service: the page's tag first, which also proves a named list's membership.
+            stamps = await conn.fetch(reference_sql.STAMPS[chosen is not None], *scope)
+            if chosen is not None and not stamps:
                 raise Failure(404, "NOT_FOUND", "No such list.")
+            tag = _page_tag(stamps, request.url.query)
+            if tag in request.headers.get("if-none-match", ""):
+                return Response(status_code=304, headers={"ETag": tag})
             one_list = chosen is not None
             if cursor:
                 moment, after_id = decode_cursor(cursor)
@@ -363,7 +376,9 @@ class TaskEndpoints:
             "next_cursor": encode_cursor(page[-1]) if len(rows) > limit else None,
             "counts": {"pending": pending, "completed": completed},
         }
-        return _success([task_json(r) for r in page], f"{len(page)} task(s).", meta=meta)
+        response = _success([task_json(r) for r in page], f"{len(page)} task(s).", meta=meta)
+        response.headers["ETag"] = tag
+        return response
 
     async def changes(self, request: Request) -> Response:
         """GET /api/{user_id}/changes: a page of the feed after `since` (from the start without

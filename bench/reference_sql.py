@@ -124,12 +124,13 @@ _LIST_COLUMNS: Final = (
     "lists.id, lists.owner_id, lists.name, lists.is_default, lists.version, lists.created_at, "
     "lists.updated_at"
 )
-ACCESS: Final = (
-    f"SELECT {_LIST_COLUMNS}, memberships.role \nFROM lists JOIN memberships ON "
-    "memberships.list_id = lists.id AND memberships.user_id = $1::VARCHAR \n"
-    "WHERE lists.id = $2::BIGINT"
+_STAMPS: Final = (
+    "SELECT memberships.list_id, lists.changed, memberships.changed AS changed_1 \n"
+    "FROM memberships JOIN lists ON lists.id = memberships.list_id \n"
+    "WHERE memberships.user_id = $1::VARCHAR"
 )
-"""List $2 and user $1's role in it."""
+STAMPS: Final = {False: _STAMPS, True: f"{_STAMPS} AND memberships.list_id = $2::BIGINT"}
+"""User $1's lists (or list $2 alone) with their change numbers: what a page's ETag is made of."""
 DEFAULT_LIST: Final = (
     f"SELECT {_LIST_COLUMNS} \nFROM lists \nWHERE lists.owner_id = $1::VARCHAR "
     "AND lists.is_default IS true"

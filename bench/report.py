@@ -17,6 +17,8 @@ P99_TARGET_MS: Final = 25.0
 LIST_RATIO_TARGET: Final = 0.70
 CREATE_RATIO_TARGET: Final = 0.60
 DEEP_TOLERANCE: Final = 0.15
+NOT_MODIFIED_TIMES: Final = 3.0
+"""How many times a full first page's throughput a 304 answer to the same request must reach."""
 RSS_TARGET_MB: Final = 120.0
 WORKERS_SCALING_TARGET: Final = 1.7
 """Two workers against one, in req/s, where the two have a core each (issue 17)."""
@@ -152,6 +154,9 @@ def targets(results: Sequence[ScenarioResult]) -> list[Target]:
     for result in results:
         if result.scenario.page_of is not None:
             found += _list_targets(result, by_key.get(result.scenario.page_of))
+    not_modified, first = by_key.get("list_not_modified"), by_key.get("list_first")
+    if not_modified is not None and first is not None:
+        found.append(_not_modified_target(not_modified, first))
     create = by_key.get("create")
     if create is not None:
         found.append(
@@ -175,6 +180,19 @@ def targets(results: Sequence[ScenarioResult]) -> list[Target]:
         )
     )
     return found
+
+
+def _not_modified_target(not_modified: ScenarioResult, first: ScenarioResult) -> Target:
+    # Issue 16: a poll answered 304 costs a fraction of the page it saves.
+    pairs = zip(not_modified.service_runs, first.service_runs, strict=False)
+    times = [n.rps / f.rps for n, f in pairs if f.rps]
+    median = statistics.median(times) if times else 0.0
+    spread = f"rounds {min(times):.1f}x-{max(times):.1f}x" if times else "no rounds"
+    return Target(
+        name=f"{not_modified.scenario.title} >= {NOT_MODIFIED_TIMES:.0f}x {first.scenario.title}",
+        measured=f"{median:.1f}x, round by round ({spread})",
+        met=median >= NOT_MODIFIED_TIMES,
+    )
 
 
 def _list_targets(page: ScenarioResult, first: ScenarioResult | None) -> list[Target]:

@@ -143,6 +143,13 @@ SCENARIOS: Final = (
     ),
     # Issue 16: a client polling its change feed at its end (nothing changed since).
     Scenario(key="feed_next", title="feed: the next page (20 lists)", script="static"),
+    # Issue 16: a polling client whose copy of the first page is current.
+    Scenario(
+        key="list_not_modified",
+        title="list first page, 304 (If-None-Match)",
+        script="conditional",
+        expected=304,
+    ),
     Scenario(
         key="list_first_pooler",
         title="list first page, PgBouncer",
@@ -190,6 +197,8 @@ class Workload:
         self.bad_token = tokens.forged(seed.USER_10K)
         self.cursors: dict[tuple[str, str], str] = {}
         """The deep cursor of each (deep scenario, app): each app pages with its own."""
+        self.tags: dict[str, str] = {}
+        """The ETag of the first page of USER_10K, as each app tags it."""
         self.one_list = fixture.lists[seed.USER_LISTS][-1]
         writers = fixture.writer_tasks
         self._slot_tasks = {
@@ -242,6 +251,9 @@ class Workload:
         """The arguments after `--` for the scenario's Lua script, fresh for this run."""
         if scenario.script == "static":
             return list(self.static_request(scenario.key, app))
+        if scenario.script == "conditional":
+            _, target, token = self.static_request("list_first", app)
+            return [target, token, self.tags[app]]
         path = self.workdir / f"{scenario.key}.txt"
         if scenario.script in ("create", "batch"):
             users = [u for u, _ in self.fixture.writer_tasks]
@@ -273,10 +285,13 @@ class Workload:
             self.cursors[(key, app)] = await _cursor_after(app, base_url, path, token, depth)
 
     async def first_answers(self, app: str, base_url: str) -> dict[str, Any]:
-        """The first list page and one task from `app`, checked against the seeded counts."""
+        """The first list page and one task from `app`, checked against the seeded counts; the
+        page's ETag kept for the conditional scenario."""
         headers = {"Authorization": f"Bearer {self.tokens[seed.USER_10K]}"}
         async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
-            page = _ok(await client.get(f"/api/{seed.USER_10K}/tasks"), app)
+            answer = await client.get(f"/api/{seed.USER_10K}/tasks")
+            self.tags[app] = answer.headers.get("etag", "")
+            page = _ok(answer, app)
             one = _ok(
                 await client.get(f"/api/{seed.USER_10K}/tasks/{self.fixture.sample_task}"), app
             )

@@ -10,6 +10,8 @@ out of one of their lists, a list deleted or their membership of it ended.
 from __future__ import annotations
 
 import enum
+import hashlib
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Final
 
@@ -60,6 +62,21 @@ class Change:
     position: FeedPosition
     task: Task | None = None
     list: ListView | None = None
+
+
+ListStamp = tuple[int, int, int]
+"""A list in a reader's scope: its id, its newest change number (the list, its tasks, its
+members) and the reader's membership's number (joined, or role changed)."""
+
+
+def scope_tag(stamps: Iterable[ListStamp], qualifier: str) -> str:
+    """A weak ETag of a page whose content depends only on the lists `stamps` describe and on
+    `qualifier` (the request, and any moment it is measured from): any change in or of one of
+    them, a list gained or lost, changes the tag; a change elsewhere does not."""
+    digest = hashlib.sha256(qualifier.encode())
+    for list_id, changed, joined in sorted(stamps):
+        digest.update(f"|{list_id}:{changed}:{joined}".encode())
+    return f'W/"{digest.hexdigest()[:32]}"'
 
 
 def latest_per_entity(entries: list[Change]) -> list[Change]:

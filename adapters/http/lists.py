@@ -69,8 +69,15 @@ class ListApi:
     async def index(self, request: Request) -> Response:
         """GET /api/{user_id}/lists: every list of the caller's, the default list first."""
         caller = await self._caller(request, Action.READ)
-        views = await self.lists.list_all(caller)
-        return self.style.resource([task_list_json(v) for v in views], f"{len(views)} list(s).")
+        if "if-none-match" in request.headers:
+            tag = await self.lists.lists_tag(caller)
+            if parsing.if_none_match_tag(request, tag):
+                return Response(status_code=304, headers={"ETag": tag})
+        tagged = await self.lists.list_all_tagged(caller)
+        views = tagged.views
+        response = self.style.resource([task_list_json(v) for v in views], f"{len(views)} list(s).")
+        response.headers["ETag"] = tagged.tag
+        return response
 
     async def create(self, request: Request) -> Response:
         """POST /api/{user_id}/lists: a new list the caller owns."""

@@ -978,6 +978,13 @@ def _headers(plain: bool) -> dict[str, Schema]:
             "required": True,
             "schema": {"type": "string", "pattern": r'^"[1-9][0-9]*"$'},
         },
+        "PageETag": {
+            "description": "A weak tag of the page: it changes whenever anything in its scope "
+            "(its lists, their tasks, counts and members, your memberships) changes, and only "
+            "then; send it back in If-None-Match to get 304 while it holds.",
+            "required": True,
+            "schema": {"type": "string", "pattern": r'^W/"[0-9a-f]{32}"$'},
+        },
         "Location": {
             "description": "The path of the created task or list, under your own user id.",
             "required": True,
@@ -1123,6 +1130,26 @@ def _ok(
     }
 
 
+def _if_none_match_page() -> Schema:
+    # Inline where the task list's parameters are read one by one (its clients' names).
+    return _param(
+        "If-None-Match",
+        "header",
+        {"type": "string"},
+        "Answer 304, without reading the page, if it is still at one of these ETags (the weak "
+        "tag a full answer carried; `*`: any).",
+    )
+
+
+def _not_modified() -> Schema:
+    return {
+        "304": {
+            "description": "Nothing in the page's scope changed since the tag sent.",
+            "headers": _response_headers("PageETag"),
+        }
+    }
+
+
 def _body(schema: str, *media_types: str, required: bool = True) -> Schema:
     return {
         "required": required,
@@ -1183,6 +1210,7 @@ def _parameters() -> dict[str, Schema]:
             etags,
             "Answer 304 if the task is still at one of these ETags (`*`: any; weak tags match).",
         ),
+        "IfNoneMatchPage": _if_none_match_page(),
         "IdempotencyKey": _param(
             "Idempotency-Key",
             "header",
@@ -1398,11 +1426,17 @@ def _task_paths(plain: bool) -> dict[str, Schema]:
                     "unfiltered. Paging is keyset-based."
                 ),
                 "security": _AUTH,
-                "parameters": list_parameters(plain),
+                "parameters": [*list_parameters(plain), _if_none_match_page()],
                 "responses": {
                     **_ok(
-                        plain, 200, "A page of tasks.", {"type": "array", "items": task}, meta=True
+                        plain,
+                        200,
+                        "A page of tasks.",
+                        {"type": "array", "items": task},
+                        "PageETag",
+                        meta=True,
                     ),
+                    **_not_modified(),
                     **_errors(401, 403, 404, 422),
                 },
             },
@@ -1582,7 +1616,12 @@ def _list_paths(plain: bool) -> dict[str, Schema]:
                 "description": 'Your default list ("Inbox" until renamed) is made when first '
                 "needed.",
                 "security": _AUTH,
-                "responses": {**_ok(plain, 200, "Your lists.", lists), **_errors(401, 403, 422)},
+                "parameters": _use("IfNoneMatchPage"),
+                "responses": {
+                    **_ok(plain, 200, "Your lists.", lists, "PageETag"),
+                    **_not_modified(),
+                    **_errors(401, 403, 422),
+                },
             },
             "post": {
                 "operationId": "createList",

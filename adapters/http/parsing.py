@@ -175,6 +175,18 @@ def if_match(request: Request) -> frozenset[int] | None:
     )
 
 
+def if_none_match_tag(request: Request, tag: str | None) -> bool:
+    """Whether If-None-Match names the weak ETag `tag` (weak comparison: `W/` aside) or is `*`;
+    never without a tag (nothing there to match)."""
+    header = request.headers.get("if-none-match")
+    if header is None or tag is None:
+        return False
+    if header.strip() == "*":
+        return True
+    opaque = tag.removeprefix("W/")
+    return any(part.strip().removeprefix("W/") == opaque for part in header.split(","))
+
+
 def if_none_match(request: Request, version: int) -> bool:
     """Whether If-None-Match names `version` (weak comparison) or is `*`."""
     header = request.headers.get("if-none-match")

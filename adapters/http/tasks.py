@@ -65,9 +65,15 @@ class TaskApi:
         """GET /api/{user_id}/tasks: one page of the user's tasks."""
         caller = await self._caller(request, Action.READ)
         query, cursor = self.style.list_query(request.query_params)
+        if "if-none-match" in request.headers:
+            tag = await self.tasks.page_tag(caller, query, cursor)
+            if parsing.if_none_match_tag(request, tag):
+                return Response(status_code=304, headers={"ETag": str(tag)})
         page = await self.tasks.list_page(caller, query, cursor)
         items = [task_json(t) for t in page.tasks]
-        return self.style.page(items, page, limit=query.limit, request=request)
+        response = self.style.page(items, page, limit=query.limit, request=request)
+        response.headers["ETag"] = page.tag
+        return response
 
     async def create(self, request: Request) -> Response:
         """POST /api/{user_id}/tasks: a new task, once per Idempotency-Key when one is sent."""

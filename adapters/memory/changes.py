@@ -7,9 +7,9 @@ from datetime import datetime
 
 from adapters.memory.state import State, Tombstone
 from domain.lists import ListView
-from domain.sync import Change, FeedPosition, Kind, Op
+from domain.sync import Change, FeedPosition, Kind, ListStamp, Op
 from domain.tasks import Task
-from domain.types import UserId
+from domain.types import ListId, UserId
 
 
 class MemoryChangeRepository:
@@ -25,6 +25,15 @@ class MemoryChangeRepository:
             key=lambda e: e.position,
         )
         return entries[:limit]
+
+    async def stamps(self, user_id: UserId, list_id: ListId | None = None) -> list[ListStamp]:
+        """The lists in scope with their newest change number and the membership's."""
+        state = self._state
+        return [
+            (lid, state.list_changed[lid], state.joined_changed[(lid, member)])
+            for lid, member in state.memberships
+            if member == user_id and list_id in (None, lid)
+        ]
 
     async def horizon(self) -> int:
         """The greatest number of a purged tombstone."""

@@ -50,8 +50,8 @@ from adapters.persistence.numbering import (
 from adapters.persistence.rows import LIST_COLUMNS, TASK_COLUMNS, task_from_row, view_from_row
 from adapters.persistence.statements import SqlRepository, Steps
 from adapters.persistence.tables import lists, memberships, sync_state, tasks, tombstones, users
-from domain.sync import Change, FeedPosition, Kind, Op
-from domain.types import UserId
+from domain.sync import Change, FeedPosition, Kind, ListStamp, Op
+from domain.types import ListId, UserId
 
 _USER: Final = bindparam("user_id", type_=memberships.c.user_id.type)
 _AFTER: Final = (
@@ -175,6 +175,21 @@ def _feed(dialect: str) -> Prepared:
 
 
 FEED: Final = {dialect: _feed(dialect) for dialect in ("postgresql", "sqlite")}
+_STAMPS: Final = select(memberships.c.list_id, lists.c.changed, memberships.c.changed).join_from(
+    memberships, lists, lists.c.id == memberships.c.list_id
+)
+STAMPS: Final = {
+    # Plain selects (no function): through a transaction pooler they need no transaction.
+    False: Prepared(_STAMPS.where(memberships.c.user_id == _USER)),
+    True: Prepared(
+        _STAMPS.where(
+            memberships.c.user_id == _USER,
+            memberships.c.list_id == bindparam("list_id", type_=memberships.c.list_id.type),
+        )
+    ),
+}
+"""A reader's lists with their numbers: every list (False) or one (True), by the index that
+starts every read of tasks (memberships by user)."""
 HORIZON: Final = Prepared(select(sync_state.c.horizon))
 _EXPIRED_BY: Final = bindparam("expired_by", type_=tombstones.c.at.type)
 _DOOMED: Final = (
@@ -277,6 +292,14 @@ class SqlChangeRepository(SqlRepository):
                 "after_op": after.op.value,
             }
         return [_change(row) for row in await self._fetch(self._sql.feed, params)]
+
+    async def stamps(self, user_id: UserId, list_id: ListId | None = None) -> list[ListStamp]:
+        """The lists in scope with their newest change number and the membership's."""
+        params: dict[str, Any] = {"user_id": user_id}
+        if list_id is not None:
+            params["list_id"] = list_id
+        rows = await self._fetch(STAMPS[list_id is not None], params)
+        return [(row[0], row[1], row[2]) for row in rows]
 
     async def horizon(self) -> int:
         """The greatest number of a purged tombstone (0 before any)."""

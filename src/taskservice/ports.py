@@ -16,7 +16,7 @@ from domain.lists import Invite, ListView, Member, Membership, Role, TaskList
 from domain.personal_tokens import PersonalToken
 from domain.queries import TaskCounts, TaskQuery
 from domain.sessions import EndedSessions, IssuedSession
-from domain.sync import Change, FeedPosition
+from domain.sync import Change, FeedPosition, ListStamp
 from domain.tasks import Task
 from domain.throttling import Bucket
 from domain.trash import TrashedTask, TrashPosition
@@ -191,6 +191,11 @@ class ChangeRepository(Protocol):
     async def page(self, user_id: UserId, after: FeedPosition | None, limit: int) -> list[Change]:
         """At most `limit` entries of `user_id`'s feed after `after` (from the start: None), in
         position order; an entity may appear more than once (domain.sync.latest_per_entity)."""
+
+    async def stamps(self, user_id: UserId, list_id: ListId | None = None) -> list[ListStamp]:
+        """Each list in `user_id`'s scope (every list they are a member of, or `list_id` alone:
+        none when not a member) with its newest change number and their membership's; one
+        indexed lookup, no task read."""
 
     async def horizon(self) -> int:
         """The greatest change number of a purged delete (0 before any): a position at or

@@ -1480,3 +1480,27 @@ async def test_a_write_changes_nothing_without_commit(
         await work.commit()
     async with uow() as work:
         assert await write.observe(work, given) != before
+
+
+async def test_stamps_name_the_lists_in_scope_and_follow_their_changes(
+    uow: UnitOfWorkFactory,
+) -> None:
+    task_list, member = await list_and_member(uow)
+    stranger = await stored_user(uow)
+    async with uow() as work:
+        every = await work.changes.stamps(member)
+        one = await work.changes.stamps(member, task_list.id)
+        owners = await work.changes.stamps(task_list.owner_id)
+        assert await work.changes.stamps(stranger, task_list.id) == []
+        assert await work.changes.stamps(stranger) == []
+        [task] = await work.tasks.in_list(task_list.id)
+    assert [s[0] for s in every] == [s[0] for s in owners] == [task_list.id]
+    assert one == every
+    assert every != owners, "each member's own membership number"
+    async with uow() as work:
+        assert await work.tasks.replace(renamed(task), task)
+        await work.commit()
+    async with uow() as work:
+        [(list_id, changed, joined)] = await work.changes.stamps(member)
+    assert (list_id, joined) == (every[0][0], every[0][2])
+    assert changed != every[0][1], "a task's write is a change of its list"

@@ -37,7 +37,11 @@ def test_the_reference_counts_as_the_service_does(one_list: bool) -> None:
 
 def test_the_reference_reads_a_task_a_list_and_a_position_as_the_service_does() -> None:
     assert compiled(tasks.GET_VISIBLE) == reference_sql.GET_VISIBLE
-    assert compiled(lists.ACCESS) == reference_sql.ACCESS
+
+
+@pytest.mark.parametrize("one_list", [False, True])
+def test_the_reference_reads_a_page_tag_as_the_service_does(one_list: bool) -> None:
+    assert compiled(changes.STAMPS[one_list]) == reference_sql.STAMPS[one_list]
     assert compiled(lists.DEFAULT_LIST) == reference_sql.DEFAULT_LIST
     assert compiled(tasks.LAST_POSITION["none"]) == reference_sql.LAST_POSITION
 

@@ -37,6 +37,7 @@ from domain.policy import (
     may_see_emails,
 )
 from domain.queries import TaskCounts
+from domain.sync import scope_tag
 from domain.types import ListId, UserId
 from domain.users import Caller
 from taskservice.ports import Clock, UnitOfWork, UnitOfWorkFactory
@@ -65,6 +66,18 @@ class InvitePreview:
     members: int
     is_member: bool
     """The holder already belongs to the list (accepting would be refused)."""
+
+
+@attrs.frozen(kw_only=True)
+class TaggedLists:
+    """Every list of a caller's, and their weak ETag (domain.sync.scope_tag)."""
+
+    views: list[ListView]
+    tag: str
+
+
+_ALL_LISTS: Final = "lists"
+"""What a tag of the lists page is qualified by, so that it never equals a page of tasks'."""
 
 
 @attrs.frozen(kw_only=True)
@@ -102,16 +115,28 @@ class ListUseCases:
     async def list_all(self, caller: Caller) -> list[ListView]:
         """Every list the caller owns or belongs to: the default list first (made on first
         need), then by name."""
+        return (await self.list_all_tagged(caller)).views
+
+    async def list_all_tagged(self, caller: Caller) -> TaggedLists:
+        """`list_all`, with the weak ETag that `lists_tag` answers while none of them changes."""
         caller.authorize(Action.READ)
         async with self.uow() as uow:
+            # Read before the lists, so that the tag is never newer than what it labels.
+            stamps = await uow.changes.stamps(caller.owner)
             views = await uow.lists.all_for(caller.owner)
-            if views and views[0].list.is_default:
-                return views
-            # First need of the default list: made once, then read with the others.
-            await default_list(uow, caller, self.clock.now())
-            views = await uow.lists.all_for(caller.owner)
-            await uow.commit()
-        return views
+            if not views or not views[0].list.is_default:
+                # First need of the default list: made once, then read with the others.
+                await default_list(uow, caller, self.clock.now())
+                await uow.commit()
+                stamps = await uow.changes.stamps(caller.owner)
+                views = await uow.lists.all_for(caller.owner)
+        return TaggedLists(views=views, tag=scope_tag(stamps, _ALL_LISTS))
+
+    async def lists_tag(self, caller: Caller) -> str:
+        """The weak ETag of the caller's lists now, read without reading them (one lookup)."""
+        caller.authorize(Action.READ)
+        async with self.uow() as uow:
+            return scope_tag(await uow.changes.stamps(caller.owner), _ALL_LISTS)
 
     async def get(self, caller: Caller, list_id: ListId) -> ListView:
         """One list the caller belongs to (any role)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import TypeVar
 
 import attrs
@@ -20,6 +21,7 @@ from domain.errors import Forbidden, NotFound, PreconditionFailed, ValidationFai
 from domain.idempotency import IdempotentRequest, Reply
 from domain.policy import Action
 from domain.queries import Parent, TaskCounts, TaskQuery, scope_errors
+from domain.sync import scope_tag
 from domain.tasks import Move, Task, TaskChanges
 from domain.types import TaskId
 from domain.users import Caller
@@ -51,6 +53,8 @@ class TaskPage:
     tasks: list[Task]
     next_cursor: str | None
     counts: TaskCounts
+    tag: str
+    """The page's weak ETag (domain.sync.scope_tag), as `page_tag` would answer it."""
 
 
 @attrs.frozen(kw_only=True)
@@ -78,11 +82,14 @@ class TaskUseCases:
             raise ValidationFailed(errors)
         owner = caller.owner
         after = self.cursors.decode(cursor, owner, query) if cursor is not None else None
+        now = self.clock.now()
         # One row more than asked tells whether another page exists.
-        ask = attrs.evolve(query, now=self.clock.now(), after=after, limit=query.limit + 1)
+        ask = attrs.evolve(query, now=now, after=after, limit=query.limit + 1)
         async with self.uow() as uow:
-            if query.list_id is not None:
-                await list_for(uow, caller, query.list_id, Action.READ)
+            # Read before the page, so that the tag is never newer than the page it labels.
+            stamps = await uow.changes.stamps(owner, query.list_id)
+            if query.list_id is not None and not stamps:
+                await list_for(uow, caller, query.list_id, Action.READ)  # not a member: 404
             if not isinstance(query.parent, Parent):
                 await task_for(uow, caller, query.parent, Action.READ)
             rows, counts = await uow.tasks.page_with_counts(owner, ask)
@@ -90,7 +97,18 @@ class TaskUseCases:
         next_cursor = None
         if len(rows) > query.limit:
             next_cursor = self.cursors.encode(owner, query, ask.position_of(tasks[-1]))
-        return TaskPage(tasks=tasks, next_cursor=next_cursor, counts=counts)
+        tag = scope_tag(stamps, _qualifier(query, cursor, now))
+        return TaskPage(tasks=tasks, next_cursor=next_cursor, counts=counts, tag=tag)
+
+    async def page_tag(self, caller: Caller, query: TaskQuery, cursor: str | None) -> str | None:
+        """The weak ETag `list_page` would give this page now, read without reading the page (one
+        indexed lookup); None when the query names a list the caller is no member of."""
+        caller.authorize(Action.READ)
+        async with self.uow() as uow:
+            stamps = await uow.changes.stamps(caller.owner, query.list_id)
+        if query.list_id is not None and not stamps:
+            return None
+        return scope_tag(stamps, _qualifier(query, cursor, self.clock.now()))
 
     async def create(self, caller: Caller, changes: TaskChanges) -> Task:
         """Store a new task at the end of its siblings, provisioning a first-seen user in the same
@@ -389,3 +407,10 @@ def _raise_if_conditional(expected: ExpectedVersions) -> None:
     # version is now stale for sure, so answer 412 rather than write over the winner.
     if expected is not None:
         raise PreconditionFailed()
+
+
+def _qualifier(query: TaskQuery, cursor: str | None, now: datetime) -> str:
+    # What else a page depends on: the request, and the window its `due` filter means now (for
+    # "overdue" that is every moment, so such a page is never answered 304).
+    window = attrs.evolve(query, now=now).due_window()
+    return f"{query.binding}|{query.limit}|{cursor}|{window!r}"
