@@ -10,13 +10,15 @@ from adapters.memory.state import State
 from domain.lists import Invite, ListView, Member, Membership, Role, TaskList
 from domain.types import ListId, UserId
 from domain.users import User
+from taskservice.ports import Touched
 
 
 class MemoryListRepository:
     """Lists with their memberships and invites, in a unit of work's private copy of the state."""
 
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State, touched: Touched | None = None) -> None:
         self._state = state
+        self._touched = Touched() if touched is None else touched
 
     async def add(self, task_list: TaskList, owner: User) -> TaskList:
         """Store a new list with the next id and its owner's membership."""
@@ -27,6 +29,7 @@ class MemoryListRepository:
         self._state.memberships[(stored.id, stored.owner_id)] = Membership(
             list_id=stored.id, user_id=stored.owner_id, role=Role.OWNER, joined_at=stored.created_at
         )
+        self._touched.member(stored.id, stored.owner_id)
         return stored
 
     async def ensure_default(self, default: TaskList, owner: User) -> TaskList:
@@ -65,6 +68,7 @@ class MemoryListRepository:
         if current is None or current.version != previous.version:
             return False
         self._state.lists[task_list.id] = task_list
+        self._touched.list(task_list.id)
         return True
 
     async def remove(self, task_list: TaskList) -> bool:
@@ -77,6 +81,7 @@ class MemoryListRepository:
         state.tasks = {k: t for k, t in state.tasks.items() if t.list_id != task_list.id}
         state.memberships = {k: m for k, m in state.memberships.items() if k[0] != task_list.id}
         state.invites = {k: i for k, i in state.invites.items() if i.list_id != task_list.id}
+        self._touched.list(task_list.id)
         return True
 
     async def members(self, list_id: ListId) -> list[Member]:
@@ -95,6 +100,7 @@ class MemoryListRepository:
         if key in self._state.memberships:
             return False
         self._state.memberships[key] = membership
+        self._touched.member(membership.list_id, membership.user_id)
         return True
 
     async def set_role(self, list_id: ListId, user_id: UserId, role: Role) -> bool:
@@ -103,11 +109,15 @@ class MemoryListRepository:
         if held is None:
             return False
         self._state.memberships[(list_id, user_id)] = attrs.evolve(held, role=role)
+        self._touched.member(list_id, user_id)
         return True
 
     async def remove_member(self, list_id: ListId, user_id: UserId) -> bool:
         """End the membership; whether there was one."""
-        return self._state.memberships.pop((list_id, user_id), None) is not None
+        if self._state.memberships.pop((list_id, user_id), None) is None:
+            return False
+        self._touched.member(list_id, user_id)
+        return True
 
     async def add_invite(self, invite: Invite) -> None:
         """Store a new invite."""

@@ -10,6 +10,7 @@ from domain.queries import TaskCounts, TaskQuery
 from domain.tasks import Task
 from domain.types import ListId, TaskId, UserId
 from domain.users import User
+from taskservice.ports import Touched
 
 
 def _in_order(tasks: list[Task]) -> list[Task]:
@@ -19,8 +20,9 @@ def _in_order(tasks: list[Task]) -> list[Task]:
 class MemoryTaskRepository:
     """Tasks in a unit of work's private copy of the state."""
 
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State, touched: Touched | None = None) -> None:
         self._state = state
+        self._touched = Touched() if touched is None else touched
 
     async def add(self, task: Task, creator: User) -> Task:
         """Store a new task with the next id, and its creator if first seen."""
@@ -28,6 +30,7 @@ class MemoryTaskRepository:
         self._state.last_id += 1
         stored = attrs.evolve(task, id=TaskId(self._state.last_id))
         self._state.tasks[stored.id] = stored
+        self._touched.list(task.list_id)
         return stored
 
     async def get_visible(self, user_id: UserId, task_id: TaskId) -> tuple[Task, Role] | None:
@@ -42,6 +45,7 @@ class MemoryTaskRepository:
         if current is None or current.version != previous.version:
             return False
         self._state.tasks[task.id] = task
+        self._touched.list(task.list_id, previous.list_id)
         return True
 
     async def remove(self, task: Task) -> bool:
@@ -52,6 +56,7 @@ class MemoryTaskRepository:
         for sub in await self.subtasks(task.id):
             del self._state.tasks[sub.id]
         del self._state.tasks[task.id]
+        self._touched.list(task.list_id)
         return True
 
     async def page(self, user_id: UserId, query: TaskQuery) -> list[Task]:

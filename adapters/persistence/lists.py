@@ -228,6 +228,7 @@ class SqlListRepository(SqlRepository):
     async def add(self, task_list: TaskList, owner: User) -> TaskList:
         """Insert the list, its owner if first seen, and the owner's membership."""
         rows = await self._steps(self._sql.add_list, _new_list(task_list, owner))
+        self._touched.member(ListId(rows[0][0]), task_list.owner_id)
         return attrs.evolve(task_list, id=ListId(rows[0][0]))
 
     async def ensure_default(self, default: TaskList, owner: User) -> TaskList:
@@ -237,6 +238,7 @@ class SqlListRepository(SqlRepository):
             return found
         rows = await self._steps(self._sql.add_default_list, _new_list(default, owner))
         if rows:
+            self._touched.member(ListId(rows[0][0]), default.owner_id)
             return attrs.evolve(default, id=ListId(rows[0][0]))
         # A concurrent first need inserted it and committed while ours waited.
         found = await self._default(default.owner_id)
@@ -275,11 +277,13 @@ class SqlListRepository(SqlRepository):
             "version": task_list.version,
             "updated_at": task_list.updated_at,
         }
+        self._touched.list(task_list.id)
         return bool(await self._fetch(REPLACE_LIST, params))
 
     async def remove(self, task_list: TaskList) -> bool:
         """Delete the list, and by cascade its tasks, memberships and invites, if at its version."""
         params = {"list_id": task_list.id, "expected_version": task_list.version}
+        self._touched.list(task_list.id)
         return bool(await self._fetch(REMOVE_LIST, params))
 
     async def members(self, list_id: ListId) -> list[Member]:
@@ -303,16 +307,19 @@ class SqlListRepository(SqlRepository):
             "role": membership.role.value,
             "joined_at": membership.joined_at,
         }
+        self._touched.member(membership.list_id, membership.user_id)
         return bool(await self._fetch(self._sql.add_member, params))
 
     async def set_role(self, list_id: ListId, user_id: UserId, role: Role) -> bool:
         """Change a member's role; whether they are a member."""
         params = {"in_list": list_id, "member": user_id, "role": role.value}
+        self._touched.member(list_id, user_id)
         return bool(await self._fetch(SET_ROLE, params))
 
     async def remove_member(self, list_id: ListId, user_id: UserId) -> bool:
         """Delete the membership; whether there was one."""
         params = {"in_list": list_id, "member": user_id}
+        self._touched.member(list_id, user_id)
         return bool(await self._fetch(REMOVE_MEMBER, params))
 
     async def add_invite(self, invite: Invite) -> None:

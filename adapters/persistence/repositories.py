@@ -264,6 +264,8 @@ class SqlUserRepository(SqlRepository):
 
     async def remove(self, user_id: UserId) -> bool:
         """Delete the user's row, and by the foreign keys' cascade everything they own."""
+        # Their lists go, and with them other members' access: too many to name here.
+        self._touched.everything()
         return bool(await self._fetch(DELETE_USER, {"user_id": user_id}))
 
 

@@ -299,6 +299,7 @@ class SqlTaskRepository(SqlRepository):
         if not rows:
             # The list was deleted since the caller's role in it was read.
             raise NotFound(LIST_NOT_FOUND)
+        self._touched.list(task.list_id)
         return attrs.evolve(task, id=TaskId(rows[0][0]))
 
     async def get_visible(self, user_id: UserId, task_id: TaskId) -> tuple[Task, Role] | None:
@@ -315,6 +316,7 @@ class SqlTaskRepository(SqlRepository):
             "task_id": task.id,
             "expected_version": previous.version,
         }
+        self._touched.list(task.list_id, previous.list_id)
         if (task.list_id, task.completed) == (previous.list_id, previous.completed):
             return bool(await self._fetch(UPDATE_TASK, params))
         moved = {
@@ -328,6 +330,7 @@ class SqlTaskRepository(SqlRepository):
     async def remove(self, task: Task) -> bool:
         """Delete the task and its subtasks if it is still at its version, and uncount them."""
         params = {"task_id": task.id, "expected_version": task.version}
+        self._touched.list(task.list_id)
         return bool(await self._steps(self._sql.delete_task, params))
 
     async def page(self, user_id: UserId, query: TaskQuery) -> list[Task]:
