@@ -22,6 +22,7 @@ from adapters.auth import (
 from adapters.http import ApiDependencies, create_app
 from adapters.persistence import (
     Database,
+    PgChangeRelay,
     SqlReadiness,
     SqlUnitOfWorkFactory,
     head_revision,
@@ -33,6 +34,7 @@ from domain.throttling import Bucket
 from taskservice.clock import SystemClock
 from taskservice.cursors import CursorCodec
 from taskservice.ports import (
+    ChangeSignal,
     Clock,
     PasswordHasher,
     Readiness,
@@ -50,9 +52,11 @@ from taskservice.services import (
     UseCases,
     YourDataUseCases,
 )
+from taskservice.services.live import ChangeHub
 from taskservice.settings import Settings
 
 Closer = Callable[[], Awaitable[None]]
+Starter = Callable[[], Awaitable[None]]
 PoolStats = Callable[[], Mapping[str, float]]
 log = structlog.stdlib.get_logger("taskservice")
 
@@ -68,6 +72,10 @@ class Adapters:
     hasher: PasswordHasher
     throttle: Throttle
     clock: Clock = attrs.field(factory=SystemClock)
+    hub: ChangeHub = attrs.field(factory=ChangeHub)
+    """What live streams wait on; `uow` must tell it (or a relay to it) of its commits."""
+    starters: tuple[Starter, ...] = ()
+    """Run when the app starts, in order (the change relay's listener)."""
     closers: tuple[Closer, ...] = ()
     pool_stats: PoolStats | None = None
 
@@ -114,14 +122,26 @@ def build_adapters(settings: Settings) -> Adapters:
     )
     verifier, verifier_closers = build_verifier(settings)
     issuer, hasher, throttle = build_identity(settings)
+    hub = ChangeHub()
+    if database.dialect != "postgresql":
+        # One process on an embedded database: its streams are all here.
+        signal: ChangeSignal = hub
+        starters: tuple[Starter, ...] = ()
+        relay_closers: tuple[Closer, ...] = ()
+    else:
+        relay = PgChangeRelay(database, hub)
+        signal, starters, relay_closers = relay, (relay.start,), (relay.stop,)
     return Adapters(
-        uow=SqlUnitOfWorkFactory(database),
+        uow=SqlUnitOfWorkFactory(database, signal),
         readiness=SqlReadiness(database, head_revision()),
         verifier=verifier,
         issuer=issuer,
         hasher=hasher,
         throttle=throttle,
-        closers=(*verifier_closers, throttle.aclose, database.close),
+        hub=hub,
+        starters=starters,
+        # The relay's connection is closed before the database, which would close it anyway.
+        closers=(*relay_closers, *verifier_closers, throttle.aclose, database.close),
         pool_stats=database.usage,
     )
 
@@ -179,6 +199,8 @@ def build_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         log.info("service starting", **settings.summary())
+        for start in chosen.starters:
+            await start()
         yield
         for close in chosen.closers:
             try:
