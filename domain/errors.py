@@ -69,6 +69,12 @@ class Conflict(DomainError):
     message = "The request conflicts with the current state."
 
 
+class SyncExpired(DomainError):
+    """A feed cursor older than the history of deletes kept: the client must sync in full."""
+
+    message = "The cursor is older than the change history kept; start a full sync without since."
+
+
 class InvalidToken(DomainError):
     """A bearer token is missing, malformed, badly signed, expired or not for us."""
 

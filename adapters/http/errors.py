@@ -61,6 +61,7 @@ _DOMAIN: Final[dict[type[errors.DomainError], _Mapping]] = {
     errors.Forbidden: _Mapping(403, ErrorCode.FORBIDDEN),
     errors.PreconditionFailed: _Mapping(412, ErrorCode.PRECONDITION_FAILED),
     errors.Conflict: _Mapping(409, ErrorCode.CONFLICT),
+    errors.SyncExpired: _Mapping(410, ErrorCode.SYNC_EXPIRED),
     errors.IdempotencyKeyReused: _Mapping(422, ErrorCode.IDEMPOTENCY_KEY_REUSED),
     errors.InvalidToken: _Mapping(
         401, ErrorCode.UNAUTHORIZED, {"WWW-Authenticate": 'Bearer error="invalid_token"'}

@@ -8,6 +8,7 @@ import attrs
 
 from adapters.memory.state import State
 from domain.lists import Invite, ListView, Member, Membership, Role, TaskList
+from domain.sync import Kind
 from domain.types import ListId, UserId
 from domain.users import User
 from taskservice.ports import Touched
@@ -29,6 +30,9 @@ class MemoryListRepository:
         self._state.memberships[(stored.id, stored.owner_id)] = Membership(
             list_id=stored.id, user_id=stored.owner_id, role=Role.OWNER, joined_at=stored.created_at
         )
+        changed = self._state.next_change()
+        self._state.list_changed[stored.id] = changed
+        self._state.joined_changed[(stored.id, stored.owner_id)] = changed
         self._touched.member(stored.id, stored.owner_id)
         return stored
 
@@ -68,19 +72,21 @@ class MemoryListRepository:
         if current is None or current.version != previous.version:
             return False
         self._state.lists[task_list.id] = task_list
+        self._state.list_changed[task_list.id] = self._state.next_change()
         self._touched.list(task_list.id)
         return True
 
-    async def remove(self, task_list: TaskList) -> bool:
+    async def remove(self, task_list: TaskList, now: datetime) -> bool:
         """Delete the list, its tasks, memberships and invites if still at its version."""
         current = self._state.lists.get(task_list.id)
         if current is None or current.version != task_list.version:
             return False
         state = self._state
-        del state.lists[task_list.id]
-        state.tasks = {k: t for k, t in state.tasks.items() if t.list_id != task_list.id}
-        state.memberships = {k: m for k, m in state.memberships.items() if k[0] != task_list.id}
-        state.invites = {k: i for k, i in state.invites.items() if i.list_id != task_list.id}
+        changed = state.next_change()
+        for list_id, member in state.memberships:
+            if list_id == task_list.id:
+                state.tombstone(changed, Kind.LIST, list_id, user_id=member, at=now)
+        state.forget({task_list.id})
         self._touched.list(task_list.id)
         return True
 
@@ -100,6 +106,7 @@ class MemoryListRepository:
         if key in self._state.memberships:
             return False
         self._state.memberships[key] = membership
+        self._joined(key)
         self._touched.member(membership.list_id, membership.user_id)
         return True
 
@@ -109,13 +116,19 @@ class MemoryListRepository:
         if held is None:
             return False
         self._state.memberships[(list_id, user_id)] = attrs.evolve(held, role=role)
+        self._joined((list_id, user_id))
         self._touched.member(list_id, user_id)
         return True
 
-    async def remove_member(self, list_id: ListId, user_id: UserId) -> bool:
+    async def remove_member(self, list_id: ListId, user_id: UserId, now: datetime) -> bool:
         """End the membership; whether there was one."""
-        if self._state.memberships.pop((list_id, user_id), None) is None:
+        state = self._state
+        if state.memberships.pop((list_id, user_id), None) is None:
             return False
+        del state.joined_changed[(list_id, user_id)]
+        changed = state.next_change()
+        state.list_changed[list_id] = changed
+        state.tombstone(changed, Kind.LIST, list_id, user_id=user_id, at=now)
         self._touched.member(list_id, user_id)
         return True
 
@@ -147,6 +160,13 @@ class MemoryListRepository:
         for invite in expired:
             del self._state.invites[invite.code_hash]
         return len(expired)
+
+    def _joined(self, key: tuple[ListId, UserId]) -> None:
+        # A membership made or changed: the member's view of the list, and every member's
+        # count of members, changed.
+        changed = self._state.next_change()
+        self._state.joined_changed[key] = changed
+        self._state.list_changed[key[0]] = changed
 
     def _view(self, task_list: TaskList, role: Role) -> ListView:
         members = sum(lid == task_list.id for lid, _ in self._state.memberships)

@@ -12,9 +12,23 @@ from domain.idempotency import IdempotencyRecord
 from domain.lists import Invite, Membership, Role, TaskList
 from domain.personal_tokens import PersonalToken
 from domain.queries import TaskCounts
+from domain.sync import Kind
 from domain.tasks import Task
 from domain.types import ListId, TaskId, UserId
 from domain.users import User
+
+
+@attrs.frozen
+class Tombstone:
+    """That an entity left some member's sight (domain.sync): a task left `list_id`, or a list
+    is gone for `user_id`."""
+
+    changed: int
+    kind: Kind
+    entity_id: int
+    list_id: ListId | None
+    user_id: UserId | None
+    at: datetime
 
 
 @attrs.define
@@ -36,6 +50,14 @@ class State:
     identities: dict[tuple[str, str], UserId] = attrs.Factory(dict)
     last_id: int = 0
     last_list_id: int = 0
+    # The change feed: the number of the last write, the number each task, list and membership
+    # was last written at, what left someone's sight, and the greatest number purged of that.
+    last_change: int = 0
+    task_changed: dict[TaskId, int] = attrs.Factory(dict)
+    list_changed: dict[ListId, int] = attrs.Factory(dict)
+    joined_changed: dict[tuple[ListId, UserId], int] = attrs.Factory(dict)
+    tombstones: dict[int, Tombstone] = attrs.Factory(dict)
+    horizon: int = 0
 
     def copy(self) -> State:
         """A copy whose dictionaries can change without touching this state's."""
@@ -43,19 +65,22 @@ class State:
             **{name: _copied(value) for name, value in attrs.asdict(self, recurse=False).items()}
         )
 
-    def erase(self, user_id: UserId) -> bool:
+    def erase(self, user_id: UserId, now: datetime) -> bool:
         """Remove the user and everything that refers to them, as the database's cascade does:
         the lists they own (with those lists' tasks, memberships and invites, so that their
-        members lose access), their memberships of other lists, and their own records."""
+        members lose access, which their feeds show), their memberships of other lists, and
+        their own records."""
         if self.users.pop(user_id, None) is None:
             return False
         owned = {i for i, task_list in self.lists.items() if task_list.owner_id == user_id}
-        self.lists = {i: v for i, v in self.lists.items() if i not in owned}
-        self.tasks = {k: t for k, t in self.tasks.items() if t.list_id not in owned}
-        self.memberships = {
-            k: m for k, m in self.memberships.items() if k[0] not in owned and k[1] != user_id
-        }
-        self.invites = {k: v for k, v in self.invites.items() if v.list_id not in owned}
+        changed = self.next_change()
+        for list_id, member in list(self.memberships):
+            if list_id in owned and member != user_id:
+                self.tombstone(changed, Kind.LIST, list_id, user_id=member, at=now)
+            elif member == user_id:
+                # One member fewer: every other member's view of the list changed.
+                self.list_changed[list_id] = changed
+        self.forget(owned, user_id)
         self.accounts = {k: a for k, a in self.accounts.items() if a.user.id != user_id}
         self.replies = {k: r for k, r in self.replies.items() if k[0] != user_id}
         self.ended = {k: e for k, e in self.ended.items() if k[0] != user_id}
@@ -63,6 +88,43 @@ class State:
         self.tokens = {k: t for k, t in self.tokens.items() if t.user_id != user_id}
         self.identities = {k: u for k, u in self.identities.items() if u != user_id}
         return True
+
+    def forget(self, lists: set[ListId], member: UserId | None = None) -> None:
+        """Drop `lists` with their tasks, memberships and invites, and `member`'s memberships."""
+        self.lists = {i: v for i, v in self.lists.items() if i not in lists}
+        self.list_changed = {i: n for i, n in self.list_changed.items() if i not in lists}
+        gone = {k for k, t in self.tasks.items() if t.list_id in lists}
+        self.tasks = {k: t for k, t in self.tasks.items() if k not in gone}
+        self.task_changed = {k: n for k, n in self.task_changed.items() if k not in gone}
+        self.memberships = {
+            k: m for k, m in self.memberships.items() if k[0] not in lists and k[1] != member
+        }
+        self.joined_changed = {
+            k: n for k, n in self.joined_changed.items() if k in self.memberships
+        }
+        self.invites = {k: v for k, v in self.invites.items() if v.list_id not in lists}
+
+    def next_change(self) -> int:
+        """The number of a new write: units of work run one at a time, so commit order is
+        number order."""
+        self.last_change += 1
+        return self.last_change
+
+    def tombstone(
+        self,
+        changed: int,
+        kind: Kind,
+        entity_id: int,
+        *,
+        list_id: ListId | None = None,
+        user_id: UserId | None = None,
+        at: datetime,
+    ) -> None:
+        """Record that `entity_id` left the sight of `list_id`'s members or of `user_id`."""
+        key = max(self.tombstones, default=0) + 1
+        self.tombstones[key] = Tombstone(
+            changed=changed, kind=kind, entity_id=entity_id, list_id=list_id, user_id=user_id, at=at
+        )
 
     def role(self, user_id: UserId, list_id: ListId) -> Role | None:
         """`user_id`'s role in `list_id`, None for a non-member."""

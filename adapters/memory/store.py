@@ -9,6 +9,7 @@ from typing import Self
 
 import attrs
 
+from adapters.memory.changes import MemoryChangeRepository
 from adapters.memory.lists import MemoryListRepository
 from adapters.memory.state import State
 from adapters.memory.tasks import MemoryTaskRepository
@@ -76,11 +77,11 @@ class MemoryUserRepository:
                 return True
         return False
 
-    async def remove(self, user_id: UserId) -> bool:
+    async def remove(self, user_id: UserId, now: datetime) -> bool:
         """Erase the user and everything they own."""
         # Their lists go, and with them other members' access: too many to name here.
         self._touched.everything()
-        return self._state.erase(user_id)
+        return self._state.erase(user_id, now)
 
     def _account(self, user_id: UserId) -> Account | None:
         return next((a for a in self._state.accounts.values() if a.user.id == user_id), None)
@@ -235,6 +236,11 @@ class MemoryUnitOfWork:
     def users(self) -> MemoryUserRepository:
         """The user repository of this unit of work."""
         return MemoryUserRepository(self._state, self._touched)
+
+    @property
+    def changes(self) -> MemoryChangeRepository:
+        """The change feed of this unit of work."""
+        return MemoryChangeRepository(self._state)
 
     @property
     def idempotency(self) -> MemoryIdempotencyRepository:

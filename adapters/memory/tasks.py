@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import attrs
 
 from adapters.memory.state import State
 from domain.lists import Role
 from domain.queries import TaskCounts, TaskQuery
+from domain.sync import Kind
 from domain.tasks import Task
 from domain.types import ListId, TaskId, UserId
 from domain.users import User
@@ -30,6 +33,9 @@ class MemoryTaskRepository:
         self._state.last_id += 1
         stored = attrs.evolve(task, id=TaskId(self._state.last_id))
         self._state.tasks[stored.id] = stored
+        changed = self._state.next_change()
+        self._state.task_changed[stored.id] = changed
+        self._state.list_changed[stored.list_id] = changed
         self._touched.list(task.list_id)
         return stored
 
@@ -44,19 +50,32 @@ class MemoryTaskRepository:
         current = self._state.tasks.get(task.id)
         if current is None or current.version != previous.version:
             return False
-        self._state.tasks[task.id] = task
-        self._touched.list(task.list_id, previous.list_id)
+        state = self._state
+        state.tasks[task.id] = task
+        changed = state.next_change()
+        state.task_changed[task.id] = changed
+        state.list_changed[task.list_id] = changed
+        if task.list_id != current.list_id:
+            state.list_changed[current.list_id] = changed
+            state.tombstone(
+                changed, Kind.TASK, task.id, list_id=current.list_id, at=task.updated_at
+            )
+        self._touched.list(task.list_id, current.list_id)
         return True
 
-    async def remove(self, task: Task) -> bool:
+    async def remove(self, task: Task, now: datetime) -> bool:
         """Delete `task` and its subtasks if the stored one is still at its version."""
-        current = self._state.tasks.get(task.id)
+        state = self._state
+        current = state.tasks.get(task.id)
         if current is None or current.version != task.version:
             return False
-        for sub in await self.subtasks(task.id):
-            del self._state.tasks[sub.id]
-        del self._state.tasks[task.id]
-        self._touched.list(task.list_id)
+        changed = state.next_change()
+        for gone in [*await self.subtasks(task.id), current]:
+            del state.tasks[gone.id]
+            del state.task_changed[gone.id]
+            state.tombstone(changed, Kind.TASK, gone.id, list_id=gone.list_id, at=now)
+        state.list_changed[current.list_id] = changed
+        self._touched.list(current.list_id)
         return True
 
     async def page(self, user_id: UserId, query: TaskQuery) -> list[Task]:

@@ -259,6 +259,37 @@ Index(
 ).ddl_if(dialect="postgresql")
 Index("ix_tasks_tags", tasks.c.tags, postgresql_using="gin").ddl_if(dialect="postgresql")
 
+# Deleted tasks (SPEC §8), each row a task as it was in `tasks` (same columns and id) with who
+# deleted it and when. Nothing reads `tasks` through here: a trashed task is simply not a task.
+trash = Table(
+    "trash",
+    metadata,
+    *(
+        Column(
+            column.name,
+            column.type,
+            primary_key=column.primary_key,
+            nullable=column.nullable,
+            # The id is the task's, kept for its restore: never handed out here.
+            autoincrement=False,
+        )
+        for column in tasks.columns
+    ),
+    Column("deleted_at", UtcDateTime, nullable=False),
+    Column("deleted_by", String(255), nullable=False),
+    # The task whose deletion put this row here: itself, or its parent (restored and purged
+    # together with it).
+    Column("trash_root", _ID_TYPE, nullable=False),
+    # No foreign key to the list, which may be gone; the owner's erasure takes their trash.
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    # An editor's trash page per list; an owner's rows of lists that are gone; the purge;
+    # a task's subtasks deleted with it.
+    Index("ix_trash_list_id_deleted_at_id", "list_id", "deleted_at", "id"),
+    Index("ix_trash_user_id_deleted_at_id", "user_id", "deleted_at", "id"),
+    Index("ix_trash_deleted_at", "deleted_at"),
+    Index("ix_trash_trash_root", "trash_root"),
+)
+
 
 def in_schema_of(name: str | None, kind: str, dialect: str) -> bool:
     """Whether the schema object `name` of `kind` exists on `dialect` (for Alembic's comparisons)."""

@@ -32,12 +32,13 @@ from adapters.throttle import LimitsThrottle
 from adapters.web import OpenIdConfig, WebDependencies, WebSecurityHeaders, web_routes
 from domain.throttling import Bucket
 from taskservice.clock import SystemClock
-from taskservice.cursors import CursorCodec
+from taskservice.cursors import CursorCodec, FeedCursorCodec
 from taskservice.ports import (
     ChangeSignal,
     Clock,
     PasswordHasher,
     Readiness,
+    Sealer,
     Throttle,
     TokenIssuer,
     TokenVerifier,
@@ -48,6 +49,7 @@ from taskservice.services import (
     ListUseCases,
     PersonalTokenUseCases,
     SessionGuard,
+    SyncUseCases,
     TaskUseCases,
     UseCases,
     YourDataUseCases,
@@ -146,13 +148,14 @@ def build_adapters(settings: Settings) -> Adapters:
     )
 
 
-def bind_use_cases(adapters: Adapters, cursors: CursorCodec, *, allow_signup: bool) -> UseCases:
-    """Every use case, bound once to the adapters it runs on."""
+def bind_use_cases(adapters: Adapters, sealer: Sealer, *, allow_signup: bool) -> UseCases:
+    """Every use case, bound once to the adapters it runs on; cursors sealed by `sealer`."""
     uow, clock = adapters.uow, adapters.clock
     # The one verifier of both driving adapters, so that an ended session ends for both.
     sessions = SessionGuard(adapters.verifier, uow, clock)
     return UseCases(
-        tasks=TaskUseCases(uow=uow, clock=clock, cursors=cursors),
+        tasks=TaskUseCases(uow=uow, clock=clock, cursors=CursorCodec(sealer)),
+        sync=SyncUseCases(uow=uow, cursors=FeedCursorCodec(sealer)),
         lists=ListUseCases(uow=uow, clock=clock),
         accounts=AccountUseCases(
             uow=uow,
@@ -212,7 +215,7 @@ def build_app(
 
     # Cursors and undo values travel through clients, sealed under a key of their own.
     sealer = AeadSealer(settings.secret)
-    use_cases = bind_use_cases(chosen, CursorCodec(sealer), allow_signup=settings.allow_signup)
+    use_cases = bind_use_cases(chosen, sealer, allow_signup=settings.allow_signup)
     deps = ApiDependencies(
         use_cases=use_cases,
         readiness=chosen.readiness,

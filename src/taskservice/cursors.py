@@ -7,6 +7,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Final
 
+import attrs
 import orjson
 
 from domain.errors import FieldError, ValidationFailed
@@ -21,6 +22,7 @@ from domain.queries import (
     TaskQuery,
     cursor_binding,
 )
+from domain.sync import FeedPosition, Kind, Op
 from domain.tasks import has_control
 from domain.types import MAX_TASK_ID, ListId, TaskId, UserId
 from taskservice.ports import Sealer
@@ -114,3 +116,43 @@ def _moment(plain: str) -> datetime:
         return moment.astimezone(UTC)
     except (ValueError, OverflowError):
         raise _invalid() from None
+
+
+# Sets feed cursors apart from task cursors and every other value the same key seals.
+_FEED_LABEL: Final = b"taskservice/feed\x00"
+_START: Final = b"start"
+"""A feed cursor before any entry: where an empty first page leaves its client."""
+
+
+class FeedCursorCodec:
+    """Seals feed positions (domain.sync) for their user into opaque cursors, and opens them."""
+
+    def __init__(self, sealer: Sealer) -> None:
+        self._sealer = sealer
+
+    def encode(self, owner: UserId, position: FeedPosition | None) -> str:
+        """A cursor that continues after `position` (from the start: None) in `owner`'s feed."""
+        plain = _START if position is None else orjson.dumps(attrs.astuple(position))
+        return self._sealer.seal(plain, _FEED_LABEL + owner.encode())
+
+    def decode(self, cursor: str, owner: UserId) -> FeedPosition | None:
+        """The position inside `cursor`; ValidationFailed (field `since`) unless this service
+        issued it for `owner`'s feed."""
+        payload = None
+        if len(cursor) <= CURSOR_MAX:
+            payload = self._sealer.open(cursor, _FEED_LABEL + owner.encode())
+        if payload == _START:
+            return None
+        try:
+            changed, kind, entity_id, op = orjson.loads(payload or b"")
+            return FeedPosition(int(changed), Kind(kind), int(entity_id), Op(op))
+        except (ValueError, TypeError):
+            raise ValidationFailed(
+                [
+                    FieldError(
+                        field="since",
+                        code="invalid",
+                        message="since is malformed or was not issued for this user's feed.",
+                    )
+                ]
+            ) from None

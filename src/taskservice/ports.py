@@ -15,6 +15,7 @@ from domain.lists import Invite, ListView, Member, Membership, Role, TaskList
 from domain.personal_tokens import PersonalToken
 from domain.queries import TaskCounts, TaskQuery
 from domain.sessions import EndedSessions, IssuedSession
+from domain.sync import Change, FeedPosition
 from domain.tasks import Task
 from domain.throttling import Bucket
 from domain.types import ListId, TaskId, UserId
@@ -55,9 +56,10 @@ class TaskRepository(Protocol):
         it was. Its list's counters follow a change of completion, and when `task.list_id`
         differs from `previous.list_id` it leaves the old list's counters for the new one's."""
 
-    async def remove(self, task: Task) -> bool:
+    async def remove(self, task: Task, now: datetime) -> bool:
         """Delete `task` and its subtasks if the stored row is still at `task.version`; whether
-        it was. Its list's counters lose every task deleted."""
+        it was. Its list's counters lose every task deleted; each leaves a delete in the feed of
+        its list's members, dated `now`."""
 
     async def page(self, user_id: UserId, query: TaskQuery) -> list[Task]:
         """At most `query.limit` tasks matching the query (its scope: every list `user_id` is a
@@ -132,9 +134,10 @@ class ListRepository(Protocol):
         """Store `task_list` over `previous` if the stored row is still at `previous.version`;
         whether it was."""
 
-    async def remove(self, task_list: TaskList) -> bool:
+    async def remove(self, task_list: TaskList, now: datetime) -> bool:
         """Delete the list with its tasks, memberships and invites if the stored row is still
-        at `task_list.version`; whether it was."""
+        at `task_list.version`; whether it was. Each member's feed gets a delete of the list,
+        dated `now`."""
 
     async def members(self, list_id: ListId) -> list[Member]:
         """Every member of `list_id` with their user's name and e-mail: the owner first, then
@@ -150,8 +153,9 @@ class ListRepository(Protocol):
     async def set_role(self, list_id: ListId, user_id: UserId, role: Role) -> bool:
         """Give member `user_id` of `list_id` the role `role`; whether they are a member."""
 
-    async def remove_member(self, list_id: ListId, user_id: UserId) -> bool:
-        """End `user_id`'s membership of `list_id` at once; whether they were a member."""
+    async def remove_member(self, list_id: ListId, user_id: UserId, now: datetime) -> bool:
+        """End `user_id`'s membership of `list_id` at once; whether they were a member. Their
+        feed gets a delete of the list, dated `now`."""
 
     async def add_invite(self, invite: Invite) -> None:
         """Store a new invite (its `code_hash` is unique: 256 random bits)."""
@@ -169,6 +173,28 @@ class ListRepository(Protocol):
     async def purge_invites(self, expired_by: datetime, limit: int) -> int:
         """Delete at most `limit` invites of any list that expired at or before `expired_by`;
         how many."""
+
+
+class ChangeRepository(Protocol):
+    """The change feed (domain.sync) inside one unit of work.
+
+    Every write of the other repositories numbers what it writes (`changed`) and records what
+    leaves a member's sight (tombstones), in its own statement or transaction; this reads the
+    result. A number once read is final: no entry can later appear before a position this
+    returned (PostgreSQL: only numbers of transactions that have all ended are read).
+    """
+
+    async def page(self, user_id: UserId, after: FeedPosition | None, limit: int) -> list[Change]:
+        """At most `limit` entries of `user_id`'s feed after `after` (from the start: None), in
+        position order; an entity may appear more than once (domain.sync.latest_per_entity)."""
+
+    async def horizon(self) -> int:
+        """The greatest change number of a purged delete (0 before any): a position at or
+        below it may have missed one."""
+
+    async def purge(self, expired_by: datetime, limit: int) -> int:
+        """Delete at most `limit` deletes recorded at or before `expired_by`, oldest first,
+        moving the horizon past them; how many."""
 
 
 class UserRepository(Protocol):
@@ -192,8 +218,10 @@ class UserRepository(Protocol):
     async def set_password(self, user_id: UserId, password_hash: str) -> bool:
         """Replace the password hash of a user who has one; whether there was one."""
 
-    async def remove(self, user_id: UserId) -> bool:
-        """Erase the user and everything they own (tasks, keys, sessions, tokens, identities)."""
+    async def remove(self, user_id: UserId, now: datetime) -> bool:
+        """Erase the user and everything they own (tasks, keys, sessions, tokens, identities);
+        the other members of the lists they owned get a delete of each in their feed, dated
+        `now`."""
 
 
 @attrs.frozen(kw_only=True)
@@ -334,6 +362,10 @@ class UnitOfWork(Protocol):
     @property
     def users(self) -> UserRepository:
         """The user repository bound to this unit of work."""
+
+    @property
+    def changes(self) -> ChangeRepository:
+        """The change feed bound to this unit of work."""
 
     @property
     def idempotency(self) -> IdempotencyRepository:

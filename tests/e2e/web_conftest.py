@@ -21,7 +21,7 @@ from domain.throttling import Bucket
 from taskservice.bootstrap import Adapters, bind_use_cases
 from taskservice.clock import SystemClock
 from taskservice.ports import Clock, Throttle, UnitOfWorkFactory
-from tests.sealing import CURSORS, SEALER
+from tests.sealing import SEALER
 from tests.tokens import SECRET
 
 Client = httpx.AsyncClient
@@ -60,7 +60,7 @@ def web_app(
         clock=clock or SystemClock(),
     )
     deps = WebDependencies(
-        use_cases=bind_use_cases(adapters, CURSORS, allow_signup=allow_signup),
+        use_cases=bind_use_cases(adapters, SEALER, allow_signup=allow_signup),
         clock=adapters.clock,
         sealer=SEALER,
         cookie_secure=cookie_secure,

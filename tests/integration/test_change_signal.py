@@ -83,7 +83,7 @@ async def test_task_writes_name_their_lists_after_the_commit(signalled: Signalle
     assert signal.take() == [(lists(home.id, work.id), frozenset())]
 
     async with uow() as unit:
-        assert await unit.tasks.remove(moved)
+        assert await unit.tasks.remove(moved, NOW)
         await unit.commit()
     assert signal.take() == [(lists(work.id), frozenset())]
 
@@ -119,7 +119,7 @@ async def test_list_and_membership_writes_name_the_list_and_the_member(
         assert await unit.lists.set_role(shared.id, friend.id, Role.EDITOR)
         await unit.commit()
     async with uow() as unit:
-        assert await unit.lists.remove_member(shared.id, friend.id)
+        assert await unit.lists.remove_member(shared.id, friend.id, NOW)
         await unit.commit()
     member = (lists(shared.id), frozenset({friend.id}))
     assert signal.take() == [member, member, member]
@@ -129,7 +129,7 @@ async def test_list_and_membership_writes_name_the_list_and_the_member(
         assert await unit.lists.replace(renamed, shared)
         await unit.commit()
     async with uow() as unit:
-        assert await unit.lists.remove(renamed)
+        assert await unit.lists.remove(renamed, NOW)
         await unit.commit()
     assert signal.take() == [(lists(shared.id), frozenset())] * 2
 
@@ -140,6 +140,6 @@ async def test_erasing_an_account_wakes_everything(signalled: Signalled) -> None
     await new_list(uow, owner, "Mine")
     signal.take()
     async with uow() as unit:
-        assert await unit.users.remove(owner.id)
+        assert await unit.users.remove(owner.id, NOW)
         await unit.commit()
     assert signal.take() == ["*"]

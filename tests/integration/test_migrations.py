@@ -87,6 +87,7 @@ async def test_upgrade_downgrade_upgrade_round_trip(empty_url: str) -> None:
         "invites",
         "personal_tokens",
         "oidc_identities",
+        "trash",
     }
 
     await asyncio.to_thread(downgrade_to_base, empty_url)

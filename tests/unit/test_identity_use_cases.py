@@ -36,7 +36,7 @@ from domain.users import Caller, Principal
 from taskservice.bootstrap import Adapters, bind_use_cases
 from taskservice.services import Session, UseCases, YourDataUseCases
 from tests.clock import FakeClock
-from tests.sealing import CURSORS
+from tests.sealing import SEALER
 from tests.tokens import SECRET
 
 PASSWORD = "correct horse"
@@ -59,7 +59,7 @@ def use_cases(
         throttle=LimitsThrottle(dict.fromkeys(Bucket, limits)),
         clock=clock,
     )
-    return bind_use_cases(adapters, CURSORS, allow_signup=allow_signup)
+    return bind_use_cases(adapters, SEALER, allow_signup=allow_signup)
 
 
 @pytest.fixture

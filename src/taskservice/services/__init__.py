@@ -6,6 +6,7 @@ from taskservice.services.accounts import RECENT_SIGN_IN, AccountUseCases, Sessi
 from taskservice.services.lists import InvitePreview, ListUseCases
 from taskservice.services.personal_tokens import NewToken, PersonalTokenUseCases
 from taskservice.services.sessions import SessionGuard
+from taskservice.services.sync import FeedPage, SyncUseCases
 from taskservice.services.tasks import ExpectedVersions, KeyedOutcome, TaskPage, TaskUseCases
 from taskservice.services.your_data import Export, YourDataUseCases, token_metadata
 
@@ -21,6 +22,7 @@ class UseCases:
     """Verifies tokens for both driving adapters, and ends sessions."""
     personal_tokens: PersonalTokenUseCases
     your_data: YourDataUseCases
+    sync: SyncUseCases
 
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "AccountUseCases",
     "ExpectedVersions",
     "Export",
+    "FeedPage",
     "InvitePreview",
     "KeyedOutcome",
     "ListUseCases",
@@ -36,6 +39,7 @@ __all__ = [
     "Session",
     "SessionGuard",
     "SignInMethods",
+    "SyncUseCases",
     "TaskPage",
     "TaskUseCases",
     "UseCases",

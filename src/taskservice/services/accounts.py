@@ -218,7 +218,7 @@ class AccountUseCases:
             raise SignInAgain()
         async with self.uow() as uow:
             user = await uow.users.get(user_id) or self._first_seen(principal)
-            await uow.users.remove(user_id)
+            await uow.users.remove(user_id, self.clock.now())
             await uow.commit()
         self.sessions.forget(user_id)
         return user

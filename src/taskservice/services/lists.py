@@ -41,6 +41,7 @@ from domain.types import ListId, UserId
 from domain.users import Caller
 from taskservice.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from taskservice.services.access import caller_user, default_list, list_for
+from taskservice.services.sync import purge_history
 from taskservice.services.tasks import ExpectedVersions
 
 INVITE_NOT_FOUND: Final = "No such invite."
@@ -148,7 +149,9 @@ class ListUseCases:
                 view = await _view(uow, caller, list_id, Action.MANAGE_LIST)
                 check_deletable(view.list)
                 _check(view.list.version, expected)
-                if await uow.lists.remove(view.list):
+                now = self.clock.now()
+                if await uow.lists.remove(view.list, now):
+                    await purge_history(uow, now)
                     await uow.commit()
                     return view
             _raise_if_conditional(expected)
@@ -297,7 +300,9 @@ class ListUseCases:
                 raise Forbidden(ROLE_REFUSED)
             member = await _member(uow, list_id, member_id)
             check_removable(member.role)
-            await uow.lists.remove_member(list_id, member_id)
+            now = self.clock.now()
+            await uow.lists.remove_member(list_id, member_id, now)
+            await purge_history(uow, now)
             await uow.commit()
         return _shown(member, may_see_emails(mine))
 

@@ -18,6 +18,7 @@ from taskservice.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from taskservice.services.access import caller_user, list_for, task_for
 from taskservice.services.moves import move_task, new_place
 from taskservice.services.positions import LostRace
+from taskservice.services.sync import purge_history
 
 # Without If-Match a write is last-writer-wins; a lost race is retried on the fresh row.
 _WRITE_ATTEMPTS = 5
@@ -209,7 +210,9 @@ class TaskUseCases:
             async with self.uow() as uow:
                 task = await _existing(uow, caller, task_id)
                 _check(task, expected)
-                if await uow.tasks.remove(task):
+                now = self.clock.now()
+                if await uow.tasks.remove(task, now):
+                    await purge_history(uow, now)
                     await uow.commit()
                     return task
             _raise_if_conditional(expected)
