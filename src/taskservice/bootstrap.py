@@ -29,7 +29,7 @@ from adapters.persistence import (
     tighten_folder,
 )
 from adapters.throttle import LimitsThrottle
-from adapters.web import OpenIdConfig, WebDependencies, WebSecurityHeaders, web_routes
+from adapters.web import Cookies, OpenIdConfig, WebDependencies, WebSecurityHeaders, web_routes
 from domain.throttling import Bucket
 from taskservice.clock import SystemClock
 from taskservice.cursors import CursorCodec, FeedCursorCodec
@@ -46,7 +46,10 @@ from taskservice.ports import (
 )
 from taskservice.services import (
     AccountUseCases,
+    ChangeHub,
     ListUseCases,
+    LiveEvents,
+    LiveTimings,
     PersonalTokenUseCases,
     SessionGuard,
     SyncUseCases,
@@ -54,7 +57,6 @@ from taskservice.services import (
     UseCases,
     YourDataUseCases,
 )
-from taskservice.services.live import ChangeHub
 from taskservice.settings import Settings
 
 Closer = Callable[[], Awaitable[None]]
@@ -76,6 +78,7 @@ class Adapters:
     clock: Clock = attrs.field(factory=SystemClock)
     hub: ChangeHub = attrs.field(factory=ChangeHub)
     """What live streams wait on; `uow` must tell it (or a relay to it) of its commits."""
+    live_timings: LiveTimings = attrs.field(factory=LiveTimings)
     starters: tuple[Starter, ...] = ()
     """Run when the app starts, in order (the change relay's listener)."""
     closers: tuple[Closer, ...] = ()
@@ -153,9 +156,18 @@ def bind_use_cases(adapters: Adapters, sealer: Sealer, *, allow_signup: bool) ->
     uow, clock = adapters.uow, adapters.clock
     # The one verifier of both driving adapters, so that an ended session ends for both.
     sessions = SessionGuard(adapters.verifier, uow, clock)
+    feed_cursors = FeedCursorCodec(sealer)
+    sync = SyncUseCases(uow=uow, cursors=feed_cursors)
     return UseCases(
         tasks=TaskUseCases(uow=uow, clock=clock, cursors=CursorCodec(sealer)),
-        sync=SyncUseCases(uow=uow, cursors=FeedCursorCodec(sealer)),
+        sync=sync,
+        live=LiveEvents(
+            uow=uow,
+            feed=sync,
+            cursors=feed_cursors,
+            hub=adapters.hub,
+            timings=adapters.live_timings,
+        ),
         lists=ListUseCases(uow=uow, clock=clock),
         accounts=AccountUseCases(
             uow=uow,
@@ -223,6 +235,7 @@ def build_app(
         api_style=settings.api_style,
         metrics_token=settings.metrics_token,
         metrics_dir=settings.shared_metrics_dir,
+        session_cookie=Cookies(secure=settings.cookie_secure).session,
     )
     web = WebDependencies(
         use_cases=use_cases,

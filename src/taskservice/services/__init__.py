@@ -4,6 +4,7 @@ import attrs
 
 from taskservice.services.accounts import RECENT_SIGN_IN, AccountUseCases, Session, SignInMethods
 from taskservice.services.lists import InvitePreview, ListUseCases
+from taskservice.services.live import ChangeHub, LiveEvents, LiveTimings
 from taskservice.services.personal_tokens import NewToken, PersonalTokenUseCases
 from taskservice.services.sessions import SessionGuard
 from taskservice.services.sync import FeedPage, SyncUseCases
@@ -23,17 +24,21 @@ class UseCases:
     personal_tokens: PersonalTokenUseCases
     your_data: YourDataUseCases
     sync: SyncUseCases
+    live: LiveEvents
 
 
 __all__ = [
     "RECENT_SIGN_IN",
     "AccountUseCases",
+    "ChangeHub",
     "ExpectedVersions",
     "Export",
     "FeedPage",
     "InvitePreview",
     "KeyedOutcome",
     "ListUseCases",
+    "LiveEvents",
+    "LiveTimings",
     "NewToken",
     "PersonalTokenUseCases",
     "Session",

@@ -9,16 +9,19 @@ wakes only the streams it may concern.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from typing import Any, Final, Protocol, TypeVar
+from typing import Final, TypeVar
 
 import attrs
 
 from domain.policy import Action
+from domain.sync import Change, Kind
 from domain.types import ListId, UserId
 from domain.users import Caller
+from taskservice.cursors import FeedCursorCodec
 from taskservice.ports import UnitOfWorkFactory
+from taskservice.services.sync import FeedPage, SyncUseCases
 
 _K = TypeVar("_K")
 
@@ -135,43 +138,12 @@ def _drop(index: dict[_K, set[Subscription]], key: _K, subscription: Subscriptio
         del index[key]
 
 
-class FeedEntry(Protocol):
-    """One entry of the change feed, as the live stream needs it."""
-
-    @property
-    def kind(self) -> str:
-        """ "task" or "list"."""
-
-
-class FeedPage(Protocol):
-    """A page of the change feed: its entries, the cursor after them, and whether more follow."""
-
-    @property
-    def entries(self) -> Sequence[Any]:
-        """The entries, in feed order."""
-
-    @property
-    def cursor(self) -> str:
-        """The position after the last entry (the request's own when there are none)."""
-
-    @property
-    def has_more(self) -> bool:
-        """Whether entries follow the cursor already."""
-
-
-class Feed(Protocol):
-    """The change feed (SyncUseCases)."""
-
-    async def changes(self, caller: Caller, since: str | None, limit: int) -> FeedPage:
-        """The caller's feed entries after `since` (from the start when None)."""
-
-
 @attrs.frozen(kw_only=True)
 class Event:
-    """One feed entry to send, and the cursor to resume after it (None: resume before it)."""
+    """One feed entry to send, and the cursor that resumes after it."""
 
-    entry: Any
-    cursor: str | None
+    entry: Change
+    cursor: str
 
 
 class Heartbeat:
@@ -187,7 +159,8 @@ class LiveEvents:
     """Streams of a user's feed entries, each sent as soon as a commit makes it readable."""
 
     uow: UnitOfWorkFactory
-    feed: Feed
+    feed: SyncUseCases
+    cursors: FeedCursorCodec
     hub: ChangeHub
     timings: LiveTimings = attrs.field(factory=LiveTimings)
 
@@ -203,15 +176,15 @@ class LiveEvents:
             subscription.watch(await self._lists(caller))
             loop = asyncio.get_running_loop()
             ends_at = loop.time() + self.timings.lifetime
-            for item in _events(first):
+            for item in self._events(caller, first):
                 yield item
             # What was committed between the first read and the subscription woke nobody.
             page = await self.feed.changes(caller, first.cursor, self.timings.page)
             while True:
-                for item in _events(page):
+                for item in self._events(caller, page):
                     yield item
                 cursor = page.cursor
-                if any(_is_list(entry) for entry in page.entries):
+                if any(entry.kind is Kind.LIST for entry in page.entries):
                     subscription.watch(await self._lists(caller))
                 if page.has_more:
                     page = await self.feed.changes(caller, cursor, self.timings.page)
@@ -242,19 +215,12 @@ class LiveEvents:
             page = await self.feed.changes(caller, cursor, self.timings.page)
         return page
 
+    def _events(self, caller: Caller, page: FeedPage) -> Iterator[Event]:
+        # Each entry carries the cursor after it, so that a client that reconnects resumes
+        # after the last entry it received, even in the middle of a page.
+        for entry in page.entries:
+            yield Event(entry=entry, cursor=self.cursors.encode(caller.owner, entry.position))
+
     async def _lists(self, caller: Caller) -> frozenset[ListId]:
         async with self.uow() as uow:
             return frozenset(view.list.id for view in await uow.lists.all_for(caller.owner))
-
-
-def _events(page: FeedPage) -> Iterator[Event]:
-    # Only the last entry of a page carries the cursor after it; a client that reconnects
-    # after an earlier one resumes before it and reads its entries again (upserts and deletes
-    # of the latest state, so harmless), never past one it has not seen.
-    last = len(page.entries) - 1
-    for index, entry in enumerate(page.entries):
-        yield Event(entry=entry, cursor=page.cursor if index == last else None)
-
-
-def _is_list(entry: Any) -> bool:
-    return getattr(entry, "kind", None) == "list"

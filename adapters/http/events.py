@@ -1,0 +1,105 @@
+"""GET /api/{user_id}/events (SPEC §8): the change feed as Server-Sent Events, live."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Final
+
+import attrs
+import orjson
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from adapters.http import parsing
+from adapters.http.representation import task_json, task_list_json, unknown_parameters
+from adapters.http.routing import by_method
+from domain.errors import InvalidToken, MissingToken, ValidationFailed
+from domain.policy import Action
+from domain.sync import Change
+from domain.types import UserId
+from domain.users import Caller, Principal
+from taskservice.ports import MAX_TOKEN_LENGTH, TokenVerifier
+from taskservice.services.live import Event, Item, LiveEvents
+
+PARAMETERS: Final = frozenset({"since"})
+_SAME_ORIGIN: Final = frozenset({"same-origin", "none"})
+
+
+def change_json(change: Change) -> dict[str, Any]:
+    """One feed entry on the wire: the task or list as their own routes render them."""
+    data: dict[str, Any] | None = None
+    if change.task is not None:
+        data = task_json(change.task)
+    elif change.list is not None:
+        data = task_list_json(change.list)
+    return {"kind": change.kind.value, "id": change.id, "op": change.op.value, "data": data}
+
+
+@attrs.frozen(kw_only=True)
+class EventsApi:
+    """The live events stream, for a bearer token or the web UI's session cookie."""
+
+    live: LiveEvents
+    verifier: TokenVerifier
+    session_cookie: str | None = None
+    """The web UI's session cookie (a bearer token), accepted from the same origin only."""
+
+    def routes(self) -> list[Route]:
+        """The route of the stream."""
+        return [by_method("/api/{user_id}/events", GET=self.stream)]
+
+    async def stream(self, request: Request) -> Response:
+        """GET /api/{user_id}/events: every feed entry after the cursor, then each as it comes."""
+        principal = await self._principal(request)
+        caller = Caller(principal=principal, owner=UserId(request.path_params["user_id"]))
+        caller.authorize(Action.READ)
+        errors = unknown_parameters(set(request.query_params) - PARAMETERS)
+        if errors:
+            raise ValidationFailed(errors)
+        # A browser reconnecting sends the URL it first opened (with its `since`) and the id
+        # of the last event it received, which is the later of the two.
+        since = request.headers.get("last-event-id") or request.query_params.get("since") or None
+        items = await self.live.open(caller, since)
+        return EventSourceResponse(
+            _frames(items),
+            # The stream sends its own heartbeats, which also re-read the feed.
+            ping=0,
+            headers={"X-Accel-Buffering": "no"},
+            sep="\n",
+        )
+
+    async def _principal(self, request: Request) -> Principal:
+        if "authorization" in request.headers or self.session_cookie is None:
+            return await parsing.authenticated(request, self.verifier)
+        token = request.cookies.get(self.session_cookie)
+        if not token or not _same_origin(request):
+            raise MissingToken()
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise InvalidToken("The access token is too large.")
+        principal = await self.verifier.verify(token)
+        if not principal.signed_in:
+            # As in the web UI: a personal access token planted in a cookie signs nobody in.
+            raise InvalidToken("The session cookie holds no sign-in.")
+        request.state.user_id = principal.user_id
+        return principal
+
+
+def _same_origin(request: Request) -> bool:
+    # The cookie is SameSite=Lax, which a sibling subdomain still receives: the browser says
+    # where the request comes from, and only this origin's pages may stream with the cookie.
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in _SAME_ORIGIN:
+        return False
+    origin = request.headers.get("origin")
+    return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
+async def _frames(items: AsyncIterator[Item]) -> AsyncIterator[ServerSentEvent]:
+    async for item in items:
+        if isinstance(item, Event):
+            data = orjson.dumps(change_json(item.entry)).decode()
+            yield ServerSentEvent(data=data, event="change", id=item.cursor)
+        else:
+            yield ServerSentEvent(comment="ping")
