@@ -269,7 +269,74 @@
     requestAnimationFrame(() => live.replaceChildren(...nodes));
   }
 
+  // Live updates (SPEC §8): a change made in another tab or on another device refreshes the list
+  // shown and the switcher's counts. The page's own events stream (the session cookie signs it
+  // in) resumes, page after page, after the last event this tab received.
+  let refreshPending = false;
+
+  function isEditing(region) {
+    const active = document.activeElement;
+    return active instanceof HTMLElement && region.contains(active) && active.matches("input, textarea, select");
+  }
+
+  async function refreshList() {
+    const region = document.getElementById("task-region");
+    if (!region) return;
+    // Never under the user's hands: a drag, a form on its way, or a field being typed in.
+    if (dragged || document.querySelector("form[data-busy]") || isEditing(region)) {
+      refreshPending = true;
+      return;
+    }
+    refreshPending = false;
+    let response;
+    try {
+      response = await fetch(location.href, { credentials: "same-origin" });
+    } catch {
+      return;
+    }
+    if (!response.ok || new URL(response.url).pathname !== location.pathname) return;
+    const next = new DOMParser().parseFromString(await response.text(), "text/html");
+    const fresh = next.getElementById("task-region");
+    const current = document.getElementById("task-region");
+    if (!fresh || !current || refreshPending || isEditing(current)) return;
+    current.replaceWith(document.adoptNode(fresh));
+    const links = next.getElementById("list-links");
+    if (links) document.getElementById("list-links")?.replaceWith(document.adoptNode(links));
+    localiseTimes(fresh);
+  }
+
+  function followChanges() {
+    const url = document.getElementById("task-region")?.dataset.events;
+    if (!url || !window.EventSource) return;
+    const key = `taskservice.events:${url}`;
+    let timer = null;
+    const open = (resume) => {
+      const since = resume ? sessionStorage.getItem(key) : null;
+      const source = new EventSource(since ? `${url}?since=${encodeURIComponent(since)}` : url);
+      source.addEventListener("change", (event) => {
+        if (event.lastEventId) sessionStorage.setItem(key, event.lastEventId);
+        clearTimeout(timer);
+        timer = setTimeout(refreshList, 100);
+      });
+      source.addEventListener("error", () => {
+        // Refused for good (a cursor too old, or another account's): start from a full sync.
+        if (source.readyState === EventSource.CLOSED && since) {
+          sessionStorage.removeItem(key);
+          open(false);
+        }
+      });
+    };
+    open(true);
+    document.addEventListener("focusout", () => {
+      if (refreshPending) setTimeout(refreshList, 0);
+    });
+    document.addEventListener("dragend", () => {
+      if (refreshPending) setTimeout(refreshList, 0);
+    });
+  }
+
   function start() {
+    followChanges();
     setUpDueInputs(document);
     setUpCopyButtons(document);
     localiseTimes(document);
