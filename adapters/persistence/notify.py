@@ -20,6 +20,8 @@ CHANNEL: Final = "task_changes"
 EVERYTHING: Final = "*"
 """The payload that wakes every stream: a change too broad to name, or names too many for one
 notification."""
+LISTENER: Final = "taskservice listener"
+"""The application_name of the LISTEN connection, by which operators (and tests) find it."""
 MAX_PAYLOAD: Final = 7_000
 """Bytes of one notification's payload at most (PostgreSQL refuses 8,000 and more)."""
 
@@ -93,6 +95,7 @@ class PgChangeRelay:
                 async with self._database.dedicated() as connection:
                     lost = asyncio.Event()
                     connection.add_termination_listener(_setter(lost))
+                    await connection.execute(f"SET application_name = '{LISTENER}'")
                     await connection.add_listener(CHANNEL, self._heard)
                     self.server_pid = connection.get_server_pid()
                     self.listening.set()

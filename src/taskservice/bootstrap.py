@@ -128,14 +128,17 @@ def build_adapters(settings: Settings) -> Adapters:
     verifier, verifier_closers = build_verifier(settings)
     issuer, hasher, throttle = build_identity(settings)
     hub = ChangeHub()
-    if database.dialect != "postgresql":
-        # One process on an embedded database: its streams are all here.
-        signal: ChangeSignal = hub
-        starters: tuple[Starter, ...] = ()
-        relay_closers: tuple[Closer, ...] = ()
-    else:
+    signal: ChangeSignal = hub
+    starters: tuple[Starter, ...] = ()
+    relay_closers: tuple[Closer, ...] = ()
+    if database.can_dedicate:
         relay = PgChangeRelay(database, hub)
         signal, starters, relay_closers = relay, (relay.start,), (relay.stop,)
+    elif database.dialect == "postgresql":
+        log.warning(
+            "live events reach only the streams of this process: a transaction pooler cannot "
+            "carry LISTEN; set DATABASE_DIRECT_URL to the database's own host"
+        )
     return Adapters(
         uow=SqlUnitOfWorkFactory(database, signal),
         readiness=SqlReadiness(database, head_revision()),
