@@ -256,8 +256,7 @@ class TaskEndpoints:
         self.verifier = verifier
         self.pool: Any = None
         self.insert = reference_sql.insert_sql()
-        self.update = reference_sql.update_sql(counted=False)
-        self.update_counted = reference_sql.update_sql(counted=True)
+        self.update = reference_sql.update_sql()
 
     async def open(self, dsn: str) -> None:
         """Open the pool."""
@@ -388,11 +387,8 @@ class TaskEndpoints:
                 values = _updated(task)
                 where = (task_id, row["version"])
                 async with conn.transaction():
-                    if task["completed"] == row["completed"]:
-                        done = await conn.fetch(self.update, *values, *where)
-                    else:
-                        moved = _moved(row["list_id"], was=row["completed"])
-                        done = await conn.fetch(self.update_counted, *moved, *values, *where)
+                    moved = _moved(row["list_id"], was=row["completed"], to=task["completed"])
+                    done = await conn.fetch(self.update, *moved, *values, *where)
                 if not done:
                     raise Failure(412, "PRECONDITION_FAILED", "The task has changed.")
         return _success(task_json(task), message, headers={"ETag": f'"{task["version"]}"'})
@@ -418,12 +414,10 @@ def _updated(task: Mapping[str, Any]) -> list[Any]:
     return values
 
 
-def _moved(list_id: int, *, was: bool) -> tuple[int, ...]:
+def _moved(list_id: int, *, was: bool, to: bool) -> tuple[int, ...]:
     """(from list, from pending, to list, to pending, from completed, to completed): the task
-    leaves the counter of its old state and joins the other, in its one list."""
-    if was:
-        return (list_id, 0, list_id, 1, -1, 0)
-    return (list_id, -1, list_id, 0, 0, 1)
+    leaves the counter of its old state and joins that of its new one, in its one list."""
+    return (list_id, -1 + was, list_id, 1 - to, -was, +to)
 
 
 def _applied(row: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:

@@ -53,6 +53,8 @@ WRITTEN: Final[tuple[tuple[str, str], ...]] = (
 )
 """What the service writes on insert, in its order, with the casts it compiles to."""
 SEARCH_TEXT: Final = ("search_text", "VARCHAR")
+NUMBER: Final = "CAST(CAST(pg_current_xact_id() AS TEXT) AS BIGINT)"
+"""The change number of a write (the service's feed): its transaction's id."""
 TABLE_ORDER: Final = (
     "title",
     "description",
@@ -153,33 +155,35 @@ def insert_sql() -> str:
     selected = ", ".join(
         f"{value} AS anon_{i}" for i, value in enumerate(["$8::VARCHAR", *values], 1)
     )
-    names = ", ".join(name for name, _ in (*WRITTEN, SEARCH_TEXT))
+    selected += f", {NUMBER} AS pg_current_xact_id_1"
+    names = ", ".join(name for name, _ in (*WRITTEN, SEARCH_TEXT)) + ", changed"
     return (
         "WITH creator AS \n(INSERT INTO users (id, email, name, created_at) VALUES ($1::VARCHAR, "
         f"$2::VARCHAR, $3::VARCHAR, $4::{_TIMESTAMP}) ON CONFLICT (id) DO NOTHING), \n"
         "counted AS \n(UPDATE lists SET pending=(lists.pending + $5::INTEGER), "
-        "completed=(lists.completed + $6::INTEGER) WHERE lists.id = $7::BIGINT RETURNING "
+        f"completed=(lists.completed + $6::INTEGER), changed={NUMBER} WHERE lists.id = $7::BIGINT "
+        "RETURNING "
         f"lists.id)\n INSERT INTO tasks (user_id, {names}) SELECT {selected} \nFROM counted "
         "RETURNING tasks.id"
     )
 
 
-def update_sql(*, counted: bool) -> str:
-    """A task's every column at version $n+1 (id $n); when `counted`, its list's counters move
-    in the same statement: $1-$6 (from list, from pending, to list, to pending, from completed,
-    to completed)."""
-    first = 7 if counted else 1
+def update_sql() -> str:
+    """A task's every column at version $n+1 (id $n), numbered, and in the same statement its
+    list's counters move and its list is numbered: $1-$6 (from list, from pending, to list, to
+    pending, from completed, to completed; both lists one, and the deltas 0 when the completion
+    stays)."""
+    first = 7
     kinds = dict((*WRITTEN, SEARCH_TEXT))
     sets = [f"user_id=${first}::VARCHAR"] + [
         f"{name}=${i}::{kinds[name]}" for i, name in enumerate(TABLE_ORDER, first + 1)
     ]
+    sets.append(f"changed={NUMBER}")
     n = first + 1 + len(TABLE_ORDER)
     update = (
         f"UPDATE tasks SET {', '.join(sets)} WHERE tasks.id = ${n}::BIGINT AND "
         f"tasks.version = ${n + 1}::INTEGER RETURNING tasks.id"
     )
-    if not counted:
-        return update
     moved = {
         counter: (
             f"(lists.{counter} + CASE WHEN (lists.id = $1::BIGINT) THEN ${a}::INTEGER ELSE 0 END"
@@ -189,6 +193,6 @@ def update_sql(*, counted: bool) -> str:
     }
     return (
         f"WITH changed AS \n({update})\n UPDATE lists SET pending={moved['pending']}, "
-        f"completed={moved['completed']} WHERE lists.id IN ($1::BIGINT, $3::BIGINT) AND "
-        "(EXISTS (SELECT changed.id \nFROM changed)) RETURNING lists.id"
+        f"completed={moved['completed']}, changed={NUMBER} WHERE lists.id IN ($1::BIGINT, "
+        "$3::BIGINT) AND (EXISTS (SELECT changed.id \nFROM changed)) RETURNING lists.id"
     )

@@ -96,22 +96,35 @@ class Prepared:
         return known
 
 
-_PURE_FUNCTIONS: Final = frozenset({"coalesce", "count", "max", "min", "sum"})
-"""Built-in functions that only compute: PostgreSQL resolves them in pg_catalog, which it
-searches before any schema of ours."""
-_NUMBER: Final = re.compile(r"-?[0-9]+")
+_PURE_FUNCTIONS: Final = frozenset(
+    {
+        "coalesce",
+        "count",
+        "greatest",
+        "max",
+        "min",
+        "sum",
+        "pg_current_snapshot",
+        "pg_snapshot_xmin",
+    }
+)
+"""Built-in functions that only compute or read (greatest is an SQL construct; the snapshot's
+xmin bounds the change feed): PostgreSQL resolves them in pg_catalog, which it searches before
+any schema of ours."""
+_CONSTANT: Final = re.compile(r"-?[0-9]+|'[a-z]+'")
+"""Literal SQL that is a constant: a number, or a lower-case word in quotes (a kind, a role)."""
 
 
 def _may_act(element: Any) -> bool:
     # Any other function may write (nextval(), or any function defined in the database), and
-    # literal SQL may hold anything but a number; what remains are columns, values, the built-in
-    # operators and the functions above.
+    # literal SQL may hold anything but a constant; what remains are columns, values, the
+    # built-in operators and the functions above.
     if isinstance(element, FunctionElement):
         return getattr(element, "name", "").lower() not in _PURE_FUNCTIONS
     return (
         isinstance(element, ColumnClause)
         and element.is_literal
-        and not _NUMBER.fullmatch(element.name)
+        and not _CONSTANT.fullmatch(element.name)
     )
 
 

@@ -21,6 +21,17 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.persistence.executors import Prepared
+from adapters.persistence.numbering import (
+    AT,
+    BUMP,
+    LIST_KIND,
+    NO_LIST,
+    NUMBER,
+    PG_NUMBER,
+    SQLITE_NUMBER,
+    tombstones_from,
+    touch_lists,
+)
 from adapters.persistence.rows import (
     INVITE_COLUMNS,
     LIST_COLUMNS,
@@ -63,8 +74,8 @@ def _ensure_owner(dialect_insert: Any) -> Any:
     return values.on_conflict_do_nothing(index_elements=[users.c.id])
 
 
-def _insert_list(dialect_insert: Any, *, default: bool) -> Any:
-    made = dialect_insert(lists).values(_NEW_LIST)
+def _insert_list(dialect_insert: Any, number: Any, *, default: bool) -> Any:
+    made = dialect_insert(lists).values({**_NEW_LIST, "changed": number})
     if default:
         # The unique partial index makes a concurrent first need wait for the other, then
         # insert nothing: exactly one default list per owner.
@@ -74,12 +85,15 @@ def _insert_list(dialect_insert: Any, *, default: bool) -> Any:
     return made.returning(lists.c.id, lists.c.owner_id, lists.c.created_at)
 
 
+_MEMBERSHIP_COLUMNS: Final = ["list_id", "user_id", "role", "joined_at", "changed"]
+
+
 def _add_postgres(*, default: bool) -> Steps:
     # Owner, list and the owner's membership in one statement.
-    made = _insert_list(postgresql.insert, default=default).cte("made")
+    made = _insert_list(postgresql.insert, PG_NUMBER, default=default).cte("made")
     member = insert(memberships).from_select(
-        ["list_id", "user_id", "role", "joined_at"],
-        select(made.c.id, made.c.owner_id, _OWNER_ROLE, made.c.created_at),
+        _MEMBERSHIP_COLUMNS,
+        select(made.c.id, made.c.owner_id, _OWNER_ROLE, made.c.created_at, PG_NUMBER),
     )
     owner = _ensure_owner(postgresql.insert).cte("owner")
     return (Prepared(member.returning(memberships.c.list_id).add_cte(owner, made)),)
@@ -90,8 +104,8 @@ _ENSURE_OWNER_SQLITE: Final = Prepared(_ensure_owner(sqlite.insert))
 _OWNER_OF_LAST_LIST_SQLITE: Final = Prepared(
     insert(memberships)
     .from_select(
-        ["list_id", "user_id", "role", "joined_at"],
-        select(lists.c.id, lists.c.owner_id, _OWNER_ROLE, lists.c.created_at).where(
+        _MEMBERSHIP_COLUMNS,
+        select(lists.c.id, lists.c.owner_id, _OWNER_ROLE, lists.c.created_at, SQLITE_NUMBER).where(
             lists.c.id == func.last_insert_rowid()
         ),
     )
@@ -100,8 +114,8 @@ _OWNER_OF_LAST_LIST_SQLITE: Final = Prepared(
 
 
 def _add_sqlite(*, default: bool) -> Steps:
-    made = Prepared(_insert_list(sqlite.insert, default=default))
-    return (_ENSURE_OWNER_SQLITE, made, _OWNER_OF_LAST_LIST_SQLITE)
+    made = Prepared(_insert_list(sqlite.insert, SQLITE_NUMBER, default=default))
+    return (*BUMP["sqlite"], _ENSURE_OWNER_SQLITE, made, _OWNER_OF_LAST_LIST_SQLITE)
 
 
 ADD_LIST: Final = {
@@ -112,20 +126,113 @@ ADD_DEFAULT_LIST: Final = {
     "postgresql": _add_postgres(default=True),
     "sqlite": _add_sqlite(default=True),
 }
+# Named unlike any column: a column's name is reserved for its value in INSERT and UPDATE.
+_OF_LIST: Final = memberships.c.list_id == _param(memberships, "in_list", "list_id")
+_MEMBER_ID: Final = _param(memberships, "member", "user_id")
+_THE_MEMBERSHIP: Final = (_OF_LIST, memberships.c.user_id == _MEMBER_ID)
+_IN_LIST: Final = _param(lists, "in_list", "id")
 
 
-def add_member_statement(dialect_insert: Any) -> Prepared:
-    """A membership, unless its user is a member of its list already."""
-    values = dialect_insert(memberships).values(
-        {name: _param(memberships, name) for name in ("list_id", "user_id", "role", "joined_at")}
+def _touched(number: Any, written: Any) -> Any:
+    # The list of a membership written by the CTE `written` (returning list_id) is numbered.
+    return touch_lists(number, lists.c.id.in_(select(written.c.list_id)))
+
+
+def _membership_writes(dialect: str) -> dict[str, Steps]:
+    # Each write of a membership numbers it and its list; an ended one leaves a delete of the
+    # list in its member's feed.
+    number = NUMBER[dialect]
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {
+        name: _param(memberships, name) for name in ("list_id", "user_id", "role", "joined_at")
+    }
+    added = (
+        dialect_insert(memberships)
+        .values({**values, "changed": number})
+        .on_conflict_do_nothing()
+        .returning(memberships.c.list_id)
     )
-    return Prepared(values.on_conflict_do_nothing().returning(memberships.c.list_id))
+    set_role = (
+        update(memberships)
+        .where(*_THE_MEMBERSHIP)
+        .values(role=_param(memberships, "role"), changed=number)
+        .returning(memberships.c.list_id)
+    )
+    ended = (
+        delete(memberships)
+        .where(*_THE_MEMBERSHIP)
+        .returning(memberships.c.list_id, memberships.c.user_id)
+    )
+    if dialect == "postgresql":
+        gone = ended.cte("gone")
+        lost = tombstones_from(
+            select(number, LIST_KIND, gone.c.list_id, NO_LIST, gone.c.user_id, AT)
+        ).cte("lost")
+        return {
+            "add_member": (Prepared(_touched(number, added.cte("added"))),),
+            "set_role": (Prepared(_touched(number, set_role.cte("set"))),),
+            "remove_member": (Prepared(_touched(number, gone).add_cte(lost)),),
+        }
+    the_list = touch_lists(number, lists.c.id == _IN_LIST)
+    lost = tombstones_from(
+        select(number, LIST_KIND, memberships.c.list_id, NO_LIST, memberships.c.user_id, AT).where(
+            *_THE_MEMBERSHIP
+        )
+    )
+    bump = BUMP[dialect]
+    by_list = touch_lists(number, lists.c.id == _param(lists, "list_id", "id"))
+    return {
+        "add_member": (*bump, Prepared(added), Prepared(by_list)),
+        "set_role": (*bump, Prepared(set_role), Prepared(the_list)),
+        "remove_member": (*bump, Prepared(lost), Prepared(ended), Prepared(the_list)),
+    }
 
 
-ADD_MEMBER: Final = {
-    "postgresql": add_member_statement(postgresql.insert),
-    "sqlite": add_member_statement(sqlite.insert),
+def _list_writes(dialect: str) -> dict[str, Steps]:
+    # A rename numbers the list; a deletion leaves a delete of it in every member's feed.
+    number = NUMBER[dialect]
+    at_version = (lists.c.id == _LIST, _AT_VERSION)
+    renamed = (
+        update(lists)
+        .where(*at_version)
+        .values(
+            {
+                **{name: _param(lists, name) for name in ("name", "version", "updated_at")},
+                "changed": number,
+            }
+        )
+        .returning(lists.c.id)
+    )
+    members_lose_it = tombstones_from(
+        select(number, LIST_KIND, memberships.c.list_id, NO_LIST, memberships.c.user_id, AT)
+        .join_from(memberships, lists, lists.c.id == memberships.c.list_id)
+        .where(*at_version)
+    )
+    # Its tasks, memberships and invites go with it (ON DELETE CASCADE), and the counts too.
+    removed = delete(lists).where(*at_version).returning(lists.c.id)
+    if dialect == "postgresql":
+        # The row is locked first, so that no membership is added between the members' deletes
+        # being written and the list's (adding one waits for the lock, then finds no list).
+        locked = select(lists.c.id).where(*at_version).with_for_update()
+        return {
+            "replace_list": (Prepared(renamed),),
+            "remove_list": (
+                Prepared(locked),
+                Prepared(removed.add_cte(members_lose_it.cte("lost"))),
+            ),
+        }
+    bump = BUMP[dialect]
+    return {
+        "replace_list": (*bump, Prepared(renamed)),
+        "remove_list": (*bump, Prepared(members_lose_it), Prepared(removed)),
+    }
+
+
+LIST_WRITES: Final = {
+    dialect: _membership_writes(dialect) | _list_writes(dialect)
+    for dialect in ("postgresql", "sqlite")
 }
+"""Each dialect's writes of lists and memberships that the feed numbers, by Statements field."""
 
 DEFAULT_LIST: Final = Prepared(
     select(*LIST_COLUMNS).where(lists.c.owner_id == _OWNER, lists.c.is_default.is_(True))
@@ -153,22 +260,6 @@ ACCESS: Final = Prepared(
     .where(lists.c.id == _LIST)
 )
 OWNED_COUNT: Final = Prepared(select(func.count()).where(lists.c.owner_id == _OWNER))
-REPLACE_LIST: Final = Prepared(
-    update(lists)
-    .where(lists.c.id == _LIST, _AT_VERSION)
-    .values({name: _param(lists, name) for name in ("name", "version", "updated_at")})
-    .returning(lists.c.id)
-)
-# Its tasks, memberships and invites go with it (ON DELETE CASCADE), and the tasks' counts too.
-REMOVE_LIST: Final = Prepared(
-    delete(lists).where(lists.c.id == _LIST, _AT_VERSION).returning(lists.c.id)
-)
-# Named unlike any column: a column's name is reserved for its value in INSERT and UPDATE.
-_OF_LIST: Final = memberships.c.list_id == _param(memberships, "in_list", "list_id")
-_THE_MEMBERSHIP: Final = (
-    _OF_LIST,
-    memberships.c.user_id == _param(memberships, "member", "user_id"),
-)
 MEMBERS: Final = Prepared(
     select(
         memberships.c.user_id,
@@ -181,15 +272,6 @@ MEMBERS: Final = Prepared(
     .where(_OF_LIST)
 )
 MEMBER_COUNT: Final = Prepared(select(func.count()).where(_OF_LIST))
-SET_ROLE: Final = Prepared(
-    update(memberships)
-    .where(*_THE_MEMBERSHIP)
-    .values(role=_param(memberships, "role"))
-    .returning(memberships.c.list_id)
-)
-REMOVE_MEMBER: Final = Prepared(
-    delete(memberships).where(*_THE_MEMBERSHIP).returning(memberships.c.list_id)
-)
 ADD_INVITE: Final = Prepared(
     insert(invites).values({c.name: _param(invites, c.name) for c in INVITE_COLUMNS})
 )
@@ -278,13 +360,14 @@ class SqlListRepository(SqlRepository):
             "updated_at": task_list.updated_at,
         }
         self._touched.list(task_list.id)
-        return bool(await self._fetch(REPLACE_LIST, params))
+        return bool(await self._steps(self._sql.replace_list, params))
 
-    async def remove(self, task_list: TaskList) -> bool:
-        """Delete the list, and by cascade its tasks, memberships and invites, if at its version."""
-        params = {"list_id": task_list.id, "expected_version": task_list.version}
+    async def remove(self, task_list: TaskList, now: datetime) -> bool:
+        """Delete the list, and by cascade its tasks, memberships and invites, if at its
+        version, leaving a delete of it in each member's feed."""
+        params = {"list_id": task_list.id, "expected_version": task_list.version, "at": now}
         self._touched.list(task_list.id)
-        return bool(await self._fetch(REMOVE_LIST, params))
+        return bool(await self._steps(self._sql.remove_list, params))
 
     async def members(self, list_id: ListId) -> list[Member]:
         """The members with their names and e-mails: the owner first, then by joining, then id."""
@@ -308,19 +391,20 @@ class SqlListRepository(SqlRepository):
             "joined_at": membership.joined_at,
         }
         self._touched.member(membership.list_id, membership.user_id)
-        return bool(await self._fetch(self._sql.add_member, params))
+        return bool(await self._steps(self._sql.add_member, params))
 
     async def set_role(self, list_id: ListId, user_id: UserId, role: Role) -> bool:
         """Change a member's role; whether they are a member."""
         params = {"in_list": list_id, "member": user_id, "role": role.value}
         self._touched.member(list_id, user_id)
-        return bool(await self._fetch(SET_ROLE, params))
+        return bool(await self._steps(self._sql.set_role, params))
 
-    async def remove_member(self, list_id: ListId, user_id: UserId) -> bool:
-        """Delete the membership; whether there was one."""
-        params = {"in_list": list_id, "member": user_id}
+    async def remove_member(self, list_id: ListId, user_id: UserId, now: datetime) -> bool:
+        """Delete the membership, leaving a delete of the list in the member's feed; whether
+        there was one."""
+        params = {"in_list": list_id, "member": user_id, "at": now}
         self._touched.member(list_id, user_id)
-        return bool(await self._fetch(REMOVE_MEMBER, params))
+        return bool(await self._steps(self._sql.remove_member, params))
 
     async def add_invite(self, invite: Invite) -> None:
         """Insert the invite."""

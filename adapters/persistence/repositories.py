@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from adapters.persistence import changes as change_sql
 from adapters.persistence import lists as list_sql
 from adapters.persistence import tasks as task_sql
 from adapters.persistence.executors import Prepared, Row
@@ -157,9 +158,6 @@ SET_PASSWORD: Final = Prepared(
     .values(password_hash=bindparam("password_hash", type_=users.c.password_hash.type))
     .returning(users.c.id)
 )
-# Every table that holds a user's data refers to users.id with ON DELETE CASCADE, so one
-# statement erases it all, in the transaction of its unit of work.
-DELETE_USER: Final = Prepared(delete(users).where(_THE_USER).returning(users.c.id))
 _TOKEN_COLUMNS: Final = (
     personal_tokens.c.id,
     personal_tokens.c.user_id,
@@ -262,11 +260,12 @@ class SqlUserRepository(SqlRepository):
         params = {"user_id": user_id, "password_hash": password_hash}
         return bool(await self._fetch(SET_PASSWORD, params))
 
-    async def remove(self, user_id: UserId) -> bool:
-        """Delete the user's row, and by the foreign keys' cascade everything they own."""
+    async def remove(self, user_id: UserId, now: datetime) -> bool:
+        """Delete the user's row, and by the foreign keys' cascade everything they own; the
+        members of their lists lose them in their feeds."""
         # Their lists go, and with them other members' access: too many to name here.
         self._touched.everything()
-        return bool(await self._fetch(DELETE_USER, {"user_id": user_id}))
+        return bool(await self._steps(self._sql.remove_user, {"user_id": user_id, "at": now}))
 
 
 class SqlPersonalTokenRepository(SqlRepository):
@@ -407,12 +406,16 @@ def _statements(dialect: str, dialect_insert: Any, pages: Pages, any_tag: Any) -
     return Statements(
         add_task=task_sql.ADD_TASK[dialect],
         recount_task=task_sql.RECOUNT_TASK[dialect],
+        move_task=task_sql.MOVE_TASK[dialect],
         delete_task=task_sql.DELETE_TASK[dialect],
         pages=pages,
         any_tag=any_tag,
         add_list=list_sql.ADD_LIST[dialect],
         add_default_list=list_sql.ADD_DEFAULT_LIST[dialect],
-        add_member=list_sql.ADD_MEMBER[dialect],
+        **list_sql.LIST_WRITES[dialect],
+        remove_user=change_sql.REMOVE_USER[dialect],
+        feed=change_sql.FEED[dialect],
+        purge=change_sql.PURGE[dialect],
         ensure_user=_ensure_user(dialect_insert),
         add_account=_add_account(dialect_insert),
         claim_record=_claim_record(dialect_insert),

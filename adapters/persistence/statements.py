@@ -26,12 +26,20 @@ class Statements:
 
     add_task: Steps
     recount_task: Steps
+    move_task: Steps
     delete_task: Steps
     pages: Pages
     any_tag: Callable[[tuple[str, ...]], ColumnElement[bool]]
     add_list: Steps
     add_default_list: Steps
-    add_member: Prepared
+    replace_list: Steps
+    remove_list: Steps
+    add_member: Steps
+    set_role: Steps
+    remove_member: Steps
+    remove_user: Steps
+    feed: Prepared
+    purge: Steps
     ensure_user: Prepared
     add_account: Prepared
     claim_record: Prepared

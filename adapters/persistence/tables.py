@@ -147,6 +147,9 @@ lists = Table(
     Column("completed", Integer, nullable=False, server_default="0"),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # The change number (domain.sync) of the newest write in or of the list: its name, its
+    # counts, its members, any of its tasks.
+    Column("changed", BigInteger, nullable=False, server_default="0"),
     CheckConstraint(f"length(name) BETWEEN 1 AND {LIST_NAME_MAX}", name="name_length"),
     CheckConstraint("version >= 1", name="version_positive"),
     CheckConstraint("pending >= 0 AND completed >= 0", name="counts_not_negative"),
@@ -171,6 +174,9 @@ memberships = Table(
     Column("user_id", String(255), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("role", String(16), nullable=False),
     Column("joined_at", UtcDateTime, nullable=False),
+    # The change number of the membership's making or last change of role: in the member's
+    # feed nothing of the list comes before it.
+    Column("changed", BigInteger, nullable=False, server_default="0"),
     CheckConstraint(f"role IN ({_ROLES})", name="role_known"),
     # Every read of tasks starts here: the lists one user belongs to.
     Index("ix_memberships_user_id_list_id", "user_id", "list_id"),
@@ -218,6 +224,8 @@ tasks = Table(
     # The folded title and description (domain.queries.search_text), written with every change:
     # text search is then a plain substring match that no database's locale can bend.
     Column("search_text", Text, nullable=False),
+    # The change number of the task's last write (domain.sync).
+    Column("changed", BigInteger, nullable=False, server_default="0"),
     ForeignKeyConstraint(
         ["user_id", "list_id"], ["lists.owner_id", "lists.id"], ondelete="CASCADE"
     ),
@@ -236,6 +244,8 @@ tasks = Table(
     ),
     # A parent's subtasks in position order (and the parent's cascade).
     Index("ix_tasks_parent_id_position_id", "parent_id", "position", "id"),
+    # A list's tasks in feed order: what changed after a cursor.
+    Index("ix_tasks_list_id_changed_id", "list_id", "changed", "id"),
     sqlite_autoincrement=True,
 )
 NO_DUE: Final = and_(tasks.c.due_date.is_(None), tasks.c.due_at.is_(None))
@@ -288,6 +298,42 @@ trash = Table(
     Index("ix_trash_user_id_deleted_at_id", "user_id", "deleted_at", "id"),
     Index("ix_trash_deleted_at", "deleted_at"),
     Index("ix_trash_trash_root", "trash_root"),
+)
+
+# What left some member's sight (domain.sync): a task that left `list_id` (trashed, moved out),
+# or a list gone for `user_id` (deleted, or their membership ended). No foreign keys: what they
+# name is gone, and they go after HISTORY_KEPT by `at`.
+tombstones = Table(
+    "tombstones",
+    metadata,
+    Column("id", _ID_TYPE, Identity(), primary_key=True),
+    Column("changed", BigInteger, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("entity_id", BigInteger, nullable=False),
+    Column("list_id", BigInteger, nullable=True),
+    Column("user_id", String(255), nullable=True),
+    Column("at", UtcDateTime, nullable=False),
+    CheckConstraint(
+        "(kind = 'task' AND list_id IS NOT NULL) OR (kind = 'list' AND user_id IS NOT NULL)",
+        name="kind_names_whose",
+    ),
+    # A list's members' deletes and a user's lost lists, in feed order; the purge, oldest first.
+    Index("ix_tombstones_list_id_changed", "list_id", "changed"),
+    Index("ix_tombstones_user_id_changed", "user_id", "changed"),
+    Index("ix_tombstones_at", "at"),
+    sqlite_autoincrement=True,
+)
+
+# One row: the greatest change number of a purged tombstone (a feed cursor at or below it may
+# have missed a delete), and on SQLite the number of the last write (PostgreSQL numbers writes
+# by their transaction ids instead).
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("horizon", BigInteger, nullable=False),
+    Column("last_change", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="one_row"),
 )
 
 

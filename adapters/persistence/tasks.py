@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Final
 
 import attrs
@@ -19,11 +20,22 @@ from sqlalchemy import (
     literal,
     select,
     type_coerce,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.persistence.executors import Prepared, Row
+from adapters.persistence.numbering import (
+    AT,
+    BUMP,
+    NO_USER,
+    PG_NUMBER,
+    SQLITE_NUMBER,
+    TASK_KIND,
+    tombstones_from,
+    touch_lists,
+)
 from adapters.persistence.pages import (
     ONE,
     PARENT,
@@ -85,7 +97,10 @@ _UPDATE_TASK: Final = (
     .where(_THE_TASK, _AT_VERSION)
     .values(user_id=_OWNER, **{name: _param(name) for name in WRITTEN})
 )
-UPDATE_TASK: Final = Prepared(_UPDATE_TASK.returning(tasks.c.id))
+
+
+def _update_task(number: Any) -> Update:
+    return _UPDATE_TASK.values(changed=number).returning(tasks.c.id)
 
 
 def _recounted(counter: str) -> Any:
@@ -98,33 +113,40 @@ def _recounted(counter: str) -> Any:
     return lists.c[counter] + delta("from") + delta("to")
 
 
-_RECOUNT: Final = (
-    update(lists)
-    .where(
-        lists.c.id.in_(
-            [bindparam(f"{side}_list", type_=lists.c.id.type) for side in ("from", "to")]
-        )
+def _recount(number: Any) -> Any:
+    # Both lists (or the one) are numbered: their counts, or a task in them, changed.
+    sides = [bindparam(f"{side}_list", type_=lists.c.id.type) for side in ("from", "to")]
+    values = {counter: _recounted(counter) for counter in _COUNTED}
+    return touch_lists(number, lists.c.id.in_(sides)).values(values)
+
+
+def _left_list(number: Any, *conditions: Any) -> Any:
+    # The task left the list it was in (`from_list`): a delete in its members' feeds.
+    left = select(
+        number, TASK_KIND, _TASK, bindparam("from_list", type_=lists.c.id.type), NO_USER, AT
     )
-    .values({counter: _recounted(counter) for counter in _COUNTED})
-    .returning(lists.c.id)
-)
+    return tombstones_from(left.where(*conditions))
 
 
-def _recount_postgres() -> Update:
-    # The task and its lists' counters in one statement: nothing to count if it was not at the
-    # version. Both lists' rows are locked by the one UPDATE (by an index scan, in id order); a
-    # deadlock with another writer nonetheless is broken by PostgreSQL, and answered as
-    # StorageUnavailable (errors.py).
-    changed = _UPDATE_TASK.returning(tasks.c.id).cte("changed")
-    return _RECOUNT.where(exists(select(changed.c.id)))
+def _recount_postgres(*, moved: bool) -> Prepared:
+    # The task and its lists' counters and numbers in one statement: nothing to count if it was
+    # not at the version. Both lists' rows are locked by the one UPDATE (by an index scan, in id
+    # order); a deadlock with another writer nonetheless is broken by PostgreSQL, and answered
+    # as StorageUnavailable (errors.py).
+    changed = _update_task(PG_NUMBER).cte("changed")
+    written = exists(select(changed.c.id))
+    statement = _recount(PG_NUMBER).where(written)
+    if moved:
+        statement = statement.add_cte(_left_list(PG_NUMBER, written).cte("left"))
+    return Prepared(statement)
 
 
 def _add_postgres() -> Prepared:
-    # The creator (if first seen), the list's counters and the task in one statement.
+    # The creator (if first seen), the list's counters and number, and the task in one statement.
     creator = _ensure_creator(postgresql.insert).cte("creator")
-    counted = _count_new().cte("counted")
-    values = select(_OWNER, *(_param(name) for name in WRITTEN)).select_from(counted)
-    statement = insert(tasks).from_select(["user_id", *WRITTEN], values)
+    counted = _count_new(PG_NUMBER).cte("counted")
+    values = select(_OWNER, *(_param(name) for name in WRITTEN), PG_NUMBER).select_from(counted)
+    statement = insert(tasks).from_select(["user_id", *WRITTEN, "changed"], values)
     return Prepared(statement.returning(tasks.c.id).add_cte(creator, counted))
 
 
@@ -138,25 +160,21 @@ def _ensure_creator(dialect_insert: Any) -> Any:
     return values.on_conflict_do_nothing(index_elements=[users.c.id])
 
 
-def _count_new() -> Update:
-    return (
-        update(lists)
-        .where(lists.c.id == _param("list_id"))
-        .values(
-            {
-                counter: lists.c[counter] + bindparam(f"new_{counter}", type_=Integer)
-                for counter in _COUNTED
-            }
-        )
-        .returning(lists.c.id)
+def _count_new(number: Any) -> Any:
+    return touch_lists(number, lists.c.id == _param("list_id")).values(
+        {
+            counter: lists.c[counter] + bindparam(f"new_{counter}", type_=Integer)
+            for counter in _COUNTED
+        }
     )
 
 
-INSERT_TASK: Final = Prepared(
-    insert(tasks)
-    .values(user_id=_OWNER, **{name: _param(name) for name in WRITTEN})
-    .returning(tasks.c.id)
-)
+def _insert_task(number: Any) -> Prepared:
+    return Prepared(
+        insert(tasks)
+        .values(user_id=_OWNER, changed=number, **{name: _param(name) for name in WRITTEN})
+        .returning(tasks.c.id)
+    )
 
 
 def _gone_counts(gone: Any, sub: Any) -> dict[str, Any]:
@@ -174,6 +192,11 @@ def _is(rows: Any, counter: str) -> Any:
     return rows.c.completed.is_(counter == "completed")
 
 
+def _left_by(number: Any, rows: Any) -> Any:
+    # Each deleted task's delete in the feeds of its list's members.
+    return select(number, TASK_KIND, rows.c.id, rows.c.list_id, NO_USER, AT)
+
+
 def _delete_postgres() -> Prepared:
     gone = (
         delete(tasks)
@@ -184,51 +207,68 @@ def _delete_postgres() -> Prepared:
     sub = (
         delete(tasks)
         .where(tasks.c.parent_id.in_(select(gone.c.id)))
-        .returning(tasks.c.completed)
+        .returning(tasks.c.id, tasks.c.list_id, tasks.c.completed)
         .cte("sub")
     )
-    counted = (
-        update(lists)
-        .where(lists.c.id == gone.c.list_id)
-        .values(_gone_counts(gone, sub))
-        .returning(lists.c.id)
+    left = tombstones_from(union_all(_left_by(PG_NUMBER, gone), _left_by(PG_NUMBER, sub))).cte(
+        "left"
     )
-    return Prepared(counted.add_cte(sub))
+    counted = touch_lists(PG_NUMBER, lists.c.id == gone.c.list_id).values(_gone_counts(gone, sub))
+    return Prepared(counted.add_cte(sub, left))
 
 
 # SQLite, which holds the write lock for the whole unit of work: the counters first, while the
-# task and its subtasks are still there to count, then the rows.
+# task and its subtasks are still there to count, then the deletes, then the rows.
 _FAMILY: Final = (tasks.c.id == _TASK) | (tasks.c.parent_id == _TASK)
 _family = select(tasks.c.completed).where(_FAMILY).subquery("family")
 RECOUNT_REMOVED_SQLITE: Final = Prepared(
-    update(lists)
-    .where(lists.c.id == select(tasks.c.list_id).where(_THE_TASK, _AT_VERSION).scalar_subquery())
-    .values(
+    touch_lists(
+        SQLITE_NUMBER,
+        lists.c.id == select(tasks.c.list_id).where(_THE_TASK, _AT_VERSION).scalar_subquery(),
+    ).values(
         {
             counter: lists.c[counter]
             - select(func.count()).where(_is(_family, counter)).scalar_subquery()
             for counter in _COUNTED
         }
     )
-    .returning(lists.c.id)
+)
+LEFT_FAMILY_SQLITE: Final = Prepared(
+    tombstones_from(
+        select(SQLITE_NUMBER, TASK_KIND, tasks.c.id, tasks.c.list_id, NO_USER, AT).where(_FAMILY)
+    )
 )
 DELETE_FAMILY_SQLITE: Final = Prepared(delete(tasks).where(_FAMILY).returning(tasks.c.id))
 
+_SQLITE_UPDATE: Final = Prepared(_update_task(SQLITE_NUMBER))
+_SQLITE_RECOUNT: Final = Prepared(_recount(SQLITE_NUMBER))
 ADD_TASK: Final = {
     "postgresql": (_add_postgres(),),
     "sqlite": (
+        *BUMP["sqlite"],
         Prepared(_ensure_creator(sqlite.insert)),
-        Prepared(_count_new()),
-        INSERT_TASK,
+        Prepared(_count_new(SQLITE_NUMBER)),
+        _insert_task(SQLITE_NUMBER),
     ),
 }
 RECOUNT_TASK: Final = {
-    "postgresql": (Prepared(_recount_postgres()),),
-    "sqlite": (UPDATE_TASK, Prepared(_RECOUNT)),
+    "postgresql": (_recount_postgres(moved=False),),
+    "sqlite": (*BUMP["sqlite"], _SQLITE_UPDATE, _SQLITE_RECOUNT),
 }
+"""A task written in its list: the row, its list's counters and number."""
+MOVE_TASK: Final = {
+    "postgresql": (_recount_postgres(moved=True),),
+    "sqlite": (
+        *BUMP["sqlite"],
+        _SQLITE_UPDATE,
+        Prepared(_left_list(SQLITE_NUMBER)),
+        _SQLITE_RECOUNT,
+    ),
+}
+"""A task written into another list: as RECOUNT_TASK, and a delete for the list it left."""
 DELETE_TASK: Final = {
     "postgresql": (_delete_postgres(),),
-    "sqlite": (RECOUNT_REMOVED_SQLITE, DELETE_FAMILY_SQLITE),
+    "sqlite": (*BUMP["sqlite"], RECOUNT_REMOVED_SQLITE, LEFT_FAMILY_SQLITE, DELETE_FAMILY_SQLITE),
 }
 
 
@@ -308,28 +348,30 @@ class SqlTaskRepository(SqlRepository):
         return (_task(rows[0]), Role(rows[0][-1])) if rows else None
 
     async def replace(self, task: Task, previous: Task) -> bool:
-        """Overwrite `previous` with `task` if it is still at its version; the counters of the
-        lists it left and joined follow in the same statement (or transaction, on SQLite)."""
+        """Overwrite `previous` with `task` if it is still at its version; the counters and
+        numbers of the lists it left and joined, and the delete in the feed of the list it
+        left, follow in the same statement (or transaction, on SQLite)."""
         params = {
             **_task_values(task),
             "owner_id": task.user_id,
             "task_id": task.id,
             "expected_version": previous.version,
-        }
-        self._touched.list(task.list_id, previous.list_id)
-        if (task.list_id, task.completed) == (previous.list_id, previous.completed):
-            return bool(await self._fetch(UPDATE_TASK, params))
-        moved = {
             "from_list": previous.list_id,
             "to_list": task.list_id,
             **_deltas("from", previous, -1),
             **_deltas("to", task, +1),
         }
-        return bool(await self._steps(self._sql.recount_task, params | moved))
+        self._touched.list(task.list_id, previous.list_id)
+        if task.list_id == previous.list_id:
+            return bool(await self._steps(self._sql.recount_task, params))
+        # Dated as the move is: it sets the task's updated_at to its moment.
+        moved = params | {"at": task.updated_at}
+        return bool(await self._steps(self._sql.move_task, moved))
 
-    async def remove(self, task: Task) -> bool:
-        """Delete the task and its subtasks if it is still at its version, and uncount them."""
-        params = {"task_id": task.id, "expected_version": task.version}
+    async def remove(self, task: Task, now: datetime) -> bool:
+        """Delete the task and its subtasks if it is still at its version, uncount them, and
+        leave a delete of each in its list's feed."""
+        params = {"task_id": task.id, "expected_version": task.version, "at": now}
         self._touched.list(task.list_id)
         return bool(await self._steps(self._sql.delete_task, params))
 

@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.persistence.changes import SqlChangeRepository
 from adapters.persistence.database import Database
 from adapters.persistence.errors import storage_errors
 from adapters.persistence.executors import Executor, executor_on
@@ -37,6 +38,7 @@ class _Work:
         self.tasks = SqlTaskRepository(executor, statements, self.touched)
         self.lists = SqlListRepository(executor, statements, self.touched)
         self.users = SqlUserRepository(executor, statements, self.touched)
+        self.changes = SqlChangeRepository(executor, statements)
         self.idempotency = SqlIdempotencyRepository(executor, statements)
         self.sessions = SqlSessionRepository(executor, statements)
         self.personal_tokens = SqlPersonalTokenRepository(executor, statements)
@@ -74,6 +76,11 @@ class SqlUnitOfWork:
     def users(self) -> SqlUserRepository:
         """The user repository of this unit of work."""
         return self._work.users
+
+    @property
+    def changes(self) -> SqlChangeRepository:
+        """The change feed of this unit of work."""
+        return self._work.changes
 
     @property
     def idempotency(self) -> SqlIdempotencyRepository:

@@ -229,8 +229,8 @@ async def test_roles_change_and_memberships_end_only_for_members(uow: UnitOfWork
         await work.commit()
     assert await visible(uow, member, task) is Role.VIEWER
     async with uow() as work:
-        assert await work.lists.remove_member(made.id, member.id)
-        assert not await work.lists.remove_member(made.id, member.id)
+        assert await work.lists.remove_member(made.id, member.id, NOW)
+        assert not await work.lists.remove_member(made.id, member.id, NOW)
         await work.commit()
     # Access ends at once: the task, its page and its counts.
     assert await visible(uow, member, task) is None
@@ -248,8 +248,8 @@ async def test_removing_a_list_takes_its_tasks_members_and_invites(uow: UnitOfWo
     invite = an_invite(doomed)
     async with uow() as work:
         await work.lists.add_invite(invite)
-        assert not await work.lists.remove(attrs.evolve(doomed, version=5))
-        assert await work.lists.remove(doomed)
+        assert not await work.lists.remove(attrs.evolve(doomed, version=5), NOW)
+        assert await work.lists.remove(doomed, NOW)
         await work.commit()
     for task in (parent, sub):
         assert await visible(uow, owner, task) is None
@@ -418,7 +418,7 @@ async def test_removing_a_parent_removes_and_uncounts_its_subtasks(uow: UnitOfWo
     )
     assert await counts(uow, owner, made.id) == TaskCounts(pending=2, completed=1)
     async with uow() as work:
-        assert await work.tasks.remove(parent)
+        assert await work.tasks.remove(parent, NOW)
         await work.commit()
     assert [await visible(uow, owner, t) for t in (parent, *subs)] == [None, None, None]
     assert await counts(uow, owner, made.id) == TaskCounts()
@@ -527,7 +527,7 @@ async def test_erasing_an_owner_ends_their_lists_for_every_member(uow: UnitOfWor
     await join(uow, shared, member)
     [task] = await store(uow, member, task_in(shared))
     async with uow() as work:
-        assert await work.users.remove(owner.id)
+        assert await work.users.remove(owner.id, NOW)
         await work.commit()
     assert await visible(uow, member, task) is None
     async with uow() as work:
@@ -544,7 +544,7 @@ async def test_erasing_a_member_leaves_the_list_and_what_they_wrote_in_it(
     await join(uow, shared, member)
     [task] = await store(uow, member, task_in(shared))
     async with uow() as work:
-        assert await work.users.remove(member.id)
+        assert await work.users.remove(member.id, NOW)
         await work.commit()
     assert await visible(uow, owner, task) == Role.OWNER
     async with uow() as work:

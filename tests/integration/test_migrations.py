@@ -88,6 +88,8 @@ async def test_upgrade_downgrade_upgrade_round_trip(empty_url: str) -> None:
         "personal_tokens",
         "oidc_identities",
         "trash",
+        "tombstones",
+        "sync_state",
     }
 
     await asyncio.to_thread(downgrade_to_base, empty_url)

@@ -27,6 +27,7 @@ from domain.personal_tokens import PersonalToken, new_secret, token_hash
 from domain.policy import Scope
 from domain.queries import Due, Sort, SortField, Status, TaskCounts, TaskFilter, TaskQuery
 from domain.sessions import EndedSessions, IssuedSession
+from domain.sync import HISTORY_KEPT
 from domain.tasks import NO_LIST, Priority, Task, parse_changes
 from domain.types import TaskId, UserId
 from domain.users import User
@@ -186,7 +187,7 @@ async def test_ids_grow_and_are_never_reused(uow: UnitOfWorkFactory) -> None:
     user_id = await stored_user(uow)
     [first] = await store(uow, make_task(user_id))
     async with uow() as work:
-        assert await work.tasks.remove(first)
+        assert await work.tasks.remove(first, NOW)
         await work.commit()
     [second] = await store(uow, make_task(user_id))
     assert second.id > first.id
@@ -213,7 +214,7 @@ async def test_remove_needs_the_current_version(uow: UnitOfWorkFactory) -> None:
     owner, other = await stored_user(uow), await stored_user(uow)
     [task] = await store(uow, make_task(owner))
     async with uow() as work:
-        assert not await work.tasks.remove(attrs.evolve(task, version=task.version + 1))
+        assert not await work.tasks.remove(attrs.evolve(task, version=task.version + 1), NOW)
         await work.commit()
     # Who may write is the use cases' to judge (the role in the task's list); the version is
     # what the repository checks.
@@ -221,7 +222,7 @@ async def test_remove_needs_the_current_version(uow: UnitOfWorkFactory) -> None:
     assert await fetch(uow, owner, task.id) == task
 
     async with uow() as work:
-        assert await work.tasks.remove(task)
+        assert await work.tasks.remove(task, NOW)
         await work.commit()
     assert await fetch(uow, owner, task.id) is None
 
@@ -329,9 +330,9 @@ async def test_counts_follow_every_write_and_only_committed_ones(uow: UnitOfWork
 
     async with uow() as work:
         assert not await work.tasks.replace(done, attrs.evolve(first, version=9))
-        assert not await work.tasks.remove(attrs.evolve(second, version=9))
+        assert not await work.tasks.remove(attrs.evolve(second, version=9), NOW)
         assert await work.tasks.replace(done, first)
-        assert await work.tasks.remove(second)
+        assert await work.tasks.remove(second, NOW)
         await add(work, make_task(user.id))
         # Dropped: no commit.
     assert await counted(uow, user.id) == (1, 1)
@@ -345,7 +346,7 @@ async def test_counts_follow_every_write_and_only_committed_ones(uow: UnitOfWork
     reopened = done.apply(parse_changes({"completed": False}, "patch"), NOW)
     async with uow() as work:
         assert await work.tasks.replace(reopened, done)
-        assert await work.tasks.remove(renamed)
+        assert await work.tasks.remove(renamed, NOW)
         await work.commit()
     assert await counted(uow, user.id) == (1, 0)
 
@@ -362,7 +363,7 @@ async def test_concurrent_writes_keep_the_counts_exact(uow: UnitOfWorkFactory) -
 
     async def remove(task: Task) -> None:
         async with uow() as work:
-            assert await work.tasks.remove(task)
+            assert await work.tasks.remove(task, NOW)
             await work.commit()
 
     async def add() -> None:
@@ -778,14 +779,14 @@ async def test_removing_a_user_erases_everything_they_own_and_nothing_else(
     before_kept = await everything_of(uow, kept)
 
     async with uow() as work:
-        assert await work.users.remove(doomed)
+        assert await work.users.remove(doomed, NOW)
         await work.commit()
 
     assert await everything_of(uow, doomed) == (None, [], TaskCounts(), None, None, [], [])
     async with uow() as work:
         assert await work.users.account_by_email(key) is None
         assert await work.identities.user_of(identity.issuer, identity.subject) is None
-        assert not await work.users.remove(doomed)
+        assert not await work.users.remove(doomed, NOW)
     assert await everything_of(uow, kept) == before_kept
 
 
@@ -985,6 +986,20 @@ async def invite_state(work: UnitOfWork, invite: Invite) -> object:
     return await work.lists.invite(invite.code_hash)
 
 
+async def an_old_delete(uow: UnitOfWorkFactory) -> UserId:
+    """A user whose task was deleted longer ago than the feed keeps deletes."""
+    (task,) = await store(uow, make_task(await stored_user(uow)))
+    async with uow() as work:
+        assert await work.tasks.remove(task, NOW - HISTORY_KEPT - timedelta(days=1))
+        await work.commit()
+    return task.user_id
+
+
+async def feed_state(work: UnitOfWork, user_id: UserId) -> object:
+    """The user's whole feed, and the purge horizon."""
+    return await work.changes.page(user_id, None, 1000), await work.changes.horizon()
+
+
 WRITES: dict[str, dict[str, Write]] = {
     "tasks.add": {
         "known owner": Write(stored_user, lambda w, u: add(w, make_task(u)), owner_state),
@@ -995,7 +1010,7 @@ WRITES: dict[str, dict[str, Write]] = {
         "completed": Write(stored_task, lambda w, t: w.tasks.replace(completed(t), t), task_state),
     },
     "tasks.remove": {
-        "pending": Write(stored_task, lambda w, t: w.tasks.remove(t), task_state),
+        "pending": Write(stored_task, lambda w, t: w.tasks.remove(t, NOW), task_state),
     },
     "lists.add": {
         "known owner": Write(
@@ -1022,7 +1037,7 @@ WRITES: dict[str, dict[str, Write]] = {
         ),
     },
     "lists.remove": {
-        "with its task": Write(stored_list, lambda w, t: w.lists.remove(t), list_state),
+        "with its task": Write(stored_list, lambda w, t: w.lists.remove(t, NOW), list_state),
     },
     "lists.add_member": {
         "new member": Write(
@@ -1042,7 +1057,9 @@ WRITES: dict[str, dict[str, Write]] = {
     },
     "lists.remove_member": {
         "an editor": Write(
-            list_and_member, lambda w, g: w.lists.remove_member(g[0].id, g[1]), membership_state
+            list_and_member,
+            lambda w, g: w.lists.remove_member(g[0].id, g[1], NOW),
+            membership_state,
         ),
     },
     "lists.add_invite": {
@@ -1107,7 +1124,7 @@ WRITES: dict[str, dict[str, Write]] = {
     "users.remove": {
         "user with a task": Write(
             stored_task,
-            lambda w, t: w.users.remove(t.user_id),
+            lambda w, t: w.users.remove(t.user_id, NOW),
             lambda w, t: owner_state(w, t.user_id),
         ),
     },
@@ -1132,6 +1149,13 @@ WRITES: dict[str, dict[str, Write]] = {
                 ExternalIdentity(issuer="https://i.test", subject=u.id), u
             ),
             lambda w, u: w.identities.user_of("https://i.test", u.id),
+        ),
+    },
+    "changes.purge": {
+        "old delete": Write(
+            an_old_delete,
+            lambda w, _: w.changes.purge(NOW - HISTORY_KEPT, 1000),
+            feed_state,
         ),
     },
     "sessions.purge": {
@@ -1170,6 +1194,8 @@ READS: frozenset[str] = frozenset(
         "personal_tokens.find",
         "identities.user_of",
         "identities.of_user",
+        "changes.page",
+        "changes.horizon",
     }
 )
 """The methods that change nothing."""

@@ -46,5 +46,4 @@ def test_the_reference_writes_as_the_service_does() -> None:
     [add] = _POSTGRES.add_task
     [recount] = _POSTGRES.recount_task
     assert reference_sql.insert_sql() == compiled(add)
-    assert reference_sql.update_sql(counted=False) == compiled(tasks.UPDATE_TASK)
-    assert reference_sql.update_sql(counted=True) == compiled(recount)
+    assert reference_sql.update_sql() == compiled(recount)

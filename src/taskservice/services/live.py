@@ -9,7 +9,7 @@ wakes only the streams it may concern.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
 from typing import Final, TypeVar
 
@@ -164,14 +164,14 @@ class LiveEvents:
     hub: ChangeHub
     timings: LiveTimings = attrs.field(factory=LiveTimings)
 
-    async def open(self, caller: Caller, since: str | None) -> AsyncIterator[Item]:
+    async def open(self, caller: Caller, since: str | None) -> AsyncGenerator[Item, None]:
         """The caller's stream after `since`; its first page is read here, so that a refused or
         expired cursor fails before anything is sent."""
         caller.authorize(Action.READ)
         first = await self.feed.changes(caller, since, self.timings.page)
         return self._follow(caller, first)
 
-    async def _follow(self, caller: Caller, first: FeedPage) -> AsyncIterator[Item]:
+    async def _follow(self, caller: Caller, first: FeedPage) -> AsyncGenerator[Item, None]:
         with self.hub.subscribe(caller.owner) as subscription:
             subscription.watch(await self._lists(caller))
             loop = asyncio.get_running_loop()
