@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 from typing import Any, Final
 
 import asyncpg
@@ -21,7 +22,8 @@ EVERYTHING: Final = "*"
 """The payload that wakes every stream: a change too broad to name, or names too many for one
 notification."""
 LISTENER: Final = "taskservice listener"
-"""The application_name of the LISTEN connection, by which operators (and tests) find it."""
+"""The application_name of the LISTEN connections, followed by the process id: operators (and
+tests) find each process's in pg_stat_activity."""
 MAX_PAYLOAD: Final = 7_000
 """Bytes of one notification's payload at most (PostgreSQL refuses 8,000 and more)."""
 
@@ -95,7 +97,8 @@ class PgChangeRelay:
                 async with self._database.dedicated() as connection:
                     lost = asyncio.Event()
                     connection.add_termination_listener(_setter(lost))
-                    await connection.execute(f"SET application_name = '{LISTENER}'")
+                    name = f"{LISTENER} {os.getpid()}"
+                    await connection.execute(f"SET application_name = '{name}'")
                     await connection.add_listener(CHANNEL, self._heard)
                     self.server_pid = connection.get_server_pid()
                     self.listening.set()
