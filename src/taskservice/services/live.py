@@ -16,7 +16,7 @@ from typing import Final, TypeVar
 import attrs
 
 from domain.policy import Action
-from domain.sync import Change, Kind
+from domain.sync import Change, Kind, Op
 from domain.types import ListId, UserId
 from domain.users import Caller
 from taskservice.cursors import FeedCursorCodec
@@ -35,9 +35,10 @@ class LiveTimings:
     re-reads the feed, in case a wake-up came before its change could be read."""
     lifetime: float = 3600.0
     """A stream ends after this long (SPEC: at most an hour), and its client reconnects."""
-    settle: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4, 0.8)
-    """Re-reads after a wake-up that found nothing new: on PostgreSQL a commit is readable only
-    once every older transaction has ended, which is usually within milliseconds."""
+    settle: tuple[float, ...] = (0.02, 0.05, 0.1, 0.1, 0.2, 0.2, 0.3, 0.5, 0.5)
+    """Pauses between re-reads after a wake-up that found nothing new (2 s in all): on
+    PostgreSQL a commit is readable only once every older transaction has ended, which under
+    load takes as long as the slowest write in flight."""
     page: int = 100
     """Feed entries read at a time."""
 
@@ -184,7 +185,7 @@ class LiveEvents:
                 for item in self._events(caller, page):
                     yield item
                 cursor = page.cursor
-                if any(entry.kind is Kind.LIST for entry in page.entries):
+                if _membership_news(page, subscription.lists):
                     subscription.watch(await self._lists(caller))
                 if page.has_more:
                     page = await self.feed.changes(caller, cursor, self.timings.page)
@@ -224,3 +225,12 @@ class LiveEvents:
     async def _lists(self, caller: Caller) -> frozenset[ListId]:
         async with self.uow() as uow:
             return frozenset(view.list.id for view in await uow.lists.all_for(caller.owner))
+
+
+def _membership_news(page: FeedPage, watched: frozenset[ListId]) -> bool:
+    # A list that appears or goes changes what the stream watches; a watched list's new
+    # name or counts do not.
+    return any(
+        entry.kind is Kind.LIST and (entry.op is Op.DELETE or entry.id not in watched)
+        for entry in page.entries
+    )
