@@ -359,15 +359,19 @@ class SqlListRepository(SqlRepository):
             "version": task_list.version,
             "updated_at": task_list.updated_at,
         }
-        self._touched.list(task_list.id)
-        return bool(await self._steps(self._sql.replace_list, params))
+        done = bool(await self._steps(self._sql.replace_list, params))
+        if done:
+            self._touched.list(task_list.id)
+        return done
 
     async def remove(self, task_list: TaskList, now: datetime) -> bool:
         """Delete the list, and by cascade its tasks, memberships and invites, if at its
         version, leaving a delete of it in each member's feed."""
         params = {"list_id": task_list.id, "expected_version": task_list.version, "at": now}
-        self._touched.list(task_list.id)
-        return bool(await self._steps(self._sql.remove_list, params))
+        done = bool(await self._steps(self._sql.remove_list, params))
+        if done:
+            self._touched.list(task_list.id)
+        return done
 
     async def members(self, list_id: ListId) -> list[Member]:
         """The members with their names and e-mails: the owner first, then by joining, then id."""
@@ -390,21 +394,27 @@ class SqlListRepository(SqlRepository):
             "role": membership.role.value,
             "joined_at": membership.joined_at,
         }
-        self._touched.member(membership.list_id, membership.user_id)
-        return bool(await self._steps(self._sql.add_member, params))
+        done = bool(await self._steps(self._sql.add_member, params))
+        if done:
+            self._touched.member(membership.list_id, membership.user_id)
+        return done
 
     async def set_role(self, list_id: ListId, user_id: UserId, role: Role) -> bool:
         """Change a member's role; whether they are a member."""
         params = {"in_list": list_id, "member": user_id, "role": role.value}
-        self._touched.member(list_id, user_id)
-        return bool(await self._steps(self._sql.set_role, params))
+        done = bool(await self._steps(self._sql.set_role, params))
+        if done:
+            self._touched.member(list_id, user_id)
+        return done
 
     async def remove_member(self, list_id: ListId, user_id: UserId, now: datetime) -> bool:
         """Delete the membership, leaving a delete of the list in the member's feed; whether
         there was one."""
         params = {"in_list": list_id, "member": user_id, "at": now}
-        self._touched.member(list_id, user_id)
-        return bool(await self._steps(self._sql.remove_member, params))
+        done = bool(await self._steps(self._sql.remove_member, params))
+        if done:
+            self._touched.member(list_id, user_id)
+        return done
 
     async def add_invite(self, invite: Invite) -> None:
         """Insert the invite."""

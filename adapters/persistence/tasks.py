@@ -361,19 +361,24 @@ class SqlTaskRepository(SqlRepository):
             **_deltas("from", previous, -1),
             **_deltas("to", task, +1),
         }
-        self._touched.list(task.list_id, previous.list_id)
         if task.list_id == previous.list_id:
-            return bool(await self._steps(self._sql.recount_task, params))
-        # Dated as the move is: it sets the task's updated_at to its moment.
-        moved = params | {"at": task.updated_at}
-        return bool(await self._steps(self._sql.move_task, moved))
+            done = bool(await self._steps(self._sql.recount_task, params))
+        else:
+            # Dated as the move is: it sets the task's updated_at to its moment.
+            moved = params | {"at": task.updated_at}
+            done = bool(await self._steps(self._sql.move_task, moved))
+        if done:
+            self._touched.list(task.list_id, previous.list_id)
+        return done
 
     async def remove(self, task: Task, now: datetime) -> bool:
         """Delete the task and its subtasks if it is still at its version, uncount them, and
         leave a delete of each in its list's feed."""
         params = {"task_id": task.id, "expected_version": task.version, "at": now}
-        self._touched.list(task.list_id)
-        return bool(await self._steps(self._sql.delete_task, params))
+        done = bool(await self._steps(self._sql.delete_task, params))
+        if done:
+            self._touched.list(task.list_id)
+        return done
 
     async def page(self, user_id: UserId, query: TaskQuery) -> list[Task]:
         """One keyset page of the matching tasks of the lists in scope."""

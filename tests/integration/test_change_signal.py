@@ -98,6 +98,14 @@ async def test_a_rolled_back_unit_of_work_tells_nothing(signalled: Signalled) ->
     async with uow() as unit:
         await unit.commit()
     assert signal.take() == [], "a commit that wrote nothing tells nothing"
+    [task] = await store(uow, owner, task_in(home))
+    signal.take()
+    stale = attrs.evolve(task, version=task.version + 5)
+    async with uow() as unit:
+        assert not await unit.tasks.replace(attrs.evolve(stale, title="late"), stale)
+        assert not await unit.tasks.remove(stale, NOW)
+        await unit.commit()
+    assert signal.take() == [], "a write refused for its version tells nothing"
 
 
 async def test_list_and_membership_writes_name_the_list_and_the_member(
