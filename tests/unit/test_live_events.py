@@ -145,3 +145,26 @@ async def test_a_stream_of_someone_else_is_refused_before_it_starts() -> None:
     with pytest.raises(Exception, match="only access your own"):
         await live(home, hub).open(stranger, None)
     assert len(hub) == 0
+
+
+async def test_wake_ups_that_bring_nothing_do_not_hold_back_the_heartbeat() -> None:
+    hub = ChangeHub()
+    home = household(hub)
+    timings = LiveTimings(heartbeat=0.2, lifetime=60.0, settle=(0.01,))
+    items = await live(home, hub, timings).open(ALICE, None)
+
+    async def nudge() -> None:
+        # Every stream woken, over and over, with nothing new to read.
+        while True:
+            hub.everything()
+            await asyncio.sleep(0.02)
+
+    nudging = asyncio.create_task(nudge())
+    try:
+        async with asyncio.timeout(WITHIN):
+            beats = 0
+            while beats < 3:
+                beats += await anext(items) is HEARTBEAT
+    finally:
+        nudging.cancel()
+        await items.aclose()

@@ -173,42 +173,57 @@ class LiveEvents:
         return self._follow(caller, first)
 
     async def _follow(self, caller: Caller, first: FeedPage) -> AsyncGenerator[Item, None]:
+        timings = self.timings
         with self.hub.subscribe(caller.owner) as subscription:
             subscription.watch(await self._lists(caller))
             loop = asyncio.get_running_loop()
-            ends_at = loop.time() + self.timings.lifetime
-            for item in self._events(caller, first):
-                yield item
-            # What was committed between the first read and the subscription woke nobody.
-            page = await self.feed.changes(caller, first.cursor, self.timings.page)
+            ends_at = loop.time() + timings.lifetime
+            beat_at = loop.time() + timings.heartbeat
+            cursor = first.cursor
+            page: FeedPage | None = first
+            # What was committed between the first read and the subscription woke nobody:
+            # one more read after the first page, whatever it said.
+            caught_up = False
             while True:
-                for item in self._events(caller, page):
-                    yield item
-                cursor = page.cursor
-                if _membership_news(page, subscription.lists):
-                    subscription.watch(await self._lists(caller))
-                if page.has_more:
-                    page = await self.feed.changes(caller, cursor, self.timings.page)
-                    continue
-                left = ends_at - loop.time()
-                if left <= 0:
+                if page is not None:
+                    for item in self._events(caller, page):
+                        yield item
+                        beat_at = loop.time() + timings.heartbeat
+                    cursor = page.cursor
+                    if _membership_news(page, subscription.lists):
+                        subscription.watch(await self._lists(caller))
+                    if page.has_more or not caught_up:
+                        caught_up = True
+                        page = await self.feed.changes(caller, cursor, timings.page)
+                        continue
+                    page = None
+                now = loop.time()
+                if now >= ends_at:
                     return
-                wake = await subscription.wait(min(self.timings.heartbeat, left))
-                if wake is None:
-                    # Quiet for a heartbeat: say so, and read in case a wake-up was missed.
+                if now >= beat_at:
+                    # Nothing sent for a heartbeat: say so, and read in case a wake-up was
+                    # missed or came before its change could be read.
                     yield HEARTBEAT
-                    page = await self.feed.changes(caller, cursor, self.timings.page)
+                    beat_at = now + timings.heartbeat
+                    page = await self.feed.changes(caller, cursor, timings.page)
+                    continue
+                wake = await subscription.wait(min(beat_at, ends_at) - now)
+                if wake is None:
                     continue
                 if wake.members:
                     subscription.watch(await self._lists(caller))
-                page = await self._settled(caller, cursor, subscription)
+                page = await self._settled(caller, cursor, subscription, until=beat_at)
 
-    async def _settled(self, caller: Caller, cursor: str, subscription: Subscription) -> FeedPage:
+    async def _settled(
+        self, caller: Caller, cursor: str, subscription: Subscription, until: float
+    ) -> FeedPage:
         # A wake-up whose change is not readable yet (an older transaction still runs) is
-        # followed by a few quick re-reads; a later wake-up cuts a wait short.
+        # followed by a few quick re-reads, until the next heartbeat at the latest; a later
+        # wake-up cuts a wait short.
+        loop = asyncio.get_running_loop()
         page = await self.feed.changes(caller, cursor, self.timings.page)
         for delay in self.timings.settle:
-            if page.entries:
+            if page.entries or loop.time() + delay >= until:
                 return page
             wake = await subscription.wait(delay)
             if wake is not None and wake.members:
