@@ -15,7 +15,7 @@ from starlette.routing import Route
 from adapters.http import parsing
 from adapters.http.representation import task_json, task_list_json, unknown_parameters
 from adapters.http.routing import by_method
-from domain.errors import InvalidToken, MissingToken, ValidationFailed
+from domain.errors import FieldError, InvalidToken, MissingToken, ValidationFailed
 from domain.policy import Action
 from domain.sync import Change
 from domain.types import UserId
@@ -55,12 +55,15 @@ class EventsApi:
         principal = await self._principal(request)
         caller = Caller(principal=principal, owner=UserId(request.path_params["user_id"]))
         caller.authorize(Action.READ)
-        errors = unknown_parameters(set(request.query_params) - PARAMETERS)
+        query = request.query_params
+        errors = unknown_parameters(set(query) - PARAMETERS)
+        if query.get("since") == "":
+            errors.append(FieldError(field="since", code="invalid", message="The cursor is empty."))
         if errors:
             raise ValidationFailed(errors)
         # A browser reconnecting sends the URL it first opened (with its `since`) and the id
         # of the last event it received, which is the later of the two.
-        since = request.headers.get("last-event-id") or request.query_params.get("since") or None
+        since = request.headers.get("last-event-id") or query.get("since") or None
         items = await self.live.open(caller, since)
         return EventSourceResponse(
             _frames(items),

@@ -141,6 +141,7 @@ def build_adapters(settings: Settings) -> Adapters:
         )
     return Adapters(
         uow=SqlUnitOfWorkFactory(database, signal),
+        live_timings=live_timings(settings),
         readiness=SqlReadiness(database, head_revision()),
         verifier=verifier,
         issuer=issuer,
@@ -152,6 +153,11 @@ def build_adapters(settings: Settings) -> Adapters:
         closers=(*relay_closers, *verifier_closers, throttle.aclose, database.close),
         pool_stats=database.usage,
     )
+
+
+def live_timings(settings: Settings) -> LiveTimings:
+    """How long the configured live events streams last; the rest as LiveTimings says."""
+    return LiveTimings(lifetime=settings.events_lifetime)
 
 
 def bind_use_cases(adapters: Adapters, sealer: Sealer, *, allow_signup: bool) -> UseCases:

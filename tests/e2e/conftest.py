@@ -15,7 +15,13 @@ from starlette.applications import Starlette
 
 from adapters.memory import AlwaysReady, MemoryStore
 from adapters.persistence import upgrade_to_head
-from taskservice.bootstrap import Adapters, build_app, build_identity, build_verifier
+from taskservice.bootstrap import (
+    Adapters,
+    build_app,
+    build_identity,
+    build_verifier,
+    live_timings,
+)
 from taskservice.services import ChangeHub, LiveTimings
 from taskservice.settings import Settings
 from tests.e2e.people import People, person
@@ -79,7 +85,7 @@ def memory_adapters(settings: Settings, live: LiveTimings | None = None) -> Adap
     return Adapters(
         uow=MemoryStore(hub),
         hub=hub,
-        live_timings=live or LiveTimings(),
+        live_timings=live or live_timings(settings),
         readiness=AlwaysReady(),
         verifier=verifier,
         issuer=issuer,
