@@ -139,6 +139,11 @@ def build_adapters(settings: Settings) -> Adapters:
             "live events reach only the streams of this process: a transaction pooler cannot "
             "carry LISTEN; set DATABASE_DIRECT_URL to the database's own host"
         )
+    elif settings.web_concurrency > 1:
+        log.warning(
+            "live events reach the streams of other workers only at their next heartbeat "
+            "(15 s): SQLite has no LISTEN; use PostgreSQL for more than one process"
+        )
     return Adapters(
         uow=SqlUnitOfWorkFactory(database, signal),
         live_timings=live_timings(settings),
