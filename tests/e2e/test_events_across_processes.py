@@ -108,3 +108,24 @@ async def test_a_write_through_one_process_reaches_a_stream_on_the_other(tmp_pat
                     assert back.isdisjoint(killed)
                 finally:
                     await admin.close()
+
+
+async def test_sigterm_ends_the_open_streams_and_the_process_without_waiting(
+    tmp_path: Path,
+) -> None:
+    user = f"drain-{uuid.uuid4().hex[:8]}"
+    async with migrated_postgres() as url:
+        # Were open streams waited for, the process would take all of SHUTDOWN_TIMEOUT and be
+        # killed by `stop` long before.
+        env = service_environment(url, SHUTDOWN_TIMEOUT="30")
+        async with (
+            service(env, tmp_path) as running,
+            httpx.AsyncClient(base_url=running.url, timeout=30) as client,
+        ):
+            task_id = await create(client, user, "before")
+            async with opened(client, f"/api/{user}/events", bearer(user)) as stream:
+                await task_event(stream, task_id)
+                stopping = asyncio.create_task(running.process.stop(within=10))
+                while await stream.next(ACROSS_WITHIN) is not None:
+                    pass
+                assert await stopping == 0, running.process.output()
