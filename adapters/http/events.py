@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, Final
+from typing import Final
 
 import attrs
 import orjson
@@ -13,11 +13,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from adapters.http import parsing
-from adapters.http.representation import task_json, task_list_json, unknown_parameters
+from adapters.http.representation import change_json, unknown_parameters
 from adapters.http.routing import by_method
 from domain.errors import FieldError, InvalidToken, MissingToken, ValidationFailed
 from domain.policy import Action
-from domain.sync import Change
 from domain.types import UserId
 from domain.users import Caller, Principal
 from taskservice.ports import MAX_TOKEN_LENGTH, TokenVerifier
@@ -25,16 +24,6 @@ from taskservice.services.live import Event, Item, LiveEvents
 
 PARAMETERS: Final = frozenset({"since"})
 _SAME_ORIGIN: Final = frozenset({"same-origin", "none"})
-
-
-def change_json(change: Change) -> dict[str, Any]:
-    """One feed entry on the wire: the task or list as their own routes render them."""
-    data: dict[str, Any] | None = None
-    if change.task is not None:
-        data = task_json(change.task)
-    elif change.list is not None:
-        data = task_list_json(change.list)
-    return {"kind": change.kind.value, "id": change.id, "op": change.op.value, "data": data}
 
 
 @attrs.frozen(kw_only=True)

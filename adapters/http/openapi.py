@@ -14,7 +14,7 @@ from typing import Any, Final
 from adapters.http.codes import ErrorCode
 from adapters.http.parsing import MAX_BODY
 from adapters.http.representation import COMPLETIONS, FRONTEND_SORTS, ORDERS, SORTS
-from adapters.http.style import ENVELOPE, PAGE_COUNT_HEADERS, Plain, Style
+from adapters.http.style import ENVELOPE, FEED_HEADERS, PAGE_COUNT_HEADERS, Plain, Style
 from domain.accounts import EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
 from domain.idempotency import KEY_MAX
 from domain.lists import (
@@ -39,6 +39,7 @@ from domain.queries import (
     TaskFilter,
     time_zones,
 )
+from domain.sync import FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX, HISTORY_KEPT, Kind, Op
 from domain.tasks import (
     DESCRIPTION_MAX,
     PLACEMENT_FIELDS,
@@ -323,6 +324,35 @@ def _schemas(plain: bool) -> dict[str, Schema]:
                 },
             },
             "required": ["limit", "next_cursor", "counts"],
+            "additionalProperties": False,
+        },
+        "Change": {
+            "type": "object",
+            "properties": {
+                "kind": {"type": "string", "enum": [k.value for k in Kind]},
+                "id": _TASK_ID,
+                "op": {"type": "string", "enum": [o.value for o in Op]},
+                "data": {
+                    "anyOf": [ref("Task"), ref("List"), {"type": "null"}],
+                    "description": "For an upsert, the task or list as its routes show it now; "
+                    "null for a delete.",
+                },
+            },
+            "required": ["kind", "id", "op", "data"],
+            "additionalProperties": False,
+        },
+        "FeedMeta": {
+            "type": "object",
+            "properties": {
+                "cursor": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "Where the next request continues (`since`); keep it "
+                    "after the last page too, to ask later what changed since.",
+                },
+                "has_more": {"type": "boolean"},
+            },
+            "required": ["cursor", "has_more"],
             "additionalProperties": False,
         },
         "User": {
@@ -724,9 +754,25 @@ def _page_headers() -> dict[str, Schema]:
     return headers
 
 
+def _feed_headers() -> dict[str, Schema]:
+    cursor, has_more = FEED_HEADERS
+    return {
+        cursor: {
+            "description": "Where the next request continues (`since`), also after the last page.",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1},
+        },
+        has_more: {
+            "description": "Whether more entries wait now (then `Link` names the next page).",
+            "required": True,
+            "schema": {"type": "string", "enum": ["true", "false"]},
+        },
+    }
+
+
 def _headers(plain: bool) -> dict[str, Schema]:
     return {
-        **(_page_headers() if plain else {}),
+        **(_page_headers() | _feed_headers() if plain else {}),
         "ETag": {
             "description": 'The version of the task or list as a strong tag, `"<version>"`.',
             "required": True,
@@ -792,6 +838,11 @@ _ERRORS: Final = {
     ),
     "405": ("MethodNotAllowed", "The method is not allowed on this path.", ("Allow",)),
     "409": ("Conflict", "The request conflicts with the current state.", ()),
+    "410": (
+        "SyncExpired",
+        "`since` is older than the change history kept (SYNC_EXPIRED): sync in full, without it.",
+        (),
+    ),
     "412": ("PreconditionFailed", "If-Match does not match the current ETag.", ()),
     "413": ("PayloadTooLarge", f"The body is over {MAX_BODY // 1024} KiB.", ()),
     "415": ("UnsupportedMediaType", "The body is not of a media type this route accepts.", ()),
@@ -799,11 +850,6 @@ _ERRORS: Final = {
         "ValidationError",
         "A field, parameter or header breaks a rule (`details` lists every one), or an "
         "Idempotency-Key comes back with another body (IDEMPOTENCY_KEY_REUSED).",
-        (),
-    ),
-    "410": (
-        "SyncExpired",
-        "The cursor is older than the change history kept: sync in full, without one.",
         (),
     ),
     "429": ("RateLimited", "Too many attempts.", ("Retry-After",)),
@@ -837,7 +883,7 @@ def _errors(*statuses: int) -> dict[str, Schema]:
     return {str(s): {"$ref": f"#/components/responses/{_ERRORS[str(s)][0]}"} for s in sorted(codes)}
 
 
-def _envelope(data: Schema, *, meta: bool = False) -> Schema:
+def _envelope(data: Schema, *, meta: bool = False, meta_schema: str = "ListMeta") -> Schema:
     properties: Schema = {
         "data": data,
         "error": {"type": "null"},
@@ -845,7 +891,7 @@ def _envelope(data: Schema, *, meta: bool = False) -> Schema:
     }
     required = ["data", "error", "message"]
     if meta:
-        properties["meta"] = ref("ListMeta")
+        properties["meta"] = ref(meta_schema)
         required.append("meta")
     return {
         "type": "object",
@@ -1445,6 +1491,60 @@ def _list_paths(plain: bool) -> dict[str, Schema]:
     }
 
 
+def _sync_paths(plain: bool) -> dict[str, Schema]:
+    changes = {"type": "array", "items": ref("Change")}
+    kept = HISTORY_KEPT.days
+    if plain:
+        headers = _response_headers("Link", *FEED_HEADERS)
+        content = changes
+    else:
+        headers = _response_headers()
+        content = _envelope(changes, meta=True, meta_schema="FeedMeta")
+    return {
+        "/api/{user_id}/changes": {
+            "parameters": _use("UserId", "XRequestId"),
+            "get": {
+                "operationId": "listChanges",
+                "summary": "What changed in the tasks and lists you see, after a cursor",
+                "description": "Entries in the order of a global sequence of committed "
+                "changes, each entity at most once per page in its latest state. Without "
+                "`since`, a full sync: every task and list you see, as upserts. Losing access "
+                "to a list is a delete of the list (its tasks go with it). Following the cursor "
+                "from any point ends with exactly the server's state, also while others write. "
+                f"Deletes are kept {kept} days; an older `since` is a 410 SYNC_EXPIRED.",
+                "security": _AUTH,
+                "parameters": [
+                    _param(
+                        "since",
+                        "query",
+                        {"type": "string", "minLength": 1},
+                        "A cursor of your feed from an earlier answer; absent: from the start.",
+                    ),
+                    _param(
+                        "limit",
+                        "query",
+                        {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": FEED_LIMIT_MAX,
+                            "default": FEED_LIMIT_DEFAULT,
+                        },
+                        "How many entries to read at most (before each entity is kept once).",
+                    ),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "A page of the feed.",
+                        "headers": headers,
+                        "content": {"application/json": {"schema": content}},
+                    },
+                    **_errors(401, 403, 410, 422),
+                },
+            },
+        },
+    }
+
+
 def _account_paths(plain: bool) -> dict[str, Schema]:
     session = ref("Session")
     return {
@@ -1704,6 +1804,7 @@ def openapi_document(style: Style = ENVELOPE) -> Schema:
         "paths": {
             **_task_paths(plain),
             **_list_paths(plain),
+            **_sync_paths(plain),
             **_event_paths(),
             **_account_paths(plain),
             **_probe_paths(plain),

@@ -25,6 +25,7 @@ from domain.queries import (
     scope_errors,
     time_zones,
 )
+from domain.sync import FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX, Change
 from domain.tasks import (
     TAGS_MAX,
     InvalidValue,
@@ -70,6 +71,42 @@ HIDDEN_INVITE_FIELDS: Final = frozenset({"code_hash"})
 def task_list_json(view: ListView) -> dict[str, Any]:
     """The JSON object of a list as the caller sees it (SPEC §7)."""
     return view_values(view)
+
+
+def change_json(change: Change) -> dict[str, Any]:
+    """The JSON object of a feed entry (SPEC §8): `data` is the task or the list as the task and
+    list routes show them, or null for a delete."""
+    data = None
+    if change.task is not None:
+        data = task_json(change.task)
+    elif change.list is not None:
+        data = task_list_json(change.list)
+    return {"kind": change.kind.value, "id": change.id, "op": change.op.value, "data": data}
+
+
+FEED_PARAMETERS: Final = frozenset({"since", "limit"})
+
+
+def feed_query(params: QueryParams) -> tuple[str | None, int]:
+    """The feed cursor (None: a full sync) and page size of the query string (SPEC §8)."""
+    reader = _Reader(params, FEED_PARAMETERS)
+    since = reader.read("since", _since, None)
+    limit = reader.read("limit", _feed_limit, FEED_LIMIT_DEFAULT)
+    if reader.errors:
+        raise ValidationFailed(reader.errors, "The query has invalid parameters.")
+    return since, limit
+
+
+def _since(raw: str) -> str:
+    if not raw:
+        raise InvalidValue("invalid", "since is empty: leave it out for a full sync.")
+    return raw
+
+
+def _feed_limit(raw: str) -> int:
+    if len(raw) <= 3 and raw.isascii() and raw.isdigit() and 1 <= int(raw) <= FEED_LIMIT_MAX:
+        return int(raw)
+    raise InvalidValue("out_of_range", f"limit must be an integer from 1 to {FEED_LIMIT_MAX}.")
 
 
 def member_json(member: Member, *, with_email: bool) -> dict[str, Any]:

@@ -19,11 +19,13 @@ from adapters.http.codes import ErrorCode
 from adapters.http.envelope import failure, render, success, success_body
 from adapters.http.representation import list_query
 from domain.queries import TaskQuery
-from taskservice.services import TaskPage
+from taskservice.services import FeedPage, TaskPage
 
 Details = list[dict[str, str]] | None
 PAGE_COUNT_HEADERS: Final = ("X-Total-Count", "X-Pending-Count", "X-Completed-Count")
 """The plain style's list counts: all of the user's tasks, then pending, then completed."""
+FEED_HEADERS: Final = ("X-Feed-Cursor", "X-Feed-Has-More")
+"""The plain style's feed page: the cursor after it, and whether more entries wait."""
 
 
 @attrs.frozen
@@ -66,6 +68,11 @@ class Style:
             "counts": {"pending": page.counts.pending, "completed": page.counts.completed},
         }
         return success(items, f"{len(items)} task(s).", meta=meta)
+
+    def feed(self, entries: list[dict[str, Any]], page: FeedPage, *, request: Request) -> Response:
+        """A page of the change feed: its entries, the cursor after them, whether more wait."""
+        meta = {"cursor": page.cursor, "has_more": page.has_more}
+        return success(entries, f"{len(entries)} change(s).", meta=meta)
 
     def error(
         self,
@@ -111,6 +118,14 @@ class Plain(Style):
             headers["Link"] = f'<{next_page_url(request, page.next_cursor)}>; rel="next"'
         return Response(render(items), 200, headers, media_type="application/json")
 
+    def feed(self, entries: list[dict[str, Any]], page: FeedPage, *, request: Request) -> Response:
+        """The array of entries; the cursor and whether more wait travel as headers, with
+        `Link: rel="next"` while they do."""
+        headers = {FEED_HEADERS[0]: page.cursor, FEED_HEADERS[1]: str(page.has_more).lower()}
+        if page.has_more:
+            headers["Link"] = f'<{next_page_url(request, page.cursor, "since")}>; rel="next"'
+        return Response(render(entries), 200, headers, media_type="application/json")
+
     def error(
         self,
         status: int,
@@ -135,13 +150,14 @@ STYLES: Final = {style.name: style for style in (ENVELOPE, PLAIN)}
 """Every style by the name `API_STYLE` gives it."""
 
 
-def next_page_url(request: Request, cursor: str) -> str:
-    """The request's own absolute URL with the next page's cursor in place of its own."""
+def next_page_url(request: Request, cursor: str, name: str = "cursor") -> str:
+    """The request's own absolute URL with the next page's cursor (parameter `name`) in place
+    of its own."""
     # Absolute, as GitHub's are: a frontend on another origin may fetch it as it comes. The path
     # is quoted again (the scope holds it decoded), so that no user id can break the header.
     base = request.url
-    query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
-    query.append(("cursor", cursor))
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != name]
+    query.append((name, cursor))
     path = quote(request.scope["path"], safe="/")
     origin = f"{base.scheme}://{base.netloc}" if base.netloc else ""
     return f"{origin}{path}?{urlencode(query)}"

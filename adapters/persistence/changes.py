@@ -5,8 +5,10 @@ changed, so that nothing of a list comes before it in their feed): the list, and
 tasks, as upserts numbered greatest(their number, m's); the deletes of tasks that left the list
 after m; and the deletes of lists gone for the user. One statement reads a page of them and the
 tasks and lists they name, keyset-ordered by (number, kind, id, op). On PostgreSQL it reads only
-numbers below its snapshot's xmin: every transaction with a smaller id has ended, and no later
-commit can take one, so a page never ends past a number that may still appear.
+numbers below the least id of a transaction of this database still running at its snapshot (its
+xmin, but for transactions of other databases of the cluster): every transaction with a smaller
+id has ended, and no later commit can take one, so a page never ends past a number that may
+still appear.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    column,
     delete,
     exists,
     func,
     literal_column,
     select,
+    table,
     tuple_,
     union_all,
     update,
@@ -61,7 +65,29 @@ _BEFORE_ALL: Final = {"after_changed": -1, "after_kind": "", "after_id": 0, "aft
 _SINCE: Final = _AFTER[0]
 _UPSERT: Final = literal_column(f"'{Op.UPSERT.value}'", String)
 _DELETE: Final = literal_column(f"'{Op.DELETE.value}'", String)
-_XMIN: Final = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
+_ACTIVITY: Final = table("pg_stat_activity", column("backend_xid"), column("datname"))
+
+
+def _number(xid8: Any) -> Any:
+    return cast(cast(xid8, Text), BigInteger)
+
+
+def _settled() -> Any:
+    # The least number a transaction still running may write in this database, as of this
+    # statement's snapshot: the least of its in-progress ids (pg_snapshot_xip), leaving out those
+    # pg_stat_activity shows running in another database (they write nothing here; one it no
+    # longer shows may have been ours, and counts), else its xmax. Below it every number is final.
+    running = func.pg_snapshot_xip(func.pg_current_snapshot()).column_valued("running")
+    elsewhere = exists(
+        select(literal_column("1")).where(
+            _ACTIVITY.c.backend_xid == func.xid(running),
+            _ACTIVITY.c.datname != func.current_database(),
+        )
+    )
+    xmax = _number(func.pg_snapshot_xmax(func.pg_current_snapshot()))
+    return (
+        select(func.coalesce(func.min(_number(running)), xmax)).where(~elsewhere).scalar_subquery()
+    )
 
 
 def _greatest(dialect: str, *values: Any) -> Any:
@@ -110,7 +136,7 @@ def _feed(dialect: str) -> Prepared:
     order = (entries.c.key, entries.c.kind, entries.c.id, entries.c.op)
     conditions = [tuple_(*order) > tuple_(*_AFTER)]
     if dialect == "postgresql":
-        conditions.append(entries.c.key < _XMIN)
+        conditions.append(entries.c.key < _settled())
     page = (
         select(*order)
         .where(*conditions)

@@ -17,7 +17,7 @@ from typing import Any, Final, Protocol
 
 import asyncpg
 import attrs
-from sqlalchemy import Select
+from sqlalchemy import BindParameter, Select
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -75,6 +75,10 @@ class Prepared:
         self.returns_rows = bool(getattr(statement, "exported_columns", ()))
         self.plain = not self.writes and not any(map(_may_act, visitors.iterate(statement)))
         """A select of columns and operators only, which can do nothing but read rows."""
+        self.names = frozenset(
+            e.key for e in visitors.iterate(statement) if isinstance(e, BindParameter)
+        )
+        """The names of its parameters."""
         _refuse_result_processing(statement)
         self._compiled: dict[str, Compiled] = {}
 
@@ -104,15 +108,19 @@ _PURE_FUNCTIONS: Final = frozenset(
         "max",
         "min",
         "sum",
+        # What bounds the change feed (changes.py): the snapshot's running transactions.
+        "current_database",
         "pg_current_snapshot",
-        "pg_snapshot_xmin",
+        "pg_snapshot_xip",
+        "pg_snapshot_xmax",
+        "xid",
     }
 )
-"""Built-in functions that only compute or read (greatest is an SQL construct; the snapshot's
-xmin bounds the change feed): PostgreSQL resolves them in pg_catalog, which it searches before
-any schema of ours."""
-_CONSTANT: Final = re.compile(r"-?[0-9]+|'[a-z]+'")
-"""Literal SQL that is a constant: a number, or a lower-case word in quotes (a kind, a role)."""
+"""Built-in functions that only compute or read (greatest is an SQL construct): PostgreSQL
+resolves them in pg_catalog, which it searches before any schema of ours."""
+_CONSTANT: Final = re.compile(r"-?[0-9]+|'[a-z]+'|\*")
+"""Literal SQL that is a constant: a number, a lower-case word in quotes (a kind, a role), or
+count's `*`."""
 
 
 def _may_act(element: Any) -> bool:
@@ -200,7 +208,10 @@ class AlchemyExecutor:
     async def fetch(self, statement: Statement, params: Params | None = None) -> Sequence[Row]:
         """The rows of `statement`, with SQLAlchemy's type processing."""
         if isinstance(statement, Prepared):
-            return await _through_alchemy(self._connection, statement.statement, params)
+            # Only its own parameters: SQLAlchemy would add a column to an UPDATE's SET for any
+            # other one named as a column of the table (a task's `version` on its list's row).
+            own = {k: v for k, v in params.items() if k in statement.names} if params else params
+            return await _through_alchemy(self._connection, statement.statement, own)
         return await _through_alchemy(self._connection, statement, params)
 
     async def commit(self) -> None:

@@ -33,7 +33,13 @@ NUMBER: Final = {"postgresql": PG_NUMBER, "sqlite": SQLITE_NUMBER}
 """Each dialect's number of the write a statement is part of."""
 BUMP: Final = {
     "postgresql": (),
-    "sqlite": (Prepared(update(sync_state).values(last_change=sync_state.c.last_change + 1)),),
+    "sqlite": (
+        Prepared(
+            update(sync_state).values(
+                last_change=sync_state.c.last_change + literal_column("1", BigInteger)
+            )
+        ),
+    ),
 }
 """The steps that begin a write on each dialect: SQLite takes the next number first."""
 AT: Final = bindparam("at", type_=tombstones.c.at.type)

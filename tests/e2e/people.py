@@ -87,6 +87,45 @@ class Person:
         page = await self.ok("GET", "/tasks", params={"limit": 100, **params})
         return [t["title"] for t in page]
 
+    async def changes(
+        self, since: str | None = None, limit: int = 500
+    ) -> tuple[list[dict[str, Any]], str, bool]:
+        """One page of their change feed: entries, cursor, whether more wait."""
+        params: dict[str, Any] = {"limit": limit} | ({} if since is None else {"since": since})
+        response = await self.call("GET", "/changes", params=params)
+        assert response.status_code == 200, response.text
+        return self.wire.feed(response)
+
+    async def follow(self, replica: Replica, since: str | None = None) -> str:
+        """Their change feed from `since` to its end applied to `replica`; the cursor there."""
+        while True:
+            entries, since, more = await self.changes(since, limit=7)
+            replica.apply(entries)
+            if not more:
+                return since
+
+
+@attrs.define
+class Replica:
+    """What a client of the change feed holds: the tasks and lists it was told of."""
+
+    tasks: dict[int, dict[str, Any]] = attrs.Factory(dict)
+    lists: dict[int, dict[str, Any]] = attrs.Factory(dict)
+
+    def apply(self, entries: list[dict[str, Any]]) -> None:
+        """The entries, in order; a list's delete takes its tasks (SPEC §8)."""
+        kinds = {(e["kind"], e["id"]) for e in entries}
+        assert len(kinds) == len(entries), "an entity at most once per page"
+        for entry in entries:
+            held = self.tasks if entry["kind"] == "task" else self.lists
+            if entry["op"] == "upsert":
+                held[entry["id"]] = entry["data"]
+                continue
+            assert entry["data"] is None
+            held.pop(entry["id"], None)
+            if entry["kind"] == "list":
+                self.tasks = {i: t for i, t in self.tasks.items() if t["list_id"] != entry["id"]}
+
 
 People = Callable[[], Person]
 """Makes a new person each call."""

@@ -76,3 +76,15 @@ class Wire:
             return None
         [value] = parse_qs(urlsplit(link["url"]).query)["cursor"]
         return value
+
+    def feed(self, response: httpx.Response) -> tuple[list[dict[str, Any]], str, bool]:
+        """A change feed page's entries, its cursor and whether more wait."""
+        entries: list[dict[str, Any]] = self.data(response)
+        if self.plain:
+            headers = response.headers
+            has_more = headers["x-feed-has-more"] == "true"
+            # The next page's link carries the same cursor, and only while more wait.
+            assert ("next" in response.links) == has_more
+            return entries, headers["x-feed-cursor"], has_more
+        meta = response.json()["meta"]
+        return entries, meta["cursor"], meta["has_more"]

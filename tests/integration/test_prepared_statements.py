@@ -23,8 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.sql import Executable
 
+from adapters.persistence import changes, repositories
 from adapters.persistence import lists as lists_module
-from adapters.persistence import repositories
 from adapters.persistence import tasks as tasks_module
 from adapters.persistence.executors import Prepared
 from adapters.persistence.tables import idempotency_keys, tasks, users
@@ -157,6 +157,8 @@ def test_a_statement_knows_whether_it_writes() -> None:
         "a page": repositories.STATEMENTS["postgresql"]
         .pages.simple((SortField.TITLE, True, Status.PENDING, True, True, False, "any"))
         .statement,
+        # Kinds in quotes, count(*), the snapshot's running transactions and xmax.
+        "a change feed page": changes.FEED["postgresql"].statement,
     }
     assert {name for name, s in (writes | reads).items() if Prepared(s).writes} == set(writes)
     # Through a transaction pooler only plain selects run outside a transaction: nothing in
@@ -167,6 +169,7 @@ def test_a_statement_knows_whether_it_writes() -> None:
         "a function in a sum": select(func.sum(func.length(users.c.email))),
         "a function in a condition": select(users.c.id).where(func.nextval("s") > 0),
         "literal SQL": select(literal_column("nextval('s')")),
+        "literal SQL in quotes": select(literal_column("'a' || nextval('s')")),
     }
     plain = {name for name, s in (writes | reads | acting).items() if Prepared(s).plain}
     assert plain == set(reads)
