@@ -64,9 +64,17 @@ def test_a_task_added_on_one_device_appears_on_the_other(app_url: str, browser: 
     expect(laptop.locator(".task-title", has_text="Buy bread")).to_have_count(1)
     expect(laptop.locator(".list-count").first).to_have_text("0", timeout=LIVE_WITHIN)
 
+    # A refresh keeps the focus where it was: on the same control of the fresh list.
+    reopen = laptop.get_by_role("button", name="Reopen “Buy bread”")
+    reopen.focus()
+    add(phone, "Buy milk")
+    expect(laptop.locator(".task-title", has_text="Buy milk")).to_be_visible(timeout=LIVE_WITHIN)
+    expect(reopen).to_be_focused()
+
     # Without JavaScript the page is as it was served, and a reload shows the change.
     expect(offline.locator(".task-title")).to_have_count(0)
     offline.reload()
     expect(offline.locator(".task-title", has_text="Buy bread")).to_be_visible()
+    expect(offline.locator(".task-title", has_text="Buy milk")).to_be_visible()
     for page in (phone, laptop, offline):
         page.context.close()

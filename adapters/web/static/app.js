@@ -299,10 +299,26 @@
     const fresh = next.getElementById("task-region");
     const current = document.getElementById("task-region");
     if (!fresh || !current || refreshPending || isEditing(current)) return;
+    // Focus stays where it was: on the same control of the fresh list, when it is still there.
+    const focused = focusSelector(document.activeElement);
     current.replaceWith(document.adoptNode(fresh));
     const links = next.getElementById("list-links");
     if (links) document.getElementById("list-links")?.replaceWith(document.adoptNode(links));
     localiseTimes(fresh);
+    if (focused && document.activeElement === document.body) {
+      document.querySelector(focused)?.focus({ preventScroll: true });
+    }
+  }
+
+  // A selector that finds `element`'s counterpart in a freshly rendered list, if it has one.
+  function focusSelector(element) {
+    if (!(element instanceof HTMLElement) || element === document.body) return null;
+    if (element.dataset.focusKey) return `[data-focus-key="${CSS.escape(element.dataset.focusKey)}"]`;
+    if (element.id) return `#${CSS.escape(element.id)}`;
+    if (element.matches("a.list-link[data-list-id]")) {
+      return `a.list-link[data-list-id="${CSS.escape(element.dataset.listId)}"]`;
+    }
+    return null;
   }
 
   function followChanges() {
