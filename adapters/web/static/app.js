@@ -274,16 +274,19 @@
   // in) resumes, page after page, after the last event this tab received.
   let refreshPending = false;
 
-  function isEditing(region) {
+  function isBusy(region) {
     const active = document.activeElement;
-    return active instanceof HTMLElement && region.contains(active) && active.matches("input, textarea, select");
+    const editing =
+      active instanceof HTMLElement && region.contains(active) && active.matches("input, textarea, select");
+    return editing || dragged || document.querySelector("li[draggable], form[data-busy]");
   }
 
   async function refreshList() {
     const region = document.getElementById("task-region");
     if (!region) return;
-    // Never under the user's hands: a drag, a form on its way, or a field being typed in.
-    if (dragged || document.querySelector("form[data-busy]") || isEditing(region)) {
+    // Never under the user's hands: a row pressed or dragged, a form on its way, or a field
+    // being typed in.
+    if (isBusy(region)) {
       refreshPending = true;
       return;
     }
@@ -298,15 +301,29 @@
     const next = new DOMParser().parseFromString(await response.text(), "text/html");
     const fresh = next.getElementById("task-region");
     const current = document.getElementById("task-region");
-    if (!fresh || !current || refreshPending || isEditing(current)) return;
+    if (!fresh || !current || refreshPending || isBusy(current)) return;
+    localiseTimes(fresh);
+    keepOpen(current, fresh);
+    const links = next.getElementById("list-links");
+    const shownLinks = document.getElementById("list-links");
+    // This tab's own change is shown already: a list that did not change is left alone.
+    const same = fresh.outerHTML === current.outerHTML;
+    if (same && (!links || !shownLinks || links.outerHTML === shownLinks.outerHTML)) return;
     // Focus stays where it was: on the same control of the fresh list, when it is still there.
     const focused = focusSelector(document.activeElement);
-    current.replaceWith(document.adoptNode(fresh));
-    const links = next.getElementById("list-links");
-    if (links) document.getElementById("list-links")?.replaceWith(document.adoptNode(links));
-    localiseTimes(fresh);
+    if (!same) current.replaceWith(document.adoptNode(fresh));
+    if (links) shownLinks?.replaceWith(document.adoptNode(links));
     if (focused && document.activeElement === document.body) {
       document.querySelector(focused)?.focus({ preventScroll: true });
+    }
+  }
+
+  // What the user opened (a subtask form) stays open in the fresh list.
+  function keepOpen(current, fresh) {
+    for (const details of current.querySelectorAll("details[open]")) {
+      const named = details.querySelector("[id]");
+      const twin = named && fresh.querySelector(`#${CSS.escape(named.id)}`)?.closest("details");
+      if (twin) twin.open = true;
     }
   }
 
@@ -346,9 +363,11 @@
     document.addEventListener("focusout", () => {
       if (refreshPending) setTimeout(refreshList, 0);
     });
-    document.addEventListener("dragend", () => {
-      if (refreshPending) setTimeout(refreshList, 0);
-    });
+    for (const done of ["dragend", "pointerup"]) {
+      document.addEventListener(done, () => {
+        if (refreshPending) setTimeout(refreshList, 0);
+      });
+    }
   }
 
   function start() {
