@@ -110,14 +110,17 @@ async def test_a_write_through_one_process_reaches_a_stream_on_the_other(tmp_pat
                     await admin.close()
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 async def test_sigterm_ends_the_open_streams_and_the_process_without_waiting(
-    tmp_path: Path,
+    tmp_path: Path, workers: int
 ) -> None:
     user = f"drain-{uuid.uuid4().hex[:8]}"
     async with migrated_postgres() as url:
         # Were open streams waited for, the process would take all of SHUTDOWN_TIMEOUT and be
-        # killed by `stop` long before.
-        env = service_environment(url, SHUTDOWN_TIMEOUT="30")
+        # killed by `stop` long before. (Workers count sign-ins apart: development only.)
+        env = service_environment(
+            url, SHUTDOWN_TIMEOUT="30", WEB_CONCURRENCY=str(workers), ENV="development"
+        )
         async with (
             service(env, tmp_path) as running,
             httpx.AsyncClient(base_url=running.url, timeout=30) as client,
