@@ -15,7 +15,7 @@ import base64
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -36,6 +36,8 @@ from bench.reference_sql import WRITTEN
 POOL_SIZE: Final = 10  # the service's default DB_POOL_SIZE
 LIMIT_DEFAULT: Final = 50
 LIMIT_MAX: Final = 100
+FEED_LIMIT_DEFAULT: Final = 100
+FEED_LIMIT_MAX: Final = 500
 LEEWAY_S: Final = 30
 MAX_TOKEN: Final = 8 * 1024
 PRIORITIES: Final = ("none", "low", "medium", "high")
@@ -184,6 +186,62 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise Failure(422, "VALIDATION_ERROR", "The cursor is malformed.") from None
 
 
+_FEED_START: Final = (-(2**63), "", 0, "")
+"""Before every entry of a feed (rows older than it are numbered below 0)."""
+_LIST_FIELDS: Final = (
+    "id",
+    "owner_id",
+    "name",
+    "is_default",
+    "version",
+    "created_at",
+    "updated_at",
+)
+
+
+def encode_feed_cursor(position: tuple[Any, ...] | None) -> str:
+    """An opaque feed cursor after `position` (number, kind, id, op); None: the start."""
+    raw = orjson.dumps(position)
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_feed_cursor(cursor: str) -> tuple[int, str, int, str]:
+    """The feed position inside a cursor; Failure(422) if it is not one of ours."""
+    try:
+        raw = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if raw is None:
+            return _FEED_START
+        changed, kind, entity_id, op = raw
+        return int(changed), str(kind), int(entity_id), str(op)
+    except (ValueError, TypeError):
+        raise Failure(422, "VALIDATION_ERROR", "since is malformed.") from None
+
+
+def _feed_entry(row: Sequence[Any]) -> dict[str, Any]:
+    """A feed entry of a row of reference_sql.FEED, its task or list as the service shows it."""
+    _, kind, entity_id, op = row[:4]
+    data: dict[str, Any] | None = None
+    if op == "upsert" and kind == "task":
+        data = task_json(dict(zip(reference_sql.NAMES, row[4:], strict=False)))
+    elif op == "upsert":
+        listed = row[4 + len(reference_sql.NAMES) :]
+        role, members, pending, completed = listed[len(_LIST_FIELDS) :]
+        data = dict(zip(_LIST_FIELDS, listed, strict=False)) | {
+            "role": role,
+            "members": members,
+            "counts": {"pending": pending, "completed": completed},
+        }
+    return {"kind": kind, "id": entity_id, "op": op, "data": data}
+
+
+def _feed_limit(raw: str | None) -> int:
+    if raw is None:
+        return FEED_LIMIT_DEFAULT
+    if raw.isdigit() and 1 <= int(raw) <= FEED_LIMIT_MAX:
+        return int(raw)
+    raise Failure(422, "VALIDATION_ERROR", f"limit must be 1 to {FEED_LIMIT_MAX}.")
+
+
 def _limit(raw: str | None) -> int:
     if raw is None:
         return LIMIT_DEFAULT
@@ -298,6 +356,30 @@ class TaskEndpoints:
             "counts": {"pending": pending, "completed": completed},
         }
         return _success([task_json(r) for r in page], f"{len(page)} task(s).", meta=meta)
+
+    async def changes(self, request: Request) -> Response:
+        """GET /api/{user_id}/changes: a page of the feed after `since` (from the start without
+        it), each entity once, then the purge horizon when a cursor was given, as the service."""
+        user, _ = self.verifier.owner(request)
+        params = request.query_params
+        limit = _feed_limit(params.get("limit"))
+        since = params.get("since")
+        after = _FEED_START if since is None else decode_feed_cursor(since)
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(reference_sql.FEED, user, *after, limit + 1)
+            if since is not None:
+                horizon = await conn.fetchval(reference_sql.HORIZON)
+                if horizon and after[0] <= horizon:
+                    raise Failure(410, "SYNC_EXPIRED", "The cursor is too old; sync in full.")
+        shown = rows[:limit]
+        last = {(r[1], r[2]): i for i, r in enumerate(shown)}
+        entries = [_feed_entry(r) for i, r in enumerate(shown) if last[(r[1], r[2])] == i]
+        if shown:
+            cursor = encode_feed_cursor(tuple(shown[-1][:4]))
+        else:
+            cursor = since if since is not None else encode_feed_cursor(None)
+        meta = {"cursor": cursor, "has_more": len(rows) > limit}
+        return _success(entries, f"{len(entries)} change(s).", meta=meta)
 
     async def create(self, request: Request) -> Response:
         """A new task at the end of the user's default list, counted there, the user provisioned
@@ -465,5 +547,6 @@ def create_app() -> Starlette:
         Route("/api/{user_id}/tasks", endpoints.list_or_create, methods=["GET", "POST"]),
         Route("/api/{user_id}/tasks/{task_id}", endpoints.show_or_replace, methods=["GET", "PUT"]),
         Route("/api/{user_id}/tasks/{task_id}/complete", endpoints.complete, methods=["PATCH"]),
+        Route("/api/{user_id}/changes", endpoints.changes, methods=["GET"]),
     ]
     return Starlette(routes=routes, exception_handlers={Failure: _failure}, lifespan=lifespan)

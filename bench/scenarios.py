@@ -16,6 +16,7 @@ DEEP_AFTER: Final = 9000
 DEEP_IN_ONE_LIST: Final = 400
 """How deep the deep page of one of bench-lists' lists (500 tasks) starts."""
 PAGE_FOR_PAGING: Final = 100
+FEED_PAGE: Final = 500
 SLOTS_PER_SCENARIO: Final = 128
 SERVICE: Final = "service"
 SERVICE_INFO: Final = "service_info"
@@ -139,6 +140,8 @@ SCENARIOS: Final = (
         script="static",
         page_of="shared_editor",
     ),
+    # Issue 16: a client polling its change feed at its end (nothing changed since).
+    Scenario(key="feed_next", title="feed: the next page (20 lists)", script="static"),
     Scenario(
         key="list_first_pooler",
         title="list first page, PgBouncer",
@@ -217,6 +220,9 @@ class Workload:
                 self.tokens[editor],
             ),
         }
+        if key == "feed_next":
+            path = f"/api/{lists}/changes?since={self.cursors.get((key, app), '')}"
+            return "GET", path, self.tokens[lists]
         if key in DEEP_CURSORS:
             method, path, user_token = self._deep_request(key)
             return (
@@ -257,6 +263,9 @@ class Workload:
     async def fetch_deep_cursors(self, app: str, base_url: str, keys: Iterable[str]) -> None:
         """For each deep scenario among `keys`, page through its list as `app` until its depth
         is behind the cursor."""
+        if "feed_next" in keys:
+            path, token = f"/api/{seed.USER_LISTS}/changes", self.tokens[seed.USER_LISTS]
+            self.cursors[("feed_next", app)] = await _feed_end(app, base_url, path, token)
         for key in (k for k in keys if k in DEEP_CURSORS):
             depth = DEEP_CURSORS[key][2]
             _, path, token = self._deep_request(key)
@@ -294,6 +303,18 @@ async def _cursor_after(app: str, base_url: str, path: str, token: str, depth: i
             if params["cursor"] is None:
                 raise ParityError(f"{app}: {path} ended after {seen} tasks")
     return str(params["cursor"])
+
+
+async def _feed_end(app: str, base_url: str, path: str, token: str) -> str:
+    # The cursor at the end of a full sync of the feed, pages of FEED_PAGE.
+    headers = {"Authorization": f"Bearer {token}"}
+    params: dict[str, Any] = {"limit": FEED_PAGE}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
+        while True:
+            body = _ok(await client.get(path, params=params), app)
+            params["since"] = body["meta"]["cursor"]
+            if not body["meta"]["has_more"]:
+                return str(params["since"])
 
 
 def _write_lines(path: Path, lines: Iterable[str]) -> None:

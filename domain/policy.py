@@ -81,6 +81,15 @@ def role_permits(role: Role, action: Action) -> bool:
     return action in ROLE_ACTIONS[role]
 
 
+def roles_permitting(action: Action) -> frozenset[Role]:
+    """Every role whose members may do `action` (what a query over many lists selects by)."""
+    return frozenset(role for role in Role if role_permits(role, action))
+
+
+TRASH_ACTION: Final = Action.WRITE_TASKS
+"""What seeing, restoring and purging a list's trash takes (SPEC §8: editors and the owner)."""
+
+
 def authorize(role: Role | None, action: Action, *, not_found: str = LIST_NOT_FOUND) -> Role:
     """`role` if it permits `action`: NotFound for no role (not a member), Forbidden otherwise.
 

@@ -23,6 +23,7 @@ from adapters.http.middleware import RequestContextMiddleware, cors
 from adapters.http.style import STYLES
 from adapters.http.sync import SyncApi
 from adapters.http.tasks import TaskApi
+from adapters.http.trash import TrashApi
 from taskservice.ports import Readiness
 from taskservice.services import UseCases
 
@@ -69,6 +70,7 @@ def create_app(
         *TaskApi(tasks=use_cases.tasks, verifier=verifier, style=style).routes(),
         *ListApi(lists=use_cases.lists, verifier=verifier, style=style).routes(),
         *SyncApi(sync=use_cases.sync, verifier=verifier, style=style).routes(),
+        *TrashApi(trash=use_cases.trash, verifier=verifier, style=style).routes(),
         *AccountApi(
             accounts=use_cases.accounts, verifier=verifier, style=style, delete=identity.delete_me
         ).routes(),

@@ -50,6 +50,7 @@ from domain.tasks import (
     Priority,
     is_control,
 )
+from domain.trash import KEPT_FOR
 from domain.types import MAX_TASK_ID
 from domain.users import USER_ID_MAX
 
@@ -421,10 +422,143 @@ def _schemas(plain: bool) -> dict[str, Schema]:
         **_identity_schemas(),
     }
     schemas.update(_list_schemas())
+    schemas.update(_trash_schemas())
     if plain:
         # Paging and counts travel in headers there.
         del schemas["ListMeta"]
+        del schemas["TrashMeta"]
     return schemas
+
+
+def _trash_schemas() -> dict[str, Schema]:
+    # SPEC §8: a deleted task as the trash shows it, a page's meta, what emptying did.
+    trashed = _task()
+    trashed["properties"] |= {
+        "deleted_at": {**_UTC, "description": "When the task was deleted."},
+        "deleted_by": {
+            "type": "string",
+            "minLength": 1,
+            "description": "The id of the user who deleted it (or its list).",
+        },
+    }
+    trashed["required"] = list(trashed["properties"])
+    trashed["description"] = (
+        "A deleted task as it was, with the subtasks deleted with it kept beside it; kept "
+        f"{KEPT_FOR.days} days."
+    )
+    return {
+        "TrashedTask": trashed,
+        "TrashMeta": {
+            "type": "object",
+            "properties": {
+                "limit": {"type": "integer", "minimum": 1, "maximum": LIMIT_MAX},
+                "next_cursor": _nullable({"type": "string", "minLength": 1}),
+            },
+            "required": ["limit", "next_cursor"],
+            "additionalProperties": False,
+        },
+        "Emptied": {
+            "type": "object",
+            "properties": {"deleted": {"type": "integer", "minimum": 0}},
+            "required": ["deleted"],
+            "additionalProperties": False,
+        },
+    }
+
+
+def _trash_page(plain: bool) -> Schema:
+    items = {"type": "array", "items": ref("TrashedTask")}
+    description = "A page of the trash, most recently deleted first."
+    if plain:
+        return _ok(plain, 200, description, items, "Link")
+    page = _ok(plain, 200, description, items)
+    schema = page["200"]["content"]["application/json"]["schema"]
+    schema["properties"]["meta"] = ref("TrashMeta")
+    schema["required"].append("meta")
+    return page
+
+
+def _trash_paths(plain: bool) -> dict[str, Schema]:
+    trashed = ref("TrashedTask")
+    seen = (
+        "The trash you see: that of the lists you edit or own, and of your own lists that are "
+        "gone (deleted lists leave their tasks to their owner's trash)."
+    )
+    entry_rules = (
+        "An entry of the trash you cannot see is answered as a missing one (404); a viewer of "
+        "its list gets a 403."
+    )
+    return {
+        "/api/{user_id}/trash": {
+            "parameters": _use("UserId", "XRequestId"),
+            "get": {
+                "operationId": "listTrash",
+                "summary": "Deleted tasks, most recently deleted first",
+                "description": f"{seen} Subtasks deleted with their parent come back with it "
+                "and are not listed apart. Paging is keyset-based"
+                + ("; the next page is in `Link`." if plain else "."),
+                "security": _AUTH,
+                "parameters": [
+                    _param(
+                        "limit",
+                        "query",
+                        {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": LIMIT_MAX,
+                            "default": LIMIT_DEFAULT,
+                        },
+                        "Page size (over the maximum is a 422, never a silent cap).",
+                    ),
+                    _param(
+                        "cursor",
+                        "query",
+                        {"type": "string", "minLength": 1},
+                        "`meta.next_cursor` of the previous page, sealed for you (else 422).",
+                    ),
+                ],
+                "responses": {**_trash_page(plain), **_errors(401, 403, 422)},
+            },
+            "delete": {
+                "operationId": "emptyTrash",
+                "summary": "Empty the trash: delete for good every task in it you see",
+                "description": seen,
+                "security": _AUTH,
+                "responses": {
+                    **_ok(plain, 200, "How many tasks were deleted for good.", ref("Emptied")),
+                    **_errors(401, 403, 422),
+                },
+            },
+        },
+        "/api/{user_id}/trash/{id}": {
+            "parameters": _use("UserId", "TaskId", "XRequestId"),
+            "delete": {
+                "operationId": "purgeTrashedTask",
+                "summary": "Delete a task in the trash for good, with its subtasks",
+                "description": entry_rules,
+                "security": _AUTH,
+                "responses": {
+                    **_ok(plain, 200, "The task as it was in the trash.", trashed),
+                    **_errors(401, 403, 404, 422),
+                },
+            },
+        },
+        "/api/{user_id}/trash/{id}/restore": {
+            "parameters": _use("UserId", "TaskId", "XRequestId"),
+            "post": {
+                "operationId": "restoreTask",
+                "summary": "Restore a deleted task, with the subtasks deleted with it",
+                "description": "Back to the end of its siblings in its list, or of your default "
+                "list when its list is gone; a subtask whose parent is not there comes back "
+                f"top-level. {entry_rules}",
+                "security": _AUTH,
+                "responses": {
+                    **_ok(plain, 200, "The restored task.", ref("Task"), "ETag"),
+                    **_errors(401, 403, 404, 412, 422),
+                },
+            },
+        },
+    }
 
 
 _ROLE: Final = {"type": "string", "enum": [role.value for role in Role]}
@@ -690,6 +824,12 @@ def _identity_schemas() -> dict[str, Schema]:
                     },
                 },
                 "tasks": {"type": "array", "items": ref("Task")},
+                "trash": {
+                    "type": "array",
+                    "items": ref("TrashedTask"),
+                    "description": "The deleted tasks of the lists you own or owned, subtasks "
+                    "deleted with their parent included, most recently deleted first.",
+                },
             },
             "required": [
                 "format",
@@ -699,6 +839,7 @@ def _identity_schemas() -> dict[str, Schema]:
                 "lists",
                 "memberships",
                 "tasks",
+                "trash",
             ],
             "additionalProperties": False,
         },
@@ -1255,6 +1396,8 @@ def _task_paths(plain: bool) -> dict[str, Schema]:
             "delete": {
                 "operationId": "deleteTask",
                 "summary": "Delete a task; the answer carries it so a client can offer undo",
+                "description": "The task and its subtasks go to the trash (GET "
+                "/api/{user_id}/trash), from which they can be restored.",
                 "security": _AUTH,
                 "parameters": _use("IfMatch"),
                 "responses": {
@@ -1389,8 +1532,9 @@ def _list_paths(plain: bool) -> dict[str, Schema]:
             },
             "delete": {
                 "operationId": "deleteList",
-                "summary": "Delete a list with its tasks; the default list is never deleted (409)",
-                "description": owner,
+                "summary": "Delete a list; the default list is never deleted (409)",
+                "description": f"{owner} Its tasks go to your trash, from which they are "
+                "restored to your default list.",
                 "security": _AUTH,
                 "parameters": _use("IfMatch"),
                 "responses": {
@@ -1805,6 +1949,7 @@ def openapi_document(style: Style = ENVELOPE) -> Schema:
             **_task_paths(plain),
             **_list_paths(plain),
             **_sync_paths(plain),
+            **_trash_paths(plain),
             **_event_paths(),
             **_account_paths(plain),
             **_probe_paths(plain),

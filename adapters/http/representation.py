@@ -35,6 +35,7 @@ from domain.tasks import (
     has_control,
     normalise_tag,
 )
+from domain.trash import TrashedTask, trashed_values
 from domain.types import ListId, parse_list_id, parse_task_id
 
 LIST_PARAMETERS: Final = frozenset(
@@ -62,6 +63,24 @@ T = TypeVar("T")
 def task_json(task: Task) -> dict[str, Any]:
     """The JSON object of a task: every field (datetimes are rendered by the envelope)."""
     return field_values(task)
+
+
+def trashed_json(entry: TrashedTask) -> dict[str, Any]:
+    """The JSON object of a task in the trash: the task as it was, and who deleted it when."""
+    return trashed_values(entry)
+
+
+TRASH_PARAMETERS: Final = frozenset({"limit", "cursor"})
+
+
+def trash_query(params: QueryParams) -> tuple[int, str | None]:
+    """The page size and cursor of a page of the trash; every broken rule is reported at once."""
+    reader = _Reader(params, TRASH_PARAMETERS)
+    limit = reader.read("limit", _limit, _DEFAULT_QUERY.limit)
+    cursor = reader.read("cursor", _cursor, None)
+    if reader.errors:
+        raise ValidationFailed(reader.errors, "The query has invalid parameters.")
+    return limit, cursor
 
 
 HIDDEN_INVITE_FIELDS: Final = frozenset({"code_hash"})

@@ -74,6 +74,13 @@ class Style:
         meta = {"cursor": page.cursor, "has_more": page.has_more}
         return success(entries, f"{len(entries)} change(s).", meta=meta)
 
+    def trash_page(
+        self, items: list[dict[str, Any]], next_cursor: str | None, *, limit: int, request: Request
+    ) -> Response:
+        """A page of the trash: its entries and the next page's cursor (no counts)."""
+        meta = {"limit": limit, "next_cursor": next_cursor}
+        return success(items, f"{len(items)} deleted task(s).", meta=meta)
+
     def error(
         self,
         status: int,
@@ -125,6 +132,15 @@ class Plain(Style):
         if page.has_more:
             headers["Link"] = f'<{next_page_url(request, page.cursor, "since")}>; rel="next"'
         return Response(render(entries), 200, headers, media_type="application/json")
+
+    def trash_page(
+        self, items: list[dict[str, Any]], next_cursor: str | None, *, limit: int, request: Request
+    ) -> Response:
+        """The array of entries; `Link: rel="next"` as for a page of tasks."""
+        headers = {}
+        if next_cursor is not None:
+            headers["Link"] = f'<{next_page_url(request, next_cursor)}>; rel="next"'
+        return Response(render(items), 200, headers, media_type="application/json")
 
     def error(
         self,

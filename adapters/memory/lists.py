@@ -76,8 +76,9 @@ class MemoryListRepository:
         self._touched.list(task_list.id)
         return True
 
-    async def remove(self, task_list: TaskList, now: datetime) -> bool:
-        """Delete the list, its tasks, memberships and invites if still at its version."""
+    async def remove(self, task_list: TaskList, by: UserId, at: datetime) -> bool:
+        """Delete the list, its memberships and invites if still at its version, its tasks
+        moved to the trash."""
         current = self._state.lists.get(task_list.id)
         if current is None or current.version != task_list.version:
             return False
@@ -85,7 +86,8 @@ class MemoryListRepository:
         changed = state.next_change()
         for list_id, member in state.memberships:
             if list_id == task_list.id:
-                state.tombstone(changed, Kind.LIST, list_id, user_id=member, at=now)
+                state.tombstone(changed, Kind.LIST, list_id, user_id=member, at=at)
+        state.bin([t for t in state.tasks.values() if t.list_id == task_list.id], by, at, None)
         state.forget({task_list.id})
         self._touched.list(task_list.id)
         return True

@@ -14,6 +14,7 @@ from domain.personal_tokens import PersonalToken
 from domain.queries import TaskCounts
 from domain.sync import Kind
 from domain.tasks import Task
+from domain.trash import TrashedTask
 from domain.types import ListId, TaskId, UserId
 from domain.users import User
 
@@ -36,6 +37,8 @@ class State:
     """Everything a MemoryStore holds; a unit of work changes a copy and publishes it whole."""
 
     tasks: dict[TaskId, Task] = attrs.Factory(dict)
+    # Deleted tasks by id (SPEC §8): out of `tasks`, so no read of tasks sees them.
+    trash: dict[TaskId, TrashedTask] = attrs.Factory(dict)
     users: dict[UserId, User] = attrs.Factory(dict)
     accounts: dict[str, Account] = attrs.Factory(dict)
     replies: dict[tuple[UserId, str], IdempotencyRecord] = attrs.Factory(dict)
@@ -68,8 +71,8 @@ class State:
     def erase(self, user_id: UserId, now: datetime) -> bool:
         """Remove the user and everything that refers to them, as the database's cascade does:
         the lists they own (with those lists' tasks, memberships and invites, so that their
-        members lose access, which their feeds show), their memberships of other lists, and
-        their own records."""
+        members lose access, which their feeds show) and the trash of every list they own or
+        owned, their memberships of other lists, and their own records."""
         if self.users.pop(user_id, None) is None:
             return False
         owned = {i for i, task_list in self.lists.items() if task_list.owner_id == user_id}
@@ -81,6 +84,7 @@ class State:
                 # One member fewer: every other member's view of the list changed.
                 self.list_changed[list_id] = changed
         self.forget(owned, user_id)
+        self.trash = {k: t for k, t in self.trash.items() if t.task.user_id != user_id}
         self.accounts = {k: a for k, a in self.accounts.items() if a.user.id != user_id}
         self.replies = {k: r for k, r in self.replies.items() if k[0] != user_id}
         self.ended = {k: e for k, e in self.ended.items() if k[0] != user_id}
@@ -134,6 +138,19 @@ class State:
     def member_lists(self, user_id: UserId) -> set[ListId]:
         """The lists `user_id` is a member of."""
         return {list_id for list_id, member in self.memberships if member == user_id}
+
+    def bin(self, tasks: list[Task], by: UserId, at: datetime, root: TaskId | None) -> None:
+        """Move `tasks` from the tasks to the trash, deleted by `by` at `at`, each the root of
+        its subtasks or, when given, all of them `root`'s."""
+        for task in tasks:
+            del self.tasks[task.id]
+            del self.task_changed[task.id]
+            self.trash[task.id] = TrashedTask(
+                task=task,
+                deleted_at=at,
+                deleted_by=by,
+                root=root or TaskId(task.parent_id or task.id),
+            )
 
     def counts(self, lists: set[ListId]) -> TaskCounts:
         """The pending and completed tasks of `lists`, summed."""

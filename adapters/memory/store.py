@@ -13,6 +13,7 @@ from adapters.memory.changes import MemoryChangeRepository
 from adapters.memory.lists import MemoryListRepository
 from adapters.memory.state import State
 from adapters.memory.tasks import MemoryTaskRepository
+from adapters.memory.trash import MemoryTrashRepository
 from domain.accounts import Account
 from domain.errors import Conflict
 from domain.idempotency import IdempotencyRecord
@@ -231,6 +232,11 @@ class MemoryUnitOfWork:
     def lists(self) -> MemoryListRepository:
         """The list, membership and invite repository of this unit of work."""
         return MemoryListRepository(self._state, self._touched)
+
+    @property
+    def trash(self) -> MemoryTrashRepository:
+        """The trash repository of this unit of work."""
+        return MemoryTrashRepository(self._state, self._touched)
 
     @property
     def users(self) -> MemoryUserRepository:

@@ -63,17 +63,17 @@ class MemoryTaskRepository:
         self._touched.list(task.list_id, current.list_id)
         return True
 
-    async def remove(self, task: Task, now: datetime) -> bool:
-        """Delete `task` and its subtasks if the stored one is still at its version."""
+    async def remove(self, task: Task, by: UserId, at: datetime) -> bool:
+        """Move `task` and its subtasks to the trash if the stored one is still at its version."""
         state = self._state
         current = state.tasks.get(task.id)
         if current is None or current.version != task.version:
             return False
+        family = [current, *await self.subtasks(task.id)]
+        state.bin(family, by, at, root=task.id)
         changed = state.next_change()
-        for gone in [*await self.subtasks(task.id), current]:
-            del state.tasks[gone.id]
-            del state.task_changed[gone.id]
-            state.tombstone(changed, Kind.TASK, gone.id, list_id=gone.list_id, at=now)
+        for gone in family:
+            state.tombstone(changed, Kind.TASK, gone.id, list_id=gone.list_id, at=at)
         state.list_changed[current.list_id] = changed
         self._touched.list(current.list_id)
         return True

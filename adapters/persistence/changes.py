@@ -60,8 +60,8 @@ _AFTER: Final = (
     bindparam("after_id", type_=BigInteger),
     bindparam("after_op", type_=String),
 )
-_BEFORE_ALL: Final = {"after_changed": -1, "after_kind": "", "after_id": 0, "after_op": ""}
-"""The position before every entry (numbers start at 0)."""
+_BEFORE_ALL: Final = {"after_changed": -(2**63), "after_kind": "", "after_id": 0, "after_op": ""}
+"""The position before every entry (rows older than the feed are numbered below 0: 0008)."""
 _SINCE: Final = _AFTER[0]
 _UPSERT: Final = literal_column(f"'{Op.UPSERT.value}'", String)
 _DELETE: Final = literal_column(f"'{Op.DELETE.value}'", String)

@@ -42,6 +42,7 @@ from adapters.persistence.rows import (
 )
 from adapters.persistence.statements import SqlRepository, Steps
 from adapters.persistence.tables import invites, lists, memberships, users
+from adapters.persistence.trash import BIN_LIST
 from domain.lists import Invite, ListView, Member, Membership, Role, TaskList
 from domain.types import ListId, UserId
 from domain.users import User
@@ -208,23 +209,33 @@ def _list_writes(dialect: str) -> dict[str, Steps]:
         .join_from(memberships, lists, lists.c.id == memberships.c.list_id)
         .where(*at_version)
     )
-    # Its tasks, memberships and invites go with it (ON DELETE CASCADE), and the counts too.
+    # Its memberships and invites go with it (ON DELETE CASCADE), and its tasks, moved to the
+    # trash first (BIN_LIST).
     removed = delete(lists).where(*at_version).returning(lists.c.id)
     if dialect == "postgresql":
-        # The row is locked first, so that no membership is added between the members' deletes
-        # being written and the list's (adding one waits for the lock, then finds no list).
+        # The row is locked first, so that no membership or task is added between the members'
+        # deletes and the trash being written and the list's delete (adding one waits for the
+        # lock, then finds no list).
         locked = select(lists.c.id).where(*at_version).with_for_update()
         return {
             "replace_list": (Prepared(renamed),),
             "remove_list": (
                 Prepared(locked),
+                BIN_LIST,
                 Prepared(removed.add_cte(members_lose_it.cte("lost"))),
             ),
         }
     bump = BUMP[dialect]
     return {
         "replace_list": (*bump, Prepared(renamed)),
-        "remove_list": (*bump, Prepared(members_lose_it), Prepared(removed)),
+        # Nothing is written unless the list is at the version.
+        "remove_list": (
+            Prepared(select(lists.c.id).where(*at_version)),
+            *bump,
+            Prepared(members_lose_it),
+            BIN_LIST,
+            Prepared(removed),
+        ),
     }
 
 
@@ -364,10 +375,17 @@ class SqlListRepository(SqlRepository):
             self._touched.list(task_list.id)
         return done
 
-    async def remove(self, task_list: TaskList, now: datetime) -> bool:
-        """Delete the list, and by cascade its tasks, memberships and invites, if at its
-        version, leaving a delete of it in each member's feed."""
-        params = {"list_id": task_list.id, "expected_version": task_list.version, "at": now}
+    async def remove(self, task_list: TaskList, by: UserId, at: datetime) -> bool:
+        """Delete the list, its tasks moved to the trash first, and by cascade its memberships
+        and invites, if at its version, leaving a delete of it in each member's feed."""
+        params = {
+            "list_id": task_list.id,
+            "in_list": task_list.id,
+            "expected_version": task_list.version,
+            "binned_at": at,
+            "binned_by": by,
+            "at": at,
+        }
         done = bool(await self._steps(self._sql.remove_list, params))
         if done:
             self._touched.list(task_list.id)

@@ -28,7 +28,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from adapters.persistence import changes as change_sql
 from adapters.persistence import lists as list_sql
 from adapters.persistence import tasks as task_sql
+from adapters.persistence import trash as trash_sql
 from adapters.persistence.executors import Prepared, Row
+from adapters.persistence.numbering import BUMP
 from adapters.persistence.pages import Pages, correlated_page, lateral_page
 from adapters.persistence.rows import RECORD_COLUMNS, USER_COLUMNS
 from adapters.persistence.rows import record_from_row as _record
@@ -411,13 +413,21 @@ def _statements(dialect: str, dialect_insert: Any, pages: Pages, any_tag: Any) -
         move_task=task_sql.MOVE_TASK[dialect],
         delete_task=task_sql.DELETE_TASK[dialect],
         pages=pages,
+        trash_page=trash_sql.PAGE[dialect],
         any_tag=any_tag,
         add_list=list_sql.ADD_LIST[dialect],
         add_default_list=list_sql.ADD_DEFAULT_LIST[dialect],
-        **list_sql.LIST_WRITES[dialect],
+        replace_list=list_sql.LIST_WRITES[dialect]["replace_list"],
+        remove_list=list_sql.LIST_WRITES[dialect]["remove_list"],
+        add_member=list_sql.LIST_WRITES[dialect]["add_member"],
+        set_role=list_sql.LIST_WRITES[dialect]["set_role"],
+        remove_member=list_sql.LIST_WRITES[dialect]["remove_member"],
         remove_user=change_sql.REMOVE_USER[dialect],
         feed=change_sql.FEED[dialect],
         purge=change_sql.PURGE[dialect],
+        bump=BUMP[dialect],
+        restore_task=trash_sql.RESTORE[dialect]["restore_task"],
+        recount_restored=trash_sql.RESTORE[dialect]["recount_restored"],
         ensure_user=_ensure_user(dialect_insert),
         add_account=_add_account(dialect_insert),
         claim_record=_claim_record(dialect_insert),

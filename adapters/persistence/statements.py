@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement
 
 from adapters.persistence.executors import Executor, Params, Prepared, Row
 from adapters.persistence.pages import Pages
+from domain.lists import Role
 from taskservice.ports import Touched
 
 Steps = tuple[Prepared, ...]
@@ -29,6 +30,7 @@ class Statements:
     move_task: Steps
     delete_task: Steps
     pages: Pages
+    trash_page: Callable[[frozenset[Role], bool], Prepared]
     any_tag: Callable[[tuple[str, ...]], ColumnElement[bool]]
     add_list: Steps
     add_default_list: Steps
@@ -40,6 +42,9 @@ class Statements:
     remove_user: Steps
     feed: Prepared
     purge: Steps
+    bump: Steps
+    restore_task: Prepared
+    recount_restored: Prepared
     ensure_user: Prepared
     add_account: Prepared
     claim_record: Prepared

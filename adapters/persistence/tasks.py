@@ -57,7 +57,8 @@ from adapters.persistence.rows import TASK_COLUMNS, WRITTEN
 from adapters.persistence.rows import task_from_row as _task
 from adapters.persistence.rows import task_values as _task_values
 from adapters.persistence.statements import SqlRepository
-from adapters.persistence.tables import NO_DUE, lists, memberships, tasks, users
+from adapters.persistence.tables import NO_DUE, lists, memberships, tasks, trash, users
+from adapters.persistence.trash import bin_statement, binned
 from domain.errors import NotFound
 from domain.lists import Role
 from domain.policy import LIST_NOT_FOUND
@@ -198,23 +199,22 @@ def _left_by(number: Any, rows: Any) -> Any:
 
 
 def _delete_postgres() -> Prepared:
-    gone = (
-        delete(tasks)
-        .where(_THE_TASK, _AT_VERSION)
-        .returning(tasks.c.id, tasks.c.list_id, tasks.c.completed)
-        .cte("gone")
-    )
+    # The task and its subtasks out of tasks, into the trash, and uncounted: one statement.
+    gone = delete(tasks).where(_THE_TASK, _AT_VERSION).returning(*tasks.columns).cte("gone")
     sub = (
         delete(tasks)
         .where(tasks.c.parent_id.in_(select(gone.c.id)))
-        .returning(tasks.c.id, tasks.c.list_id, tasks.c.completed)
+        .returning(*tasks.columns)
         .cte("sub")
+    )
+    kept = (
+        bin_statement(binned(gone, gone.c.id), binned(sub, _TASK)).returning(trash.c.id).cte("kept")
     )
     left = tombstones_from(union_all(_left_by(PG_NUMBER, gone), _left_by(PG_NUMBER, sub))).cte(
         "left"
     )
     counted = touch_lists(PG_NUMBER, lists.c.id == gone.c.list_id).values(_gone_counts(gone, sub))
-    return Prepared(counted.add_cte(sub, left))
+    return Prepared(counted.add_cte(sub, kept, left))
 
 
 # SQLite, which holds the write lock for the whole unit of work: the counters first, while the
@@ -238,6 +238,7 @@ LEFT_FAMILY_SQLITE: Final = Prepared(
         select(SQLITE_NUMBER, TASK_KIND, tasks.c.id, tasks.c.list_id, NO_USER, AT).where(_FAMILY)
     )
 )
+BIN_FAMILY_SQLITE: Final = Prepared(bin_statement(binned(tasks, _TASK).where(_FAMILY)))
 DELETE_FAMILY_SQLITE: Final = Prepared(delete(tasks).where(_FAMILY).returning(tasks.c.id))
 
 _SQLITE_UPDATE: Final = Prepared(_update_task(SQLITE_NUMBER))
@@ -266,9 +267,19 @@ MOVE_TASK: Final = {
     ),
 }
 """A task written into another list: as RECOUNT_TASK, and a delete for the list it left."""
+# The task's row locked first: a subtask being added under it (whose foreign key check holds the
+# row) commits before the delete reads the subtasks, which then go to the trash with it instead
+# of by cascade, uncounted and unkept.
+LOCK_TASK: Final = Prepared(select(tasks.c.id).where(_THE_TASK, _AT_VERSION).with_for_update())
 DELETE_TASK: Final = {
-    "postgresql": (_delete_postgres(),),
-    "sqlite": (*BUMP["sqlite"], RECOUNT_REMOVED_SQLITE, LEFT_FAMILY_SQLITE, DELETE_FAMILY_SQLITE),
+    "postgresql": (LOCK_TASK, _delete_postgres()),
+    "sqlite": (
+        *BUMP["sqlite"],
+        RECOUNT_REMOVED_SQLITE,
+        LEFT_FAMILY_SQLITE,
+        BIN_FAMILY_SQLITE,
+        DELETE_FAMILY_SQLITE,
+    ),
 }
 
 
@@ -371,10 +382,16 @@ class SqlTaskRepository(SqlRepository):
             self._touched.list(task.list_id, previous.list_id)
         return done
 
-    async def remove(self, task: Task, now: datetime) -> bool:
-        """Delete the task and its subtasks if it is still at its version, uncount them, and
-        leave a delete of each in its list's feed."""
-        params = {"task_id": task.id, "expected_version": task.version, "at": now}
+    async def remove(self, task: Task, by: UserId, at: datetime) -> bool:
+        """Move the task and its subtasks to the trash if it is still at its version, uncount
+        them, and leave a delete of each in its list's feed."""
+        params = {
+            "task_id": task.id,
+            "expected_version": task.version,
+            "binned_at": at,
+            "binned_by": by,
+            "at": at,
+        }
         done = bool(await self._steps(self._sql.delete_task, params))
         if done:
             self._touched.list(task.list_id)

@@ -22,6 +22,7 @@ from adapters.persistence.repositories import (
     Statements,
 )
 from adapters.persistence.tasks import SqlTaskRepository
+from adapters.persistence.trash import SqlTrashRepository
 from domain.errors import StorageUnavailable
 from taskservice.ports import ChangeSignal, Touched
 
@@ -37,6 +38,7 @@ class _Work:
         self.touched = Touched()
         self.tasks = SqlTaskRepository(executor, statements, self.touched)
         self.lists = SqlListRepository(executor, statements, self.touched)
+        self.trash = SqlTrashRepository(executor, statements, self.touched)
         self.users = SqlUserRepository(executor, statements, self.touched)
         self.changes = SqlChangeRepository(executor, statements)
         self.idempotency = SqlIdempotencyRepository(executor, statements)
@@ -71,6 +73,11 @@ class SqlUnitOfWork:
     def lists(self) -> SqlListRepository:
         """The list, membership and invite repository of this unit of work."""
         return self._work.lists
+
+    @property
+    def trash(self) -> SqlTrashRepository:
+        """The trash repository of this unit of work."""
+        return self._work.trash
 
     @property
     def users(self) -> SqlUserRepository:

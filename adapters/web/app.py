@@ -15,6 +15,7 @@ from adapters.web.settings_pages import SettingsPages
 from adapters.web.share_pages import SharePages
 from adapters.web.static_files import VersionedStaticFiles
 from adapters.web.task_pages import TaskPages
+from adapters.web.trash_pages import TrashPages
 
 
 def web_routes(deps: WebDependencies) -> list[BaseRoute]:
@@ -39,8 +40,11 @@ def web_routes(deps: WebDependencies) -> list[BaseRoute]:
             your_data=use_cases.your_data,
             sessions=use_cases.sessions,
         ).routes(),
-        *TaskPages(kit=kit, tasks=use_cases.tasks, lists=use_cases.lists).routes(),
+        *TaskPages(
+            kit=kit, tasks=use_cases.tasks, lists=use_cases.lists, trash=use_cases.trash
+        ).routes(),
         *ListPages(kit=kit, lists=use_cases.lists).routes(),
+        *TrashPages(kit=kit, trash=use_cases.trash, lists=use_cases.lists).routes(),
         *SharePages(kit=kit, lists=use_cases.lists).routes(),
         Mount("/static", VersionedStaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -19,14 +19,14 @@ from adapters.web.listing import SORT_CHOICES, STATUS_CHOICES, PageView, back_to
 from adapters.web.outline import TOP_LEVEL, outline
 from adapters.web.routing import PageError, list_gone, not_allowed, not_found, page_route
 from adapters.web.session import DEFAULT_NEXT, safe_next
-from domain.errors import Conflict, PreconditionFailed, ValidationFailed
+from domain.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from domain.idempotency import Reply
 from domain.lists import ListView
 from domain.policy import ROLE_REFUSED, check_shareable
 from domain.tasks import PLACEMENT_FIELDS, Priority, Task, parse_changes, parse_move
 from domain.types import ListId, TaskId, parse_task_id
 from domain.users import Caller
-from taskservice.services import ListUseCases, TaskUseCases
+from taskservice.services import ListUseCases, TaskUseCases, TrashUseCases
 
 NOTICES: Final = {
     "created": "Task added.",
@@ -64,6 +64,7 @@ class TaskPages:
     kit: Kit
     tasks: TaskUseCases
     lists: ListUseCases
+    trash: TrashUseCases
 
     def routes(self) -> list[Route]:
         """The routes of the task pages."""
@@ -170,20 +171,24 @@ class TaskPages:
         return redirect(back_to(form.get("next"), "deleted", undo=undo))
 
     async def restore(self, request: Request) -> Response:
-        """POST /tasks/restore: re-create a just-deleted task, once however often it is sent."""
+        """POST /tasks/restore: a just-deleted task back from the trash, with its subtasks,
+        once however often it is sent."""
         form, caller = await self.kit.caller_form(request)
         undo = self.kit.undo.unseal(form.get("undo", ""), caller.owner, self._now())
         if undo is None:
             return redirect(back_to(form.get("next"), "undo_expired"))
-        # The first restore's answer is kept under the undo's id; a repeat gets it, creating nothing.
+        # The first restore's answer is kept under the undo's id; a repeat gets it, restoring
+        # nothing.
         restored = Reply(
             status=303, headers={"Location": back_to(form.get("next"), "restored")}, body=b""
         )
-        changes = parse_changes(undo.fields, "create")
         try:
-            outcome = await self.tasks.create_once(
-                caller, changes, request=undo.request(), render=lambda _: restored
+            outcome = await self.trash.restore_once(
+                caller, undo.task_id, request=undo.request(), render=lambda _: restored
             )
+        except NotFound:
+            # Deleted for good from the trash meanwhile.
+            return redirect(back_to(form.get("next"), "undo_expired"))
         except Conflict:
             raise PageError(
                 409,

@@ -1,5 +1,5 @@
-"""Undo of a delete: the deleted task's writable fields and its place (list and parent), sealed
-for one user for a short while."""
+"""Undo of a delete: the deleted task's id, writable fields and place (list and parent), sealed
+for one user for a short while; the undo restores it from the trash."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import orjson
 
 from domain.idempotency import IdempotentRequest
 from domain.tasks import PLACEMENT_FIELDS, WRITABLE_FIELDS, Task
-from domain.types import UserId
+from domain.types import TaskId, UserId
 from taskservice.ports import Sealer
 
 UNDO_WINDOW: Final = timedelta(minutes=15)
@@ -29,6 +29,7 @@ class Undo:
     """A deleted task that its user may restore once; `id` names that one restore."""
 
     id: str
+    task_id: TaskId
     fields: dict[str, Any]
 
     @property
@@ -37,7 +38,7 @@ class Undo:
         return str(self.fields["title"])
 
     def request(self) -> IdempotentRequest:
-        """The create this undo stands for, keyed by its id so that a repeat creates nothing."""
+        """The restore this undo stands for, keyed by its id so that a repeat restores nothing."""
         canonical = orjson.dumps(self.fields, option=orjson.OPT_SORT_KEYS)
         return IdempotentRequest(
             key=f"web-undo:{self.id}", fingerprint=hashlib.sha256(canonical).hexdigest()
@@ -55,6 +56,7 @@ class UndoSealer:
         payload = {
             "id": secrets.token_urlsafe(_ID_BYTES),
             "until": int((now + UNDO_WINDOW).timestamp()),
+            "task_id": task.id,
             # orjson writes dates, moments with their offset, priorities and tags as the API does.
             "task": {name: getattr(task, name) for name in RESTORED_FIELDS},
         }
@@ -68,4 +70,4 @@ class UndoSealer:
         payload = orjson.loads(plain)
         if payload["until"] < now.timestamp():
             return None
-        return Undo(id=payload["id"], fields=payload["task"])
+        return Undo(id=payload["id"], task_id=TaskId(payload["task_id"]), fields=payload["task"])

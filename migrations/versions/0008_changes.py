@@ -1,8 +1,11 @@
 """The change feed: a change number on tasks, lists, memberships and the trash; tombstones; the
 purge horizon (and SQLite's write counter).
 
-Existing rows get number 0: a client's first sync is a full one (no cursor), which reads every
-row whatever its number, and every later write numbers above 0.
+Existing rows are numbered below 0, where no write ever numbers (PostgreSQL's transaction ids
+and SQLite's counter are positive): each task and list a number of its own (in id order), each
+membership one below them all. A client's first sync is a full one, which reads every row
+whatever its number; distinct numbers keep a later read after its cursor an index range per list
+rather than a scan of every task of the lists whose numbers tie.
 
 Revision ID: 0008_changes
 Revises: 0007_trash
@@ -25,6 +28,8 @@ depends_on: str | Sequence[str] | None = None
 TIMESTAMP = sa.DateTime(timezone=True)
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 NUMBERED = ("tasks", "lists", "memberships", "trash")
+JOINED_BEFORE_ALL = -(2**62)
+"""The number of every membership that existed before this revision: below every row's."""
 TOMBSTONE_INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ix_tombstones_list_id_changed", ("list_id", "changed")),
     ("ix_tombstones_user_id_changed", ("user_id", "changed")),
@@ -38,6 +43,11 @@ def upgrade() -> None:
         op.add_column(
             table, sa.Column("changed", sa.BigInteger(), nullable=False, server_default="0")
         )
+    for table in ("tasks", "lists"):
+        op.execute(
+            f"UPDATE {table} SET changed = id - (SELECT coalesce(max(id), 0) + 1 FROM {table})"
+        )
+    op.execute(f"UPDATE memberships SET changed = {JOINED_BEFORE_ALL}")
     op.create_index("ix_tasks_list_id_changed_id", "tasks", ["list_id", "changed", "id"])
     op.create_table(
         "tombstones",

@@ -54,6 +54,7 @@ from taskservice.services import (
     SessionGuard,
     SyncUseCases,
     TaskUseCases,
+    TrashUseCases,
     UseCases,
     YourDataUseCases,
 )
@@ -170,10 +171,11 @@ def bind_use_cases(adapters: Adapters, sealer: Sealer, *, allow_signup: bool) ->
     uow, clock = adapters.uow, adapters.clock
     # The one verifier of both driving adapters, so that an ended session ends for both.
     sessions = SessionGuard(adapters.verifier, uow, clock)
+    cursors = CursorCodec(sealer)
     feed_cursors = FeedCursorCodec(sealer)
     sync = SyncUseCases(uow=uow, cursors=feed_cursors)
     return UseCases(
-        tasks=TaskUseCases(uow=uow, clock=clock, cursors=CursorCodec(sealer)),
+        tasks=TaskUseCases(uow=uow, clock=clock, cursors=cursors),
         sync=sync,
         live=LiveEvents(
             uow=uow,
@@ -194,6 +196,7 @@ def bind_use_cases(adapters: Adapters, sealer: Sealer, *, allow_signup: bool) ->
         ),
         sessions=sessions,
         personal_tokens=PersonalTokenUseCases(uow=uow, clock=clock),
+        trash=TrashUseCases(uow=uow, clock=clock, cursors=cursors),
         your_data=YourDataUseCases(uow=uow, clock=clock),
     )
 

@@ -24,14 +24,16 @@ from domain.queries import (
 )
 from domain.sync import FeedPosition, Kind, Op
 from domain.tasks import has_control
+from domain.trash import TrashPosition
 from domain.types import MAX_TASK_ID, ListId, TaskId, UserId
 from taskservice.ports import Sealer
 
 # Above the longest cursor the codec issues (a title of 200 four-byte characters, 1,136; a test
 # checks it); longer input is refused before it is opened.
 CURSOR_MAX: Final = 1536
-# Sets cursors apart from every other value the same key seals.
+# Sets cursors apart from every other value the same key seals, and the trash's from the tasks'.
 _LABEL: Final = b"taskservice/cursor\x00"
+_TRASH_LABEL: Final = b"taskservice/trash-cursor\x00"
 _MOMENTS: Final = frozenset({SortField.CREATED_AT, SortField.UPDATED_AT, SortField.DUE})
 
 
@@ -75,6 +77,27 @@ class CursorCodec:
         if type(task_id) is not int or not 0 < task_id <= MAX_TASK_ID:
             raise _invalid()
         return _sort_value(plain, query.sort.field), TaskId(task_id)
+
+    def encode_trash(self, owner: UserId, position: TrashPosition) -> str:
+        """A cursor that continues `owner`'s trash after `position`."""
+        deleted_at, task_id = position
+        plain = orjson.dumps([deleted_at.isoformat(), task_id])
+        return self._sealer.seal(plain, _TRASH_LABEL + owner.encode())
+
+    def decode_trash(self, cursor: str, owner: UserId) -> TrashPosition:
+        """The position inside a trash cursor; ValidationFailed unless issued to `owner`."""
+        if len(cursor) > CURSOR_MAX:
+            raise _invalid()
+        payload = self._sealer.open(cursor, _TRASH_LABEL + owner.encode())
+        if payload is None:
+            raise _invalid()
+        try:
+            moment, task_id = orjson.loads(payload)
+        except (ValueError, TypeError):
+            raise _invalid() from None
+        if type(task_id) is not int or not 0 < task_id <= MAX_TASK_ID or type(moment) is not str:
+            raise _invalid()
+        return _moment(moment), TaskId(task_id)
 
 
 def _associated(owner: UserId, query: TaskQuery) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Final, Protocol, Self
@@ -18,6 +19,7 @@ from domain.sessions import EndedSessions, IssuedSession
 from domain.sync import Change, FeedPosition
 from domain.tasks import Task
 from domain.throttling import Bucket
+from domain.trash import TrashedTask, TrashPosition
 from domain.types import ListId, TaskId, UserId
 from domain.users import Principal, User
 
@@ -56,10 +58,11 @@ class TaskRepository(Protocol):
         it was. Its list's counters follow a change of completion, and when `task.list_id`
         differs from `previous.list_id` it leaves the old list's counters for the new one's."""
 
-    async def remove(self, task: Task, now: datetime) -> bool:
-        """Delete `task` and its subtasks if the stored row is still at `task.version`; whether
-        it was. Its list's counters lose every task deleted; each leaves a delete in the feed of
-        its list's members, dated `now`."""
+    async def remove(self, task: Task, by: UserId, at: datetime) -> bool:
+        """Move `task` and its subtasks to the trash (deleted by `by` at `at`, `task` their
+        root) if the stored row is still at `task.version`; whether it was. Its list's counters
+        lose every task moved; none of them is a task any more (no read above finds it), and
+        each leaves a delete in the feed of its list's members, dated `at`."""
 
     async def page(self, user_id: UserId, query: TaskQuery) -> list[Task]:
         """At most `query.limit` tasks matching the query (its scope: every list `user_id` is a
@@ -134,10 +137,11 @@ class ListRepository(Protocol):
         """Store `task_list` over `previous` if the stored row is still at `previous.version`;
         whether it was."""
 
-    async def remove(self, task_list: TaskList, now: datetime) -> bool:
-        """Delete the list with its tasks, memberships and invites if the stored row is still
-        at `task_list.version`; whether it was. Each member's feed gets a delete of the list,
-        dated `now`."""
+    async def remove(self, task_list: TaskList, by: UserId, at: datetime) -> bool:
+        """Delete the list with its memberships and invites if the stored row is still at
+        `task_list.version`, its tasks moved to the trash first (deleted by `by` at `at`, each
+        top-level task the root of its subtasks); whether it was. Each member's feed gets a
+        delete of the list, dated `at`."""
 
     async def members(self, list_id: ListId) -> list[Member]:
         """Every member of `list_id` with their user's name and e-mail: the owner first, then
@@ -197,6 +201,58 @@ class ChangeRepository(Protocol):
         moving the horizon past them; how many."""
 
 
+class TrashRepository(Protocol):
+    """Deleted tasks (SPEC §8) inside one unit of work; `tasks.remove` and `lists.remove` put
+    them here, out of every read of TaskRepository.
+
+    An entry is a root (a task deleted, or a top-level task of a deleted list) with the
+    subtasks deleted with it; the methods below name an entry by its root's id. A user sees the
+    entries of the lists in which their role is one of `roles`, and, when `roles` holds the
+    owner's, those of their own lists that are gone; entries keep their list's id and owner.
+    """
+
+    async def page(
+        self,
+        user_id: UserId,
+        roles: frozenset[Role],
+        after: TrashPosition | None,
+        limit: int,
+    ) -> list[TrashedTask]:
+        """At most `limit` entries (roots only) that `user_id` sees, most recently deleted
+        first (by deleted_at, then id, both descending), after `after` when given."""
+
+    async def get_visible(
+        self, user_id: UserId, task_id: TaskId
+    ) -> tuple[TrashedTask, Role] | None:
+        """Entry `task_id` and `user_id`'s role in its list (the owner's for their own list
+        that is gone); None when there is no such entry or no such role (the two alike)."""
+
+    async def family(self, root: TaskId) -> list[TrashedTask]:
+        """The subtasks deleted with entry `root`, in position order (no check: the caller has
+        read the entry)."""
+
+    async def restore(self, root: TaskId, tasks: Sequence[Task]) -> bool:
+        """Take entry `root` out of the trash and store `tasks` (its root, then the subtasks
+        deleted with it, placed, with their ids) as tasks, counted in their list; whether the
+        entry was still in the trash (of two concurrent restores, one gets False)."""
+
+    async def purge(self, root: TaskId) -> bool:
+        """Delete entry `root` with its subtasks for good; whether it was in the trash."""
+
+    async def empty(self, user_id: UserId, roles: frozenset[Role]) -> int:
+        """Delete every entry `user_id` sees (as `page` does) for good; how many tasks."""
+
+    async def purge_expired(self, deleted_by: datetime, limit: int) -> int:
+        """Delete at most `limit` entries of anyone's deleted at or before `deleted_by`, with
+        their subtasks, earliest first; how many entries."""
+
+    async def of_owner(
+        self, owner_id: UserId, after: TrashPosition | None, limit: int
+    ) -> list[TrashedTask]:
+        """At most `limit` trashed tasks (roots and subtasks) of lists `owner_id` owns or owned,
+        most recently deleted first, after `after` when given: what their export holds."""
+
+
 class UserRepository(Protocol):
     """Users inside one unit of work."""
 
@@ -219,9 +275,9 @@ class UserRepository(Protocol):
         """Replace the password hash of a user who has one; whether there was one."""
 
     async def remove(self, user_id: UserId, now: datetime) -> bool:
-        """Erase the user and everything they own (tasks, keys, sessions, tokens, identities);
-        the other members of the lists they owned get a delete of each in their feed, dated
-        `now`."""
+        """Erase the user and everything they own (tasks, their trash, keys, sessions, tokens,
+        identities); the other members of the lists they owned get a delete of each in their
+        feed, dated `now`."""
 
 
 @attrs.frozen(kw_only=True)
@@ -358,6 +414,10 @@ class UnitOfWork(Protocol):
     @property
     def lists(self) -> ListRepository:
         """The list, membership and invite repository bound to this unit of work."""
+
+    @property
+    def trash(self) -> TrashRepository:
+        """The trash repository bound to this unit of work."""
 
     @property
     def users(self) -> UserRepository:

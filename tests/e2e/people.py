@@ -10,6 +10,7 @@ import attrs
 import httpx
 
 from tests.e2e.wire import Wire
+from tests.settling import SETTLING
 from tests.tokens import hs256
 
 MISSING_ID = 987_654_321_012
@@ -98,11 +99,13 @@ class Person:
 
     async def follow(self, replica: Replica, since: str | None = None) -> str:
         """Their change feed from `since` to its end applied to `replica`; the cursor there."""
-        while True:
+        settled = 0
+        while settled < SETTLING:
             entries, since, more = await self.changes(since, limit=7)
             replica.apply(entries)
-            if not more:
-                return since
+            settled = 0 if more or entries else settled + 1
+        assert since is not None
+        return since
 
 
 @attrs.define

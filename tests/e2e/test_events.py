@@ -85,6 +85,11 @@ async def test_a_stream_sends_the_full_sync_then_each_change_as_it_happens(
         gone = await stream.entry_where(kind="task", id=first)
         assert gone.entry == {"kind": "task", "id": first, "op": "delete", "data": None}
 
+        response = await client.post(f"/api/{user}/trash/{first}/restore", headers=bearer(user))
+        assert response.status_code == 200, response.text
+        back = await stream.entry_where(kind="task", id=first)
+        assert back.entry["op"] == "upsert"
+
 
 async def test_a_reconnect_resumes_after_the_last_event_it_received(
     client: httpx.AsyncClient, user: str

@@ -194,6 +194,9 @@ async def test_the_export_is_one_json_document_of_everything_and_no_secret(
     made = await personal_token(client, wire, auth, "tasks:read")
     for n in range(3):
         await client.post(f"/api/{user_id}/tasks", json={"title": f"t{n}"}, headers=auth)
+    doomed = await client.post(f"/api/{user_id}/tasks", json={"title": "gone"}, headers=auth)
+    doomed_id = wire.data(doomed)["id"]
+    assert (await client.delete(f"/api/{user_id}/tasks/{doomed_id}", headers=auth)).is_success
     response = await client.get("/api/auth/export", headers=auth)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
@@ -210,6 +213,7 @@ async def test_the_export_is_one_json_document_of_everything_and_no_secret(
         "lists",
         "memberships",
         "tasks",
+        "trash",
     ]
     assert document["account"]["email"] == email
     [inbox] = document["lists"]
@@ -224,6 +228,8 @@ async def test_the_export_is_one_json_document_of_everything_and_no_secret(
     assert {t["list_id"] for t in document["tasks"]} == {inbox["id"]}
     assert document["account"]["has_password"] is True
     assert [t["title"] for t in document["tasks"]] == ["t0", "t1", "t2"]
+    [trashed] = document["trash"]
+    assert (trashed["id"], trashed["deleted_by"]) == (doomed_id, user_id)
     assert [t["id"] for t in document["personal_tokens"]] == [made["id"]]
     assert made["token"] not in response.text
     assert "argon2" not in response.text

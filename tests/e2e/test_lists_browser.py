@@ -116,7 +116,7 @@ def test_lists_are_made_switched_renamed_and_deleted(
     page.get_by_role("link", name="List settings").click()
     page.get_by_role("link", name="Delete list…").click()
     expect(page.get_by_role("heading", name="Delete “Food & drink”?")).to_be_visible()
-    expect(page.get_by_text("Its 1 task is deleted with it.")).to_be_visible()
+    expect(page.get_by_text("Its 1 task goes to your trash")).to_be_visible()
     page.get_by_role("link", name="Cancel").click()
     assert titles(page) == ["Milk"]
     page.get_by_role("link", name="List settings").click()

@@ -128,6 +128,9 @@ class Seeds:
     """Codes of OTHER's invites, each to a list USER does not belong to yet."""
     look_up: Callable[[str], dict[str, Any] | None]
     """What USER reads at a path under `/api/{USER}` now; None for a 404."""
+    trashed: Callable[[], int]
+    """A task of USER's made and deleted now: an entry of the trash that no other case names
+    (emptying the trash may come first)."""
 
 
 def _seed(app: Starlette) -> Seeds:
@@ -187,7 +190,14 @@ def _seed(app: Starlette) -> Seeds:
         withdrawable=iter(withdrawable),
         joinable=iter(j["code"] for j in joinable),
         look_up=lambda path: call(USER, "GET", path, found=False),
+        trashed=lambda: _trashed(call),
     )
+
+
+def _trashed(call: Callable[..., Any]) -> int:
+    task_id: int = call(USER, "POST", "/tasks", {"title": "binned"})["id"]
+    call(USER, "DELETE", f"/tasks/{task_id}")
+    return task_id
 
 
 def _as_a_client_would(seeds: Seeds) -> Callable[[Any, Any, Any], None]:
@@ -252,11 +262,16 @@ def _placed(seeds: Seeds, template: str, body: dict[str, Any]) -> None:
             body["list_id"] = found["list_id"]
     elif template == "/api/{user_id}/tasks/{id}/move":
         for name in ("parent_id", "after"):
-            if type(body.get(name)) is int:
+            # 10.0 too: JSON Schema's integer, which a client writes 10 (a body's 10.0 is a 422).
+            if _whole(body.get(name)):
                 body[name] = None
-        if type(body.get("list_id")) is int:
+        if _whole(body.get("list_id")):
             # A list USER edits: one seen in an answer may be one USER only views (403).
             body["list_id"] = next(seeds.own_lists)
+
+
+def _whole(value: Any) -> bool:
+    return type(value) is int or (type(value) is float and value.is_integer())
 
 
 def _seeded(
@@ -267,6 +282,8 @@ def _seeded(
         query["list"] = next(seeds.lists)
     if template == "/api/{user_id}/tasks/{id}/move":
         path["id"] = next(seeds.tasks)
+    elif template in ("/api/{user_id}/trash/{id}", "/api/{user_id}/trash/{id}/restore"):
+        path["id"] = seeds.trashed()
     elif template == "/api/{user_id}/invites/{code}/accept":
         path["code"] = next(seeds.joinable, path["code"])
     elif template == "/api/{user_id}/lists/{id}/invites/{code}":

@@ -811,3 +811,33 @@ async def test_static_files_are_cached_only_by_their_versioned_url(client: Clien
     assert plain.headers["cache-control"] == "no-cache"
     assert plain.headers["content-type"].startswith("text/css")
     assert (await client.get("/static/../rendering.py")).status_code == 404
+
+
+async def test_an_undo_brings_the_task_back_from_the_trash_with_its_subtasks(
+    client: Client,
+) -> None:
+    await sign_up(client)
+    parent = await add(client, "Plan the trip")
+    await post(client, "/tasks", title="Book the train", parent_id=str(parent))
+    location = (await post(client, f"/tasks/{parent}/delete")).headers["location"]
+    trash = Html((await client.get("/trash")).text)
+    assert trash.by_class("task-title") == ["Plan the trip"]
+    undo_page = Html((await client.get(location)).text)
+    response = await post(client, "/tasks/restore", undo=undo_page.value("undo"))
+    assert response.headers["location"] == "/tasks?notice=restored"
+    assert await titles(client) == ["Plan the trip", "Book the train"]
+    assert await task_ids(client) == [parent, parent + 1]
+    assert Html((await client.get("/trash")).text).by_class("task-title") == []
+
+
+async def test_an_undo_of_a_task_deleted_for_good_says_it_is_too_late(client: Client) -> None:
+    await sign_up(client)
+    task_id = await add(client, "Gone for good")
+    location = (await post(client, f"/tasks/{task_id}/delete")).headers["location"]
+    undo = Html((await client.get(location)).text).value("undo")
+    assert (await post(client, f"/trash/{task_id}/delete")).headers["location"] == (
+        "/trash?notice=purged"
+    )
+    response = await post(client, "/tasks/restore", undo=undo)
+    assert response.headers["location"] == "/tasks?notice=undo_expired"
+    assert await titles(client) == []

@@ -83,9 +83,14 @@ async def test_task_writes_name_their_lists_after_the_commit(signalled: Signalle
     assert signal.take() == [(lists(home.id, work.id), frozenset())]
 
     async with uow() as unit:
-        assert await unit.tasks.remove(moved, NOW)
+        assert await unit.tasks.remove(moved, owner.id, NOW)
         await unit.commit()
     assert signal.take() == [(lists(work.id), frozenset())]
+
+    async with uow() as unit:
+        assert await unit.trash.restore(moved.id, [moved])
+        await unit.commit()
+    assert signal.take() == [(lists(work.id), frozenset())], "a restore too"
 
 
 async def test_a_rolled_back_unit_of_work_tells_nothing(signalled: Signalled) -> None:
@@ -103,7 +108,7 @@ async def test_a_rolled_back_unit_of_work_tells_nothing(signalled: Signalled) ->
     stale = attrs.evolve(task, version=task.version + 5)
     async with uow() as unit:
         assert not await unit.tasks.replace(attrs.evolve(stale, title="late"), stale)
-        assert not await unit.tasks.remove(stale, NOW)
+        assert not await unit.tasks.remove(stale, owner.id, NOW)
         await unit.commit()
     assert signal.take() == [], "a write refused for its version tells nothing"
 
@@ -137,7 +142,7 @@ async def test_list_and_membership_writes_name_the_list_and_the_member(
         assert await unit.lists.replace(renamed, shared)
         await unit.commit()
     async with uow() as unit:
-        assert await unit.lists.remove(renamed, NOW)
+        assert await unit.lists.remove(renamed, owner.id, NOW)
         await unit.commit()
     assert signal.take() == [(lists(shared.id), frozenset())] * 2
 

@@ -52,7 +52,7 @@ async def test_a_deadlock_is_storage_unavailable_and_the_other_writer_wins(
             assert await work.lists.replace(renamed, doomed)
             holding.set()
             await waiting.wait()
-            removed = await work.lists.remove(renamed, NOW)
+            removed = await work.lists.remove(renamed, renamed.owner_id, NOW)
             await work.commit()
             return removed
 

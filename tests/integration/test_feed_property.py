@@ -1,5 +1,5 @@
 """A client that follows its change feed ends with exactly what the task and list routes show
-it, whatever writes by several people came between, wherever in the feed it resumes and however
+it, whatever writes by several people came between (trash and restores included), wherever in the feed it resumes and however
 its pages are cut (SPEC §8): in memory, on SQLite and on PostgreSQL, through the use cases."""
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from domain.types import ListId, TaskId, UserId
 from domain.users import Caller, Principal
 from taskservice.cursors import FeedCursorCodec
 from taskservice.ports import UnitOfWorkFactory
-from taskservice.services import ListUseCases, SyncUseCases, TaskUseCases
+from taskservice.services import ListUseCases, SyncUseCases, TaskUseCases, TrashUseCases
 from tests.clock import FakeClock
 from tests.integration.sql_backends import store_of
 from tests.sealing import CURSORS, SEALER
+from tests.settling import SETTLING
 
 BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 START = datetime(2030, 1, 1, tzinfo=UTC)
@@ -56,6 +57,11 @@ WRITES = (
     st.tuples(st.just("update"), PICK, PICK),
     st.tuples(st.just("complete"), PICK, PICK),
     st.tuples(st.just("delete"), PICK, PICK),
+    st.tuples(st.just("delete"), PICK, PICK),
+    st.tuples(st.just("restore"), PICK, PICK),
+    st.tuples(st.just("restore"), PICK, PICK),
+    st.tuples(st.just("purge"), PICK, PICK),
+    st.tuples(st.just("empty"), PICK),
 )
 # Follow to the end from a cursor of the past, pages cut by the limits given in turn.
 SYNC = st.tuples(st.just("sync"), PICK, PICK, st.lists(LIMIT, min_size=1, max_size=4))
@@ -130,6 +136,10 @@ class World:
         return TaskUseCases(uow=self.uow, clock=self.clock, cursors=CURSORS)
 
     @property
+    def trash(self) -> TrashUseCases:
+        return TrashUseCases(uow=self.uow, clock=self.clock, cursors=CURSORS)
+
+    @property
     def sync(self) -> SyncUseCases:
         return SyncUseCases(uow=self.uow, cursors=FeedCursorCodec(SEALER))
 
@@ -160,6 +170,8 @@ class World:
                     await allowed(lists.accept_invite(self.person(args[1]), code.code))
         elif kind in ("role", "remove", "leave"):
             await self._member_write(kind, args)
+        elif kind in ("restore", "purge", "empty"):
+            await self._trash_write(kind, args)
         elif kind in ("drop", "rename"):
             list_id = self.a_list(args[0])
             owner = await self._owner(list_id)
@@ -184,6 +196,22 @@ class World:
                 self.tasks_made.append(made.id)
         elif self.tasks_made:
             await self._task_write(kind, args)
+
+    async def _trash_write(self, kind: str, args: list[Any]) -> None:
+        # On an entry of the trash the person sees (as its list's editor or owner, or as the
+        # owner of a list that is gone).
+        who = self.person(args[0])
+        if kind == "empty":
+            await allowed(self.trash.empty(who))
+            return
+        entries = (await self.trash.page(who, limit=100)).entries
+        if not entries:
+            return
+        root = entries[args[1] % len(entries)].task.id
+        if kind == "restore":
+            await allowed(self.trash.restore(who, root))
+        else:
+            await allowed(self.trash.purge(who, root))
 
     async def _member(self, list_id: ListId | None, pick: int) -> Caller | None:
         owner = None if list_id is None else await self._owner(list_id)
@@ -258,13 +286,15 @@ class World:
         cursor, held = past[-1 - when % len(past)]
         replica = held.copy()
         limits = limits if isinstance(limits, list) else [limits]
+        settled = 0
         for turn in range(10_000):
             page = await self.sync.changes(self.people[who], cursor, limits[turn % len(limits)])
             replica.apply(page.entries)
-            assert page.cursor is not None
             cursor = page.cursor
             past.append((cursor, replica.copy()))
-            if kind == "peek" or not page.has_more:
+            # The end is taken as reached after SETTLING reads that found it (see there).
+            settled = 0 if page.has_more or page.entries else settled + 1
+            if kind == "peek" or settled == SETTLING:
                 break
         if kind == "sync":
             assert replica == await self.seen(self.people[who])
@@ -293,7 +323,7 @@ async def allowed(call: Awaitable[Any]) -> Any:
 
 
 @settings(
-    max_examples=150,
+    max_examples=100,
     deadline=None,
     database=None,
     # Shrinking replays against a database; a failure prints the steps as generated.

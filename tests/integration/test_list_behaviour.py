@@ -248,8 +248,8 @@ async def test_removing_a_list_takes_its_tasks_members_and_invites(uow: UnitOfWo
     invite = an_invite(doomed)
     async with uow() as work:
         await work.lists.add_invite(invite)
-        assert not await work.lists.remove(attrs.evolve(doomed, version=5), NOW)
-        assert await work.lists.remove(doomed, NOW)
+        assert not await work.lists.remove(attrs.evolve(doomed, version=5), doomed.owner_id, NOW)
+        assert await work.lists.remove(doomed, doomed.owner_id, NOW)
         await work.commit()
     for task in (parent, sub):
         assert await visible(uow, owner, task) is None
@@ -418,7 +418,7 @@ async def test_removing_a_parent_removes_and_uncounts_its_subtasks(uow: UnitOfWo
     )
     assert await counts(uow, owner, made.id) == TaskCounts(pending=2, completed=1)
     async with uow() as work:
-        assert await work.tasks.remove(parent, NOW)
+        assert await work.tasks.remove(parent, parent.user_id, NOW)
         await work.commit()
     assert [await visible(uow, owner, t) for t in (parent, *subs)] == [None, None, None]
     assert await counts(uow, owner, made.id) == TaskCounts()
@@ -444,6 +444,33 @@ async def test_a_move_carries_the_counts_from_list_to_list(uow: UnitOfWorkFactor
     assert await counts(uow, owner, shared.id) == TaskCounts(pending=1)
     assert await counts(uow, friend) == TaskCounts(pending=1)
     assert await visible(uow, friend, moved) is Role.OWNER
+
+
+async def test_a_task_written_leaves_its_lists_own_fields_as_they_were(
+    uow: UnitOfWorkFactory,
+) -> None:
+    # A task's values travel with names its list's columns also have (version, created_at,
+    # updated_at, owner_id): none of them may reach the list's row.
+    owner, friend = person("owner"), person("friend")
+    home, shared = await new_list(uow, owner, "Home"), await new_list(uow, friend, "Shared")
+    await join(uow, shared, owner)
+    [task] = await store(uow, owner, task_in(home))
+    later = NOW + timedelta(days=3)
+    done = task.apply(parse_changes({"completed": True, "title": "x"}, "patch"), later)
+    moved = attrs.evolve(
+        done.apply(parse_changes({"title": "y"}, "patch"), later),
+        list_id=shared.id,
+        user_id=friend.id,
+    )
+    async with uow() as work:
+        assert await work.tasks.replace(done, task)
+        assert await work.tasks.replace(moved, done)
+        await work.commit()
+    async with uow() as work:
+        for task_list, member in ((home, owner), (shared, friend)):
+            view = await work.lists.get(member.id, task_list.id)
+            assert view is not None
+            assert view.list == task_list
 
 
 @pytest.fixture(scope="module")
@@ -550,3 +577,215 @@ async def test_erasing_a_member_leaves_the_list_and_what_they_wrote_in_it(
     async with uow() as work:
         assert [m.user_id for m in await work.lists.members(shared.id)] == [owner.id]
     assert await counts(uow, owner) == TaskCounts(pending=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# The trash (SPEC §8): what deletes keep, who sees it, restore and purge.
+# ---------------------------------------------------------------------------------------------
+
+SEEN_BY = frozenset({Role.OWNER, Role.EDITOR})
+"""The roles the trash use cases pass (domain.policy.TRASH_ACTION's)."""
+
+
+async def trashed(uow: UnitOfWorkFactory, task: Task, by: User, at: datetime = NOW) -> None:
+    """`task` (as stored) moved to the trash by `by` at `at`, committed."""
+    async with uow() as work:
+        assert await work.tasks.remove(task, by.id, at)
+        await work.commit()
+
+
+async def trash_page(
+    uow: UnitOfWorkFactory,
+    user: User,
+    roles: frozenset[Role] = SEEN_BY,
+    after: tuple[datetime, TaskId] | None = None,
+    limit: int = 100,
+) -> list[TaskId]:
+    """The ids of one page of the user's trash."""
+    async with uow() as work:
+        return [e.task.id for e in await work.trash.page(user.id, roles, after, limit)]
+
+
+async def trash_role(uow: UnitOfWorkFactory, user: User, task_id: TaskId) -> Role | None:
+    """The user's role over trash entry `task_id`, as get_visible answers; None when hidden."""
+    async with uow() as work:
+        found = await work.trash.get_visible(user.id, task_id)
+    return None if found is None else found[1]
+
+
+async def test_a_deleted_task_leaves_every_read_for_the_trash_with_its_subtasks(
+    uow: UnitOfWorkFactory,
+) -> None:
+    owner, editor, viewer, stranger = (person(n) for n in ("own", "ed", "view", "far"))
+    shared = await new_list(uow, owner)
+    await join(uow, shared, editor)
+    await join(uow, shared, viewer, Role.VIEWER)
+    [parent, other] = await store(uow, owner, task_in(shared), task_in(shared, position="a1"))
+    subs = await store(
+        uow,
+        owner,
+        task_in(shared, parent=parent, position="a1", completed=True),
+        task_in(shared, parent=parent, position="a0"),
+    )
+    later = NOW + timedelta(minutes=5)
+    await trashed(uow, parent, editor, later)
+
+    assert [await visible(uow, owner, t) for t in (parent, *subs)] == [None, None, None]
+    assert await listed(uow, owner, TaskQuery(list_id=shared.id)) == [other.id]
+    assert await counts(uow, owner, shared.id) == TaskCounts(pending=1)
+    # One entry, the task deleted: its subtasks come with it, in their order.
+    for user in (owner, editor):
+        assert await trash_page(uow, user) == [parent.id]
+    async with uow() as work:
+        found = await work.trash.get_visible(editor.id, parent.id)
+        assert found is not None
+        entry, role = found
+        assert (entry.task, entry.deleted_at, entry.deleted_by) == (parent, later, editor.id)
+        assert (role, entry.is_root) == (Role.EDITOR, True)
+        family = await work.trash.family(parent.id)
+    assert [e.task for e in family] == [subs[1], subs[0]]
+    assert {e.root for e in family} == {parent.id}
+    # A viewer has a role but sees no trash through SEEN_BY; a stranger has none at all.
+    assert await trash_page(uow, viewer) == []
+    assert await trash_role(uow, viewer, parent.id) == Role.VIEWER
+    assert await trash_role(uow, stranger, parent.id) is None
+    assert await trash_page(uow, stranger) == []
+    # A subtask deleted with its parent is no entry of its own.
+    assert await trash_role(uow, owner, subs[0].id) is None
+
+
+async def test_a_subtask_deleted_alone_is_an_entry_of_its_own(uow: UnitOfWorkFactory) -> None:
+    owner = person()
+    made = await new_list(uow, owner)
+    [parent] = await store(uow, owner, task_in(made))
+    [sub] = await store(uow, owner, task_in(made, parent=parent))
+    await trashed(uow, sub, owner)
+    assert await visible(uow, owner, parent) == Role.OWNER
+    assert await trash_page(uow, owner) == [sub.id]
+    assert await counts(uow, owner, made.id) == TaskCounts(pending=1)
+
+
+async def test_deleting_a_list_moves_its_tasks_to_its_owners_trash(uow: UnitOfWorkFactory) -> None:
+    owner, editor = person("own"), person("ed")
+    doomed = await new_list(uow, owner)
+    await join(uow, doomed, editor)
+    [first, second] = await store(uow, editor, task_in(doomed), task_in(doomed, position="a1"))
+    [sub] = await store(uow, editor, task_in(doomed, parent=first))
+    async with uow() as work:
+        assert await work.lists.remove(doomed, owner.id, NOW)
+        await work.commit()
+    assert sorted(await trash_page(uow, owner)) == sorted([first.id, second.id])
+    assert await trash_role(uow, owner, first.id) == Role.OWNER
+    # Its editor is no member of anything any more: the trash of a list gone is its owner's.
+    assert await trash_page(uow, editor) == []
+    assert await trash_role(uow, editor, first.id) is None
+    async with uow() as work:
+        family = await work.trash.family(first.id)
+        assert [(e.task, e.deleted_by) for e in family] == [(sub, owner.id)]
+        owned = await work.trash.of_owner(owner.id, None, 100)
+    assert sorted(e.task.id for e in owned) == sorted([first.id, second.id, sub.id])
+
+
+async def test_a_restore_puts_the_rows_back_with_their_ids_and_counts(
+    uow: UnitOfWorkFactory,
+) -> None:
+    owner = person()
+    made = await new_list(uow, owner)
+    [parent] = await store(uow, owner, task_in(made))
+    [sub] = await store(uow, owner, task_in(made, parent=parent, completed=True))
+    await trashed(uow, parent, owner)
+    back = [attrs.evolve(parent, position="b0"), attrs.evolve(sub, position="b0.a0")]
+    async with uow() as work:
+        assert await work.trash.restore(parent.id, back)
+        # Once: the entry is gone from the trash.
+        assert not await work.trash.restore(parent.id, back)
+        await work.commit()
+    assert [await visible(uow, owner, t) for t in back] == [Role.OWNER, Role.OWNER]
+    assert await counts(uow, owner, made.id) == TaskCounts(pending=1, completed=1)
+    assert await trash_page(uow, owner) == []
+    assert await trash_role(uow, owner, parent.id) is None
+
+
+async def test_the_trash_pages_newest_first_then_by_id(uow: UnitOfWorkFactory) -> None:
+    owner = person()
+    made = await new_list(uow, owner)
+    stored = await store(uow, owner, *(task_in(made, position=f"a{i}") for i in range(7)))
+    moments = [NOW + timedelta(seconds=s) for s in (3, 1, 3, 2, 1, 3, 0)]
+    for task, at in zip(stored, moments, strict=True):
+        await trashed(uow, task, owner, at)
+    expected = [
+        t.id for t, _ in sorted(zip(stored, moments, strict=True), key=lambda p: (p[1], p[0].id))
+    ][::-1]
+    seen: list[TaskId] = []
+    after = None
+    while True:
+        async with uow() as work:
+            page = await work.trash.page(owner.id, SEEN_BY, after, 3)
+        seen += [e.task.id for e in page]
+        if len(page) < 3:
+            break
+        after = page[-1].position
+    assert seen == expected
+
+
+async def test_purge_and_empty_delete_for_good_what_the_user_sees(uow: UnitOfWorkFactory) -> None:
+    owner, editor, viewer = person("own"), person("ed"), person("view")
+    shared, mine = await new_list(uow, owner, "Shared"), await new_list(uow, editor, "Mine")
+    await join(uow, shared, editor)
+    await join(uow, shared, viewer, Role.VIEWER)
+    [parent, kept] = await store(uow, owner, task_in(shared), task_in(shared, position="a1"))
+    [sub] = await store(uow, owner, task_in(shared, parent=parent))
+    [own] = await store(uow, editor, task_in(mine))
+    for task in (parent, kept, own):
+        await trashed(uow, task, owner if task is not own else editor)
+    async with uow() as work:
+        assert await work.trash.purge(parent.id)
+        assert not await work.trash.purge(parent.id)
+        assert await work.trash.family(parent.id) == []
+        # A viewer's empty takes nothing: no list's trash is theirs.
+        assert await work.trash.empty(viewer.id, SEEN_BY) == 0
+        await work.commit()
+    assert sorted(await trash_page(uow, editor)) == sorted([kept.id, own.id])
+    async with uow() as work:
+        assert await work.trash.empty(editor.id, SEEN_BY) == 2
+        await work.commit()
+    assert await trash_page(uow, owner) == []
+    assert await trash_role(uow, owner, sub.id) is None
+
+
+async def test_purging_expired_entries_takes_the_earliest_whole_up_to_the_limit(
+    uow: UnitOfWorkFactory,
+) -> None:
+    owner = person()
+    made = await new_list(uow, owner)
+    # Long before anything else in the run, so that only these are expired.
+    ancient = NOW - timedelta(days=40_000)
+    parents = await store(uow, owner, *(task_in(made, position=f"a{i}") for i in range(3)))
+    [sub] = await store(uow, owner, task_in(made, parent=parents[0]))
+    for age, task in enumerate(parents):
+        await trashed(uow, task, owner, ancient + timedelta(days=age))
+    async with uow() as work:
+        assert await work.trash.purge_expired(ancient + timedelta(days=1), 1) == 1
+        assert await work.trash.family(parents[0].id) == []
+        assert await work.trash.purge_expired(ancient + timedelta(days=1), 100) == 1
+        assert await work.trash.purge_expired(ancient + timedelta(days=1), 100) == 0
+        await work.commit()
+    assert await trash_page(uow, owner) == [parents[2].id]
+    assert await trash_role(uow, owner, sub.id) is None
+
+
+async def test_erasing_an_owner_erases_their_trash_and_nobody_elses(
+    uow: UnitOfWorkFactory,
+) -> None:
+    owner, editor = person("own"), person("ed")
+    shared, mine = await new_list(uow, owner), await new_list(uow, editor, "Mine")
+    await join(uow, shared, editor)
+    [theirs] = await store(uow, editor, task_in(shared))
+    [own] = await store(uow, editor, task_in(mine))
+    await trashed(uow, theirs, editor)
+    await trashed(uow, own, editor)
+    async with uow() as work:
+        assert await work.users.remove(owner.id, NOW)
+        await work.commit()
+        assert await work.trash.of_owner(owner.id, None, 100) == []
+        assert [e.task.id for e in await work.trash.of_owner(editor.id, None, 100)] == [own.id]

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -19,7 +20,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 
-from adapters.persistence import downgrade_to_base, head_revision, metadata, upgrade_to_head
+from adapters.persistence import (
+    SqlUnitOfWorkFactory,
+    downgrade_to_base,
+    head_revision,
+    metadata,
+    upgrade_to_head,
+)
 from adapters.persistence.migrations import ROOT, alembic_config
 from adapters.persistence.tables import (
     in_schema_of,
@@ -30,7 +37,11 @@ from adapters.persistence.tables import (
     tasks,
     users,
 )
-from tests.integration.sql_backends import engine_for, fresh_postgres, sqlite_url
+from domain.lists import Membership, Role, TaskList
+from domain.tasks import Task, parse_changes
+from domain.types import UserId
+from domain.users import User
+from tests.integration.sql_backends import database_for, engine_for, fresh_postgres, sqlite_url
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -393,3 +404,56 @@ async def test_alembic_upgrade_head_from_the_repository_root(empty_url: str) -> 
 async def test_migrating_from_inside_the_event_loop_says_to_use_a_thread(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="to_thread"):
         upgrade_to_head(sqlite_url(tmp_path))
+
+
+async def test_upgrading_to_0008_numbers_existing_rows_below_every_write(empty_url: str) -> None:
+    # Rows of 0007 (made here through today's repositories, then downgraded) get numbers of their
+    # own below 0, memberships below them all; a full feed reads them, and a later read after
+    # its end finds only what was written since.
+    owner, member = UserId("owner"), UserId("member")
+    async with database_for(empty_url) as database:
+        uow = SqlUnitOfWorkFactory(database)
+        await asyncio.to_thread(upgrade_to_head, empty_url)
+        async with uow() as work:
+            shared = await work.lists.add(
+                TaskList.create(owner_id=owner, name="L", now=NOW), User(id=owner, created_at=NOW)
+            )
+            await work.users.ensure(User(id=member, created_at=NOW))
+            joined = Membership(list_id=shared.id, user_id=member, role=Role.VIEWER, joined_at=NOW)
+            assert await work.lists.add_member(joined)
+            for title in ("one", "two"):
+                task = Task.create(
+                    user_id=owner, changes=parse_changes({"title": title}, "create"), now=NOW
+                )
+                placed = attrs.evolve(task, list_id=shared.id, position="a0")
+                await work.tasks.add(placed, User(id=owner, created_at=NOW))
+            await work.commit()
+        await asyncio.to_thread(downgrade_to, empty_url, "0007_trash")
+        await asyncio.to_thread(upgrade_to_head, empty_url)
+        async with engine_for(empty_url) as engine, engine.connect() as connection:
+            numbers = {
+                table: [tuple(row) for row in await connection.execute(text(sql))]
+                for table, sql in (
+                    ("tasks", "SELECT changed FROM tasks ORDER BY changed"),
+                    ("lists", "SELECT changed FROM lists ORDER BY changed"),
+                    ("memberships", "SELECT changed FROM memberships ORDER BY changed"),
+                )
+            }
+        assert [n for (n,) in numbers["tasks"]] == [-2, -1]
+        assert [n for (n,) in numbers["lists"]] == [-1]
+        assert numbers["memberships"] == [(-(2**62),), (-(2**62),)]
+        async with uow() as work:
+            full = await work.changes.page(member, None, 100)
+        assert sorted((e.kind.value, e.op.value) for e in full) == [
+            ("list", "upsert"),
+            ("task", "upsert"),
+            ("task", "upsert"),
+        ]
+        async with uow() as work:
+            assert await work.changes.page(member, full[-1].position, 100) == []
+            assert await work.lists.replace(shared.renamed("M", NOW), shared)
+            await work.commit()
+        async with uow() as work:
+            [renamed] = await work.changes.page(member, full[-1].position, 100)
+        assert renamed.list is not None
+        assert renamed.list.list.name == "M"

@@ -182,7 +182,7 @@ async def _run(uow: UnitOfWorkFactory, tasks: list[Task], query: TaskQuery) -> l
     finally:
         async with uow() as work:
             for task in stored:
-                await work.tasks.remove(task, NOW)
+                await work.tasks.remove(task, task.user_id, NOW)
             await work.commit()
 
 

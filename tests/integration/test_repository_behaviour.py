@@ -27,7 +27,7 @@ from domain.personal_tokens import PersonalToken, new_secret, token_hash
 from domain.policy import Scope
 from domain.queries import Due, Sort, SortField, Status, TaskCounts, TaskFilter, TaskQuery
 from domain.sessions import EndedSessions, IssuedSession
-from domain.sync import HISTORY_KEPT
+from domain.sync import HISTORY_KEPT, Change, FeedPosition, Kind, Op, latest_per_entity
 from domain.tasks import NO_LIST, Priority, Task, parse_changes
 from domain.types import TaskId, UserId
 from domain.users import User
@@ -39,6 +39,7 @@ from tests.integration.sql_backends import (
     migrated_postgres,
     migrated_sqlite,
 )
+from tests.settling import SETTLING
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 BACKENDS = [
@@ -187,7 +188,7 @@ async def test_ids_grow_and_are_never_reused(uow: UnitOfWorkFactory) -> None:
     user_id = await stored_user(uow)
     [first] = await store(uow, make_task(user_id))
     async with uow() as work:
-        assert await work.tasks.remove(first, NOW)
+        assert await work.tasks.remove(first, first.user_id, NOW)
         await work.commit()
     [second] = await store(uow, make_task(user_id))
     assert second.id > first.id
@@ -214,7 +215,9 @@ async def test_remove_needs_the_current_version(uow: UnitOfWorkFactory) -> None:
     owner, other = await stored_user(uow), await stored_user(uow)
     [task] = await store(uow, make_task(owner))
     async with uow() as work:
-        assert not await work.tasks.remove(attrs.evolve(task, version=task.version + 1), NOW)
+        assert not await work.tasks.remove(
+            attrs.evolve(task, version=task.version + 1), task.user_id, NOW
+        )
         await work.commit()
     # Who may write is the use cases' to judge (the role in the task's list); the version is
     # what the repository checks.
@@ -222,7 +225,7 @@ async def test_remove_needs_the_current_version(uow: UnitOfWorkFactory) -> None:
     assert await fetch(uow, owner, task.id) == task
 
     async with uow() as work:
-        assert await work.tasks.remove(task, NOW)
+        assert await work.tasks.remove(task, task.user_id, NOW)
         await work.commit()
     assert await fetch(uow, owner, task.id) is None
 
@@ -330,9 +333,9 @@ async def test_counts_follow_every_write_and_only_committed_ones(uow: UnitOfWork
 
     async with uow() as work:
         assert not await work.tasks.replace(done, attrs.evolve(first, version=9))
-        assert not await work.tasks.remove(attrs.evolve(second, version=9), NOW)
+        assert not await work.tasks.remove(attrs.evolve(second, version=9), second.user_id, NOW)
         assert await work.tasks.replace(done, first)
-        assert await work.tasks.remove(second, NOW)
+        assert await work.tasks.remove(second, second.user_id, NOW)
         await add(work, make_task(user.id))
         # Dropped: no commit.
     assert await counted(uow, user.id) == (1, 1)
@@ -346,7 +349,7 @@ async def test_counts_follow_every_write_and_only_committed_ones(uow: UnitOfWork
     reopened = done.apply(parse_changes({"completed": False}, "patch"), NOW)
     async with uow() as work:
         assert await work.tasks.replace(reopened, done)
-        assert await work.tasks.remove(renamed, NOW)
+        assert await work.tasks.remove(renamed, renamed.user_id, NOW)
         await work.commit()
     assert await counted(uow, user.id) == (1, 0)
 
@@ -363,7 +366,7 @@ async def test_concurrent_writes_keep_the_counts_exact(uow: UnitOfWorkFactory) -
 
     async def remove(task: Task) -> None:
         async with uow() as work:
-            assert await work.tasks.remove(task, NOW)
+            assert await work.tasks.remove(task, task.user_id, NOW)
             await work.commit()
 
     async def add() -> None:
@@ -804,6 +807,206 @@ async def everything_of(uow: UnitOfWorkFactory, user_id: UserId) -> tuple[object
         )
 
 
+# The change feed (domain.sync): what each write leaves in the feeds of the people it concerns.
+
+
+async def feed(
+    uow: UnitOfWorkFactory, user_id: UserId, after: FeedPosition | None = None
+) -> list[Change]:
+    """Every entry of the user's feed after `after`, read a page of 3 at a time."""
+    read: list[Change] = []
+    empty = 0
+    while empty < SETTLING:
+        async with uow() as work:
+            page = await work.changes.page(user_id, after, 3)
+        assert len(page) <= 3
+        empty = 0 if page else empty + 1
+        read += page
+        after = page[-1].position if page else after
+    return read
+
+
+def ops(entries: list[Change]) -> list[tuple[str, int, str]]:
+    """(kind, id, op) of each entry, in order."""
+    return [(e.kind.value, e.id, e.op.value) for e in entries]
+
+
+async def shared_list(uow: UnitOfWorkFactory, owner: UserId, *members: UserId) -> TaskList:
+    """A committed list of `owner` that `members` joined as editors."""
+    async with uow() as work:
+        made = await work.lists.add(
+            TaskList.create(owner_id=owner, name="L", now=NOW), as_owner(owner)
+        )
+        for member in members:
+            joined = Membership(list_id=made.id, user_id=member, role=Role.EDITOR, joined_at=NOW)
+            assert await work.lists.add_member(joined)
+        await work.commit()
+    return made
+
+
+async def in_list(
+    uow: UnitOfWorkFactory, task_list: TaskList, title: str, parent: Task | None = None
+) -> Task:
+    """A committed task of `task_list` (under `parent` when given)."""
+    task = attrs.evolve(
+        make_task(task_list.owner_id, title=title),
+        list_id=task_list.id,
+        parent_id=None if parent is None else parent.id,
+        position="a0" if parent is None else f"{parent.position}.a0",
+    )
+    async with uow() as work:
+        stored = await work.tasks.add(task, as_owner(task_list.owner_id))
+        await work.commit()
+    return stored
+
+
+async def test_a_full_feed_is_every_visible_list_and_task_once_in_order(
+    uow: UnitOfWorkFactory,
+) -> None:
+    owner, stranger = await stored_user(uow), await stored_user(uow)
+    first, second = await store(uow, make_task(owner, title="one"), make_task(owner, title="two"))
+    await store(uow, make_task(stranger))
+    entries = await feed(uow, owner)
+    assert [e.position for e in entries] == sorted(e.position for e in entries)
+    assert len({e.position for e in entries}) == len(entries)
+    upserts = {(e.kind, e.id): e for e in latest_per_entity(entries)}
+    assert {e.op for e in upserts.values()} == {Op.UPSERT}
+    async with uow() as work:
+        [view] = await work.lists.all_for(owner)
+        assert upserts.pop((Kind.LIST, view.list.id)).list == view
+        for task in (first, second):
+            found = await work.tasks.get_visible(owner, task.id)
+            assert found is not None
+            assert upserts.pop((Kind.TASK, task.id)).task == found[0] == task
+    assert upserts == {}
+
+
+async def test_each_write_comes_after_a_cursor_read_before_it(uow: UnitOfWorkFactory) -> None:
+    owner = await stored_user(uow)
+    (task,) = await store(uow, make_task(owner))
+    cursor = (await feed(uow, owner))[-1].position
+    assert await feed(uow, owner, cursor) == []
+    async with uow() as work:
+        assert await work.tasks.replace(renamed(task), task)
+        await work.commit()
+    after = await feed(uow, owner, cursor)
+    # The task, and its list (a task in it changed), each once.
+    assert sorted(ops(after)) == [("list", task.list_id, "upsert"), ("task", task.id, "upsert")]
+    assert [e.task for e in after if e.task is not None] == [renamed(task)]
+
+
+async def test_a_list_joined_after_a_cursor_brings_its_older_tasks_after_it(
+    uow: UnitOfWorkFactory,
+) -> None:
+    owner, member = await stored_user(uow), await stored_user(uow)
+    theirs = await shared_list(uow, owner)
+    old = await in_list(uow, theirs, "old")
+    (mine,) = await store(uow, make_task(member))
+    cursor = (await feed(uow, member))[-1].position
+    async with uow() as work:
+        joined = Membership(list_id=theirs.id, user_id=member, role=Role.VIEWER, joined_at=NOW)
+        assert await work.lists.add_member(joined)
+        await work.commit()
+    assert sorted(ops(await feed(uow, member, cursor))) == [
+        ("list", theirs.id, "upsert"),
+        ("task", old.id, "upsert"),
+    ]
+    assert mine.id not in {e.id for e in await feed(uow, owner) if e.kind is Kind.TASK}
+
+
+async def test_a_trashed_task_and_its_subtasks_are_deletes_for_members_of_their_list(
+    uow: UnitOfWorkFactory,
+) -> None:
+    owner, member, later = [await stored_user(uow) for _ in range(3)]
+    shared = await shared_list(uow, owner, member)
+    parent = await in_list(uow, shared, "parent")
+    child = await in_list(uow, shared, "child", parent)
+    cursor = (await feed(uow, member))[-1].position
+    async with uow() as work:
+        assert await work.tasks.remove(parent, owner, NOW)
+        await work.commit()
+    after = await feed(uow, member, cursor)
+    assert ("task", parent.id, "delete") in ops(after)
+    assert ("task", child.id, "delete") in ops(after)
+    # Who joins afterwards is told nothing of what was gone before.
+    async with uow() as work:
+        joined = Membership(list_id=shared.id, user_id=later, role=Role.VIEWER, joined_at=NOW)
+        assert await work.lists.add_member(joined)
+        await work.commit()
+    assert {e.op for e in await feed(uow, later)} == {Op.UPSERT}
+
+
+async def test_losing_a_list_in_any_way_is_a_delete_of_it(uow: UnitOfWorkFactory) -> None:
+    owner, left, removed, stays = [await stored_user(uow) for _ in range(4)]
+    shared = await shared_list(uow, owner, left, removed, stays)
+    await in_list(uow, shared, "t")
+    cursors = {who: (await feed(uow, who))[-1].position for who in (left, removed, stays)}
+    async with uow() as work:
+        assert await work.lists.remove_member(shared.id, left, NOW)
+        assert await work.lists.remove_member(shared.id, removed, NOW)
+        await work.commit()
+    for who in (left, removed):
+        assert ops(await feed(uow, who, cursors[who])) == [("list", shared.id, "delete")]
+    # The one who stays sees the list again: it has fewer members.
+    assert ops(await feed(uow, stays, cursors[stays])) == [("list", shared.id, "upsert")]
+    async with uow() as work:
+        assert await work.lists.remove(shared, owner, NOW)
+        await work.commit()
+    assert ("list", shared.id, "delete") in ops(await feed(uow, stays, cursors[stays]))
+    assert ("list", shared.id, "delete") in ops(await feed(uow, owner))
+
+
+async def test_erasing_an_owner_is_a_delete_of_their_lists_for_every_member(
+    uow: UnitOfWorkFactory,
+) -> None:
+    owner, member = await stored_user(uow), await stored_user(uow)
+    shared = await shared_list(uow, owner, member)
+    cursor = (await feed(uow, member))[-1].position
+    async with uow() as work:
+        assert await work.users.remove(owner, NOW)
+        await work.commit()
+    assert ops(await feed(uow, member, cursor)) == [("list", shared.id, "delete")]
+
+
+async def test_a_move_is_a_delete_where_the_task_left_and_an_upsert_where_it_went(
+    uow: UnitOfWorkFactory,
+) -> None:
+    owner, here, both = await stored_user(uow), await stored_user(uow), await stored_user(uow)
+    source = await shared_list(uow, owner, here, both)
+    target = await shared_list(uow, owner, both)
+    task = await in_list(uow, source, "moving")
+    cursors = {who: (await feed(uow, who))[-1].position for who in (here, both)}
+    moved = attrs.evolve(task, list_id=target.id, version=task.version + 1)
+    async with uow() as work:
+        assert await work.tasks.replace(moved, task)
+        await work.commit()
+    assert ("task", task.id, "delete") in ops(await feed(uow, here, cursors[here]))
+    seen = latest_per_entity(await feed(uow, both, cursors[both]))
+    # Seen from both lists, the move ends as an upsert.
+    assert [(e.op, e.task) for e in seen if e.kind is Kind.TASK] == [(Op.UPSERT, moved)]
+
+
+async def test_a_purge_moves_the_horizon_past_the_old_deletes_only(uow: UnitOfWorkFactory) -> None:
+    owner = await stored_user(uow)
+    old, new = await store(uow, make_task(owner), make_task(owner))
+    async with uow() as work:
+        assert await work.tasks.remove(old, owner, NOW - HISTORY_KEPT - timedelta(days=1))
+        await work.commit()
+    async with uow() as work:
+        assert await work.tasks.remove(new, owner, NOW)
+        await work.commit()
+    deletes = {e.id: e.position for e in await feed(uow, owner) if e.op is Op.DELETE}
+    async with uow() as work:
+        before = await work.changes.horizon()
+        assert await work.changes.purge(NOW - HISTORY_KEPT, 1000) >= 1
+        horizon = await work.changes.horizon()
+        await work.commit()
+    assert before < deletes[old.id].changed <= horizon < deletes[new.id].changed
+    remaining = {e.id for e in await feed(uow, owner) if e.op is Op.DELETE}
+    assert old.id not in remaining
+    assert new.id in remaining
+
+
 @attrs.frozen
 class Write:
     """How to check one write: the state it needs, the write itself, and what it changes.
@@ -833,9 +1036,19 @@ async def stored_task(uow: UnitOfWorkFactory) -> Task:
 
 
 async def task_state(work: UnitOfWork, task: Task) -> object:
-    """The task as stored, and its owner's counts."""
+    """The task as stored, its owner's counts, and the task in the trash."""
     found = await work.tasks.get_visible(task.user_id, task.id)
-    return found, await work.tasks.counts(task.user_id)
+    binned = await work.trash.get_visible(task.user_id, task.id)
+    return found, await work.tasks.counts(task.user_id), binned
+
+
+async def trashed_task(uow: UnitOfWorkFactory, at: datetime = NOW) -> Task:
+    """A task of a new user, deleted at `at` (moved to the trash), committed."""
+    task = await stored_task(uow)
+    async with uow() as work:
+        assert await work.tasks.remove(task, task.user_id, at)
+        await work.commit()
+    return task
 
 
 async def owner_state(work: UnitOfWork, user_id: UserId) -> object:
@@ -972,6 +1185,7 @@ async def list_state(work: UnitOfWork, task_list: TaskList) -> object:
         await work.lists.members(task_list.id),
         await work.lists.invites(task_list.id, NOW - timedelta(days=1)),
         await work.tasks.in_list(task_list.id),
+        await work.trash.of_owner(task_list.owner_id, None, 100),
     )
 
 
@@ -990,7 +1204,7 @@ async def an_old_delete(uow: UnitOfWorkFactory) -> UserId:
     """A user whose task was deleted longer ago than the feed keeps deletes."""
     (task,) = await store(uow, make_task(await stored_user(uow)))
     async with uow() as work:
-        assert await work.tasks.remove(task, NOW - HISTORY_KEPT - timedelta(days=1))
+        assert await work.tasks.remove(task, task.user_id, NOW - HISTORY_KEPT - timedelta(days=1))
         await work.commit()
     return task.user_id
 
@@ -1010,7 +1224,25 @@ WRITES: dict[str, dict[str, Write]] = {
         "completed": Write(stored_task, lambda w, t: w.tasks.replace(completed(t), t), task_state),
     },
     "tasks.remove": {
-        "pending": Write(stored_task, lambda w, t: w.tasks.remove(t, NOW), task_state),
+        "pending": Write(stored_task, lambda w, t: w.tasks.remove(t, t.user_id, NOW), task_state),
+    },
+    "trash.restore": {
+        "in its list": Write(trashed_task, lambda w, t: w.trash.restore(t.id, [t]), task_state),
+    },
+    "trash.purge": {
+        "an entry": Write(trashed_task, lambda w, t: w.trash.purge(t.id), task_state),
+    },
+    "trash.empty": {
+        "the owner's": Write(
+            trashed_task, lambda w, t: w.trash.empty(t.user_id, frozenset(Role)), task_state
+        ),
+    },
+    "trash.purge_expired": {
+        "an expired entry": Write(
+            lambda uow: trashed_task(uow, NOW - timedelta(days=20_000)),
+            lambda w, t: w.trash.purge_expired(NOW - timedelta(days=20_000), 1000),
+            task_state,
+        ),
     },
     "lists.add": {
         "known owner": Write(
@@ -1037,7 +1269,9 @@ WRITES: dict[str, dict[str, Write]] = {
         ),
     },
     "lists.remove": {
-        "with its task": Write(stored_list, lambda w, t: w.lists.remove(t, NOW), list_state),
+        "with its task": Write(
+            stored_list, lambda w, t: w.lists.remove(t, t.owner_id, NOW), list_state
+        ),
     },
     "lists.add_member": {
         "new member": Write(
@@ -1177,6 +1411,10 @@ READS: frozenset[str] = frozenset(
         "tasks.position_after",
         "tasks.subtasks",
         "tasks.in_list",
+        "trash.page",
+        "trash.get_visible",
+        "trash.family",
+        "trash.of_owner",
         "lists.get",
         "lists.access",
         "lists.all_for",

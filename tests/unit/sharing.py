@@ -12,7 +12,7 @@ from domain.queries import Sort, SortField, TaskQuery
 from domain.tasks import TaskChanges, parse_changes
 from domain.types import ListId, TaskId, UserId
 from domain.users import Caller, Principal
-from taskservice.services import ListUseCases, TaskUseCases
+from taskservice.services import ListUseCases, TaskUseCases, TrashUseCases
 from tests.clock import FakeClock
 from tests.sealing import CURSORS
 
@@ -38,6 +38,11 @@ class Household:
     def tasks(self) -> TaskUseCases:
         """The task use cases on this store."""
         return TaskUseCases(uow=self.store, clock=self.clock, cursors=CURSORS)
+
+    @property
+    def trash(self) -> TrashUseCases:
+        """The trash use cases on this store."""
+        return TrashUseCases(uow=self.store, clock=self.clock, cursors=CURSORS)
 
     async def new_list(self, owner: Caller, name: str = "Groceries") -> ListId:
         """A new list of `owner`'s."""

@@ -318,9 +318,13 @@ async def test_the_export_is_one_document_read_a_page_at_a_time(clock: FakeClock
     _, me = await signed_up(app)
     await app.personal_tokens.create(me, READ_ONLY)
     titles = [f"task {n}" for n in range(7)]
-    for title in titles:
+    doomed = [f"deleted {n}" for n in range(4)]
+    made = {}
+    for title in titles + doomed:
         clock.moment += timedelta(milliseconds=1)
-        await app.tasks.create(Caller.of(me), TaskChanges(title=title))
+        made[title] = await app.tasks.create(Caller.of(me), TaskChanges(title=title))
+    for title in doomed:
+        await app.tasks.delete(Caller.of(me), made[title].id)
     small = YourDataUseCases(uow=store, clock=clock, page_size=3)
     export = await small.export(me)
 
@@ -328,12 +332,15 @@ async def test_the_export_is_one_document_read_a_page_at_a_time(clock: FakeClock
     reads: list[int] = []
     async for page in export.pages():
         reads.append(len(page))
+    trash_reads = [len(page) async for page in export.trash_pages()]
     async for piece in export.document(lambda v: orjson.dumps(v, option=orjson.OPT_UTC_Z)):
         pieces.append(piece)
     document: dict[str, Any] = orjson.loads(b"".join(pieces))
 
     assert reads == [3, 3, 1]
-    assert len(pieces) == 2 + 3  # the head, a piece per page, the end
+    assert trash_reads == [3, 1]
+    # The head, a piece per page of tasks, the trash's opening, a piece per page, the end.
+    assert len(pieces) == 1 + 3 + 1 + 2 + 1
     assert list(document) == [
         "format",
         "exported_at",
@@ -342,9 +349,13 @@ async def test_the_export_is_one_document_read_a_page_at_a_time(clock: FakeClock
         "lists",
         "memberships",
         "tasks",
+        "trash",
     ]
     assert document["account"]["id"] == me.user_id
     assert document["account"]["has_password"] is True
     assert [t["title"] for t in document["tasks"]] == titles
+    # Newest deletion first, each as it was, with who deleted it.
+    assert [t["title"] for t in document["trash"]] == doomed[::-1]
+    assert {t["deleted_by"] for t in document["trash"]} == {me.user_id}
     [token] = document["personal_tokens"]
     assert set(token) == {"id", "name", "scopes", "created_at", "expires_at"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.dialects.postgresql import asyncpg
 
-from adapters.persistence import lists, tasks
+from adapters.persistence import changes, lists, tasks
 from adapters.persistence.executors import Prepared
 from adapters.persistence.repositories import STATEMENTS
 from bench import reference_sql
@@ -47,3 +47,8 @@ def test_the_reference_writes_as_the_service_does() -> None:
     [recount] = _POSTGRES.recount_task
     assert reference_sql.insert_sql() == compiled(add)
     assert reference_sql.update_sql() == compiled(recount)
+
+
+def test_the_reference_reads_the_change_feed_as_the_service_does() -> None:
+    assert compiled(changes.FEED["postgresql"]) == reference_sql.FEED
+    assert compiled(changes.HORIZON) == reference_sql.HORIZON

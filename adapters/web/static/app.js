@@ -165,7 +165,7 @@
   }
 
   function listLinkAt(event) {
-    const link = event.target instanceof Element ? event.target.closest("a.list-link") : null;
+    const link = event.target instanceof Element ? event.target.closest("a.list-link[data-list-id]") : null;
     return link && link.getAttribute("aria-current") !== "page" ? link : null;
   }
 

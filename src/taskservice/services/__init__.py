@@ -3,12 +3,14 @@
 import attrs
 
 from taskservice.services.accounts import RECENT_SIGN_IN, AccountUseCases, Session, SignInMethods
+from taskservice.services.keyed import KeyedOutcome
 from taskservice.services.lists import InvitePreview, ListUseCases
 from taskservice.services.live import ChangeHub, LiveEvents, LiveTimings
 from taskservice.services.personal_tokens import NewToken, PersonalTokenUseCases
 from taskservice.services.sessions import SessionGuard
 from taskservice.services.sync import FeedPage, SyncUseCases
-from taskservice.services.tasks import ExpectedVersions, KeyedOutcome, TaskPage, TaskUseCases
+from taskservice.services.tasks import ExpectedVersions, TaskPage, TaskUseCases
+from taskservice.services.trash import TrashPage, TrashUseCases
 from taskservice.services.your_data import Export, YourDataUseCases, token_metadata
 
 
@@ -22,6 +24,7 @@ class UseCases:
     sessions: SessionGuard
     """Verifies tokens for both driving adapters, and ends sessions."""
     personal_tokens: PersonalTokenUseCases
+    trash: TrashUseCases
     your_data: YourDataUseCases
     sync: SyncUseCases
     live: LiveEvents
@@ -47,6 +50,8 @@ __all__ = [
     "SyncUseCases",
     "TaskPage",
     "TaskUseCases",
+    "TrashPage",
+    "TrashUseCases",
     "UseCases",
     "YourDataUseCases",
     "token_metadata",

@@ -43,6 +43,7 @@ from taskservice.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from taskservice.services.access import caller_user, default_list, list_for
 from taskservice.services.sync import purge_history
 from taskservice.services.tasks import ExpectedVersions
+from taskservice.services.trash import purge_expired
 
 INVITE_NOT_FOUND: Final = "No such invite."
 """For an unknown, used, withdrawn or expired code alike."""
@@ -141,8 +142,8 @@ class ListUseCases:
     async def delete(
         self, caller: Caller, list_id: ListId, *, expected: ExpectedVersions = None
     ) -> ListView:
-        """Delete the list with its tasks, members and invites (owner), returning it as it was;
-        Conflict for the default list. (Issue 16's trash will keep the tasks.)"""
+        """Delete the list with its members and invites (owner), its tasks moved to the owner's
+        trash, returning it as it was; Conflict for the default list."""
         caller.authorize(Action.MANAGE_LIST)
         for _ in range(_WRITE_ATTEMPTS):
             async with self.uow() as uow:
@@ -150,8 +151,8 @@ class ListUseCases:
                 check_deletable(view.list)
                 _check(view.list.version, expected)
                 now = self.clock.now()
-                if await uow.lists.remove(view.list, now):
-                    await purge_history(uow, now)
+                if await uow.lists.remove(view.list, caller.owner, now):
+                    await purge_expired(uow, now)
                     await uow.commit()
                     return view
             _raise_if_conditional(expected)

@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 
-from domain.errors import Conflict, IdempotencyKeyReused, PreconditionFailed, ValidationFailed
-from domain.idempotency import KEEP_FOR, IdempotencyRecord, IdempotentRequest, Reply
+from domain.errors import PreconditionFailed, ValidationFailed
+from domain.idempotency import IdempotentRequest, Reply
 from domain.policy import Action
 from domain.queries import Parent, TaskCounts, TaskQuery, scope_errors
 from domain.tasks import Move, Task, TaskChanges
@@ -16,14 +16,13 @@ from domain.users import Caller
 from taskservice.cursors import CursorCodec
 from taskservice.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from taskservice.services.access import caller_user, list_for, task_for
+from taskservice.services.keyed import KeyedOutcome, once
 from taskservice.services.moves import move_task, new_place
 from taskservice.services.positions import LostRace
-from taskservice.services.sync import purge_history
+from taskservice.services.trash import purge_expired
 
 # Without If-Match a write is last-writer-wins; a lost race is retried on the fresh row.
 _WRITE_ATTEMPTS = 5
-# Expired idempotency records deleted per create: more than one, so purging outpaces creating.
-_PURGE_BATCH = 100
 
 ExpectedVersions = frozenset[int] | None
 """The versions an If-Match accepts; None when the request set no precondition."""
@@ -38,14 +37,6 @@ class TaskPage:
     tasks: list[Task]
     next_cursor: str | None
     counts: TaskCounts
-
-
-@attrs.frozen(kw_only=True)
-class KeyedOutcome:
-    """The answer to a request sent with an Idempotency-Key, and whether it is a replay."""
-
-    reply: Reply
-    replayed: bool
 
 
 @attrs.frozen(kw_only=True)
@@ -204,15 +195,16 @@ class TaskUseCases:
     async def delete(
         self, caller: Caller, task_id: TaskId, *, expected: ExpectedVersions = None
     ) -> Task:
-        """Delete the task and return it as it was, so that a client can offer undo."""
+        """Move the task and its subtasks to the trash and return it as it was, so that a
+        client can offer undo."""
         caller.authorize(Action.WRITE_TASKS)
         for _ in range(_WRITE_ATTEMPTS):
             async with self.uow() as uow:
                 task = await _existing(uow, caller, task_id)
                 _check(task, expected)
                 now = self.clock.now()
-                if await uow.tasks.remove(task, now):
-                    await purge_history(uow, now)
+                if await uow.tasks.remove(task, caller.owner, now):
+                    await purge_expired(uow, now)
                     await uow.commit()
                     return task
             _raise_if_conditional(expected)
@@ -264,30 +256,7 @@ class TaskUseCases:
         request: IdempotentRequest,
         act: Callable[[UnitOfWork], Awaitable[Reply]],
     ) -> KeyedOutcome:
-        # The record of the key is stored in the transaction of the write it answers, so that
-        # neither exists without the other.
-        now, owner = self.clock.now(), caller.owner
-        async with self.uow() as uow:
-            earlier = await uow.idempotency.get(owner, request.key)
-            if earlier is not None and earlier.is_live(now):
-                return _replay(earlier, request)
-            await uow.idempotency.purge(now - KEEP_FOR, _PURGE_BATCH)
-            reply = await act(uow)
-            record = IdempotencyRecord(
-                user_id=owner,
-                key=request.key,
-                fingerprint=request.fingerprint,
-                reply=reply,
-                created_at=now,
-            )
-            if await uow.idempotency.claim(record, expired_by=now - KEEP_FOR):
-                await uow.commit()
-                return KeyedOutcome(reply=reply, replayed=False)
-            # A concurrent request with this key committed first; ours is dropped uncommitted.
-            winner = await uow.idempotency.get(owner, request.key)
-        if winner is None:
-            raise Conflict("A request with this Idempotency-Key is still in flight; retry shortly.")
-        return _replay(winner, request)
+        return await once(self.uow, self.clock, caller, request, act)
 
     async def _write(
         self,
@@ -308,12 +277,6 @@ class TaskUseCases:
                     return updated
             _raise_if_conditional(expected)
         raise PreconditionFailed("The task kept changing; try again.")
-
-
-def _replay(record: IdempotencyRecord, request: IdempotentRequest) -> KeyedOutcome:
-    if record.fingerprint != request.fingerprint:
-        raise IdempotencyKeyReused()
-    return KeyedOutcome(reply=record.reply, replayed=True)
 
 
 def _completion(task: Task, completed: bool | None) -> TaskChanges:

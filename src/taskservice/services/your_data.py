@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -12,11 +12,13 @@ from domain.lists import ListView, Member, view_values
 from domain.personal_tokens import PersonalToken
 from domain.queries import Sort, SortField, TaskQuery
 from domain.tasks import Task, field_values
+from domain.trash import TrashedTask, trashed_values
 from domain.types import ListId
 from domain.users import Principal, User
 from taskservice.ports import Clock, UnitOfWorkFactory
 from taskservice.services.personal_tokens import ensure_signed_in
 
+T = TypeVar("T")
 EXPORT_FORMAT: Final = "taskservice-export/1"
 PAGE_SIZE: Final = 500
 """Tasks read per unit of work: the document is written while it is read, a page at a time."""
@@ -50,13 +52,15 @@ class Export:
     members: dict[ListId, list[Member]]
     exported_at: datetime
     pages: Callable[[], AsyncIterator[list[Task]]]
+    trash_pages: Callable[[], AsyncIterator[list[TrashedTask]]]
 
     async def document(self, dumps: Dumps) -> AsyncIterator[bytes]:
         """The document in pieces: one object with a key per kind of data.
 
         `lists` are those the user belongs to, as they see them; `memberships` who belongs to
         each (the user among them), without e-mails, as any member sees them; `tasks` every task
-        of those lists. The trash (SPEC §8) does not exist yet: it will be one more key here.
+        of those lists; `trash` the deleted tasks of the lists the user owns or owned (SPEC
+        §8), newest first, each with who deleted it and when.
         """
         head = {
             "format": EXPORT_FORMAT,
@@ -82,15 +86,13 @@ class Export:
                 for member in members
             ],
         }
-        # The head's closing brace is replaced by the tasks array, written page by page.
+        # The head's closing brace is replaced by the arrays, each written page by page.
         yield dumps(head)[:-1] + b',"tasks":['
-        first = True
-        async for page in self.pages():
-            if not page:
-                continue
-            items = b",".join(dumps(field_values(task)) for task in page)
-            yield items if first else b"," + items
-            first = False
+        async for piece in _items(self.pages(), field_values, dumps):
+            yield piece
+        yield b'],"trash":['
+        async for piece in _items(self.trash_pages(), trashed_values, dumps):
+            yield piece
         yield b"]}"
 
 
@@ -125,6 +127,7 @@ class YourDataUseCases:
             members=members,
             exported_at=now,
             pages=lambda: self._pages(principal),
+            trash_pages=lambda: self._trash_pages(principal),
         )
 
     async def _pages(self, principal: Principal) -> AsyncIterator[list[Task]]:
@@ -136,3 +139,26 @@ class YourDataUseCases:
             if len(page) < self.page_size:
                 return
             query = attrs.evolve(query, after=query.position_of(page[-1]))
+
+    async def _trash_pages(self, principal: Principal) -> AsyncIterator[list[TrashedTask]]:
+        after = None
+        while True:
+            async with self.uow() as uow:
+                page = await uow.trash.of_owner(principal.user_id, after, self.page_size)
+            yield page
+            if len(page) < self.page_size:
+                return
+            after = page[-1].position
+
+
+async def _items(
+    pages: AsyncIterator[list[T]], values: Callable[[T], dict[str, Any]], dumps: Dumps
+) -> AsyncIterator[bytes]:
+    # The members of one JSON array, comma-separated across pages.
+    first = True
+    async for page in pages:
+        if not page:
+            continue
+        items = b",".join(dumps(values(item)) for item in page)
+        yield items if first else b"," + items
+        first = False
