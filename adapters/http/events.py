@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Final
 
 import attrs
@@ -23,6 +24,8 @@ from taskservice.ports import MAX_TOKEN_LENGTH, TokenVerifier
 from taskservice.services.live import Event, Item, LiveEvents
 
 PARAMETERS: Final = frozenset({"since"})
+RECHECK_EVERY: Final = 1.0
+"""Seconds between two checks of a stream's token while events flow."""
 _SAME_ORIGIN: Final = frozenset({"same-origin", "none"})
 
 
@@ -41,7 +44,7 @@ class EventsApi:
 
     async def stream(self, request: Request) -> Response:
         """GET /api/{user_id}/events: every feed entry after the cursor, then each as it comes."""
-        principal = await self._principal(request)
+        principal, token = await self._principal(request)
         caller = Caller(principal=principal, owner=UserId(request.path_params["user_id"]))
         caller.authorize(Action.READ)
         query = request.query_params
@@ -54,17 +57,26 @@ class EventsApi:
         # of the last event it received, which is the later of the two.
         since = request.headers.get("last-event-id") or query.get("since") or None
         items = await self.live.open(caller, since)
+
+        async def still_valid() -> bool:
+            try:
+                await self.verifier.verify(token)
+            except InvalidToken:
+                return False
+            return True
+
         return EventSourceResponse(
-            _frames(items),
+            _frames(items, still_valid),
             # The stream sends its own heartbeats, which also re-read the feed.
             ping=0,
             headers={"X-Accel-Buffering": "no"},
             sep="\n",
         )
 
-    async def _principal(self, request: Request) -> Principal:
+    async def _principal(self, request: Request) -> tuple[Principal, str]:
         if "authorization" in request.headers or self.session_cookie is None:
-            return await parsing.authenticated(request, self.verifier)
+            bearer = parsing.bearer_token(request)
+            return await parsing.authenticated(request, self.verifier), bearer
         token = request.cookies.get(self.session_cookie)
         if not token or not _same_origin(request):
             raise MissingToken()
@@ -75,7 +87,7 @@ class EventsApi:
             # As in the web UI: a personal access token planted in a cookie signs nobody in.
             raise InvalidToken("The session cookie holds no sign-in.")
         request.state.user_id = principal.user_id
-        return principal
+        return principal, token
 
 
 def _same_origin(request: Request) -> bool:
@@ -88,10 +100,23 @@ def _same_origin(request: Request) -> bool:
     return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
 
 
-async def _frames(items: AsyncIterator[Item]) -> AsyncIterator[ServerSentEvent]:
-    async for item in items:
-        if isinstance(item, Event):
-            data = orjson.dumps(change_json(item.entry)).decode()
-            yield ServerSentEvent(data=data, event="change", id=item.cursor)
-        else:
-            yield ServerSentEvent(comment="ping")
+async def _frames(
+    items: AsyncGenerator[Item, None], still_valid: Callable[[], Awaitable[bool]]
+) -> AsyncIterator[ServerSentEvent]:
+    # A token that expires or is revoked (sign-out everywhere) ends the stream: checked at
+    # every heartbeat, and before an event once RECHECK_EVERY has passed since the last check.
+    checked = time.monotonic()
+    try:
+        async for item in items:
+            now = time.monotonic()
+            if not isinstance(item, Event) or now - checked >= RECHECK_EVERY:
+                if not await still_valid():
+                    return
+                checked = now
+            if isinstance(item, Event):
+                data = orjson.dumps(change_json(item.entry)).decode()
+                yield ServerSentEvent(data=data, event="change", id=item.cursor)
+            else:
+                yield ServerSentEvent(comment="ping")
+    finally:
+        await items.aclose()

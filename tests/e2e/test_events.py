@@ -7,6 +7,7 @@ response, which a stream never gives), in memory, with its stream durations shor
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from taskservice.bootstrap import build_app
 from taskservice.services import LiveTimings
 from tests.e2e.browser import serve
 from tests.e2e.conftest import memory_adapters, settings_for
-from tests.e2e.sse import opened
+from tests.e2e.sse import WITHIN, opened
 from tests.tokens import hs256
 
 TIMINGS: Final = LiveTimings(heartbeat=0.3, lifetime=2.0)
@@ -176,3 +177,27 @@ async def test_the_web_session_cookie_opens_a_stream_from_the_same_origin_only(
     assert response.status_code == 200, "the token itself may stream, in its header"
     response = await client.get(f"/api/{user}/events", headers={"Cookie": f"session={scoped}"})
     assert response.status_code == 401, "a personal access token in a cookie signs nobody in"
+
+
+async def test_signing_out_everywhere_ends_an_open_stream(tmp_path: Path) -> None:
+    # A stream that would last a minute: only the revoked token can end it within the wait.
+    settings = settings_for(f"sqlite:///{tmp_path / 'unused.db'}", tmp_path)
+    timings = LiveTimings(heartbeat=0.3, lifetime=60.0)
+    with serve(build_app(settings, memory_adapters(settings, timings))) as served:
+        async with httpx.AsyncClient(base_url=served, timeout=10) as client:
+            email = f"stream-{uuid.uuid4().hex[:8]}@example.com"
+            made = await client.post(
+                "/api/auth/sign-up", json={"email": email, "password": "correct horse battery"}
+            )
+            assert made.status_code == 201, made.text
+            session = made.json()["data"]
+            user, headers = session["user"]["id"], {"Authorization": f"Bearer {session['token']}"}
+            async with opened(client, f"/api/{user}/events", headers) as stream:
+                response = await client.post("/api/auth/sign-out-everywhere", headers=headers)
+                assert response.status_code == 200, response.text
+                # Heartbeats keep coming until the next check of the token ends the stream.
+                async with asyncio.timeout(WITHIN):
+                    while await stream.next() is not None:
+                        pass
+            response = await client.get(f"/api/{user}/events", headers=headers)
+            assert response.status_code == 401
