@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run migrate test lint compose-check format lock bench bench-profile bench-instructions clean
+.PHONY: install run migrate test lint compose-check format lock bench bench-profile bench-events bench-instructions clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ bench: install ## Load benchmark against bench/reference.py (PostgreSQL on 127.0
 SCENARIO ?= list_first
 bench-profile: install ## py-spy profile of one scenario, e.g. make bench-profile SCENARIO=create
 	$(BIN)/python -m bench --profile $(SCENARIO) $(BENCH_ARGS)
+
+bench-events: install ## Live events: 1,000 open streams on one process, latency across two (PostgreSQL on 127.0.0.1)
+	$(BIN)/python -m bench.events $(BENCH_ARGS)
 
 bench-instructions: install ## Instructions per request, service against reference, under callgrind (needs valgrind)
 	$(BIN)/python -m bench.instructions $(BENCH_ARGS)

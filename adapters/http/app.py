@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute
 from adapters.http.accounts import AccountApi
 from adapters.http.docs import docs_routes
 from adapters.http.errors import exception_handlers
+from adapters.http.events import EventsApi
 from adapters.http.health import HealthApi
 from adapters.http.identity import IdentityApi
 from adapters.http.lists import ListApi
@@ -38,6 +39,8 @@ class ApiDependencies:
     metrics_token: str | None = attrs.field(default=None, repr=False)
     metrics_dir: Path | None = None
     """Where several worker processes add up their metrics; None: this process alone."""
+    session_cookie: str | None = None
+    """The web UI's session cookie, which the live events stream also accepts (same origin)."""
 
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
@@ -72,6 +75,9 @@ def create_app(
             accounts=use_cases.accounts, verifier=verifier, style=style, delete=identity.delete_me
         ).routes(),
         *identity.routes(),
+        *EventsApi(
+            live=use_cases.live, verifier=verifier, session_cookie=deps.session_cookie
+        ).routes(),
         *HealthApi(readiness=deps.readiness, style=style).routes(),
         metrics.route(deps.metrics_token),
         *docs_routes(style),

@@ -160,6 +160,7 @@ def cors(origins: Sequence[str]) -> Middleware:
             "If-Match",
             "If-None-Match",
             "Idempotency-Key",
+            "Last-Event-ID",
             "X-Request-ID",
         ],
         expose_headers=[

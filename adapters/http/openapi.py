@@ -1965,6 +1965,66 @@ def _identity_paths(plain: bool) -> dict[str, Schema]:
     }
 
 
+_EVENT: Final[Schema] = {
+    "description": "One event of the stream (comment lines aside).",
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "minLength": 1, "description": "The cursor after the entry."},
+        "event": {"const": "change"},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "description": 'One feed entry: `{"kind": "task"|"list", "id", "op": '
+            '"upsert"|"delete", "data": <the task or list as their routes show them, or null>}`.',
+        },
+    },
+    "required": ["id", "event", "data"],
+}
+
+
+def _event_paths() -> dict[str, Schema]:
+    return {
+        "/api/{user_id}/events": {
+            "parameters": _use("UserId", "XRequestId"),
+            "get": {
+                "operationId": "streamEvents",
+                "summary": "Your change feed, live, as Server-Sent Events",
+                "description": "Every entry of the change feed after the cursor (from the start "
+                "without one), then each as it is committed, through any process: `id:` the "
+                "cursor after the entry, `event: change`, `data:` the entry "
+                '(`{"kind", "id", "op", "data"}`). A comment line comes at least every 15 s; '
+                "the server ends the stream after EVENTS_LIFETIME (at most an hour), and the "
+                "client reconnects with `Last-Event-ID`. The web UI's session cookie also signs "
+                "in, from pages of the same origin; a token in the URL never does.",
+                "security": _AUTH,
+                "parameters": [
+                    _param(
+                        "since",
+                        "query",
+                        {"type": "string", "minLength": 1},
+                        "Resume after this feed cursor (an event's id, or the change feed's "
+                        "`meta.cursor`).",
+                    ),
+                    _param(
+                        "Last-Event-ID",
+                        "header",
+                        {"type": "string"},
+                        "The id of the last event received; wins over `since`.",
+                    ),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The stream.",
+                        "headers": _response_headers(),
+                        "content": {"text/event-stream": {"schema": _EVENT}},
+                    },
+                    **_errors(401, 403, 410, 422),
+                },
+            },
+        },
+    }
+
+
 def _probe_paths(plain: bool) -> dict[str, Schema]:
     return {
         "/healthz": {
@@ -2016,6 +2076,7 @@ def openapi_document(style: Style = ENVELOPE) -> Schema:
             **_list_paths(plain),
             **_sync_paths(plain),
             **_trash_paths(plain),
+            **_event_paths(),
             **_account_paths(plain),
             **_probe_paths(plain),
         },

@@ -11,13 +11,15 @@ from domain.lists import Invite, ListView, Member, Membership, Role, TaskList
 from domain.sync import Kind
 from domain.types import ListId, UserId
 from domain.users import User
+from taskservice.ports import Touched
 
 
 class MemoryListRepository:
     """Lists with their memberships and invites, in a unit of work's private copy of the state."""
 
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State, touched: Touched | None = None) -> None:
         self._state = state
+        self._touched = Touched() if touched is None else touched
 
     async def add(self, task_list: TaskList, owner: User) -> TaskList:
         """Store a new list with the next id and its owner's membership."""
@@ -31,6 +33,7 @@ class MemoryListRepository:
         changed = self._state.next_change()
         self._state.list_changed[stored.id] = changed
         self._state.joined_changed[(stored.id, stored.owner_id)] = changed
+        self._touched.member(stored.id, stored.owner_id)
         return stored
 
     async def ensure_default(self, default: TaskList, owner: User) -> TaskList:
@@ -70,6 +73,7 @@ class MemoryListRepository:
             return False
         self._state.lists[task_list.id] = task_list
         self._state.list_changed[task_list.id] = self._state.next_change()
+        self._touched.list(task_list.id)
         return True
 
     async def remove(self, task_list: TaskList, by: UserId, at: datetime) -> bool:
@@ -85,6 +89,7 @@ class MemoryListRepository:
                 state.tombstone(changed, Kind.LIST, list_id, user_id=member, at=at)
         state.bin([t for t in state.tasks.values() if t.list_id == task_list.id], by, at, None)
         state.forget({task_list.id})
+        self._touched.list(task_list.id)
         return True
 
     async def members(self, list_id: ListId) -> list[Member]:
@@ -104,6 +109,7 @@ class MemoryListRepository:
             return False
         self._state.memberships[key] = membership
         self._joined(key)
+        self._touched.member(membership.list_id, membership.user_id)
         return True
 
     async def set_role(self, list_id: ListId, user_id: UserId, role: Role) -> bool:
@@ -113,6 +119,7 @@ class MemoryListRepository:
             return False
         self._state.memberships[(list_id, user_id)] = attrs.evolve(held, role=role)
         self._joined((list_id, user_id))
+        self._touched.member(list_id, user_id)
         return True
 
     async def remove_member(self, list_id: ListId, user_id: UserId, now: datetime) -> bool:
@@ -124,6 +131,7 @@ class MemoryListRepository:
         changed = state.next_change()
         state.list_changed[list_id] = changed
         state.tombstone(changed, Kind.LIST, list_id, user_id=user_id, at=now)
+        self._touched.member(list_id, user_id)
         return True
 
     async def add_invite(self, invite: Invite) -> None:

@@ -22,14 +22,15 @@ from domain.personal_tokens import PersonalToken
 from domain.sessions import EndedSessions, IssuedSession
 from domain.types import UserId
 from domain.users import User
-from taskservice.ports import FoundToken
+from taskservice.ports import ChangeSignal, FoundToken, Touched
 
 
 class MemoryStore:
     """The shared state behind every in-memory unit of work; one per app or test."""
 
-    def __init__(self) -> None:
+    def __init__(self, signal: ChangeSignal | None = None) -> None:
         self.state = State()
+        self.signal = signal
         # Serialises units of work, as a database serialises conflicting transactions.
         self.lock = asyncio.Lock()
 
@@ -41,8 +42,9 @@ class MemoryStore:
 class MemoryUserRepository:
     """Users in a unit of work's private copy of the state."""
 
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State, touched: Touched | None = None) -> None:
         self._state = state
+        self._touched = Touched() if touched is None else touched
 
     async def get(self, user_id: UserId) -> User | None:
         """The user, if known."""
@@ -78,6 +80,8 @@ class MemoryUserRepository:
 
     async def remove(self, user_id: UserId, now: datetime) -> bool:
         """Erase the user and everything they own."""
+        # Their lists go, and with them other members' access: too many to name here.
+        self._touched.everything()
         return self._state.erase(user_id, now)
 
     def _account(self, user_id: UserId) -> Account | None:
@@ -217,26 +221,27 @@ class MemoryUnitOfWork:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
         self._state = State()
+        self._touched = Touched()
 
     @property
     def tasks(self) -> MemoryTaskRepository:
         """The task repository of this unit of work."""
-        return MemoryTaskRepository(self._state)
+        return MemoryTaskRepository(self._state, self._touched)
 
     @property
     def lists(self) -> MemoryListRepository:
         """The list, membership and invite repository of this unit of work."""
-        return MemoryListRepository(self._state)
+        return MemoryListRepository(self._state, self._touched)
 
     @property
     def trash(self) -> MemoryTrashRepository:
         """The trash repository of this unit of work."""
-        return MemoryTrashRepository(self._state)
+        return MemoryTrashRepository(self._state, self._touched)
 
     @property
     def users(self) -> MemoryUserRepository:
         """The user repository of this unit of work."""
-        return MemoryUserRepository(self._state)
+        return MemoryUserRepository(self._state, self._touched)
 
     @property
     def changes(self) -> MemoryChangeRepository:
@@ -266,6 +271,7 @@ class MemoryUnitOfWork:
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()
         self._state = self._store.state.copy()
+        self._touched.discard()
         return self
 
     async def __aexit__(
@@ -277,9 +283,10 @@ class MemoryUnitOfWork:
         self._store.lock.release()
 
     async def commit(self) -> None:
-        """Publish this unit of work's state."""
+        """Publish this unit of work's state, then tell the store's change signal what changed."""
         self._store.state = self._state
         self._state = self._state.copy()
+        self._touched.publish(self._store.signal)
 
 
 class AlwaysReady:

@@ -13,6 +13,7 @@ from domain.sync import Kind
 from domain.tasks import Task
 from domain.types import ListId, TaskId, UserId
 from domain.users import User
+from taskservice.ports import Touched
 
 
 def _in_order(tasks: list[Task]) -> list[Task]:
@@ -22,8 +23,9 @@ def _in_order(tasks: list[Task]) -> list[Task]:
 class MemoryTaskRepository:
     """Tasks in a unit of work's private copy of the state."""
 
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State, touched: Touched | None = None) -> None:
         self._state = state
+        self._touched = Touched() if touched is None else touched
 
     async def add(self, task: Task, creator: User) -> Task:
         """Store a new task with the next id, and its creator if first seen."""
@@ -34,6 +36,7 @@ class MemoryTaskRepository:
         changed = self._state.next_change()
         self._state.task_changed[stored.id] = changed
         self._state.list_changed[stored.list_id] = changed
+        self._touched.list(task.list_id)
         return stored
 
     async def get_visible(self, user_id: UserId, task_id: TaskId) -> tuple[Task, Role] | None:
@@ -57,6 +60,7 @@ class MemoryTaskRepository:
             state.tombstone(
                 changed, Kind.TASK, task.id, list_id=current.list_id, at=task.updated_at
             )
+        self._touched.list(task.list_id, current.list_id)
         return True
 
     async def remove(self, task: Task, by: UserId, at: datetime) -> bool:
@@ -71,6 +75,7 @@ class MemoryTaskRepository:
         for gone in family:
             state.tombstone(changed, Kind.TASK, gone.id, list_id=gone.list_id, at=at)
         state.list_changed[current.list_id] = changed
+        self._touched.list(current.list_id)
         return True
 
     async def page(self, user_id: UserId, query: TaskQuery) -> list[Task]:

@@ -10,6 +10,7 @@ from domain.lists import Role
 from domain.tasks import Task
 from domain.trash import TrashedTask, TrashPosition
 from domain.types import TaskId, UserId
+from taskservice.ports import Touched
 
 
 def _newest_first(entries: list[TrashedTask]) -> list[TrashedTask]:
@@ -23,8 +24,9 @@ def _after(entries: list[TrashedTask], after: TrashPosition | None) -> list[Tras
 class MemoryTrashRepository:
     """The trash in a unit of work's private copy of the state."""
 
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State, touched: Touched | None = None) -> None:
         self._state = state
+        self._touched = Touched() if touched is None else touched
 
     async def page(
         self,
@@ -61,6 +63,7 @@ class MemoryTrashRepository:
             self._state.tasks[task.id] = task
             self._state.task_changed[task.id] = changed
             self._state.list_changed[task.list_id] = changed
+            self._touched.list(task.list_id)
         return True
 
     async def purge(self, root: TaskId) -> bool:

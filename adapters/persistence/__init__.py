@@ -4,6 +4,7 @@ from adapters.persistence.database import Database, SqlReadiness
 from adapters.persistence.engine import create_migration_engine
 from adapters.persistence.files import tighten_folder
 from adapters.persistence.migrations import downgrade_to_base, head_revision, upgrade_to_head
+from adapters.persistence.notify import PgChangeRelay
 from adapters.persistence.repositories import SqlUserRepository
 from adapters.persistence.tables import metadata
 from adapters.persistence.tasks import SqlTaskRepository
@@ -13,6 +14,7 @@ from adapters.persistence.urls import Endpoints, async_database_url, endpoints, 
 __all__ = [
     "Database",
     "Endpoints",
+    "PgChangeRelay",
     "SqlReadiness",
     "SqlTaskRepository",
     "SqlUnitOfWork",

@@ -109,6 +109,12 @@ class Database:
             self._watch_liveness(connect_timeout)
 
     @property
+    def can_dedicate(self) -> bool:
+        """Whether `dedicated()` can open a connection: PostgreSQL reached directly, or
+        DATABASE_DIRECT_URL beside a transaction pooler."""
+        return self._session_args is not None
+
+    @property
     def kept(self) -> int:
         """How many healthy connections wait, checked out, for the next unit of work."""
         return len(self._kept)

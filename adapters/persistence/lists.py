@@ -321,6 +321,7 @@ class SqlListRepository(SqlRepository):
     async def add(self, task_list: TaskList, owner: User) -> TaskList:
         """Insert the list, its owner if first seen, and the owner's membership."""
         rows = await self._steps(self._sql.add_list, _new_list(task_list, owner))
+        self._touched.member(ListId(rows[0][0]), task_list.owner_id)
         return attrs.evolve(task_list, id=ListId(rows[0][0]))
 
     async def ensure_default(self, default: TaskList, owner: User) -> TaskList:
@@ -330,6 +331,7 @@ class SqlListRepository(SqlRepository):
             return found
         rows = await self._steps(self._sql.add_default_list, _new_list(default, owner))
         if rows:
+            self._touched.member(ListId(rows[0][0]), default.owner_id)
             return attrs.evolve(default, id=ListId(rows[0][0]))
         # A concurrent first need inserted it and committed while ours waited.
         found = await self._default(default.owner_id)
@@ -368,7 +370,10 @@ class SqlListRepository(SqlRepository):
             "version": task_list.version,
             "updated_at": task_list.updated_at,
         }
-        return bool(await self._steps(self._sql.replace_list, params))
+        done = bool(await self._steps(self._sql.replace_list, params))
+        if done:
+            self._touched.list(task_list.id)
+        return done
 
     async def remove(self, task_list: TaskList, by: UserId, at: datetime) -> bool:
         """Delete the list, its tasks moved to the trash first, and by cascade its memberships
@@ -381,7 +386,10 @@ class SqlListRepository(SqlRepository):
             "binned_by": by,
             "at": at,
         }
-        return bool(await self._steps(self._sql.remove_list, params))
+        done = bool(await self._steps(self._sql.remove_list, params))
+        if done:
+            self._touched.list(task_list.id)
+        return done
 
     async def members(self, list_id: ListId) -> list[Member]:
         """The members with their names and e-mails: the owner first, then by joining, then id."""
@@ -404,18 +412,27 @@ class SqlListRepository(SqlRepository):
             "role": membership.role.value,
             "joined_at": membership.joined_at,
         }
-        return bool(await self._steps(self._sql.add_member, params))
+        done = bool(await self._steps(self._sql.add_member, params))
+        if done:
+            self._touched.member(membership.list_id, membership.user_id)
+        return done
 
     async def set_role(self, list_id: ListId, user_id: UserId, role: Role) -> bool:
         """Change a member's role; whether they are a member."""
         params = {"in_list": list_id, "member": user_id, "role": role.value}
-        return bool(await self._steps(self._sql.set_role, params))
+        done = bool(await self._steps(self._sql.set_role, params))
+        if done:
+            self._touched.member(list_id, user_id)
+        return done
 
     async def remove_member(self, list_id: ListId, user_id: UserId, now: datetime) -> bool:
         """Delete the membership, leaving a delete of the list in the member's feed; whether
         there was one."""
         params = {"in_list": list_id, "member": user_id, "at": now}
-        return bool(await self._steps(self._sql.remove_member, params))
+        done = bool(await self._steps(self._sql.remove_member, params))
+        if done:
+            self._touched.member(list_id, user_id)
+        return done
 
     async def add_invite(self, invite: Invite) -> None:
         """Insert the invite."""

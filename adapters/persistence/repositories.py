@@ -265,7 +265,11 @@ class SqlUserRepository(SqlRepository):
     async def remove(self, user_id: UserId, now: datetime) -> bool:
         """Delete the user's row, and by the foreign keys' cascade everything they own; the
         members of their lists lose them in their feeds."""
-        return bool(await self._steps(self._sql.remove_user, {"user_id": user_id, "at": now}))
+        done = bool(await self._steps(self._sql.remove_user, {"user_id": user_id, "at": now}))
+        if done:
+            # Their lists go, and with them other members' access: too many to name here.
+            self._touched.everything()
+        return done
 
 
 class SqlPersonalTokenRepository(SqlRepository):

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement
 from adapters.persistence.executors import Executor, Params, Prepared, Row
 from adapters.persistence.pages import Pages
 from domain.lists import Role
+from taskservice.ports import Touched
 
 Steps = tuple[Prepared, ...]
 """Statements run in order, each with the same parameters; what the last one run returns is the
@@ -54,9 +55,13 @@ class Statements:
 class SqlRepository:
     """Runs statements through a unit of work's executor, in its dialect."""
 
-    def __init__(self, executor: Executor, statements: Statements) -> None:
+    def __init__(
+        self, executor: Executor, statements: Statements, touched: Touched | None = None
+    ) -> None:
         self._fetch = executor.fetch
         self._sql = statements
+        # What the writes touched, for live events after the commit (one per unit of work).
+        self._touched = Touched() if touched is None else touched
 
     async def _steps(self, steps: Steps, params: Params) -> Sequence[Row]:
         rows: Sequence[Row] = ()

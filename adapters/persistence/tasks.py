@@ -350,6 +350,7 @@ class SqlTaskRepository(SqlRepository):
         if not rows:
             # The list was deleted since the caller's role in it was read.
             raise NotFound(LIST_NOT_FOUND)
+        self._touched.list(task.list_id)
         return attrs.evolve(task, id=TaskId(rows[0][0]))
 
     async def get_visible(self, user_id: UserId, task_id: TaskId) -> tuple[Task, Role] | None:
@@ -372,10 +373,14 @@ class SqlTaskRepository(SqlRepository):
             **_deltas("to", task, +1),
         }
         if task.list_id == previous.list_id:
-            return bool(await self._steps(self._sql.recount_task, params))
-        # Dated as the move is: it sets the task's updated_at to its moment.
-        moved = params | {"at": task.updated_at}
-        return bool(await self._steps(self._sql.move_task, moved))
+            done = bool(await self._steps(self._sql.recount_task, params))
+        else:
+            # Dated as the move is: it sets the task's updated_at to its moment.
+            moved = params | {"at": task.updated_at}
+            done = bool(await self._steps(self._sql.move_task, moved))
+        if done:
+            self._touched.list(task.list_id, previous.list_id)
+        return done
 
     async def remove(self, task: Task, by: UserId, at: datetime) -> bool:
         """Move the task and its subtasks to the trash if it is still at its version, uncount
@@ -387,7 +392,10 @@ class SqlTaskRepository(SqlRepository):
             "binned_by": by,
             "at": at,
         }
-        return bool(await self._steps(self._sql.delete_task, params))
+        done = bool(await self._steps(self._sql.delete_task, params))
+        if done:
+            self._touched.list(task.list_id)
+        return done
 
     async def page(self, user_id: UserId, query: TaskQuery) -> list[Task]:
         """One keyset page of the matching tasks of the lists in scope."""

@@ -308,7 +308,10 @@ class SqlTrashRepository(SqlRepository):
             "new_pending": len(tasks) - done,
             "new_completed": done,
         }
-        return bool(await self._fetch(self._sql.recount_restored, params))
+        restored = bool(await self._fetch(self._sql.recount_restored, params))
+        if restored:
+            self._touched.list(tasks[0].list_id)
+        return restored
 
     async def purge(self, root: TaskId) -> bool:
         """Delete the entry's rows."""

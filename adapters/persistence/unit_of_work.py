@@ -24,6 +24,7 @@ from adapters.persistence.repositories import (
 from adapters.persistence.tasks import SqlTaskRepository
 from adapters.persistence.trash import SqlTrashRepository
 from domain.errors import StorageUnavailable
+from taskservice.ports import ChangeSignal, Touched
 
 
 class _Work:
@@ -34,10 +35,11 @@ class _Work:
     ) -> None:
         self.connection = connection
         self.executor = executor
-        self.tasks = SqlTaskRepository(executor, statements)
-        self.lists = SqlListRepository(executor, statements)
-        self.trash = SqlTrashRepository(executor, statements)
-        self.users = SqlUserRepository(executor, statements)
+        self.touched = Touched()
+        self.tasks = SqlTaskRepository(executor, statements, self.touched)
+        self.lists = SqlListRepository(executor, statements, self.touched)
+        self.trash = SqlTrashRepository(executor, statements, self.touched)
+        self.users = SqlUserRepository(executor, statements, self.touched)
         self.changes = SqlChangeRepository(executor, statements)
         self.idempotency = SqlIdempotencyRepository(executor, statements)
         self.sessions = SqlSessionRepository(executor, statements)
@@ -48,9 +50,12 @@ class _Work:
 class SqlUnitOfWork:
     """Holds one connection from enter to exit; writes are kept only if `commit` is called."""
 
-    def __init__(self, database: Database, statements: Statements) -> None:
+    def __init__(
+        self, database: Database, statements: Statements, signal: ChangeSignal | None = None
+    ) -> None:
         self._database = database
         self._statements = statements
+        self._signal = signal
         self._entered: _Work | None = None
 
     @property
@@ -141,17 +146,21 @@ class SqlUnitOfWork:
                 raise
 
     async def commit(self) -> None:
-        """Commit the writes so far; the unit of work stays usable in a new transaction."""
-        await self._work.executor.commit()
+        """Commit the writes so far, then tell the change signal what they touched; the unit of
+        work stays usable in a new transaction."""
+        work = self._work
+        await work.executor.commit()
+        work.touched.publish(self._signal)
 
 
 class SqlUnitOfWorkFactory:
     """Opens a new SqlUnitOfWork on the database for each call, with its dialect's statements."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, signal: ChangeSignal | None = None) -> None:
         self._database = database
         self._statements = STATEMENTS[database.dialect]
+        self._signal = signal
 
     def __call__(self) -> SqlUnitOfWork:
         """A fresh unit of work, to be used in `async with`."""
-        return SqlUnitOfWork(self._database, self._statements)
+        return SqlUnitOfWork(self._database, self._statements, self._signal)

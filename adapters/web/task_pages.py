@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Final
+from urllib.parse import quote
 
 import attrs
 from starlette.requests import Request
@@ -251,6 +252,7 @@ class TaskPages:
             shareable=refusal(check_shareable, shown.list) is None,
             switcher=_switcher(lists, shown),
             return_to=view.url(),
+            events_url=f"/api/{quote(caller.owner, safe='')}/events",
             sort_choices=SORT_CHOICES,
             status_choices=STATUS_CHOICES,
             priorities=PRIORITIES,

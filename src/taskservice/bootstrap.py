@@ -22,17 +22,19 @@ from adapters.auth import (
 from adapters.http import ApiDependencies, create_app
 from adapters.persistence import (
     Database,
+    PgChangeRelay,
     SqlReadiness,
     SqlUnitOfWorkFactory,
     head_revision,
     tighten_folder,
 )
 from adapters.throttle import LimitsThrottle
-from adapters.web import OpenIdConfig, WebDependencies, WebSecurityHeaders, web_routes
+from adapters.web import Cookies, OpenIdConfig, WebDependencies, WebSecurityHeaders, web_routes
 from domain.throttling import Bucket
 from taskservice.clock import SystemClock
 from taskservice.cursors import CursorCodec, FeedCursorCodec
 from taskservice.ports import (
+    ChangeSignal,
     Clock,
     PasswordHasher,
     Readiness,
@@ -44,7 +46,10 @@ from taskservice.ports import (
 )
 from taskservice.services import (
     AccountUseCases,
+    ChangeHub,
     ListUseCases,
+    LiveEvents,
+    LiveTimings,
     PersonalTokenUseCases,
     SessionGuard,
     SyncUseCases,
@@ -56,6 +61,7 @@ from taskservice.services import (
 from taskservice.settings import Settings
 
 Closer = Callable[[], Awaitable[None]]
+Starter = Callable[[], Awaitable[None]]
 PoolStats = Callable[[], Mapping[str, float]]
 log = structlog.stdlib.get_logger("taskservice")
 
@@ -71,6 +77,11 @@ class Adapters:
     hasher: PasswordHasher
     throttle: Throttle
     clock: Clock = attrs.field(factory=SystemClock)
+    hub: ChangeHub = attrs.field(factory=ChangeHub)
+    """What live streams wait on; `uow` must tell it (or a relay to it) of its commits."""
+    live_timings: LiveTimings = attrs.field(factory=LiveTimings)
+    starters: tuple[Starter, ...] = ()
+    """Run when the app starts, in order (the change relay's listener)."""
     closers: tuple[Closer, ...] = ()
     pool_stats: PoolStats | None = None
 
@@ -117,16 +128,42 @@ def build_adapters(settings: Settings) -> Adapters:
     )
     verifier, verifier_closers = build_verifier(settings)
     issuer, hasher, throttle = build_identity(settings)
+    hub = ChangeHub()
+    signal: ChangeSignal = hub
+    starters: tuple[Starter, ...] = ()
+    relay_closers: tuple[Closer, ...] = ()
+    if database.can_dedicate:
+        relay = PgChangeRelay(database, hub)
+        signal, starters, relay_closers = relay, (relay.start,), (relay.stop,)
+    elif database.dialect == "postgresql":
+        log.warning(
+            "live events reach only the streams of this process: a transaction pooler cannot "
+            "carry LISTEN; set DATABASE_DIRECT_URL to the database's own host"
+        )
+    elif settings.web_concurrency > 1:
+        log.warning(
+            "live events reach the streams of other workers only at their next heartbeat "
+            "(15 s): SQLite has no LISTEN; use PostgreSQL for more than one process"
+        )
     return Adapters(
-        uow=SqlUnitOfWorkFactory(database),
+        uow=SqlUnitOfWorkFactory(database, signal),
+        live_timings=live_timings(settings),
         readiness=SqlReadiness(database, head_revision()),
         verifier=verifier,
         issuer=issuer,
         hasher=hasher,
         throttle=throttle,
-        closers=(*verifier_closers, throttle.aclose, database.close),
+        hub=hub,
+        starters=starters,
+        # The relay's connection is closed before the database, which would close it anyway.
+        closers=(*relay_closers, *verifier_closers, throttle.aclose, database.close),
         pool_stats=database.usage,
     )
+
+
+def live_timings(settings: Settings) -> LiveTimings:
+    """How long the configured live events streams last; the rest as LiveTimings says."""
+    return LiveTimings(lifetime=settings.events_lifetime)
 
 
 def bind_use_cases(adapters: Adapters, sealer: Sealer, *, allow_signup: bool) -> UseCases:
@@ -135,9 +172,18 @@ def bind_use_cases(adapters: Adapters, sealer: Sealer, *, allow_signup: bool) ->
     # The one verifier of both driving adapters, so that an ended session ends for both.
     sessions = SessionGuard(adapters.verifier, uow, clock)
     cursors = CursorCodec(sealer)
+    feed_cursors = FeedCursorCodec(sealer)
+    sync = SyncUseCases(uow=uow, cursors=feed_cursors)
     return UseCases(
         tasks=TaskUseCases(uow=uow, clock=clock, cursors=cursors),
-        sync=SyncUseCases(uow=uow, cursors=FeedCursorCodec(sealer)),
+        sync=sync,
+        live=LiveEvents(
+            uow=uow,
+            feed=sync,
+            cursors=feed_cursors,
+            hub=adapters.hub,
+            timings=adapters.live_timings,
+        ),
         lists=ListUseCases(uow=uow, clock=clock),
         accounts=AccountUseCases(
             uow=uow,
@@ -185,6 +231,8 @@ def build_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         log.info("service starting", **settings.summary())
+        for start in chosen.starters:
+            await start()
         yield
         for close in chosen.closers:
             try:
@@ -204,6 +252,7 @@ def build_app(
         api_style=settings.api_style,
         metrics_token=settings.metrics_token,
         metrics_dir=settings.shared_metrics_dir,
+        session_cookie=Cookies(secure=settings.cookie_secure).session,
     )
     web = WebDependencies(
         use_cases=use_cases,

@@ -358,6 +358,57 @@ class SessionRepository(Protocol):
         """Delete at most `limit` records of any user's ended sessions expired by `expired_by`."""
 
 
+class ChangeSignal(Protocol):
+    """Told after every commit that changed what members of lists can see (SPEC §8 live events).
+
+    Units of work call it once per successful commit with what their writes touched: the lists
+    whose tasks, name or members changed, and the users whose memberships came or went (a list
+    they joined is not yet among the lists their streams watch). It must not block or fail.
+    """
+
+    def published(self, lists: frozenset[ListId], users: frozenset[UserId]) -> None:
+        """Wake whatever watches `lists` or `users`, here and in every other process."""
+
+    def everything(self) -> None:
+        """Wake every watcher: a change too broad to name (an account erased with its lists)."""
+
+
+class Touched:
+    """What one unit of work's writes touched, collected by its repositories for its ChangeSignal."""
+
+    def __init__(self) -> None:
+        self.lists: set[ListId] = set()
+        self.users: set[UserId] = set()
+        self.all = False
+
+    def list(self, *list_ids: ListId) -> None:
+        """The lists whose tasks, name or members a write changed."""
+        self.lists.update(list_ids)
+
+    def member(self, list_id: ListId, user_id: UserId) -> None:
+        """A membership that a write made, changed or ended."""
+        self.lists.add(list_id)
+        self.users.add(user_id)
+
+    def everything(self) -> None:
+        """A write too broad to name what it touched."""
+        self.all = True
+
+    def publish(self, signal: ChangeSignal | None) -> None:
+        """Tell `signal` what was touched since the last call (after a commit), and forget it."""
+        if signal is not None and self.all:
+            signal.everything()
+        elif signal is not None and (self.lists or self.users):
+            signal.published(frozenset(self.lists), frozenset(self.users))
+        self.discard()
+
+    def discard(self) -> None:
+        """Forget what was touched (the writes were rolled back)."""
+        self.lists.clear()
+        self.users.clear()
+        self.all = False
+
+
 class UnitOfWork(Protocol):
     """One atomic conversation with storage: everything commits together or not at all."""
 

@@ -27,6 +27,10 @@ _ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[^/\s?#@:\[\]]+)(:[0-9]{1,5}
 log = logging.getLogger("taskservice.settings")
 
 
+EVENTS_LIFETIME_MAX: Final = 3600.0
+"""The longest a live events stream lasts (SPEC §8: at most an hour)."""
+
+
 class ConfigurationError(Exception):
     """The configuration cannot work; the message says what to set."""
 
@@ -53,6 +57,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     shutdown_timeout: float = 20.0
+    events_lifetime: float = EVENTS_LIFETIME_MAX
+    """Seconds after which the server ends a live events stream (its client reconnects)."""
     pool_size: int = 10
     pool_timeout: float = 5.0
     statement_timeout_ms: int = 10_000
@@ -131,6 +137,7 @@ class Settings:
             "statement_timeout_ms": self.statement_timeout_ms,
             "connect_timeout_s": self.connect_timeout,
             "shutdown_timeout_s": self.shutdown_timeout,
+            "events_lifetime_s": self.events_lifetime,
             "rate_limit_storage": _describe_url(self.rate_limit_storage),
             "api_style": self.api_style,
             "metrics_token_set": self.metrics_token is not None,
@@ -198,6 +205,7 @@ def _from(env: Mapping[str, str]) -> Settings:
         host=get("HOST", "127.0.0.1"),
         port=_number(env, "PORT", 8000),
         shutdown_timeout=_seconds(env, "SHUTDOWN_TIMEOUT", 20),
+        events_lifetime=_events_lifetime(env),
         pool_size=_number(env, "DB_POOL_SIZE", 10),
         pool_timeout=_seconds(env, "DB_POOL_TIMEOUT", 5),
         statement_timeout_ms=_number(env, "DB_STATEMENT_TIMEOUT_MS", 10_000),
@@ -466,6 +474,16 @@ def _api_style(raw: str) -> str:
     if style not in API_STYLES:
         raise ValueError(f"API_STYLE must be {' or '.join(API_STYLES)}, not {raw!r}.")
     return style
+
+
+def _events_lifetime(env: Mapping[str, str]) -> float:
+    lifetime = _seconds(env, "EVENTS_LIFETIME", EVENTS_LIFETIME_MAX)
+    if lifetime > EVENTS_LIFETIME_MAX:
+        raise ValueError(
+            f"EVENTS_LIFETIME is at most {EVENTS_LIFETIME_MAX:g} seconds (an hour), "
+            f"not {env['EVENTS_LIFETIME']!r}."
+        )
+    return lifetime
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

@@ -15,7 +15,14 @@ from starlette.applications import Starlette
 
 from adapters.memory import AlwaysReady, MemoryStore
 from adapters.persistence import upgrade_to_head
-from taskservice.bootstrap import Adapters, build_app, build_identity, build_verifier
+from taskservice.bootstrap import (
+    Adapters,
+    build_app,
+    build_identity,
+    build_verifier,
+    live_timings,
+)
+from taskservice.services import ChangeHub, LiveTimings
 from taskservice.settings import Settings
 from tests.e2e.people import People, person
 from tests.e2e.wire import STYLES, Wire
@@ -70,12 +77,15 @@ def wire(api_style: str) -> Wire:
     return Wire(api_style)
 
 
-def memory_adapters(settings: Settings) -> Adapters:
-    """The configured identity adapters on in-memory storage."""
+def memory_adapters(settings: Settings, live: LiveTimings | None = None) -> Adapters:
+    """The configured identity adapters on in-memory storage (live streams timed by `live`)."""
     verifier, closers = build_verifier(settings)
     issuer, hasher, throttle = build_identity(settings)
+    hub = ChangeHub()
     return Adapters(
-        uow=MemoryStore(),
+        uow=MemoryStore(hub),
+        hub=hub,
+        live_timings=live or live_timings(settings),
         readiness=AlwaysReady(),
         verifier=verifier,
         issuer=issuer,

@@ -207,8 +207,8 @@ def _as_a_client_would(seeds: Seeds) -> Callable[[Any, Any, Any], None]:
 
     The path's user is the token's user (a valid user id of someone else is a 403 that would
     hide every other rule). In positive cases an Idempotency-Key is made unique (a client never
-    reuses one for another body), a made-up cursor or `since` is left out (cursors are opaque:
-    only `meta.next_cursor`, `meta.cursor` or the `Link` is one), a whole number is written without a fraction (a
+    reuses one for another body), a made-up cursor is left out (cursors are opaque: only
+    `meta.next_cursor`, the `Link` or an event's id is one), a whole number is written without a fraction (a
     client writes `parent=5`, not `parent=5.0`), `sort=position` comes with a `list` (as the
     document says it must), and of two names for one thing that the plain style reads (`q` and
     `search`, `status` and `completed`, a `-` and `order`) only the first is sent. Outside the
@@ -229,7 +229,9 @@ def _as_a_client_would(seeds: Seeds) -> Callable[[Any, Any, Any], None]:
             headers["Idempotency-Key"] = f"{str(key)[:200]}-{uuid.uuid4().hex}"
         query = case.query or {}
         query.pop("cursor", None)
+        # The feed's cursors too: `since`, and an events stream's Last-Event-ID.
         query.pop("since", None)
+        headers.pop("Last-Event-ID", None)
         for name in _INTEGERS & query.keys():
             # An id schemathesis saw in an answer may come back as 5.0, which a client writes 5.
             value = query[name]
@@ -396,11 +398,13 @@ def run(
     """One schemathesis run over the whole API on one storage in one style, shared by the
     assertions below."""
     data: Path = tmp_path_factory.mktemp("schemathesis")
+    # An events stream ends as soon as it has caught up: each call answers in full.
+    quick = {"api_style": api_style, "events_lifetime": 0.001}
     if database_url is None:
-        settings = settings_for(f"sqlite:///{data / 'unused.db'}", data, api_style=api_style)
+        settings = settings_for(f"sqlite:///{data / 'unused.db'}", data, **quick)
         app = build_app(settings, memory_adapters(settings))
     else:
-        app = build_app(settings_for(database_url, data, api_style=api_style))
+        app = build_app(settings_for(database_url, data, **quick))
     # Issued an hour ago: too old to erase the account (DELETE /api/auth/me answers 403), which
     # would take the run's own tasks with it.
     now = int(time.time())

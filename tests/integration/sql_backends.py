@@ -20,7 +20,7 @@ from adapters.persistence import (
     upgrade_to_head,
 )
 from adapters.persistence.engine import CONNECT_TIMEOUT_S
-from taskservice.ports import UnitOfWorkFactory
+from taskservice.ports import ChangeSignal, UnitOfWorkFactory
 from tests.conftest import create_database, drop_database
 from tests.infra.pgbouncer import pgbouncer
 
@@ -124,14 +124,17 @@ def _enforce_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
 
 
 @asynccontextmanager
-async def store_of(backend: str, directory: Path) -> AsyncIterator[UnitOfWorkFactory]:
-    """An empty store of `backend` ("memory", "sqlite" in `directory`, or "postgres")."""
+async def store_of(
+    backend: str, directory: Path, signal: ChangeSignal | None = None
+) -> AsyncIterator[UnitOfWorkFactory]:
+    """An empty store of `backend` ("memory", "sqlite" in `directory`, or "postgres"), whose
+    commits tell `signal` what they changed."""
     if backend == "memory":
-        yield MemoryStore()
+        yield MemoryStore(signal)
     elif backend == "sqlite":
         url = await migrated_sqlite(directory)
         async with database_for(url) as database:
-            yield SqlUnitOfWorkFactory(database)
+            yield SqlUnitOfWorkFactory(database, signal)
     else:
         async with migrated_postgres() as url, database_for(url) as database:
-            yield SqlUnitOfWorkFactory(database)
+            yield SqlUnitOfWorkFactory(database, signal)

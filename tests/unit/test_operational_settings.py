@@ -36,6 +36,15 @@ def test_a_timeout_must_be_a_positive_number(tmp_path: Path, value: str) -> None
         Settings.load({"BETTER_AUTH_SECRET": SECRET, "DB_CONNECT_TIMEOUT": value}, cwd=tmp_path)
 
 
+def test_an_events_stream_lasts_an_hour_or_less_as_set(tmp_path: Path) -> None:
+    assert Settings.load({"BETTER_AUTH_SECRET": SECRET}, cwd=tmp_path).events_lifetime == 3600
+    shorter = Settings.load({"BETTER_AUTH_SECRET": SECRET, "EVENTS_LIFETIME": "90"}, cwd=tmp_path)
+    assert shorter.events_lifetime == 90
+    for value in ("3601", "0", "never"):
+        with pytest.raises(ConfigurationError, match="EVENTS_LIFETIME"):
+            Settings.load({"BETTER_AUTH_SECRET": SECRET, "EVENTS_LIFETIME": value}, cwd=tmp_path)
+
+
 def test_the_summary_names_the_database_but_no_credentials(tmp_path: Path) -> None:
     settings = Settings.load(
         {

@@ -269,7 +269,109 @@
     requestAnimationFrame(() => live.replaceChildren(...nodes));
   }
 
+  // Live updates (SPEC §8): a change made in another tab or on another device refreshes the list
+  // shown and the switcher's counts. The page's own events stream (the session cookie signs it
+  // in) resumes, page after page, after the last event this tab received.
+  let refreshPending = false;
+
+  function isBusy(region) {
+    const active = document.activeElement;
+    const editing =
+      active instanceof HTMLElement && region.contains(active) && active.matches("input, textarea, select");
+    return editing || dragged || document.querySelector("li[draggable], form[data-busy]");
+  }
+
+  async function refreshList() {
+    const region = document.getElementById("task-region");
+    if (!region) return;
+    // Never under the user's hands: a row pressed or dragged, a form on its way, or a field
+    // being typed in.
+    if (isBusy(region)) {
+      refreshPending = true;
+      return;
+    }
+    refreshPending = false;
+    let response;
+    try {
+      response = await fetch(location.href, { credentials: "same-origin" });
+    } catch {
+      return;
+    }
+    if (!response.ok || new URL(response.url).pathname !== location.pathname) return;
+    const next = new DOMParser().parseFromString(await response.text(), "text/html");
+    const fresh = next.getElementById("task-region");
+    const current = document.getElementById("task-region");
+    if (!fresh || !current || refreshPending || isBusy(current)) return;
+    localiseTimes(fresh);
+    keepOpen(current, fresh);
+    const links = next.getElementById("list-links");
+    const shownLinks = document.getElementById("list-links");
+    // This tab's own change is shown already: a list that did not change is left alone.
+    const same = fresh.outerHTML === current.outerHTML;
+    if (same && (!links || !shownLinks || links.outerHTML === shownLinks.outerHTML)) return;
+    // Focus stays where it was: on the same control of the fresh list, when it is still there.
+    const focused = focusSelector(document.activeElement);
+    if (!same) current.replaceWith(document.adoptNode(fresh));
+    if (links) shownLinks?.replaceWith(document.adoptNode(links));
+    if (focused && document.activeElement === document.body) {
+      document.querySelector(focused)?.focus({ preventScroll: true });
+    }
+  }
+
+  // What the user opened (a subtask form) stays open in the fresh list.
+  function keepOpen(current, fresh) {
+    for (const details of current.querySelectorAll("details[open]")) {
+      const named = details.querySelector("[id]");
+      const twin = named && fresh.querySelector(`#${CSS.escape(named.id)}`)?.closest("details");
+      if (twin) twin.open = true;
+    }
+  }
+
+  // A selector that finds `element`'s counterpart in a freshly rendered list, if it has one.
+  function focusSelector(element) {
+    if (!(element instanceof HTMLElement) || element === document.body) return null;
+    if (element.dataset.focusKey) return `[data-focus-key="${CSS.escape(element.dataset.focusKey)}"]`;
+    if (element.id) return `#${CSS.escape(element.id)}`;
+    if (element.matches("a.list-link[data-list-id]")) {
+      return `a.list-link[data-list-id="${CSS.escape(element.dataset.listId)}"]`;
+    }
+    return null;
+  }
+
+  function followChanges() {
+    const url = document.getElementById("task-region")?.dataset.events;
+    if (!url || !window.EventSource) return;
+    const key = `taskservice.events:${url}`;
+    let timer = null;
+    const open = (resume) => {
+      const since = resume ? sessionStorage.getItem(key) : null;
+      const source = new EventSource(since ? `${url}?since=${encodeURIComponent(since)}` : url);
+      source.addEventListener("change", (event) => {
+        if (event.lastEventId) sessionStorage.setItem(key, event.lastEventId);
+        clearTimeout(timer);
+        timer = setTimeout(refreshList, 100);
+      });
+      source.addEventListener("error", () => {
+        // Refused for good (a cursor too old, or another account's): start from a full sync.
+        if (source.readyState === EventSource.CLOSED && since) {
+          sessionStorage.removeItem(key);
+          open(false);
+        }
+      });
+    };
+    open(true);
+    document.addEventListener("focusout", () => {
+      if (refreshPending) setTimeout(refreshList, 0);
+    });
+    for (const done of ["dragend", "pointerup"]) {
+      document.addEventListener(done, () => {
+        if (refreshPending) setTimeout(refreshList, 0);
+      });
+    }
+  }
+
   function start() {
+    followChanges();
     setUpDueInputs(document);
     setUpCopyButtons(document);
     localiseTimes(document);

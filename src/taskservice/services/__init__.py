@@ -5,6 +5,7 @@ import attrs
 from taskservice.services.accounts import RECENT_SIGN_IN, AccountUseCases, Session, SignInMethods
 from taskservice.services.keyed import KeyedOutcome
 from taskservice.services.lists import InvitePreview, ListUseCases
+from taskservice.services.live import ChangeHub, LiveEvents, LiveTimings
 from taskservice.services.personal_tokens import NewToken, PersonalTokenUseCases
 from taskservice.services.sessions import SessionGuard
 from taskservice.services.sync import FeedPage, SyncUseCases
@@ -26,17 +27,21 @@ class UseCases:
     trash: TrashUseCases
     your_data: YourDataUseCases
     sync: SyncUseCases
+    live: LiveEvents
 
 
 __all__ = [
     "RECENT_SIGN_IN",
     "AccountUseCases",
+    "ChangeHub",
     "ExpectedVersions",
     "Export",
     "FeedPage",
     "InvitePreview",
     "KeyedOutcome",
     "ListUseCases",
+    "LiveEvents",
+    "LiveTimings",
     "NewToken",
     "PersonalTokenUseCases",
     "Session",
