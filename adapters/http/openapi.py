@@ -1069,9 +1069,16 @@ _ERRORS: Final = {
 }
 
 
+_HEADER_OF: Final = {"PageETag": "ETag"}
+"""Header components named otherwise than the header they describe (a page's weak ETag)."""
+
+
 def _response_headers(*names: str, api: bool = True) -> Schema:
     always = ("X-Request-ID", "Cache-Control") if api else ("X-Request-ID",)
-    return {name: {"$ref": f"#/components/headers/{name}"} for name in (*always, *names)}
+    return {
+        _HEADER_OF.get(name, name): {"$ref": f"#/components/headers/{name}"}
+        for name in (*always, *names)
+    }
 
 
 def _error_responses() -> dict[str, Schema]:

@@ -40,7 +40,7 @@ pytestmark = pytest.mark.postgres
 
 # What the service sets on a direct session, which PgBouncer refuses as startup parameters;
 # told to ignore them, it connects, and the settings are silently not applied.
-SESSION_SETTINGS: Final = ("statement_timeout", "default_transaction_read_only")
+SESSION_SETTINGS: Final = ("statement_timeout", "default_transaction_read_only", "plan_cache_mode")
 POOLER: Final = [pytest.param(False, id="pooler mode off"), pytest.param(True, id="pooler mode on")]
 
 

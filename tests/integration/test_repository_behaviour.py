@@ -1434,6 +1434,7 @@ READS: frozenset[str] = frozenset(
         "identities.of_user",
         "changes.page",
         "changes.horizon",
+        "changes.stamps",
     }
 )
 """The methods that change nothing."""
