@@ -20,10 +20,8 @@ from sqlalchemy import (
     BigInteger,
     Integer,
     String,
-    Text,
     and_,
     bindparam,
-    cast,
     column,
     delete,
     exists,
@@ -46,6 +44,7 @@ from adapters.persistence.numbering import (
     TASK_KIND,
     tombstones_from,
     touch_lists,
+    xid_number,
 )
 from adapters.persistence.rows import LIST_COLUMNS, TASK_COLUMNS, task_from_row, view_from_row
 from adapters.persistence.statements import SqlRepository, Steps
@@ -68,10 +67,6 @@ _DELETE: Final = literal_column(f"'{Op.DELETE.value}'", String)
 _ACTIVITY: Final = table("pg_stat_activity", column("backend_xid"), column("datname"))
 
 
-def _number(xid8: Any) -> Any:
-    return cast(cast(xid8, Text), BigInteger)
-
-
 def _settled() -> Any:
     # The least number a transaction still running may write in this database, as of this
     # statement's snapshot: the least of its in-progress ids (pg_snapshot_xip), leaving out those
@@ -84,9 +79,11 @@ def _settled() -> Any:
             _ACTIVITY.c.datname != func.current_database(),
         )
     )
-    xmax = _number(func.pg_snapshot_xmax(func.pg_current_snapshot()))
+    xmax = xid_number(func.pg_snapshot_xmax(func.pg_current_snapshot()))
     return (
-        select(func.coalesce(func.min(_number(running)), xmax)).where(~elsewhere).scalar_subquery()
+        select(func.coalesce(func.min(xid_number(running)), xmax))
+        .where(~elsewhere)
+        .scalar_subquery()
     )
 
 

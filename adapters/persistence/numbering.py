@@ -27,7 +27,13 @@ from adapters.persistence.executors import Prepared
 from adapters.persistence.tables import lists, sync_state, tombstones
 from domain.sync import Kind
 
-PG_NUMBER: Final = cast(cast(func.pg_current_xact_id(), Text), BigInteger)
+
+def xid_number(xid8: Any) -> Any:
+    """A PostgreSQL transaction id (xid8, 64 bits) as the change number it is."""
+    return cast(cast(xid8, Text), BigInteger)
+
+
+PG_NUMBER: Final = xid_number(func.pg_current_xact_id())
 SQLITE_NUMBER: Final = select(sync_state.c.last_change).scalar_subquery()
 NUMBER: Final = {"postgresql": PG_NUMBER, "sqlite": SQLITE_NUMBER}
 """Each dialect's number of the write a statement is part of."""
