@@ -142,7 +142,12 @@ SCENARIOS: Final = (
         page_of="shared_editor",
     ),
     # Issue 16: a client polling its change feed at its end (nothing changed since).
-    Scenario(key="feed_next", title="feed: the next page (20 lists)", script="static"),
+    Scenario(
+        key="feed_next",
+        title="feed: the next page (20 lists)",
+        script="static",
+        page_of="lists_all_first",
+    ),
     # Issue 16: a polling client whose copy of the first page is current.
     Scenario(
         key="list_not_modified",
