@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import glob
 import hmac
 import os
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Final
 
@@ -26,7 +27,7 @@ from prometheus_client import (
     multiprocess,
     values,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
@@ -86,7 +87,7 @@ class Metrics:
         self._pool_gauge: Gauge | None = None
         if shared_dir is not None:
             _require_shared_values(shared_dir)
-            multiprocess.MultiProcessCollector(self.registry, path=str(shared_dir))  # type: ignore[no-untyped-call]
+            WorkersCollector(self.registry, path=str(shared_dir))
             if pool_stats is not None:
                 self._pool_gauge = Gauge(
                     _POOL_NAME, _POOL_HELP, ["state"], multiprocess_mode="livesum", registry=own
@@ -148,6 +149,31 @@ class Metrics:
         while True:
             self._publish()
             await asyncio.sleep(seconds)
+
+
+class WorkersCollector(multiprocess.MultiProcessCollector):
+    """Every worker's values from the shared folder, leaving out files still empty.
+
+    A worker creates its file before sizing it, so a scrape can meet it at 0 bytes; the
+    library's reader then fails the whole scrape (a 500), and forever if the worker was killed in
+    that moment (prometheus/client_python#1199). An empty file holds nothing to count.
+    """
+
+    def __init__(self, registry: CollectorRegistry, path: str) -> None:
+        super().__init__(registry, path=path)  # type: ignore[no-untyped-call]
+
+    def collect(self) -> Iterable[Metric]:
+        """The merged metrics of every file that has been sized."""
+        files = [f for f in glob.glob(os.path.join(self._path, "*.db")) if _sized(f)]
+        merged: Iterable[Metric] = self.merge(files, accumulate=True)  # type: ignore[no-untyped-call]
+        return merged
+
+
+def _sized(path: str) -> bool:
+    try:
+        return os.path.getsize(path) > 0
+    except FileNotFoundError:  # a dead worker's gauges, removed meanwhile
+        return False
 
 
 def forget_process(pid: int, shared_dir: Path) -> None:
