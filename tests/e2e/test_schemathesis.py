@@ -267,10 +267,10 @@ def _placed(seeds: Seeds, template: str, body: dict[str, Any]) -> None:
         _batched(seeds, body)
     elif template == "/api/{user_id}/tasks/{id}/move":
         for name in ("parent_id", "after"):
-            # 10.0 too: JSON Schema's integer, which a client writes 10 (a body's 10.0 is a 422).
-            if _whole(body.get(name)):
+            # 10.0 too (made 10 above): JSON Schema's integer, which a client writes 10.
+            if type(body.get(name)) is int:
                 body[name] = None
-        if _whole(body.get("list_id")):
+        if type(body.get("list_id")) is int:
             # A list USER edits: one seen in an answer may be one USER only views (403).
             body["list_id"] = next(seeds.own_lists)
 
@@ -304,10 +304,6 @@ def _batched(seeds: Seeds, body: dict[str, Any]) -> None:
             _placed(seeds, "/api/{user_id}/tasks", operation["data"])
     while len(operations) > 1 and len(json.dumps(body).encode()) > MAX_BODY:
         operations.pop()
-
-
-def _whole(value: Any) -> bool:
-    return type(value) is int or (type(value) is float and value.is_integer())
 
 
 def _seeded(
