@@ -12,7 +12,6 @@ the pool skips asyncpg's reset query on release because no request leaves sessio
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import time
 import uuid
@@ -34,6 +33,7 @@ from starlette.routing import Route
 from adapters.persistence.engine import PLAN_CACHE_MODE
 from bench import reference_sql
 from bench.reference_sql import WRITTEN
+from domain.sync import scope_tag
 
 POOL_SIZE: Final = 10  # the service's default DB_POOL_SIZE
 LIMIT_DEFAULT: Final = 50
@@ -245,13 +245,6 @@ def _feed_limit(raw: str | None) -> int:
     raise Failure(422, "VALIDATION_ERROR", f"limit must be 1 to {FEED_LIMIT_MAX}.")
 
 
-def _page_tag(stamps: list[Any], query: str) -> str:
-    digest = hashlib.sha256(query.encode())
-    for list_id, changed, joined in sorted(tuple(s) for s in stamps):
-        digest.update(f"|{list_id}:{changed}:{joined}".encode())
-    return f'W/"{digest.hexdigest()[:32]}"'
-
-
 def _limit(raw: str | None) -> int:
     if raw is None:
         return LIMIT_DEFAULT
@@ -358,7 +351,7 @@ class TaskEndpoints:
             stamps = await conn.fetch(reference_sql.STAMPS[chosen is not None], *scope)
             if chosen is not None and not stamps:
                 raise Failure(404, "NOT_FOUND", "No such list.")
-            tag = _page_tag(stamps, request.url.query)
+            tag = scope_tag([tuple(s) for s in stamps], request.url.query)
             if tag in request.headers.get("if-none-match", ""):
                 return Response(status_code=304, headers={"ETag": tag})
             one_list = chosen is not None

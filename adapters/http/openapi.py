@@ -358,17 +358,7 @@ def _schemas(plain: bool) -> dict[str, Schema]:
             "required": ["cursor", "has_more"],
             "additionalProperties": False,
         },
-        "User": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "string", "minLength": 1},
-                "email": _nullable({"type": "string"}),
-                "name": _nullable({"type": "string"}),
-                "created_at": _UTC,
-            },
-            "required": ["id", "email", "name", "created_at"],
-            "additionalProperties": False,
-        },
+        "User": _user(),
         "Session": {
             "type": "object",
             "properties": {
@@ -842,30 +832,7 @@ def _identity_schemas() -> dict[str, Schema]:
             "properties": {
                 "format": {"type": "string", "enum": ["taskservice-export/1"]},
                 "exported_at": _UTC,
-                "account": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "string", "minLength": 1},
-                        "email": _nullable({"type": "string"}),
-                        "name": _nullable({"type": "string"}),
-                        "created_at": _UTC,
-                        "has_password": {"type": "boolean"},
-                        "identities": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "properties": {
-                                    "issuer": {"type": "string"},
-                                    "subject": {"type": "string"},
-                                },
-                                "required": ["issuer", "subject"],
-                                "additionalProperties": False,
-                            },
-                        },
-                    },
-                    "required": ["id", "email", "name", "created_at", "has_password", "identities"],
-                    "additionalProperties": False,
-                },
+                "account": _exported_account(),
                 "personal_tokens": {"type": "array", "items": ref("PersonalToken")},
                 "lists": {"type": "array", "items": ref("List")},
                 "memberships": {
@@ -1155,6 +1122,32 @@ def _not_modified() -> Schema:
             "headers": _response_headers("PageETag"),
         }
     }
+
+
+def _user() -> Schema:
+    return {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "minLength": 1},
+            "email": _nullable({"type": "string"}),
+            "name": _nullable({"type": "string"}),
+            "created_at": _UTC,
+        },
+        "required": ["id", "email", "name", "created_at"],
+        "additionalProperties": False,
+    }
+
+
+def _exported_account() -> Schema:
+    # The user as /api/auth/me shows them, and what signs them in.
+    account = _user()
+    identity = _object({"issuer": {"type": "string"}, "subject": {"type": "string"}})
+    account["properties"] |= {
+        "has_password": {"type": "boolean"},
+        "identities": {"type": "array", "items": identity},
+    }
+    account["required"] = list(account["properties"])
+    return account
 
 
 def _body(schema: str, *media_types: str, required: bool = True) -> Schema:

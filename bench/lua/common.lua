@@ -76,6 +76,22 @@ function common.headers(token, extra)
   return headers
 end
 
+-- POSTs of `body` to /api/{user}`suffix`, one per "user token" line of this thread's share of
+-- the data file (args DATA_FILE THREADS), handed out in turn by the function returned.
+function common.posts_by_user(args, suffix, body)
+  local prepared, next_index = {}, 1
+  for _, line in ipairs(common.my_lines(args[1], tonumber(args[2]))) do
+    local user, token = line:match("^(%S+) (%S+)$")
+    local headers = common.headers(token, {["Content-Type"] = "application/json"})
+    table.insert(prepared, wrk.format("POST", "/api/" .. user .. suffix, headers, body))
+  end
+  return function()
+    local req = prepared[next_index]
+    next_index = next_index % #prepared + 1
+    return req
+  end
+end
+
 -- Main state, at the end: one line "BENCH_RESULT {json}".
 function common.done(summary, latency, requests)
   local totals = {}

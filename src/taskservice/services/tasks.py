@@ -20,7 +20,7 @@ from domain.batches import (
 from domain.errors import Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from domain.idempotency import IdempotentRequest, Reply
 from domain.policy import Action
-from domain.queries import Parent, TaskCounts, TaskQuery, scope_errors
+from domain.queries import Parent, TaskCounts, TaskQuery, due_window, scope_errors
 from domain.sync import scope_tag
 from domain.tasks import Move, Task, TaskChanges
 from domain.types import TaskId
@@ -412,5 +412,6 @@ def _raise_if_conditional(expected: ExpectedVersions) -> None:
 def _qualifier(query: TaskQuery, cursor: str | None, now: datetime) -> str:
     # What else a page depends on: the request, and the window its `due` filter means now (for
     # "overdue" that is every moment, so such a page is never answered 304).
-    window = attrs.evolve(query, now=now).due_window()
+    due = query.filter.due
+    window = None if due is None else due_window(due, now, query.tz)
     return f"{query.binding}|{query.limit}|{cursor}|{window!r}"
