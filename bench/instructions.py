@@ -39,6 +39,8 @@ SCENARIOS: Final = ("list_first", "list_deep", "get_one", "create")
 """The default scenarios; LIST_SCENARIOS may be asked for as well."""
 LIST_SCENARIOS: Final = ("lists_all_first", "lists_one_first")
 """Issue 15's: a page of all of bench-lists' 20 lists, and of one of them."""
+NOT_MODIFIED: Final = "list_not_modified"
+"""Issue 16's: the first page asked again with its ETag in If-None-Match (a 304)."""
 IN_FLIGHT: Final = 10
 WARMUP: Final = 100
 CREATE_BODY: Final = (
@@ -50,8 +52,8 @@ CREATE_BODY: Final = (
 MARKER: Final = "time_sleep"
 TARGETS: Final = ("service", "reference")
 
-Request = tuple[str, str, bytes]
-"""(method, path, body)."""
+Request = tuple[str, str, bytes, str]
+"""(method, path, body, If-None-Match or "")."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     scenarios = [s for s in args.scenarios.split(",") if s]
-    known = (*SCENARIOS, *LIST_SCENARIOS)
+    known = (*SCENARIOS, *LIST_SCENARIOS, NOT_MODIFIED)
     unknown = set(scenarios) - set(known)
     if unknown:
         parser.error(f"unknown scenarios {sorted(unknown)}; known: {', '.join(known)}")
@@ -148,7 +150,8 @@ async def _drive(target: str, url: str, secret: str, scenarios: list[str], reque
         task_id = await _any_task_id(app, token)
         cursor = await _deep_cursor(app, token) if "list_deep" in scenarios else ""
         one_list = await _a_list_of(app, lists_token)
-        plans = {name: _request(name, task_id, cursor, one_list) for name in scenarios}
+        tag = await _first_page_tag(app, token)
+        plans = {name: _request(name, task_id, cursor, one_list, tag) for name in scenarios}
         who = {name: lists_token if name in LIST_SCENARIOS else token for name in scenarios}
         for name, request in plans.items():
             await _send_many(app, who[name], request, WARMUP)
@@ -179,29 +182,40 @@ def _app(target: str, url: str, secret: str) -> Any:
     return asgi.create_app()
 
 
-def _request(name: str, task_id: int, cursor: str, one_list: int) -> Request:
+def _request(name: str, task_id: int, cursor: str, one_list: int, tag: str) -> Request:
     base = f"/api/{seed.USER_10K}/tasks"
     lists = f"/api/{seed.USER_LISTS}/tasks"
     return {
-        "list_first": ("GET", base, b""),
-        "list_deep": ("GET", f"{base}?cursor={cursor}", b""),
-        "get_one": ("GET", f"{base}/{task_id}", b""),
-        "create": ("POST", base, CREATE_BODY),
-        "lists_all_first": ("GET", lists, b""),
-        "lists_one_first": ("GET", f"{lists}?list={one_list}", b""),
+        "list_first": ("GET", base, b"", ""),
+        "list_deep": ("GET", f"{base}?cursor={cursor}", b"", ""),
+        "get_one": ("GET", f"{base}/{task_id}", b"", ""),
+        "create": ("POST", base, CREATE_BODY, ""),
+        "lists_all_first": ("GET", lists, b"", ""),
+        "lists_one_first": ("GET", f"{lists}?list={one_list}", b"", ""),
+        NOT_MODIFIED: ("GET", base, b"", tag),
     }[name]
+
+
+async def _first_page_tag(app: Any, token: str) -> str:
+    """The ETag of the 10,000-task user's first page, which a 304 is asked with."""
+    status, _, headers = await _exchange(
+        app, token, ("GET", f"/api/{seed.USER_10K}/tasks", b"", "")
+    )
+    if status != 200 or b"etag" not in headers:
+        raise RuntimeError(f"the first page answered {status} without an ETag")
+    return headers[b"etag"].decode()
 
 
 async def _a_list_of(app: Any, token: str) -> int:
     """The list of the newest of bench-lists' tasks."""
-    status, body = await _call(app, token, ("GET", f"/api/{seed.USER_LISTS}/tasks", b""))
+    status, body = await _call(app, token, ("GET", f"/api/{seed.USER_LISTS}/tasks", b"", ""))
     if status != 200:
         raise RuntimeError(f"the first page of {seed.USER_LISTS} answered {status}")
     return int(orjson.loads(body)["data"][0]["list_id"])
 
 
 async def _any_task_id(app: Any, token: str) -> int:
-    status, body = await _call(app, token, ("GET", f"/api/{seed.USER_10K}/tasks", b""))
+    status, body = await _call(app, token, ("GET", f"/api/{seed.USER_10K}/tasks", b"", ""))
     if status != 200:
         raise RuntimeError(f"the first page answered {status}")
     return int(orjson.loads(body)["data"][0]["id"])
@@ -213,7 +227,7 @@ async def _deep_cursor(app: Any, token: str) -> str:
     while seen < DEEP_AFTER:
         after = f"&cursor={cursor}" if cursor else ""
         target = f"/api/{seed.USER_10K}/tasks?limit={PAGE_FOR_PAGING}{after}"
-        status, body = await _call(app, token, ("GET", target, b""))
+        status, body = await _call(app, token, ("GET", target, b"", ""))
         if status != 200:
             raise RuntimeError(f"paging answered {status}")
         page = orjson.loads(body)
@@ -226,7 +240,7 @@ async def _send_many(app: Any, token: str, request: Request, count: int) -> None
     async def worker(share: int) -> None:
         for _ in range(share):
             status, _ = await _call(app, token, request)
-            if status not in (200, 201):
+            if status not in (200, 201, 304):
                 raise RuntimeError(f"{request[0]} {request[1]} answered {status}")
 
     shares = [count // IN_FLIGHT + (i < count % IN_FLIGHT) for i in range(IN_FLIGHT)]
@@ -234,11 +248,21 @@ async def _send_many(app: Any, token: str, request: Request, count: int) -> None
 
 
 async def _call(app: Any, token: str, request: Request) -> tuple[int, bytes]:
-    method, target, body = request
+    status, body, _ = await _exchange(app, token, request)
+    return status, body
+
+
+async def _exchange(
+    app: Any, token: str, request: Request
+) -> tuple[int, bytes, dict[bytes, bytes]]:
+    """One request through the app's ASGI interface: status, body and response headers."""
+    method, target, body, tag = request
     path, _, query = target.partition("?")
     headers = [(b"host", b"bench"), (b"authorization", f"Bearer {token}".encode())]
     if body:
         headers.append((b"content-type", b"application/json"))
+    if tag:
+        headers.append((b"if-none-match", tag.encode()))
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -253,7 +277,7 @@ async def _call(app: Any, token: str, request: Request) -> tuple[int, bytes]:
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
-    status, chunks = 0, []
+    status, chunks, answered = 0, [], {}
     received = False
 
     async def receive() -> dict[str, Any]:
@@ -267,11 +291,12 @@ async def _call(app: Any, token: str, request: Request) -> tuple[int, bytes]:
         nonlocal status
         if message["type"] == "http.response.start":
             status = message["status"]
+            answered.update(message.get("headers", []))
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
 
     await app(scope, receive, send)
-    return status, b"".join(chunks)
+    return status, b"".join(chunks), answered
 
 
 if __name__ == "__main__":
