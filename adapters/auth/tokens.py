@@ -9,6 +9,7 @@ from typing import Any, Final
 
 import attrs
 import orjson
+from cachetools import TLRUCache
 from joserfc import jwt
 from joserfc.errors import InvalidKeyCurveError
 from joserfc.jwa import JWS_ALGORITHMS, JWSAlgModel
@@ -24,6 +25,8 @@ from domain.users import USER_ID_MAX, Principal
 from taskservice.ports import MAX_TOKEN_LENGTH, MIN_SECRET_BYTES
 
 DEFAULT_LEEWAY: Final = 30
+REMEMBERED_TOKENS: Final = 4096
+"""How many verified tokens each verifier remembers, least recently used forgotten first."""
 HMAC_ALGORITHM: Final = "HS256"
 JWKS_ALGORITHMS: Final = frozenset({"EdDSA", "ES256", "ES512", "RS256", "PS256"})
 
@@ -32,6 +35,8 @@ JWKS_ALGORITHMS: Final = frozenset({"EdDSA", "ES256", "ES512", "RS256", "PS256"}
 _REFUSED_HEADERS: Final = frozenset({"crit", "b64"})
 
 EpochClock = Callable[[], float]
+Remembered = tuple[Key, dict[str, Any]]
+"""A verified token's key and checked claims."""
 
 
 class _EdDSAWithEd25519(JWSAlgModel):
@@ -123,9 +128,25 @@ class ClaimRules:
     issuer_required: bool
     leeway: int = DEFAULT_LEEWAY
     clock: EpochClock = time.time
+    # A browser sends the same token with every request; checking its signature and claims
+    # again each time was a quarter of the CPU of a 304. What passed once is remembered,
+    # by the whole token (signature included), until the moment its `exp` refuses it.
+    _verified: TLRUCache[str, Remembered] = attrs.field(init=False, eq=False, repr=False)
+
+    @_verified.default
+    def _memory(self) -> TLRUCache[str, Remembered]:
+        return TLRUCache(maxsize=REMEMBERED_TOKENS, ttu=self._valid_until, timer=self.clock)
 
     def claims(self, token: str, key: Key, alg: str) -> dict[str, Any]:
-        """The checked claims of `token` signed by `key` with `alg`; InvalidToken for anything wrong."""
+        """The checked claims of `token` signed by `key` with `alg`; InvalidToken for anything wrong.
+
+        A token verified before with this very key object is answered from memory until it
+        expires; a key set fetched anew holds new objects, so a removed key's tokens are checked
+        (and refused) again. The claims answered are shared: read them, never change them.
+        """
+        remembered = self._verified.get(token)
+        if remembered is not None and remembered[0] is key:
+            return remembered[1]
         try:
             claims = jwt.decode(token, key, registry=registry_for(alg)).claims
             self._registry().validate(claims)
@@ -134,7 +155,13 @@ class ClaimRules:
         except Exception as exc:
             raise InvalidToken() from exc
         self._check_issuer(claims)
+        self._verified[token] = (key, claims)
         return claims
+
+    def _valid_until(self, _token: str, remembered: Remembered, _now: float) -> float:
+        # The registry demanded `exp` and checked it is a number; it admits the token until
+        # `exp` plus the leeway, and so does memory.
+        return float(remembered[1]["exp"]) + self.leeway
 
     def verify(self, token: str, key: Key, alg: str) -> Principal:
         """The principal named by the `sub` of `token`; InvalidToken for anything wrong."""

@@ -17,6 +17,7 @@ from joserfc.jwk import OctKey
 from adapters.auth import SecretIssuer, SecretVerifier
 from adapters.auth.keys import Purpose, derived_key
 from adapters.auth.secret import SESSION_KEY_ID
+from adapters.auth.tokens import REMEMBERED_TOKENS, ClaimRules
 from domain.errors import InvalidToken
 from domain.sessions import IssuedSession
 from domain.types import UserId
@@ -102,6 +103,48 @@ async def test_the_clock_moves_the_verdict() -> None:
     now[0] += 630
     with pytest.raises(InvalidToken):
         await moving.verify(good)
+
+
+async def test_a_remembered_token_is_refused_from_the_moment_its_expiry_refuses_it() -> None:
+    now = [float(NOW)]
+    moving = SecretVerifier(SECRET, clock=lambda: now[0])
+    good = token()
+    for _ in range(2):  # the second time from memory
+        await moving.verify(good)
+    now[0] = NOW + 600 + 29.5  # exp + leeway - 0.5
+    await moving.verify(good)
+    now[0] = NOW + 600 + 30
+    with pytest.raises(InvalidToken):
+        await moving.verify(good)
+
+
+async def test_a_remembered_token_is_checked_again_under_another_key_object() -> None:
+    rules = ClaimRules(issuer=None, issuer_required=False, clock=lambda: NOW)
+    good = token()
+    assert rules.claims(good, OctKey.import_key(SECRET), "HS256")["sub"] == "user-1"
+    # What a JWKS refetch does to a key whose material changed under the same kid.
+    with pytest.raises(InvalidToken):
+        rules.claims(good, OctKey.import_key(b"x" * 48), "HS256")
+
+
+async def test_remembering_a_token_admits_no_other_signature_or_payload() -> None:
+    checked = verifier()
+    good = token()
+    await checked.verify(good)
+    header, payload, signature = good.split(".")
+    flipped = ("B" if signature[0] == "A" else "A") + signature[1:]
+    forged_payload = b64(json.dumps(claims(sub="admin")).encode())
+    for forged in (f"{header}.{payload}.{flipped}", f"{header}.{forged_payload}.{signature}"):
+        with pytest.raises(InvalidToken):
+            await checked.verify(forged)
+
+
+def test_the_memory_of_verified_tokens_is_bounded() -> None:
+    rules = ClaimRules(issuer=None, issuer_required=False, clock=lambda: NOW)
+    key = OctKey.import_key(SECRET)
+    for n in range(REMEMBERED_TOKENS + 50):
+        rules.claims(token(sub=f"user-{n}"), key, "HS256")
+    assert rules._verified.currsize == REMEMBERED_TOKENS
 
 
 async def test_a_tampered_payload_is_rejected() -> None:
