@@ -19,6 +19,7 @@ from adapters.auth.tokens import (
     ClaimRules,
     EpochClock,
     read_header,
+    subject_principal,
 )
 from domain.errors import InvalidToken
 from domain.users import Principal
@@ -76,7 +77,7 @@ class JwksVerifier:
         key = await self._key(kid)
         if key is None or not _fits(key, alg):
             raise InvalidToken()
-        return self._rules.verify(token, key, alg)
+        return self._rules.verify(token, key, alg, subject_principal)
 
     async def aclose(self) -> None:
         """Stop a background refresh and close the HTTP client if this verifier created it."""

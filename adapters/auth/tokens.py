@@ -35,8 +35,10 @@ JWKS_ALGORITHMS: Final = frozenset({"EdDSA", "ES256", "ES512", "RS256", "PS256"}
 _REFUSED_HEADERS: Final = frozenset({"crit", "b64"})
 
 EpochClock = Callable[[], float]
-Remembered = tuple[Key, dict[str, Any]]
-"""A verified token's key and checked claims."""
+Remembered = tuple[Key, float, Principal]
+"""A verified token's key, the moment its `exp` refuses it, and its principal."""
+PrincipalOf = Callable[[dict[str, Any]], Principal]
+"""Finds the principal in a token's checked claims; InvalidToken when they name none."""
 
 
 class _EdDSAWithEd25519(JWSAlgModel):
@@ -135,18 +137,14 @@ class ClaimRules:
 
     @_verified.default
     def _memory(self) -> TLRUCache[str, Remembered]:
-        return TLRUCache(maxsize=REMEMBERED_TOKENS, ttu=self._valid_until, timer=self.clock)
+        return TLRUCache(
+            maxsize=REMEMBERED_TOKENS,
+            ttu=lambda _token, remembered, _now: remembered[1],
+            timer=self.clock,
+        )
 
     def claims(self, token: str, key: Key, alg: str) -> dict[str, Any]:
-        """The checked claims of `token` signed by `key` with `alg`; InvalidToken for anything wrong.
-
-        A token verified before with this very key object is answered from memory until it
-        expires; a key set fetched anew holds new objects, so a removed key's tokens are checked
-        (and refused) again. The claims answered are shared: read them, never change them.
-        """
-        remembered = self._verified.get(token)
-        if remembered is not None and remembered[0] is key:
-            return remembered[1]
+        """The checked claims of `token` signed by `key` with `alg`; InvalidToken for anything wrong."""
         try:
             claims = jwt.decode(token, key, registry=registry_for(alg)).claims
             self._registry().validate(claims)
@@ -155,17 +153,25 @@ class ClaimRules:
         except Exception as exc:
             raise InvalidToken() from exc
         self._check_issuer(claims)
-        self._verified[token] = (key, claims)
         return claims
 
-    def _valid_until(self, _token: str, remembered: Remembered, _now: float) -> float:
+    def verify(self, token: str, key: Key, alg: str, principal_of: PrincipalOf) -> Principal:
+        """The principal `principal_of` finds in the checked claims of `token` signed by `key`
+        with `alg`; InvalidToken for anything wrong.
+
+        A token verified before with this very key object is answered from memory until it
+        expires; a key set fetched anew holds new objects, so a removed key's tokens are checked
+        (and refused) again.
+        """
+        remembered = self._verified.get(token)
+        if remembered is not None and remembered[0] is key:
+            return remembered[2]
+        claims = self.claims(token, key, alg)
+        principal = principal_of(claims)
         # The registry demanded `exp` and checked it is a number; it admits the token until
         # `exp` plus the leeway, and so does memory.
-        return float(remembered[1]["exp"]) + self.leeway
-
-    def verify(self, token: str, key: Key, alg: str) -> Principal:
-        """The principal named by the `sub` of `token`; InvalidToken for anything wrong."""
-        return subject_principal(self.claims(token, key, alg))
+        self._verified[token] = (key, float(claims["exp"]) + self.leeway, principal)
+        return principal
 
     def _registry(self) -> jwt.JWTClaimsRegistry:
         return jwt.JWTClaimsRegistry(

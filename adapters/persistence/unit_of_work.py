@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from types import TracebackType
 from typing import Self
 
@@ -30,21 +31,52 @@ from taskservice.ports import ChangeSignal, Touched
 class _Work:
     """What a unit of work holds between enter and exit: its connection, executor, repositories."""
 
+    # Each repository is made when first asked for: most units of work use one or two of them
+    # (a 304 only the change log), and making all nine was a measurable share of a 304.
+
     def __init__(
         self, connection: AsyncConnection, executor: Executor, statements: Statements
     ) -> None:
         self.connection = connection
         self.executor = executor
+        self.statements = statements
         self.touched = Touched()
-        self.tasks = SqlTaskRepository(executor, statements, self.touched)
-        self.lists = SqlListRepository(executor, statements, self.touched)
-        self.trash = SqlTrashRepository(executor, statements, self.touched)
-        self.users = SqlUserRepository(executor, statements, self.touched)
-        self.changes = SqlChangeRepository(executor, statements)
-        self.idempotency = SqlIdempotencyRepository(executor, statements)
-        self.sessions = SqlSessionRepository(executor, statements)
-        self.personal_tokens = SqlPersonalTokenRepository(executor, statements)
-        self.identities = SqlIdentityRepository(executor, statements)
+
+    @cached_property
+    def tasks(self) -> SqlTaskRepository:
+        return SqlTaskRepository(self.executor, self.statements, self.touched)
+
+    @cached_property
+    def lists(self) -> SqlListRepository:
+        return SqlListRepository(self.executor, self.statements, self.touched)
+
+    @cached_property
+    def trash(self) -> SqlTrashRepository:
+        return SqlTrashRepository(self.executor, self.statements, self.touched)
+
+    @cached_property
+    def users(self) -> SqlUserRepository:
+        return SqlUserRepository(self.executor, self.statements, self.touched)
+
+    @cached_property
+    def changes(self) -> SqlChangeRepository:
+        return SqlChangeRepository(self.executor, self.statements)
+
+    @cached_property
+    def idempotency(self) -> SqlIdempotencyRepository:
+        return SqlIdempotencyRepository(self.executor, self.statements)
+
+    @cached_property
+    def sessions(self) -> SqlSessionRepository:
+        return SqlSessionRepository(self.executor, self.statements)
+
+    @cached_property
+    def personal_tokens(self) -> SqlPersonalTokenRepository:
+        return SqlPersonalTokenRepository(self.executor, self.statements)
+
+    @cached_property
+    def identities(self) -> SqlIdentityRepository:
+        return SqlIdentityRepository(self.executor, self.statements)
 
 
 class SqlUnitOfWork:

@@ -17,7 +17,7 @@ from joserfc.jwk import OctKey
 from adapters.auth import SecretIssuer, SecretVerifier
 from adapters.auth.keys import Purpose, derived_key
 from adapters.auth.secret import SESSION_KEY_ID
-from adapters.auth.tokens import REMEMBERED_TOKENS, ClaimRules
+from adapters.auth.tokens import REMEMBERED_TOKENS, ClaimRules, subject_principal
 from domain.errors import InvalidToken
 from domain.sessions import IssuedSession
 from domain.types import UserId
@@ -121,10 +121,11 @@ async def test_a_remembered_token_is_refused_from_the_moment_its_expiry_refuses_
 async def test_a_remembered_token_is_checked_again_under_another_key_object() -> None:
     rules = ClaimRules(issuer=None, issuer_required=False, clock=lambda: NOW)
     good = token()
-    assert rules.claims(good, OctKey.import_key(SECRET), "HS256")["sub"] == "user-1"
+    principal = rules.verify(good, OctKey.import_key(SECRET), "HS256", subject_principal)
+    assert principal.user_id == "user-1"
     # What a JWKS refetch does to a key whose material changed under the same kid.
     with pytest.raises(InvalidToken):
-        rules.claims(good, OctKey.import_key(b"x" * 48), "HS256")
+        rules.verify(good, OctKey.import_key(b"x" * 48), "HS256", subject_principal)
 
 
 async def test_remembering_a_token_admits_no_other_signature_or_payload() -> None:
@@ -143,7 +144,7 @@ def test_the_memory_of_verified_tokens_is_bounded() -> None:
     rules = ClaimRules(issuer=None, issuer_required=False, clock=lambda: NOW)
     key = OctKey.import_key(SECRET)
     for n in range(REMEMBERED_TOKENS + 50):
-        rules.claims(token(sub=f"user-{n}"), key, "HS256")
+        rules.verify(token(sub=f"user-{n}"), key, "HS256", subject_principal)
     assert rules._verified.currsize == REMEMBERED_TOKENS
 
 
