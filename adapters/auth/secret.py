@@ -66,6 +66,11 @@ class SecretVerifier:
             raise InvalidToken()
         return self.verify_hmac(token, header)
 
+    def remembered(self, token: str) -> Principal | None:
+        """The principal of a token this verifier accepted and that has not expired since,
+        without reading it again; None for any other (then `verify_hmac` decides)."""
+        return self._rules.remembered(token, self._session_key, self._shared_key)
+
     def verify_hmac(self, token: str, header: dict[str, Any]) -> Principal:
         """The principal of a token whose `header` was read and said HS256.
 

@@ -163,15 +163,23 @@ class ClaimRules:
         expires; a key set fetched anew holds new objects, so a removed key's tokens are checked
         (and refused) again.
         """
-        remembered = self._verified.get(token)
-        if remembered is not None and remembered[0] is key:
-            return remembered[2]
+        known = self.remembered(token, key)
+        if known is not None:
+            return known
         claims = self.claims(token, key, alg)
         principal = principal_of(claims)
         # The registry demanded `exp` and checked it is a number; it admits the token until
         # `exp` plus the leeway, and so does memory.
         self._verified[token] = (key, float(claims["exp"]) + self.leeway, principal)
         return principal
+
+    def remembered(self, token: str, *keys: Key) -> Principal | None:
+        """The principal of `token` if it was verified with one of these very key objects and
+        has not expired since; None otherwise (then `verify` decides)."""
+        remembered = self._verified.get(token)
+        if remembered is not None and any(remembered[0] is key for key in keys):
+            return remembered[2]
+        return None
 
     def _registry(self) -> jwt.JWTClaimsRegistry:
         return jwt.JWTClaimsRegistry(

@@ -14,7 +14,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
-from adapters.auth import SecretIssuer, SecretVerifier
+from adapters.auth import CompositeVerifier, SecretIssuer, SecretVerifier
 from adapters.auth.keys import Purpose, derived_key
 from adapters.auth.secret import SESSION_KEY_ID
 from adapters.auth.tokens import REMEMBERED_TOKENS, ClaimRules, subject_principal
@@ -116,6 +116,17 @@ async def test_a_remembered_token_is_refused_from_the_moment_its_expiry_refuses_
     now[0] = NOW + 600 + 30
     with pytest.raises(InvalidToken):
         await moving.verify(good)
+
+
+async def test_the_composite_answers_a_remembered_token_only_until_it_expires() -> None:
+    now = [float(NOW)]
+    composite = CompositeVerifier(SecretVerifier(SECRET, clock=lambda: now[0]), None)
+    good = token()
+    first = await composite.verify(good)
+    assert await composite.verify(good) is first  # from memory
+    now[0] = NOW + 600 + 30
+    with pytest.raises(InvalidToken):
+        await composite.verify(good)
 
 
 async def test_a_remembered_token_is_checked_again_under_another_key_object() -> None:
