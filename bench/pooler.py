@@ -1,7 +1,9 @@
 """PgBouncer in transaction mode before the bench database, for the `*_pooler` scenarios.
 
-The tests' harness starts it (tests/infra/pgbouncer.py: Debian's pgbouncer on a free loopback
-port, as an unprivileged user). Like PostgreSQL it is not pinned: on this 2-core machine pinned
+The tests' harness starts it (tests/infra/pgbouncer.py, on a free loopback port, as an
+unprivileged user): a PgBouncer that keeps named prepared statements (1.21 or newer; built from
+Debian 13's source by tests/infra/pgbouncer_source.py where Debian 12's 1.18 is installed), and
+the service is told so (DB_POOLER_PREPARED_STATEMENTS), as an operator of such a pooler would. Like PostgreSQL it is not pinned: on this 2-core machine pinned
 beside wrk it waited for that core, which wrk and PostgreSQL keep busy, and beside the service
 it took the service's core; its own CPU time is counted per request.
 """
@@ -19,6 +21,12 @@ import attrs
 
 from bench.servers import process_cpu_seconds
 from tests.infra.pgbouncer import pgbouncer
+from tests.infra.pgbouncer_source import (
+    TRACKS_PREPARED,
+    missing_build_packages,
+    prepared_pgbouncer,
+    version_of,
+)
 
 POOL_SIZE: Final = 10
 """Server connections: the service's own DB_POOL_SIZE, so the pooler queues nobody it would not."""
@@ -37,6 +45,8 @@ class Pooler:
     pid: int
     pool_size: int
     version: str
+    service_env: dict[str, str]
+    """What the service behind it is told of it, beside its URL."""
     cpu_s: float = 0.0
     requests: int = 0
 
@@ -54,23 +64,24 @@ class Pooler:
         return self.cpu_s / self.requests * 1e6 if self.requests else 0.0
 
 
-def _which() -> str | None:
-    return shutil.which("pgbouncer", path=f"{os.environ.get('PATH', '')}:{_SBIN}")
-
-
 def ensure_pgbouncer() -> str:
-    """The path of pgbouncer, installing Debian's package when it is missing."""
-    found = _which()
-    if found:
-        return found
-    print("bench: pgbouncer is missing; installing it with apt-get")
-    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "pgbouncer"], check=True, env=env)
-    found = _which()
-    if not found:
-        raise PoolerFailed("apt-get install pgbouncer did not provide a pgbouncer command")
-    return found
+    """The path of a PgBouncer that keeps prepared statements, installing with apt-get what
+    building one needs when it is missing."""
+    missing = missing_build_packages()
+    if missing and _installed_version() < TRACKS_PREPARED:
+        print(f"bench: installing {' '.join(missing)} with apt-get to build PgBouncer")
+        env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
+    try:
+        return prepared_pgbouncer()
+    except RuntimeError as error:
+        raise PoolerFailed(str(error)) from error
+
+
+def _installed_version() -> tuple[int, int]:
+    found = shutil.which("pgbouncer", path=f"{os.environ.get('PATH', '')}:{_SBIN}")
+    return version_of(found) if found else (0, 0)
 
 
 def _version(program: str) -> str:
@@ -82,10 +93,11 @@ def _version(program: str) -> str:
 async def started(database_url: str) -> AsyncIterator[Pooler]:
     """PgBouncer before `database_url`; the service's URL says `pgbouncer=true`."""
     version = _version(ensure_pgbouncer())
-    async with pgbouncer(database_url, pool_size=POOL_SIZE) as bouncer:
+    async with pgbouncer(database_url, pool_size=POOL_SIZE, prepared_statements=True) as bouncer:
         yield Pooler(
             url=f"{bouncer.url}?pgbouncer=true",
             pid=bouncer.process.pid,
             pool_size=POOL_SIZE,
             version=version,
+            service_env={"DB_POOLER_PREPARED_STATEMENTS": "true"},
         )

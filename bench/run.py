@@ -259,7 +259,7 @@ def _servers(
                 workdir=workdir,
                 cpu=cpu,
                 name=name,
-                extra_env=options.service_env,
+                extra_env={**in_front.service_env, **options.service_env},
             )
         elif name == REFERENCE:
             made[name] = servers.reference(

@@ -50,7 +50,8 @@ class Database:
 
     Through a transaction pooler (`pooler`; None: as `raw_url` says) its pool's connections
     reach the server through the pooler, and `transactions` says how they carry the session's
-    settings; dedicated connections go to `direct_url` (DATABASE_DIRECT_URL).
+    settings and whether they name statements (`pooler_prepares`: the pooler keeps named
+    prepared statements); dedicated connections go to `direct_url` (DATABASE_DIRECT_URL).
     """
 
     def __init__(
@@ -62,6 +63,7 @@ class Database:
         statement_timeout_ms: int = 10_000,
         connect_timeout: float = CONNECT_TIMEOUT_S,
         pooler: bool | None = None,
+        pooler_prepares: bool = False,
         direct_url: str | None = None,
     ) -> None:
         self.endpoints = endpoints(raw_url, direct_url=direct_url, pooler=pooler)
@@ -73,10 +75,13 @@ class Database:
             statement_timeout_ms=statement_timeout_ms,
             connect_timeout=connect_timeout,
             pooled=pooled,
+            pooler_prepares=pooler_prepares,
         )
         self.dialect: str = self.engine.dialect.name
         self.transactions = (
-            Transactions.through_pooler(statement_timeout_ms) if pooled else Transactions.direct()
+            Transactions.through_pooler(statement_timeout_ms, prepares=pooler_prepares)
+            if pooled
+            else Transactions.direct()
         )
         session_url = self.endpoints.session_url if self.dialect == "postgresql" else None
         self._session_args = (

@@ -54,6 +54,9 @@ class Transactions:
     """What begins the transaction of a unit of work's writes."""
     timeout_s: float | None = None
     """The statement timeout for plain selects outside a transaction, kept by the client."""
+    named: bool = True
+    """Whether statements are prepared by name, once per connection (asyncpg's statement cache):
+    always directly; through a pooler only when it keeps them (`pooler_prepares`)."""
 
     @property
     def pooled(self) -> bool:
@@ -66,13 +69,15 @@ class Transactions:
         return cls(read=None, write="BEGIN READ WRITE")
 
     @classmethod
-    def through_pooler(cls, statement_timeout_ms: int) -> Transactions:
-        """Each transaction carries the settings; SET LOCAL ends with it."""
+    def through_pooler(cls, statement_timeout_ms: int, *, prepares: bool = False) -> Transactions:
+        """Each transaction carries the settings; SET LOCAL ends with it. Statements are named
+        only if the pooler `prepares` them on whichever server connection runs them."""
         local = f"; SET LOCAL statement_timeout = {int(statement_timeout_ms)}"
         return cls(
             read=f"BEGIN READ ONLY{local}",
             write=f"BEGIN READ WRITE{local}",
             timeout_s=statement_timeout_ms / 1000,
+            named=prepares,
         )
 
 
@@ -84,9 +89,10 @@ def service_engine(
     statement_timeout_ms: int,
     connect_timeout: float,
     pooled: bool = False,
+    pooler_prepares: bool = False,
 ) -> AsyncEngine:
     """The service's engine for a URL as the user wrote it, through a transaction pooler if
-    `pooled`.
+    `pooled` (one that keeps named prepared statements if `pooler_prepares`).
 
     On PostgreSQL nothing can write outside a transaction begun READ WRITE (see `Transactions`;
     executors.py begins one before the first write).
@@ -107,7 +113,9 @@ def service_engine(
         if pooled:
             raise ValueError("A transaction pooler is for PostgreSQL, not SQLite")
         return _sqlite_engine(url, connect_args, foreign_keys=True, **options)
-    connect_args |= _postgres_arguments(statement_timeout_ms, connect_timeout, pooled=pooled)
+    connect_args |= _postgres_arguments(
+        statement_timeout_ms, connect_timeout, pooled=pooled, pooler_prepares=pooler_prepares
+    )
     # Autocommit: SQLAlchemy begins no transaction of its own; the unit of work's executor
     # begins one when it needs one.
     engine = create_async_engine(
@@ -133,7 +141,11 @@ def session_arguments(
 
 
 def _postgres_arguments(
-    statement_timeout_ms: int, connect_timeout: float, *, pooled: bool
+    statement_timeout_ms: int,
+    connect_timeout: float,
+    *,
+    pooled: bool,
+    pooler_prepares: bool = False,
 ) -> dict[str, Any]:
     arguments: dict[str, Any] = {
         "timeout": connect_timeout,
@@ -147,7 +159,7 @@ def _postgres_arguments(
             "plan_cache_mode": PLAN_CACHE_MODE,
         }
         return arguments
-    return arguments | _POOLED
+    return arguments | (_POOLED_PREPARING if pooler_prepares else _POOLED)
 
 
 # Through a transaction pooler (tests/infra/pgbouncer.py shows each against PgBouncer 1.18):
@@ -164,6 +176,12 @@ _POOLED: Final = {
     "statement_cache_size": 0,
     "server_settings": {"application_name": APPLICATION_NAME},
 }
+# A pooler that keeps protocol-level prepared statements (PgBouncer 1.21+ with
+# max_prepared_statements > 0) prepares a named one again on whichever server connection runs
+# it: asyncpg's statement cache stays on, and PostgreSQL plans each statement once per server
+# connection instead of at every execution (for a page, planning costs more than running it).
+# The startup parameters are as through any pooler, so plan_cache_mode stays the server's.
+_POOLED_PREPARING: Final = {"server_settings": {"application_name": APPLICATION_NAME}}
 
 
 def create_migration_engine(raw_url: str, *, pooled: bool | None = None) -> AsyncEngine:

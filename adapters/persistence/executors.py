@@ -295,10 +295,13 @@ class PooledExecutor(AsyncpgExecutor):
     directly, and the client cancels one that outlasts the statement timeout. A write after
     reads commits their transaction and begins its own, which changes nothing they saw: in READ
     COMMITTED every statement takes its own snapshot, as it would outside a transaction.
-    Statements are asyncpg's unnamed one, parsed again with every execution
+    Statements are asyncpg's unnamed one, parsed and planned again with every execution
     (statement_cache_size=0), so any server connection can run them; the description asyncpg
     asks for before the first execution of each is kept per connection, which saves that round
-    trip afterwards.
+    trip afterwards. Through a pooler that keeps named prepared statements
+    (`Transactions.named`: PgBouncer 1.21+ with max_prepared_statements, which prepares a name
+    again on whichever server connection runs it) they are asyncpg's named ones, as directly,
+    and the server plans each once per connection.
     """
 
     def __init__(
@@ -325,7 +328,7 @@ class PooledExecutor(AsyncpgExecutor):
             await self._begin(writes=statement.writes)
         compiled = statement.compiled(self.dialect)
         arguments = compiled.arguments(params or {})
-        rows: Sequence[Row] = await self._guarded(self._unnamed(compiled.sql, arguments, timeout))
+        rows: Sequence[Row] = await self._guarded(self._rows(compiled.sql, arguments, timeout))
         return rows
 
     async def _begin(self, *, writes: bool) -> None:
@@ -338,16 +341,18 @@ class PooledExecutor(AsyncpgExecutor):
         await self._guarded(self._driver.execute(command))
         self._in_transaction, self._writable = True, writes
 
-    async def _unnamed(
-        self, sql: str, arguments: list[Any], cancel_after: float | None
-    ) -> list[Any]:
+    async def _rows(self, sql: str, arguments: list[Any], cancel_after: float | None) -> list[Any]:
         try:
+            if self._transactions.named:
+                # The pooler prepares the name on whichever server connection runs it.
+                rows: list[Any] = await self._driver.fetch(sql, *arguments, timeout=cancel_after)
+                return rows
             statement = self._described.get(sql)
             if statement is None:
                 # Unnamed with the statement cache off, and parsed anew at every execution.
                 statement = await self._driver.prepare(sql, timeout=cancel_after)
                 self._described[sql] = statement
-            rows: list[Any] = await statement.fetch(*arguments, timeout=cancel_after)
+            rows = await statement.fetch(*arguments, timeout=cancel_after)
         except TimeoutError as error:
             if cancel_after is None:
                 raise  # the backstop after the server's own timeout: the connection is suspect

@@ -124,6 +124,7 @@ def build_adapters(settings: Settings) -> Adapters:
         statement_timeout_ms=settings.statement_timeout_ms,
         connect_timeout=settings.connect_timeout,
         pooler=settings.transaction_pooler,
+        pooler_prepares=settings.db_pooler_prepared_statements,
         direct_url=settings.database_direct_url,
     )
     verifier, verifier_closers = build_verifier(settings)

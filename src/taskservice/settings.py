@@ -45,6 +45,9 @@ class Settings:
     """The PostgreSQL server itself, for migrations and LISTEN, when DATABASE_URL is a pooler."""
     db_pooler: str | None = None
     """DB_POOLER: one of DB_POOLERS, or None to tell from DATABASE_URL."""
+    db_pooler_prepared_statements: bool = False
+    """DB_POOLER_PREPARED_STATEMENTS: the transaction pooler keeps named prepared statements
+    (PgBouncer 1.21+ with max_prepared_statements > 0), so the service names its statements."""
     data_dir: Path = Path("data")
     secret: bytes = attrs.field(repr=False)
     better_auth_url: str | None = None
@@ -125,6 +128,7 @@ class Settings:
                 _describe_url(self.database_direct_url) if self.database_direct_url else None
             ),
             "db_pooler": self.db_pooler or "from DATABASE_URL",
+            "db_pooler_prepared_statements": self.db_pooler_prepared_statements,
             "better_auth_url": self.better_auth_url,
             "better_auth_jwks_url": self.better_auth_jwks_url,
             "cors_origins": list(self.cors_origins),
@@ -193,6 +197,7 @@ def _from(env: Mapping[str, str]) -> Settings:
         database_url=database_url,
         database_direct_url=direct_url,
         db_pooler=pooler,
+        db_pooler_prepared_statements=_flag(env, "DB_POOLER_PREPARED_STATEMENTS", default=False),
         data_dir=data_dir,
         secret=_secret(get("BETTER_AUTH_SECRET"), data_dir, production=mode == "production"),
         better_auth_url=get("BETTER_AUTH_URL") or None,

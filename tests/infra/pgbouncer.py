@@ -14,7 +14,11 @@ where said):
   nothing of the kind), so a statement prepared in one transaction is missing, or another
   client's, in the next. asyncpg's default statement cache does exactly that and fails with
   `InvalidSQLStatementNameError` ("prepared statement "__asyncpg_stmt_…__" does not exist");
-  `statement_cache_size=0` makes asyncpg use unnamed statements, which work.
+  `statement_cache_size=0` makes asyncpg use unnamed statements, which work. With
+  `prepared_statements=True` the harness runs a PgBouncer 1.21 or newer
+  (tests/infra/pgbouncer_source.py) with `max_prepared_statements`: it renames each client's
+  statements (PGBOUNCER_<n> on the server) and prepares them again on whichever server
+  connection runs them, so asyncpg's cache works as it does directly.
 - SQLAlchemy 2.1's asyncpg dialect (sqlalchemy/dialects/postgresql/asyncpg.py) prepares every
   statement with `asyncpg.Connection.prepare()` and caches it per DBAPI connection
   (`prepared_statement_cache_size`, default 100, a DBAPI argument: URL query or `connect_args`;
@@ -48,10 +52,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
+from tests.infra.pgbouncer_source import prepared_pgbouncer
 from tests.infra.processes import LOOPBACK, Started, free_port, program, started, tcp_answers
 
 # Debian runs pgbouncer as `postgres`; `nobody` where the server is not installed.
 _UNPRIVILEGED: Final = ("postgres", "nobody")
+MAX_PREPARED_STATEMENTS: Final = 200
+"""Per server connection, with `prepared_statements`: more than the service's distinct statements,
+as asyncpg's own cache (100 a connection) is."""
 
 
 @attrs.frozen
@@ -71,12 +79,20 @@ async def pgbouncer(
     pool_size: int = 5,
     max_client_conn: int = 200,
     ignore_startup_parameters: Sequence[str] = (),
+    prepared_statements: bool = False,
 ) -> AsyncIterator[PgBouncer]:
     """PgBouncer in transaction mode in front of `database_url`'s database, stopped on exit.
 
     `pool_size` server connections at most are shared by up to `max_client_conn` clients.
+    `prepared_statements`: a PgBouncer 1.21 or newer (tests/infra/pgbouncer_source.py) that keeps
+    protocol-level named prepared statements (`max_prepared_statements`), preparing each again on
+    whichever server connection runs it; otherwise Debian's, which keeps none.
     """
-    executable = program("pgbouncer", package="pgbouncer")
+    if prepared_statements:
+        executable = prepared_pgbouncer()
+        keeps = f"max_prepared_statements = {MAX_PREPARED_STATEMENTS}\n"
+    else:
+        executable, keeps = program("pgbouncer", package="pgbouncer"), ""
     target = urlsplit(database_url)
     database = target.path.lstrip("/")
     user = target.username or "postgres"
@@ -95,7 +111,7 @@ async def pgbouncer(
             f"max_client_conn = {max_client_conn}\n"
             f"ignore_startup_parameters = {','.join(ignore_startup_parameters)}\n"
             # Log to stderr (our output file), no pid file, no stats lines every minute.
-            f"logfile =\npidfile =\nlog_stats = 0\n"
+            f"logfile =\npidfile =\nlog_stats = 0\n{keeps}"
         )
         run_as = _unprivileged_user()
         if run_as is not None:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -80,6 +80,7 @@ async def database_for(
     statement_timeout_ms: int = 10_000,
     connect_timeout: float = CONNECT_TIMEOUT_S,
     pooler: bool | None = None,
+    pooler_prepares: bool = False,
     direct_url: str | None = None,
 ) -> AsyncIterator[Database]:
     """The service's Database for `url`, closed on exit."""
@@ -90,12 +91,32 @@ async def database_for(
         statement_timeout_ms=statement_timeout_ms,
         connect_timeout=connect_timeout,
         pooler=pooler,
+        pooler_prepares=pooler_prepares,
         direct_url=direct_url,
     )
     try:
         yield database
     finally:
         await database.close()
+
+
+POOLED_KINDS: Final = ("pgbouncer", "pgbouncer-prepared")
+"""PgBouncer in transaction mode: Debian's, which keeps no prepared statement (the service names
+none), and one that keeps them (1.21+, the service told DB_POOLER_PREPARED_STATEMENTS)."""
+
+
+@asynccontextmanager
+async def database_behind(kind: str) -> AsyncIterator[Database]:
+    """The service's Database on a migrated database of its own through PgBouncer of `kind`
+    (one of POOLED_KINDS), closed and dropped on exit."""
+    prepared = kind == "pgbouncer-prepared"
+    async with (
+        migrated_behind_pgbouncer(prepared_statements=prepared) as url,
+        database_for(url, pooler_prepares=prepared) as database,
+    ):
+        assert database.endpoints.pooled
+        assert database.transactions.named is prepared
+        yield database
 
 
 @asynccontextmanager

@@ -15,8 +15,9 @@ from domain.sync import Change, FeedPosition
 from domain.types import UserId
 from taskservice.ports import UnitOfWorkFactory
 from tests.integration.sql_backends import (
+    POOLED_KINDS,
+    database_behind,
     database_for,
-    migrated_behind_pgbouncer,
     migrated_postgres,
 )
 from tests.integration.test_repository_behaviour import NOW, add, as_owner, make_task, stored_user
@@ -24,14 +25,14 @@ from tests.integration.test_repository_behaviour import NOW, add, as_owner, make
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture(scope="module", params=["postgres", "pgbouncer"])
+@pytest.fixture(scope="module", params=["postgres", *POOLED_KINDS])
 async def uow(request: pytest.FixtureRequest) -> AsyncIterator[UnitOfWorkFactory]:
     """A migrated PostgreSQL database, directly and through PgBouncer in transaction mode."""
     if request.param == "postgres":
         async with migrated_postgres() as url, database_for(url) as database:
             yield SqlUnitOfWorkFactory(database)
     else:
-        async with migrated_behind_pgbouncer() as url, database_for(url) as database:
+        async with database_behind(request.param) as database:
             yield SqlUnitOfWorkFactory(database)
 
 

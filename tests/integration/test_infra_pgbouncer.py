@@ -1,4 +1,5 @@
-"""The PgBouncer harness, and what transaction pooling does to a client: asyncpg against 1.18."""
+"""The PgBouncer harness, and what transaction pooling does to a client: asyncpg against 1.18,
+and against a PgBouncer that keeps prepared statements."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from tests.infra.pgbouncer import pgbouncer
+from tests.infra.pgbouncer_source import TRACKS_PREPARED, prepared_pgbouncer, version_of
 from tests.integration.sql_backends import fresh_postgres
 
 pytestmark = pytest.mark.postgres
@@ -171,3 +173,30 @@ async def test_a_startup_parameter_it_does_not_track_is_refused_or_silently_drop
         )
         assert await connection.fetchval("SHOW statement_timeout") == "0"  # not applied
         await connection.close()
+
+
+async def test_a_pgbouncer_that_keeps_prepared_statements_runs_named_ones_anywhere(
+    database_url: str,
+) -> None:
+    """The harness's PgBouncer for `prepared_statements` (1.21+, built from Debian's source when
+    Debian's own is older): asyncpg's statement cache, named statements, works across server
+    connections, prepared outside a transaction and executed in another's turn."""
+    assert version_of(prepared_pgbouncer()) >= TRACKS_PREPARED
+    async with pgbouncer(database_url, pool_size=2, prepared_statements=True) as bouncer:
+        clients = [await asyncpg.connect(bouncer.url) for _ in range(CLIENTS)]
+        try:
+
+            async def work(number: int, connection: asyncpg.Connection) -> list[int]:
+                seen = []
+                for round_ in range(ROUNDS):
+                    seen.append(
+                        await connection.fetchval("SELECT $1::int * 10 + $2::int", number, round_)
+                    )
+                    await asyncio.sleep(0)
+                return seen
+
+            results = await asyncio.gather(*(work(n, c) for n, c in enumerate(clients)))
+        finally:
+            for client in clients:
+                await client.close()
+    assert results == [[n * 10 + r for r in range(ROUNDS)] for n in range(CLIENTS)]

@@ -110,6 +110,47 @@ async def test_a_statement_prepared_on_one_server_connection_is_missing_on_the_n
             await taker.close()
 
 
+@pytest.mark.parametrize(
+    "keeps", [pytest.param(False, id="Debian's 1.18"), pytest.param(True, id="1.21+ keeping them")]
+)
+async def test_named_statements_through_a_pooler_hold_only_where_it_keeps_them(
+    keeps: bool,
+) -> None:
+    """DB_POOLER_PREPARED_STATEMENTS: the service names its statements, which a PgBouncer with
+    max_prepared_statements prepares again on whichever server connection runs them (the
+    server then plans each once per connection), and which Debian's PgBouncer 1.18 loses."""
+    async with (
+        bouncer(pool_size=2, prepared_statements=keeps) as (_, running),
+        database_for(running.url, pool_size=1, pooler=True, pooler_prepares=True) as database,
+    ):
+        factory = SqlUnitOfWorkFactory(database)
+        user_id = await a_user(factory)
+        holder, taker = await clients(running, 2)
+        try:
+            await holder.execute("BEGIN")  # holds one of the two server connections
+            async with factory() as work:  # prepared on the other one
+                assert (await work.tasks.counts(user_id)).pending == 0
+            await taker.execute("BEGIN")  # takes the one it was prepared on
+            kept = await taker.fetch("SELECT name FROM pg_prepared_statements")
+            await holder.execute("COMMIT")  # frees the one it was not prepared on
+            async with factory() as work:
+                if keeps:
+                    assert (await work.tasks.counts(user_id)).pending == 0
+                else:
+                    with pytest.raises(
+                        asyncpg.InvalidSQLStatementNameError, match=r"__asyncpg_stmt_\w+__"
+                    ):
+                        await work.tasks.counts(user_id)
+            await taker.execute("COMMIT")
+        finally:
+            await holder.close()
+            await taker.close()
+        # Named on the server: PgBouncer's own names for the service's statements there.
+        prefix = "PGBOUNCER_" if keeps else "__asyncpg_stmt_"
+        assert kept
+        assert all(row["name"].startswith(prefix) for row in kept)
+
+
 @pytest.mark.parametrize("pooled", POOLER)
 async def test_session_settings_as_startup_parameters_are_refused_by_pgbouncer(
     pooled: bool,

@@ -34,8 +34,9 @@ from domain.users import User
 from taskservice.ports import FoundToken, UnitOfWork, UnitOfWorkFactory
 from tests.integration.partitioning import PartitionWatch, migrated_partitioned_postgres
 from tests.integration.sql_backends import (
+    POOLED_KINDS,
+    database_behind,
     database_for,
-    migrated_behind_pgbouncer,
     migrated_postgres,
     migrated_sqlite,
 )
@@ -46,7 +47,7 @@ BACKENDS = [
     "memory",
     "sqlite",
     pytest.param("postgres", marks=pytest.mark.postgres),
-    pytest.param("pgbouncer", marks=pytest.mark.postgres),
+    *(pytest.param(kind, marks=pytest.mark.postgres) for kind in POOLED_KINDS),
     pytest.param("partitioned", marks=pytest.mark.postgres),
 ]
 ORDERS = [Sort(field=f, descending=d) for f in SortField for d in (False, True)]
@@ -66,9 +67,8 @@ async def uow(
     elif request.param == "postgres":
         async with migrated_postgres() as url, database_for(url) as database:
             yield SqlUnitOfWorkFactory(database)
-    elif request.param == "pgbouncer":
-        async with migrated_behind_pgbouncer() as url, database_for(url) as database:
-            assert database.endpoints.pooled
+    elif request.param in POOLED_KINDS:
+        async with database_behind(request.param) as database:
             yield SqlUnitOfWorkFactory(database)
     else:
         watch = PartitionWatch()

@@ -107,6 +107,31 @@ def test_through_a_pooler_each_transaction_carries_the_settings() -> None:
     assert (direct.read, direct.write) == (None, "BEGIN READ WRITE")
 
 
+def test_statements_are_named_directly_and_through_a_pooler_only_that_keeps_them() -> None:
+    assert Transactions.direct().named
+    assert not Transactions.through_pooler(2500).named
+    keeping = Transactions.through_pooler(2500, prepares=True)
+    assert keeping.named
+    assert keeping.write == Transactions.through_pooler(2500).write
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [(None, False), ("", False), ("true", True), ("on", True), ("false", False)]
+)
+def test_db_pooler_prepared_statements_is_a_flag_off_by_default(
+    tmp_path: Path, raw: str | None, value: bool
+) -> None:
+    env = {} if raw is None else {"DB_POOLER_PREPARED_STATEMENTS": raw}
+    settings = load(tmp_path, **env)
+    assert settings.db_pooler_prepared_statements is value
+    assert settings.summary()["db_pooler_prepared_statements"] is value
+
+
+def test_a_db_pooler_prepared_statements_other_than_a_flag_stops_start_up(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="DB_POOLER_PREPARED_STATEMENTS must be true"):
+        load(tmp_path, DB_POOLER_PREPARED_STATEMENTS="sometimes")
+
+
 def load(tmp_path: Path, **env: str) -> Settings:
     return Settings.load({"BETTER_AUTH_SECRET": GOOD_SECRET, **env}, cwd=tmp_path)
 
