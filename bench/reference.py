@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from adapters.auth.tokens import REMEMBERED_TOKENS
+from adapters.auth.tokens import REMEMBERED_BYTES
 from adapters.persistence.engine import PLAN_CACHE_MODE
 from bench import reference_sql
 from bench.reference_sql import WRITTEN
@@ -122,10 +122,12 @@ class Verifier:
 
     def __init__(self, secret: bytes) -> None:
         self._key = OctKey.import_key(secret)
-        self._verified: TLRUCache[str, dict[str, Any]] = TLRUCache(
-            maxsize=REMEMBERED_TOKENS,
-            ttu=lambda _token, claims, _now: float(claims["exp"]) + LEEWAY_S,
+        # (claims, the token's length), bounded in bytes as the service's memory is.
+        self._verified: TLRUCache[str, tuple[dict[str, Any], int]] = TLRUCache(
+            maxsize=REMEMBERED_BYTES,
+            ttu=lambda _token, kept, _now: float(kept[0]["exp"]) + LEEWAY_S,
             timer=time.time,
+            getsizeof=lambda kept: kept[1],
         )
 
     def principal(self, request: Request) -> tuple[str, str | None]:
@@ -136,7 +138,8 @@ class Verifier:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN:
             raise Failure(401, "UNAUTHORIZED", "Invalid token.", _UNAUTHORIZED)
-        claims = self._verified.get(token) or self._check(token)
+        kept = self._verified.get(token)
+        claims = kept[0] if kept is not None else self._check(token)
         sub, email = claims["sub"], claims.get("email")
         if not isinstance(sub, str) or not 1 <= len(sub) <= 255:
             raise Failure(401, "UNAUTHORIZED", "Invalid token.", _UNAUTHORIZED)
@@ -153,7 +156,7 @@ class Verifier:
             ).validate(claims)
         except Exception:
             raise Failure(401, "UNAUTHORIZED", "Invalid token.", _UNAUTHORIZED) from None
-        self._verified[token] = claims
+        self._verified[token] = (claims, len(token))
         return claims
 
     def owner(self, request: Request) -> tuple[str, str | None]:

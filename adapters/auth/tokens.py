@@ -25,8 +25,9 @@ from domain.users import USER_ID_MAX, Principal
 from taskservice.ports import MAX_TOKEN_LENGTH, MIN_SECRET_BYTES
 
 DEFAULT_LEEWAY: Final = 30
-REMEMBERED_TOKENS: Final = 4096
-"""How many verified tokens each verifier remembers, least recently used forgotten first."""
+REMEMBERED_BYTES: Final = 4 * 1024 * 1024
+"""How many bytes of verified tokens each verifier remembers, least recently used forgotten
+first: thousands of tokens, however large each is (MAX_TOKEN_LENGTH)."""
 HMAC_ALGORITHM: Final = "HS256"
 JWKS_ALGORITHMS: Final = frozenset({"EdDSA", "ES256", "ES512", "RS256", "PS256"})
 
@@ -35,8 +36,8 @@ JWKS_ALGORITHMS: Final = frozenset({"EdDSA", "ES256", "ES512", "RS256", "PS256"}
 _REFUSED_HEADERS: Final = frozenset({"crit", "b64"})
 
 EpochClock = Callable[[], float]
-Remembered = tuple[Key, float, Principal]
-"""A verified token's key, the moment its `exp` refuses it, and its principal."""
+Remembered = tuple[Key, float, Principal, int]
+"""A verified token's key, the moment its `exp` refuses it, its principal and its length."""
 PrincipalOf = Callable[[dict[str, Any]], Principal]
 """Finds the principal in a token's checked claims; InvalidToken when they name none."""
 
@@ -138,9 +139,10 @@ class ClaimRules:
     @_verified.default
     def _memory(self) -> TLRUCache[str, Remembered]:
         return TLRUCache(
-            maxsize=REMEMBERED_TOKENS,
+            maxsize=REMEMBERED_BYTES,
             ttu=lambda _token, remembered, _now: remembered[1],
             timer=self.clock,
+            getsizeof=lambda remembered: remembered[3],
         )
 
     def claims(self, token: str, key: Key, alg: str) -> dict[str, Any]:
@@ -170,7 +172,7 @@ class ClaimRules:
         principal = principal_of(claims)
         # The registry demanded `exp` and checked it is a number; it admits the token until
         # `exp` plus the leeway, and so does memory.
-        self._verified[token] = (key, float(claims["exp"]) + self.leeway, principal)
+        self._verified[token] = (key, float(claims["exp"]) + self.leeway, principal, len(token))
         return principal
 
     def remembered(self, token: str, *keys: Key) -> Principal | None:

@@ -178,9 +178,10 @@ _POOLED: Final = {
 }
 # A pooler that keeps protocol-level prepared statements (PgBouncer 1.21+ with
 # max_prepared_statements > 0) prepares a named one again on whichever server connection runs
-# it: asyncpg's statement cache stays on, and PostgreSQL plans each statement once per server
-# connection instead of at every execution (for a page, planning costs more than running it).
-# The startup parameters are as through any pooler, so plan_cache_mode stays the server's.
+# it: asyncpg's statement cache stays on, and PostgreSQL parses each statement once per server
+# connection instead of at every execution. The startup parameters are as through any pooler,
+# so plan_cache_mode stays the server's (`auto`: a generic plan after five custom ones, when it
+# looks no dearer); the README tells operators how to set PLAN_CACHE_MODE on the role instead.
 _POOLED_PREPARING: Final = {"server_settings": {"application_name": APPLICATION_NAME}}
 
 

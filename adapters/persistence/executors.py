@@ -5,8 +5,8 @@ Every statement is built with SQLAlchemy Core. The hot ones, and every one that 
 they write. On PostgreSQL those run on the asyncpg connection under the pooled SQLAlchemy one,
 skipping SQLAlchemy's per-call and per-row work; selects built per call (list filters, accounts)
 still go through SQLAlchemy, on the same connection and in the same transaction. Through a
-transaction pooler (`PooledExecutor`) no statement is named, and only plain selects run outside a
-transaction.
+transaction pooler (`PooledExecutor`) no statement is named, unless the pooler keeps named ones
+(`Transactions.named`), and only plain selects run outside a transaction.
 """
 
 from __future__ import annotations
@@ -286,7 +286,8 @@ class AsyncpgExecutor:
 
 
 class PooledExecutor(AsyncpgExecutor):
-    """PostgreSQL through a transaction pooler: no statement named, no setting left on a session.
+    """PostgreSQL through a transaction pooler: no setting left on a session, and no statement
+    named unless the pooler keeps named statements.
 
     Between two transactions the server session may be another client's, so nothing is set on
     it: writes run in a transaction begun READ WRITE and reads in one begun READ ONLY, each
@@ -300,8 +301,8 @@ class PooledExecutor(AsyncpgExecutor):
     asks for before the first execution of each is kept per connection, which saves that round
     trip afterwards. Through a pooler that keeps named prepared statements
     (`Transactions.named`: PgBouncer 1.21+ with max_prepared_statements, which prepares a name
-    again on whichever server connection runs it) they are asyncpg's named ones, as directly,
-    and the server plans each once per connection.
+    again on whichever server connection runs it) they are asyncpg's named ones, as directly:
+    the server parses each once per connection, and plans it as its plan_cache_mode says.
     """
 
     def __init__(

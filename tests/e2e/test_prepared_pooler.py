@@ -1,6 +1,6 @@
 """The service as deployed behind a PgBouncer that keeps prepared statements, told so with
 DB_POOLER_PREPARED_STATEMENTS=true: every request works, and its statements are named on the
-server, which plans each once per connection (tests/integration/test_pooler.py shows why the
+server, which parses each once per connection (tests/integration/test_pooler.py shows why the
 flag needs such a pooler; the repository behaviour suite runs through one)."""
 
 from __future__ import annotations

@@ -8,6 +8,12 @@ gives) once, into `/var/tmp/taskservice-tests/pgbouncer-<version>/` (world-reada
 runs as an unprivileged user), about 10 s on 2 cores. Building needs Debian's `gcc`, `make`,
 `pkg-config`, `libevent-dev` and `libssl-dev`; without them the test skips (fails in CI, whose
 .ci/run installs them). `python -m tests.infra.pgbouncer_source` builds it ahead (.ci/run does).
+
+/var/tmp is shared: a build there is run only if it, and the folders above it up to BUILD_ROOT,
+belong to root or to whoever runs the tests and nobody else may write them (else the tests skip,
+or fail in CI, saying so). When Debian's pool drops this version's tarball (after Debian 13 moves
+to a newer upstream release), VERSION and SOURCE_SHA256 take the new one from Debian's Sources
+index (dists/trixie/main/source/Sources.xz).
 """
 
 from __future__ import annotations
@@ -35,7 +41,9 @@ SOURCE_SHA256: Final = "da72a3aba13072876d055a3e58dd4aba4a5de4ed6148e73033185245
 mirror network, and the checksum is what makes it trustworthy."""
 TRACKS_PREPARED: Final = (1, 21)
 """The first PgBouncer with `max_prepared_statements`."""
-BUILD_ROOT: Final = Path(os.environ.get("TASKSERVICE_BUILD_ROOT", "/var/tmp/taskservice-tests"))
+BUILD_ROOT: Final = Path(
+    os.environ.get("TASKSERVICE_BUILD_ROOT", "/var/tmp/taskservice-tests")
+).resolve()
 BUILD_NEEDS: Final = {
     "gcc": "gcc",
     "make": "make",
@@ -53,7 +61,7 @@ def prepared_pgbouncer() -> str:
     installed = _installed()
     if installed is not None and version_of(installed) >= TRACKS_PREPARED:
         return installed
-    built = BUILD_ROOT / f"pgbouncer-{VERSION}" / "bin" / "pgbouncer"
+    built = built_path()
     if not built.is_file():
         missing = missing_build_packages()
         if missing:
@@ -61,8 +69,30 @@ def prepared_pgbouncer() -> str:
                 f"building PgBouncer {VERSION} needs Debian's {' '.join(missing)} "
                 "(apt-get install -y them)"
             )
-        build(built.parent.parent)
+        try:
+            build(built.parent.parent)
+        except OSError as error:  # offline, or the folder not ours
+            unavailable(f"building PgBouncer {VERSION} failed: {error}")
+    _check_trusted(built)
     return str(built)
+
+
+def built_path() -> Path:
+    """Where the build of VERSION puts its pgbouncer."""
+    return BUILD_ROOT / f"pgbouncer-{VERSION}" / "bin" / "pgbouncer"
+
+
+def _check_trusted(built: Path) -> None:
+    # Nobody but root and us may have put it there or be able to change it.
+    for path in (built, *built.parents):
+        status = path.stat()
+        if status.st_uid not in {0, os.geteuid()} or status.st_mode & 0o022:
+            unavailable(
+                f"{path} belongs to uid {status.st_uid} or may be written by others: not running "
+                f"a pgbouncer from there (remove {BUILD_ROOT}, or set TASKSERVICE_BUILD_ROOT)"
+            )
+        if path == BUILD_ROOT:
+            return
 
 
 def version_of(program: str) -> tuple[int, int]:
@@ -97,7 +127,8 @@ def _succeeds(command: list[str]) -> bool:
 def build(prefix: Path) -> None:
     """Download, check, configure, make and install PgBouncer VERSION under `prefix`."""
     BUILD_ROOT.mkdir(parents=True, exist_ok=True)
-    BUILD_ROOT.chmod(0o755)
+    if BUILD_ROOT.stat().st_uid == os.geteuid():
+        BUILD_ROOT.chmod(0o755)
     staging = Path(tempfile.mkdtemp(prefix="staging-", dir=BUILD_ROOT))
     try:
         tarball = staging / "source.tar.gz"
@@ -107,7 +138,11 @@ def build(prefix: Path) -> None:
         if digest != SOURCE_SHA256:
             raise RuntimeError(f"{SOURCE_URL} has SHA-256 {digest}, not {SOURCE_SHA256}")
         with tarfile.open(tarball) as archive:
-            archive.extractall(staging, filter="data")
+            # The data filter (no links out, no devices) where this Python has it (3.11.4+).
+            if hasattr(tarfile, "data_filter"):
+                archive.extractall(staging, filter="data")
+            else:
+                archive.extractall(staging)  # noqa: S202 (checked by its SHA-256 above)
         source = staging / f"pgbouncer-{VERSION}"
         installed = staging / "installed"
         for step in (
@@ -119,6 +154,8 @@ def build(prefix: Path) -> None:
         # Installed under DESTDIR with the final prefix inside it; moved into place at once, so
         # that a concurrent build (another test run, the bench) finds a whole one or none.
         (installed / prefix.relative_to("/")).chmod(0o755)
+        if prefix.is_dir() and not (prefix / "bin" / "pgbouncer").is_file():
+            shutil.rmtree(prefix)  # what an interrupted build left
         try:
             os.rename(installed / prefix.relative_to("/"), prefix)
         except OSError:

@@ -17,7 +17,7 @@ from joserfc.jwk import OctKey
 from adapters.auth import CompositeVerifier, SecretIssuer, SecretVerifier
 from adapters.auth.keys import Purpose, derived_key
 from adapters.auth.secret import SESSION_KEY_ID
-from adapters.auth.tokens import REMEMBERED_TOKENS, ClaimRules, subject_principal
+from adapters.auth.tokens import REMEMBERED_BYTES, ClaimRules, subject_principal
 from domain.errors import InvalidToken
 from domain.sessions import IssuedSession
 from domain.types import UserId
@@ -151,12 +151,16 @@ async def test_remembering_a_token_admits_no_other_signature_or_payload() -> Non
             await checked.verify(forged)
 
 
-def test_the_memory_of_verified_tokens_is_bounded() -> None:
+def test_the_memory_of_verified_tokens_is_bounded_in_bytes() -> None:
     rules = ClaimRules(issuer=None, issuer_required=False, clock=lambda: NOW)
     key = OctKey.import_key(SECRET)
-    for n in range(REMEMBERED_TOKENS + 50):
-        rules.verify(token(sub=f"user-{n}"), key, "HS256", subject_principal)
-    assert rules._verified.currsize == REMEMBERED_TOKENS
+    large = [token(sub=f"user-{n}", pad="x" * 6000) for n in range(REMEMBERED_BYTES // 6000 + 50)]
+    for each in large:
+        rules.verify(each, key, "HS256", subject_principal)
+    assert REMEMBERED_BYTES - 8 * 1024 < rules._verified.currsize <= REMEMBERED_BYTES
+    # The least recently used went first; the newest is still there.
+    assert rules.remembered(large[0], key) is None
+    assert rules.remembered(large[-1], key) is not None
 
 
 async def test_a_tampered_payload_is_rejected() -> None:

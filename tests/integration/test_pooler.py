@@ -118,7 +118,7 @@ async def test_named_statements_through_a_pooler_hold_only_where_it_keeps_them(
 ) -> None:
     """DB_POOLER_PREPARED_STATEMENTS: the service names its statements, which a PgBouncer with
     max_prepared_statements prepares again on whichever server connection runs them (the
-    server then plans each once per connection), and which Debian's PgBouncer 1.18 loses."""
+    server then parses each once per connection), and which Debian's PgBouncer 1.18 loses."""
     async with (
         bouncer(pool_size=2, prepared_statements=keeps) as (_, running),
         database_for(running.url, pool_size=1, pooler=True, pooler_prepares=True) as database,
@@ -199,15 +199,22 @@ async def test_reads_cannot_write_through_the_pooler_only_in_pooler_mode(
 SLEEP: Final[Select[Any]] = select(literal_column("pg_sleep(1)"))
 
 
-@pytest.mark.parametrize("pooled", POOLER)
+@pytest.mark.parametrize("pooled", [*POOLER, pytest.param("named", id="pooler mode, named")])
 @pytest.mark.parametrize("built", ["prepared", "per call"])
 async def test_the_statement_timeout_holds_through_the_pooler_only_in_pooler_mode(
-    pooled: bool, built: str
+    pooled: bool | str, built: str
 ) -> None:
+    """`named`: statements named through a PgBouncer that keeps them (the timeout alike)."""
     statement: Statement = Prepared(SLEEP) if built == "prepared" else SLEEP
+    named = pooled == "named"
     async with (
-        bouncer(ignore_startup_parameters=SESSION_SETTINGS) as (_, running),
-        database_for(running.url, pooler=pooled, statement_timeout_ms=200) as database,
+        bouncer(ignore_startup_parameters=SESSION_SETTINGS, prepared_statements=named) as (
+            _,
+            running,
+        ),
+        database_for(
+            running.url, pooler=bool(pooled), pooler_prepares=named, statement_timeout_ms=200
+        ) as database,
     ):
         started = time.monotonic()
         if pooled:
@@ -358,10 +365,16 @@ async def gone_within(seconds: float, count: Callable[[], Awaitable[int]]) -> bo
     return True
 
 
-async def test_the_client_cancels_a_plain_select_that_outlasts_the_statement_timeout() -> None:
+@pytest.mark.parametrize("named", [False, True], ids=["unnamed", "named"])
+async def test_the_client_cancels_a_plain_select_that_outlasts_the_statement_timeout(
+    named: bool,
+) -> None:
+    """`named`: through a PgBouncer that keeps prepared statements, the service naming them."""
     async with (
-        bouncer() as (direct, running),
-        database_for(hinted(running.url), statement_timeout_ms=300) as database,
+        bouncer(prepared_statements=named) as (direct, running),
+        database_for(
+            hinted(running.url), pooler_prepares=named, statement_timeout_ms=300
+        ) as database,
     ):
         factory = SqlUnitOfWorkFactory(database)
         user_id = await a_user(factory)
