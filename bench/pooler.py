@@ -11,7 +11,6 @@ it took the service's core; its own CPU time is counted per request.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,16 +22,14 @@ import pytest
 from bench.servers import process_cpu_seconds
 from tests.infra.pgbouncer import pgbouncer
 from tests.infra.pgbouncer_source import (
-    TRACKS_PREPARED,
-    built_path,
     missing_build_packages,
+    needs_build,
     prepared_pgbouncer,
-    version_of,
+    printed_version,
 )
 
 POOL_SIZE: Final = 10
 """Server connections: the service's own DB_POOL_SIZE, so the pooler queues nobody it would not."""
-_SBIN: Final = "/usr/sbin:/sbin"
 
 
 class PoolerFailed(RuntimeError):
@@ -69,8 +66,8 @@ class Pooler:
 def ensure_pgbouncer() -> str:
     """The path of a PgBouncer that keeps prepared statements, installing with apt-get what
     building one needs when it is missing."""
-    missing = missing_build_packages()
-    if missing and _installed_version() < TRACKS_PREPARED and not built_path().is_file():
+    missing = missing_build_packages() if needs_build() else []
+    if missing:
         print(f"bench: installing {' '.join(missing)} with apt-get to build PgBouncer")
         env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
@@ -82,20 +79,10 @@ def ensure_pgbouncer() -> str:
         raise PoolerFailed(str(error)) from error
 
 
-def _installed_version() -> tuple[int, int]:
-    found = shutil.which("pgbouncer", path=f"{os.environ.get('PATH', '')}:{_SBIN}")
-    return version_of(found) if found else (0, 0)
-
-
-def _version(program: str) -> str:
-    output = subprocess.run([program, "--version"], capture_output=True, text=True, check=False)
-    return output.stdout.split("\n", 1)[0].removeprefix("PgBouncer ").strip()
-
-
 @asynccontextmanager
 async def started(database_url: str) -> AsyncIterator[Pooler]:
     """PgBouncer before `database_url`; the service's URL says `pgbouncer=true`."""
-    version = _version(ensure_pgbouncer())
+    version = printed_version(ensure_pgbouncer())
     async with pgbouncer(database_url, pool_size=POOL_SIZE, prepared_statements=True) as bouncer:
         yield Pooler(
             url=f"{bouncer.url}?pgbouncer=true",

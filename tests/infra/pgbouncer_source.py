@@ -30,7 +30,7 @@ import urllib.request
 from pathlib import Path
 from typing import Final
 
-from tests.infra.processes import unavailable
+from tests.infra.processes import installed, unavailable
 
 VERSION: Final = "1.24.1"
 SOURCE_URL: Final = (
@@ -53,14 +53,13 @@ BUILD_NEEDS: Final = {
 }
 """What the build needs (a program, or a library pkg-config must find) and its Debian package."""
 BUILD_WITHIN: Final = 600
-_SBIN: Final = ("/usr/sbin", "/sbin")
 
 
 def prepared_pgbouncer() -> str:
     """The path of a PgBouncer that keeps named prepared statements, built when none is here."""
-    installed = _installed()
-    if installed is not None and version_of(installed) >= TRACKS_PREPARED:
-        return installed
+    found = _suitable_installed()
+    if found is not None:
+        return found
     built = built_path()
     if not built.is_file():
         missing = missing_build_packages()
@@ -82,6 +81,11 @@ def built_path() -> Path:
     return BUILD_ROOT / f"pgbouncer-{VERSION}" / "bin" / "pgbouncer"
 
 
+def needs_build() -> bool:
+    """Whether `prepared_pgbouncer()` would build: no PgBouncer 1.21+ installed, none built yet."""
+    return _suitable_installed() is None and not built_path().is_file()
+
+
 def _check_trusted(built: Path) -> None:
     # Nobody but root and us may have put it there or be able to change it.
     for path in (built, *built.parents):
@@ -95,15 +99,21 @@ def _check_trusted(built: Path) -> None:
             return
 
 
-def version_of(program: str) -> tuple[int, int]:
-    """The (major, minor) version a pgbouncer program prints."""
+def printed_version(program: str) -> str:
+    """The version a pgbouncer program prints (`1.24.1`)."""
     printed = subprocess.run(  # noqa: S603 (a pgbouncer found or built here)
         [program, "--version"], capture_output=True, text=True, check=True
     ).stdout
-    found = re.search(r"PgBouncer (\d+)\.(\d+)", printed)
+    found = re.search(r"PgBouncer (\S+)", printed)
     if found is None:
         raise RuntimeError(f"{program} --version printed no version: {printed!r}")
-    return int(found[1]), int(found[2])
+    return found[1]
+
+
+def version_of(program: str) -> tuple[int, int]:
+    """The (major, minor) version a pgbouncer program prints."""
+    major, minor, *_ = printed_version(program).split(".")
+    return int(major), int(minor)
 
 
 def missing_build_packages() -> list[str]:
@@ -173,8 +183,9 @@ def _run(command: list[str], cwd: Path) -> None:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout[-3000:]}{done.stderr}")
 
 
-def _installed() -> str | None:
-    return shutil.which("pgbouncer", path=os.pathsep.join([os.environ.get("PATH", ""), *_SBIN]))
+def _suitable_installed() -> str | None:
+    found = installed("pgbouncer")
+    return found if found is not None and version_of(found) >= TRACKS_PREPARED else None
 
 
 if __name__ == "__main__":

@@ -53,10 +53,14 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+def installed(name: str) -> str | None:
+    """The path of the program `name` on PATH or in the sbin directories; None when missing."""
+    return shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", os.defpath), *_SBIN]))
+
+
 def program(name: str, *, package: str) -> str:
     """The path of the installed program `name`, or the test skips (fails in CI) naming `package`."""
-    search = os.pathsep.join([os.environ.get("PATH", os.defpath), *_SBIN])
-    found = shutil.which(name, path=search)
+    found = installed(name)
     if found is None:
         unavailable(f"{name} is not installed (Debian package {package})")
     return found

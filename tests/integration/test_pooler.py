@@ -78,6 +78,36 @@ async def run(database: Database, statement: Statement) -> Sequence[Any]:
         await database.checkin(connection, keep=False)
 
 
+async def prepared_then_run_elsewhere(
+    running: PgBouncer, factory: SqlUnitOfWorkFactory, *, holds: bool
+) -> list[str]:
+    """A read prepared on one of PgBouncer's two server connections, then run on the other: it
+    answers there if `holds`, else its statement is missing there. The names of the statements
+    on the first server connection (read through it)."""
+    user_id = await a_user(factory)
+    holder, taker = await clients(running, 2)
+    try:
+        await holder.execute("BEGIN")  # holds one of the two server connections
+        async with factory() as work:  # prepared on the other one
+            assert (await work.tasks.counts(user_id)).pending == 0
+        await taker.execute("BEGIN")  # takes the one it was prepared on
+        kept = [row["name"] for row in await taker.fetch("SELECT name FROM pg_prepared_statements")]
+        await holder.execute("COMMIT")  # frees the one it was not prepared on
+        async with factory() as work:
+            if holds:
+                assert (await work.tasks.counts(user_id)).pending == 0
+            else:
+                with pytest.raises(
+                    asyncpg.InvalidSQLStatementNameError, match=r"__asyncpg_stmt_\w+__"
+                ):
+                    await work.tasks.counts(user_id)
+        await taker.execute("COMMIT")
+    finally:
+        await holder.close()
+        await taker.close()
+    return kept
+
+
 @pytest.mark.parametrize("pooled", POOLER)
 async def test_a_statement_prepared_on_one_server_connection_is_missing_on_the_next(
     pooled: bool,
@@ -87,27 +117,7 @@ async def test_a_statement_prepared_on_one_server_connection_is_missing_on_the_n
         bouncer(pool_size=2, ignore_startup_parameters=SESSION_SETTINGS) as (_, running),
         database_for(running.url, pool_size=1, pooler=pooled) as database,
     ):
-        factory = SqlUnitOfWorkFactory(database)
-        user_id = await a_user(factory)
-        holder, taker = await clients(running, 2)
-        try:
-            await holder.execute("BEGIN")  # holds one of the two server connections
-            async with factory() as work:  # prepared on the other one
-                assert (await work.tasks.counts(user_id)).pending == 0
-            await taker.execute("BEGIN")  # takes the one it was prepared on
-            await holder.execute("COMMIT")  # frees the one it was not prepared on
-            async with factory() as work:
-                if pooled:
-                    assert (await work.tasks.counts(user_id)).pending == 0
-                else:
-                    with pytest.raises(
-                        asyncpg.InvalidSQLStatementNameError, match=r"__asyncpg_stmt_\w+__"
-                    ):
-                        await work.tasks.counts(user_id)
-            await taker.execute("COMMIT")
-        finally:
-            await holder.close()
-            await taker.close()
+        await prepared_then_run_elsewhere(running, SqlUnitOfWorkFactory(database), holds=pooled)
 
 
 @pytest.mark.parametrize(
@@ -123,32 +133,13 @@ async def test_named_statements_through_a_pooler_hold_only_where_it_keeps_them(
         bouncer(pool_size=2, prepared_statements=keeps) as (_, running),
         database_for(running.url, pool_size=1, pooler=True, pooler_prepares=True) as database,
     ):
-        factory = SqlUnitOfWorkFactory(database)
-        user_id = await a_user(factory)
-        holder, taker = await clients(running, 2)
-        try:
-            await holder.execute("BEGIN")  # holds one of the two server connections
-            async with factory() as work:  # prepared on the other one
-                assert (await work.tasks.counts(user_id)).pending == 0
-            await taker.execute("BEGIN")  # takes the one it was prepared on
-            kept = await taker.fetch("SELECT name FROM pg_prepared_statements")
-            await holder.execute("COMMIT")  # frees the one it was not prepared on
-            async with factory() as work:
-                if keeps:
-                    assert (await work.tasks.counts(user_id)).pending == 0
-                else:
-                    with pytest.raises(
-                        asyncpg.InvalidSQLStatementNameError, match=r"__asyncpg_stmt_\w+__"
-                    ):
-                        await work.tasks.counts(user_id)
-            await taker.execute("COMMIT")
-        finally:
-            await holder.close()
-            await taker.close()
+        kept = await prepared_then_run_elsewhere(
+            running, SqlUnitOfWorkFactory(database), holds=keeps
+        )
         # Named on the server: PgBouncer's own names for the service's statements there.
         prefix = "PGBOUNCER_" if keeps else "__asyncpg_stmt_"
         assert kept
-        assert all(row["name"].startswith(prefix) for row in kept)
+        assert all(name.startswith(prefix) for name in kept)
 
 
 @pytest.mark.parametrize("pooled", POOLER)

@@ -3,7 +3,7 @@ earlier ones, idempotent with a key, and the batch's own rules (1–100 operatio
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
@@ -214,39 +214,26 @@ def test_a_batch_holds_one_to_a_hundred_operations(count: int, code: str) -> Non
     assert len(parse_batch({"operations": [operation] * BATCH_MAX})) == BATCH_MAX
 
 
+BROKEN_OPERATIONS: Final[list[object]] = [
+    {"op": "create", "data": {"title": "fine"}},
+    {"op": "create", "data": {"title": "", "bogus": 1}},
+    {"op": "update", "data": {"list_id": 3}, "if_match": "1"},
+    {"op": "complete", "id": 1, "data": {"completed": "yes"}},
+    {"op": "delete", "id": 0, "data": {}},
+    {"op": "archive", "id": 1},
+]
+"""One fine operation, then one of each way an operation can be wrong."""
+
+
 def test_every_broken_rule_is_named_by_its_operation() -> None:
     with pytest.raises(ValidationFailed) as refused:
-        parse_batch(
-            {
-                "operations": [
-                    {"op": "create", "data": {"title": "fine"}},
-                    {"op": "create", "data": {"title": "", "bogus": 1}},
-                    {"op": "update", "data": {"list_id": 3}, "if_match": "1"},
-                    {"op": "complete", "id": 1, "data": {"completed": "yes"}},
-                    {"op": "delete", "id": 0, "data": {}},
-                    {"op": "archive", "id": 1},
-                    "not an object",
-                ],
-                "extra": True,
-            }
-        )
+        parse_batch({"operations": [*BROKEN_OPERATIONS, "not an object"], "extra": True})
     assert details(refused) == [("extra", "unknown_field")]
     with pytest.raises(ValidationFailed) as refused:
         parse_batch({"operations": [[]]})
     assert details(refused) == [("operations[0]", "invalid_type")]
     with pytest.raises(ValidationFailed) as refused:
-        parse_batch(
-            {
-                "operations": [
-                    {"op": "create", "data": {"title": "fine"}},
-                    {"op": "create", "data": {"title": "", "bogus": 1}},
-                    {"op": "update", "data": {"list_id": 3}, "if_match": "1"},
-                    {"op": "complete", "id": 1, "data": {"completed": "yes"}},
-                    {"op": "delete", "id": 0, "data": {}},
-                    {"op": "archive", "id": 1},
-                ]
-            }
-        )
+        parse_batch({"operations": BROKEN_OPERATIONS})
     assert details(refused) == [
         ("operations[1].bogus", "unknown_field"),
         ("operations[1].title", "blank"),
